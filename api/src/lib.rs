@@ -42,7 +42,10 @@ mod tests {
             "EventService",
             "ClusterService",
         ] {
-            assert!(services.contains(&expected), "{expected} missing from {services:?}");
+            assert!(
+                services.contains(&expected),
+                "{expected} missing from {services:?}"
+            );
         }
     }
 

@@ -1,0 +1,877 @@
+//! Commands: what a client asks the cluster to change, checked field by field.
+//!
+//! The log stores the request exactly as the client sent it (`v1::Command`);
+//! `Command::try_from` turns it into a value whose every field has passed its
+//! rule, naming the field when one fails. Rules that relate the command to the
+//! state (uniqueness, references, quotas) are `decide`'s.
+
+use std::collections::BTreeMap;
+use std::net::Ipv4Addr;
+
+use fulcrum_api::v1;
+use ipnet::Ipv4Net;
+
+use super::certificate;
+use super::ids::{
+    CertificateId, EipId, GroupId, InstanceId, ListenerId, LoadBalancerId, MemberId, NetworkId,
+    SubnetId,
+};
+use super::model::{
+    Algorithm, ConnectionLimit, HealthCheck, HealthCheckKind, Protocol, Quotas, settings_limits,
+};
+use super::rejection::Rejection;
+use super::validate;
+
+/// Name, description and tags of a resource being created.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NewMeta {
+    /// Validated name (empty only for an EIP without one).
+    pub name: String,
+    /// Validated description.
+    pub description: String,
+    /// Validated tags.
+    pub tags: BTreeMap<String, String>,
+}
+
+/// The changes an update may make to name, description and tags.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct MetaUpdate {
+    /// A new name.
+    pub name: Option<String>,
+    /// A new description.
+    pub description: Option<String>,
+    /// New tags, replacing all.
+    pub tags: Option<BTreeMap<String, String>>,
+}
+
+/// Which resource to delete, and how.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DeleteTarget<Id> {
+    /// The resource.
+    pub id: Id,
+    /// Refuse unless the resource is at this revision.
+    pub expected_revision: Option<u64>,
+    /// Remove or detach dependents too.
+    pub cascade: bool,
+}
+
+/// A member as a client describes it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MemberSpec {
+    /// The instance.
+    pub instance_id: InstanceId,
+    /// The port on the instance.
+    pub port: u16,
+    /// 0 to 100.
+    pub weight: u8,
+    /// Whether it takes new connections.
+    pub admin_state_up: bool,
+}
+
+/// Create a Load Balancer (the guide's step 1).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CreateLoadBalancer {
+    /// Name, description, tags.
+    pub meta: NewMeta,
+    /// Its network.
+    pub network_id: NetworkId,
+    /// Its subnet, inside the network.
+    pub subnet_id: SubnetId,
+    /// Default true.
+    pub admin_state_up: bool,
+    /// Default false.
+    pub delete_protection: bool,
+}
+
+/// Change what may change on a Load Balancer.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct UpdateLoadBalancer {
+    /// The Load Balancer.
+    pub id: LoadBalancerId,
+    /// Refuse unless it is at this revision.
+    pub expected_revision: Option<u64>,
+    /// Name, description, tags.
+    pub meta: MetaUpdate,
+    /// New admin state.
+    pub admin_state_up: Option<bool>,
+    /// New delete protection.
+    pub delete_protection: Option<bool>,
+    /// Immutable: must equal the current network when given.
+    pub network_id: Option<String>,
+    /// Immutable: must equal the current subnet when given.
+    pub subnet_id: Option<String>,
+}
+
+/// Create a listener (the guide's step 4).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CreateListener {
+    /// The Load Balancer.
+    pub load_balancer_id: LoadBalancerId,
+    /// Name, description, tags.
+    pub meta: NewMeta,
+    /// TCP, HTTP or HTTPS.
+    pub protocol: Protocol,
+    /// 1 to 65535.
+    pub port: u16,
+    /// -1 or 1 to 1,000,000.
+    pub connection_limit: ConnectionLimit,
+    /// A group of the same Load Balancer.
+    pub default_group_id: Option<GroupId>,
+    /// Required for HTTPS.
+    pub certificate_id: Option<CertificateId>,
+    /// 1 to 4000 s.
+    pub idle_timeout_s: u32,
+    /// HTTP and HTTPS only.
+    pub insert_x_forwarded_for: bool,
+    /// Default true.
+    pub admin_state_up: bool,
+}
+
+/// Change what may change on a listener.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct UpdateListener {
+    /// The listener.
+    pub id: ListenerId,
+    /// Refuse unless it is at this revision.
+    pub expected_revision: Option<u64>,
+    /// Name, description, tags.
+    pub meta: MetaUpdate,
+    /// New limit.
+    pub connection_limit: Option<ConnectionLimit>,
+    /// `Some(None)` detaches the group.
+    pub default_group_id: Option<Option<GroupId>>,
+    /// New certificate (HTTPS only).
+    pub certificate_id: Option<Option<CertificateId>>,
+    /// New idle timeout.
+    pub idle_timeout_s: Option<u32>,
+    /// New X-Forwarded-For setting.
+    pub insert_x_forwarded_for: Option<bool>,
+    /// New admin state.
+    pub admin_state_up: Option<bool>,
+    /// Immutable: must equal the current protocol when given.
+    pub protocol: Option<Protocol>,
+    /// Immutable: must equal the current port when given.
+    pub port: Option<u32>,
+}
+
+/// Create a virtual server group (the guide's step 3).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CreateGroup {
+    /// The Load Balancer.
+    pub load_balancer_id: LoadBalancerId,
+    /// Name, description, tags.
+    pub meta: NewMeta,
+    /// How connections are spread.
+    pub algorithm: Algorithm,
+    /// Optional health check.
+    pub health_check: Option<HealthCheck>,
+    /// The initial members.
+    pub members: Vec<MemberSpec>,
+}
+
+/// Change what may change on a group.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct UpdateGroup {
+    /// The group.
+    pub id: GroupId,
+    /// Refuse unless it is at this revision.
+    pub expected_revision: Option<u64>,
+    /// Name, description, tags.
+    pub meta: MetaUpdate,
+    /// New algorithm.
+    pub algorithm: Option<Algorithm>,
+    /// `Some(None)` removes the health check.
+    pub health_check: Option<Option<HealthCheck>>,
+}
+
+/// Upload a certificate.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct UploadCertificate {
+    /// Name, description, tags.
+    pub meta: NewMeta,
+    /// PEM, leaf first.
+    pub certificate_chain_pem: String,
+    /// PEM.
+    pub private_key_pem: String,
+    /// Read from the leaf.
+    pub fingerprint: String,
+    /// Read from the leaf.
+    pub not_after_ms: i64,
+}
+
+/// Change cluster settings.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct UpdateSettings {
+    /// Refuse unless the settings are at this revision.
+    pub expected_revision: Option<u64>,
+    /// A new pool.
+    pub eip_pool: Option<Vec<Ipv4Net>>,
+    /// New quotas.
+    pub quotas: Option<Quotas>,
+    /// New token retention.
+    pub client_token_retention_ms: Option<u64>,
+    /// New token capacity.
+    pub client_token_capacity: Option<u32>,
+    /// New history retention.
+    pub history_retention_revisions: Option<u64>,
+}
+
+/// Every change a client can ask for.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[allow(missing_docs)]
+pub enum Command {
+    CreateNetwork {
+        meta: NewMeta,
+        cidr: Ipv4Net,
+    },
+    DeleteNetwork(DeleteTarget<NetworkId>),
+    CreateSubnet {
+        meta: NewMeta,
+        network_id: NetworkId,
+        cidr: Ipv4Net,
+    },
+    DeleteSubnet(DeleteTarget<SubnetId>),
+    CreateInstance {
+        meta: NewMeta,
+        subnet_id: SubnetId,
+        address: Ipv4Addr,
+    },
+    DeleteInstance(DeleteTarget<InstanceId>),
+    AllocateEip {
+        meta: NewMeta,
+        address: Option<Ipv4Addr>,
+    },
+    ReleaseEip(DeleteTarget<EipId>),
+    CreateLoadBalancer(CreateLoadBalancer),
+    UpdateLoadBalancer(UpdateLoadBalancer),
+    DeleteLoadBalancer(DeleteTarget<LoadBalancerId>),
+    AssociateEip {
+        load_balancer_id: LoadBalancerId,
+        eip_id: EipId,
+    },
+    DisassociateEip {
+        load_balancer_id: LoadBalancerId,
+    },
+    CreateListener(CreateListener),
+    UpdateListener(UpdateListener),
+    DeleteListener(DeleteTarget<ListenerId>),
+    CreateGroup(CreateGroup),
+    UpdateGroup(UpdateGroup),
+    DeleteGroup(DeleteTarget<GroupId>),
+    AddMember {
+        group_id: GroupId,
+        expected_revision: Option<u64>,
+        member: MemberSpec,
+    },
+    UpdateMember {
+        group_id: GroupId,
+        member_id: MemberId,
+        expected_revision: Option<u64>,
+        weight: Option<u8>,
+        admin_state_up: Option<bool>,
+    },
+    RemoveMember {
+        group_id: GroupId,
+        member_id: MemberId,
+        expected_revision: Option<u64>,
+    },
+    ReplaceMembers {
+        group_id: GroupId,
+        expected_revision: Option<u64>,
+        members: Vec<MemberSpec>,
+    },
+    UploadCertificate(UploadCertificate),
+    DeleteCertificate(DeleteTarget<CertificateId>),
+    UpdateSettings(UpdateSettings),
+}
+
+fn new_meta(
+    name: &str,
+    description: &str,
+    tags: &BTreeMap<String, String>,
+) -> Result<NewMeta, Rejection> {
+    Ok(NewMeta {
+        name: validate::name("name", name)?,
+        description: validate::description("description", description)?,
+        tags: validate::tags("tags", tags)?,
+    })
+}
+
+fn meta_update(
+    name: Option<&String>,
+    description: Option<&String>,
+    tags: Option<&v1::Tags>,
+) -> Result<MetaUpdate, Rejection> {
+    Ok(MetaUpdate {
+        name: name.map(|name| validate::name("name", name)).transpose()?,
+        description: description
+            .map(|description| validate::description("description", description))
+            .transpose()?,
+        tags: tags
+            .map(|tags| validate::tags("tags", &tags.entries))
+            .transpose()?,
+    })
+}
+
+fn delete<Id>(id: Id, expected_revision: Option<u64>, cascade: bool) -> DeleteTarget<Id> {
+    DeleteTarget {
+        id,
+        expected_revision,
+        cascade,
+    }
+}
+
+fn protocol(field: &str, raw: i32) -> Result<Protocol, Rejection> {
+    match v1::Protocol::try_from(raw) {
+        Ok(v1::Protocol::Tcp) => Ok(Protocol::Tcp),
+        Ok(v1::Protocol::Http) => Ok(Protocol::Http),
+        Ok(v1::Protocol::Https) => Ok(Protocol::Https),
+        Ok(v1::Protocol::Unspecified) => Err(Rejection::invalid(
+            field,
+            "is required: one of TCP, HTTP, HTTPS",
+        )),
+        Err(_) => Err(Rejection::invalid(
+            field,
+            format!("{raw} is not a protocol; the protocols are TCP, HTTP and HTTPS"),
+        )),
+    }
+}
+
+fn algorithm(field: &str, raw: i32) -> Result<Algorithm, Rejection> {
+    match v1::Algorithm::try_from(raw) {
+        Ok(v1::Algorithm::Unspecified | v1::Algorithm::WeightedRoundRobin) => {
+            Ok(Algorithm::WeightedRoundRobin)
+        }
+        Ok(v1::Algorithm::WeightedLeastConnections) => Ok(Algorithm::WeightedLeastConnections),
+        Ok(v1::Algorithm::SourceIpHash) => Ok(Algorithm::SourceIpHash),
+        Err(_) => Err(Rejection::invalid(
+            field,
+            format!(
+                "{raw} is not an algorithm; they are WEIGHTED_ROUND_ROBIN, WEIGHTED_LEAST_CONNECTIONS and SOURCE_IP_HASH"
+            ),
+        )),
+    }
+}
+
+/// Health check defaults where the client gives none.
+pub mod health_check_defaults {
+    /// Seconds between checks.
+    pub const INTERVAL_S: u32 = 5;
+    /// Seconds a check may take.
+    pub const TIMEOUT_S: u32 = 3;
+    /// Successes in a row that bring a member up.
+    pub const HEALTHY_THRESHOLD: u32 = 2;
+    /// Failures in a row that take a member down.
+    pub const UNHEALTHY_THRESHOLD: u32 = 2;
+    /// Path an HTTP check asks for.
+    pub const HTTP_PATH: &str = "/";
+    /// Codes an HTTP check accepts.
+    pub const EXPECTED_CODES: &str = "200";
+}
+
+fn health_check(raw: &v1::HealthCheck) -> Result<HealthCheck, Rejection> {
+    use health_check_defaults as defaults;
+    let kind = match v1::HealthCheckType::try_from(raw.r#type) {
+        Ok(v1::HealthCheckType::Tcp) => HealthCheckKind::Tcp,
+        Ok(v1::HealthCheckType::Http) => HealthCheckKind::Http,
+        _ => {
+            return Err(Rejection::invalid(
+                "health_check.type",
+                "is required: TCP or HTTP",
+            ));
+        }
+    };
+    let interval_s = validate::bounded(
+        "health_check.interval_s",
+        raw.interval_s,
+        1..=300,
+        defaults::INTERVAL_S,
+        " s",
+    )?;
+    let timeout_s = validate::bounded(
+        "health_check.timeout_s",
+        raw.timeout_s,
+        1..=60,
+        defaults::TIMEOUT_S,
+        " s",
+    )?;
+    if timeout_s > interval_s {
+        return Err(Rejection::invalid(
+            "health_check.timeout_s",
+            format!(
+                "{timeout_s} s is above the interval of {interval_s} s; the timeout may not exceed the interval"
+            ),
+        ));
+    }
+    let healthy_threshold = validate::bounded(
+        "health_check.healthy_threshold",
+        raw.healthy_threshold,
+        1..=10,
+        defaults::HEALTHY_THRESHOLD,
+        "",
+    )?;
+    let unhealthy_threshold = validate::bounded(
+        "health_check.unhealthy_threshold",
+        raw.unhealthy_threshold,
+        1..=10,
+        defaults::UNHEALTHY_THRESHOLD,
+        "",
+    )?;
+    let (http_path, expected_codes) = match kind {
+        HealthCheckKind::Http => (
+            validate::http_path(
+                "health_check.http_path",
+                raw.http_path.as_deref().unwrap_or(defaults::HTTP_PATH),
+            )?,
+            validate::expected_codes(
+                "health_check.expected_codes",
+                raw.expected_codes
+                    .as_deref()
+                    .unwrap_or(defaults::EXPECTED_CODES),
+            )?,
+        ),
+        HealthCheckKind::Tcp => {
+            for (field, value) in [
+                ("health_check.http_path", &raw.http_path),
+                ("health_check.expected_codes", &raw.expected_codes),
+            ] {
+                if value.is_some() {
+                    return Err(Rejection::invalid(
+                        field,
+                        "applies only to HTTP health checks",
+                    ));
+                }
+            }
+            (String::new(), Vec::new())
+        }
+    };
+    Ok(HealthCheck {
+        kind,
+        interval_s,
+        timeout_s,
+        healthy_threshold,
+        unhealthy_threshold,
+        http_path,
+        expected_codes,
+    })
+}
+
+fn member_spec(field: &str, raw: &v1::MemberSpec) -> Result<MemberSpec, Rejection> {
+    Ok(MemberSpec {
+        instance_id: InstanceId::parse(&format!("{field}.instance_id"), &raw.instance_id)?,
+        port: validate::port(&format!("{field}.port"), raw.port)?,
+        weight: validate::weight(&format!("{field}.weight"), raw.weight)?,
+        admin_state_up: raw.admin_state_up.unwrap_or(true),
+    })
+}
+
+fn member_specs(raw: &[v1::MemberSpec]) -> Result<Vec<MemberSpec>, Rejection> {
+    raw.iter()
+        .enumerate()
+        .map(|(position, member)| member_spec(&format!("members[{position}]"), member))
+        .collect()
+}
+
+fn quotas(raw: &v1::Quotas) -> Result<Quotas, Rejection> {
+    let quota = |field: &str, value: u32| {
+        if (1..=settings_limits::MAX_QUOTA).contains(&value) {
+            Ok(value)
+        } else {
+            Err(Rejection::invalid(
+                field,
+                format!(
+                    "{value} is out of range; a quota is 1 to {}",
+                    settings_limits::MAX_QUOTA
+                ),
+            ))
+        }
+    };
+    Ok(Quotas {
+        load_balancers: quota("quotas.load_balancers", raw.load_balancers)?,
+        listeners_per_load_balancer: quota(
+            "quotas.listeners_per_load_balancer",
+            raw.listeners_per_load_balancer,
+        )?,
+        groups_per_load_balancer: quota(
+            "quotas.groups_per_load_balancer",
+            raw.groups_per_load_balancer,
+        )?,
+        members_per_group: quota("quotas.members_per_group", raw.members_per_group)?,
+    })
+}
+
+fn settings_update(raw: &v1::UpdateClusterSettingsRequest) -> Result<UpdateSettings, Rejection> {
+    let eip_pool = match &raw.eip_pool {
+        None => None,
+        Some(pool) => Some(
+            pool.cidrs
+                .iter()
+                .enumerate()
+                .map(|(position, cidr)| {
+                    validate::pool_cidr(&format!("eip_pool.cidrs[{position}]"), cidr)
+                })
+                .collect::<Result<Vec<_>, _>>()?,
+        ),
+    };
+    if let Some(pool) = &eip_pool {
+        for (position, cidr) in pool.iter().enumerate() {
+            if let Some(other) = pool[..position].iter().find(|other| overlaps(other, cidr)) {
+                return Err(Rejection::invalid(
+                    &format!("eip_pool.cidrs[{position}]"),
+                    format!("{cidr} overlaps {other}; pool ranges may not overlap"),
+                ));
+            }
+        }
+    }
+    let client_token_retention_ms = match raw.client_token_retention_s {
+        None => None,
+        Some(seconds) => {
+            let ms = seconds.saturating_mul(1000);
+            if !(1000..=settings_limits::MAX_CLIENT_TOKEN_RETENTION_MS).contains(&ms) {
+                return Err(Rejection::invalid(
+                    "client_token_retention_s",
+                    format!(
+                        "{seconds} s is out of range; it is 1 to {} s",
+                        settings_limits::MAX_CLIENT_TOKEN_RETENTION_MS / 1000
+                    ),
+                ));
+            }
+            Some(ms)
+        }
+    };
+    let client_token_capacity = raw
+        .client_token_capacity
+        .map(|capacity| {
+            validate::bounded(
+                "client_token_capacity",
+                Some(capacity),
+                1..=settings_limits::MAX_CLIENT_TOKEN_CAPACITY,
+                0,
+                "",
+            )
+        })
+        .transpose()?;
+    let history_retention_revisions = match raw.history_retention_revisions {
+        Some(revisions)
+            if !(1..=settings_limits::MAX_HISTORY_RETENTION_REVISIONS).contains(&revisions) =>
+        {
+            return Err(Rejection::invalid(
+                "history_retention_revisions",
+                format!(
+                    "{revisions} is out of range; it is 1 to {}",
+                    settings_limits::MAX_HISTORY_RETENTION_REVISIONS
+                ),
+            ));
+        }
+        other => other,
+    };
+    Ok(UpdateSettings {
+        expected_revision: raw.expected_revision,
+        eip_pool,
+        quotas: raw.quotas.as_ref().map(quotas).transpose()?,
+        client_token_retention_ms,
+        client_token_capacity,
+        history_retention_revisions,
+    })
+}
+
+/// Whether two CIDR blocks share an address.
+pub(crate) fn overlaps(a: &Ipv4Net, b: &Ipv4Net) -> bool {
+    a.contains(&b.network()) || b.contains(&a.network())
+}
+
+impl TryFrom<&v1::Command> for Command {
+    type Error = Rejection;
+
+    fn try_from(raw: &v1::Command) -> Result<Self, Rejection> {
+        use v1::command::Kind;
+        let Some(kind) = &raw.kind else {
+            return Err(Rejection::invalid("command", "is required"));
+        };
+        Ok(match kind {
+            Kind::CreateNetwork(request) => Command::CreateNetwork {
+                meta: new_meta(&request.name, &request.description, &request.tags)?,
+                cidr: validate::cidr("cidr", &request.cidr)?,
+            },
+            Kind::DeleteNetwork(request) => Command::DeleteNetwork(delete(
+                NetworkId::parse("id", &request.id)?,
+                request.expected_revision,
+                false,
+            )),
+            Kind::CreateSubnet(request) => Command::CreateSubnet {
+                meta: new_meta(&request.name, &request.description, &request.tags)?,
+                network_id: NetworkId::parse("network_id", &request.network_id)?,
+                cidr: validate::cidr("cidr", &request.cidr)?,
+            },
+            Kind::DeleteSubnet(request) => Command::DeleteSubnet(delete(
+                SubnetId::parse("id", &request.id)?,
+                request.expected_revision,
+                false,
+            )),
+            Kind::CreateInstance(request) => Command::CreateInstance {
+                meta: new_meta(&request.name, &request.description, &request.tags)?,
+                subnet_id: SubnetId::parse("subnet_id", &request.subnet_id)?,
+                address: validate::address("address", &request.address)?,
+            },
+            Kind::DeleteInstance(request) => Command::DeleteInstance(delete(
+                InstanceId::parse("id", &request.id)?,
+                request.expected_revision,
+                false,
+            )),
+            Kind::AllocateEip(request) => Command::AllocateEip {
+                meta: NewMeta {
+                    name: validate::optional_name("name", &request.name)?,
+                    description: validate::description("description", &request.description)?,
+                    tags: validate::tags("tags", &request.tags)?,
+                },
+                address: if request.address.is_empty() {
+                    None
+                } else {
+                    Some(validate::address("address", &request.address)?)
+                },
+            },
+            Kind::ReleaseEip(request) => Command::ReleaseEip(delete(
+                EipId::parse("id", &request.id)?,
+                request.expected_revision,
+                false,
+            )),
+            Kind::CreateLoadBalancer(request) => Command::CreateLoadBalancer(CreateLoadBalancer {
+                meta: new_meta(&request.name, &request.description, &request.tags)?,
+                network_id: NetworkId::parse("network_id", &request.network_id)?,
+                subnet_id: SubnetId::parse("subnet_id", &request.subnet_id)?,
+                admin_state_up: request.admin_state_up.unwrap_or(true),
+                delete_protection: request.delete_protection.unwrap_or(false),
+            }),
+            Kind::UpdateLoadBalancer(request) => Command::UpdateLoadBalancer(UpdateLoadBalancer {
+                id: LoadBalancerId::parse("id", &request.id)?,
+                expected_revision: request.expected_revision,
+                meta: meta_update(
+                    request.name.as_ref(),
+                    request.description.as_ref(),
+                    request.tags.as_ref(),
+                )?,
+                admin_state_up: request.admin_state_up,
+                delete_protection: request.delete_protection,
+                network_id: request.network_id.clone(),
+                subnet_id: request.subnet_id.clone(),
+            }),
+            Kind::DeleteLoadBalancer(request) => Command::DeleteLoadBalancer(delete(
+                LoadBalancerId::parse("id", &request.id)?,
+                request.expected_revision,
+                request.cascade,
+            )),
+            Kind::AssociateEip(request) => Command::AssociateEip {
+                load_balancer_id: LoadBalancerId::parse(
+                    "load_balancer_id",
+                    &request.load_balancer_id,
+                )?,
+                eip_id: EipId::parse("eip_id", &request.eip_id)?,
+            },
+            Kind::DisassociateEip(request) => Command::DisassociateEip {
+                load_balancer_id: LoadBalancerId::parse(
+                    "load_balancer_id",
+                    &request.load_balancer_id,
+                )?,
+            },
+            Kind::CreateListener(request) => Command::CreateListener(create_listener(request)?),
+            Kind::UpdateListener(request) => Command::UpdateListener(update_listener(request)?),
+            Kind::DeleteListener(request) => Command::DeleteListener(delete(
+                ListenerId::parse("id", &request.id)?,
+                request.expected_revision,
+                false,
+            )),
+            Kind::CreateGroup(request) => Command::CreateGroup(CreateGroup {
+                load_balancer_id: LoadBalancerId::parse(
+                    "load_balancer_id",
+                    &request.load_balancer_id,
+                )?,
+                meta: new_meta(&request.name, &request.description, &request.tags)?,
+                algorithm: algorithm("algorithm", request.algorithm)?,
+                health_check: request
+                    .health_check
+                    .as_ref()
+                    .map(health_check)
+                    .transpose()?,
+                members: member_specs(&request.members)?,
+            }),
+            Kind::UpdateGroup(request) => {
+                if request.clear_health_check && request.health_check.is_some() {
+                    return Err(Rejection::invalid(
+                        "clear_health_check",
+                        "cannot be set together with health_check",
+                    ));
+                }
+                let health_check = if request.clear_health_check {
+                    Some(None)
+                } else {
+                    request
+                        .health_check
+                        .as_ref()
+                        .map(health_check)
+                        .transpose()?
+                        .map(Some)
+                };
+                Command::UpdateGroup(UpdateGroup {
+                    id: GroupId::parse("id", &request.id)?,
+                    expected_revision: request.expected_revision,
+                    meta: meta_update(
+                        request.name.as_ref(),
+                        request.description.as_ref(),
+                        request.tags.as_ref(),
+                    )?,
+                    algorithm: request
+                        .algorithm
+                        .map(|raw| algorithm("algorithm", raw))
+                        .transpose()?,
+                    health_check,
+                })
+            }
+            Kind::DeleteGroup(request) => Command::DeleteGroup(delete(
+                GroupId::parse("id", &request.id)?,
+                request.expected_revision,
+                request.cascade,
+            )),
+            Kind::AddMember(request) => Command::AddMember {
+                group_id: GroupId::parse("group_id", &request.group_id)?,
+                expected_revision: request.expected_revision,
+                member: match &request.member {
+                    Some(member) => member_spec("member", member)?,
+                    None => return Err(Rejection::invalid("member", "is required")),
+                },
+            },
+            Kind::UpdateMember(request) => Command::UpdateMember {
+                group_id: GroupId::parse("group_id", &request.group_id)?,
+                member_id: MemberId::parse("member_id", &request.member_id)?,
+                expected_revision: request.expected_revision,
+                weight: request
+                    .weight
+                    .map(|weight| validate::weight("weight", Some(weight)))
+                    .transpose()?,
+                admin_state_up: request.admin_state_up,
+            },
+            Kind::RemoveMember(request) => Command::RemoveMember {
+                group_id: GroupId::parse("group_id", &request.group_id)?,
+                member_id: MemberId::parse("member_id", &request.member_id)?,
+                expected_revision: request.expected_revision,
+            },
+            Kind::ReplaceMembers(request) => Command::ReplaceMembers {
+                group_id: GroupId::parse("group_id", &request.group_id)?,
+                expected_revision: request.expected_revision,
+                members: member_specs(&request.members)?,
+            },
+            Kind::UploadCertificate(request) => {
+                let meta = new_meta(&request.name, &request.description, &request.tags)?;
+                let parsed = certificate::parse(&request.certificate_chain, &request.private_key)?;
+                Command::UploadCertificate(UploadCertificate {
+                    meta,
+                    certificate_chain_pem: request.certificate_chain.clone(),
+                    private_key_pem: request.private_key.clone(),
+                    fingerprint: parsed.fingerprint,
+                    not_after_ms: parsed.not_after_ms,
+                })
+            }
+            Kind::DeleteCertificate(request) => Command::DeleteCertificate(delete(
+                CertificateId::parse("id", &request.id)?,
+                request.expected_revision,
+                request.cascade,
+            )),
+            Kind::UpdateClusterSettings(request) => {
+                Command::UpdateSettings(settings_update(request)?)
+            }
+        })
+    }
+}
+
+fn create_listener(request: &v1::CreateListenerRequest) -> Result<CreateListener, Rejection> {
+    let load_balancer_id = LoadBalancerId::parse("load_balancer_id", &request.load_balancer_id)?;
+    let meta = new_meta(&request.name, &request.description, &request.tags)?;
+    let protocol = protocol("protocol", request.protocol)?;
+    let port = validate::port("port", request.port)?;
+    let connection_limit =
+        validate::connection_limit("connection_limit", request.connection_limit)?;
+    let certificate_id = CertificateId::parse_optional("certificate_id", &request.certificate_id)?;
+    check_certificate_fits(protocol, certificate_id.as_ref())?;
+    let insert_x_forwarded_for = request.insert_x_forwarded_for.unwrap_or(protocol.is_http());
+    check_forwarded_for_fits(protocol, insert_x_forwarded_for)?;
+    Ok(CreateListener {
+        load_balancer_id,
+        meta,
+        protocol,
+        port,
+        connection_limit,
+        default_group_id: GroupId::parse_optional("default_group_id", &request.default_group_id)?,
+        certificate_id,
+        idle_timeout_s: validate::idle_timeout_s("idle_timeout_s", request.idle_timeout_s)?,
+        insert_x_forwarded_for,
+        admin_state_up: request.admin_state_up.unwrap_or(true),
+    })
+}
+
+/// HTTPS listeners need a certificate; TCP and HTTP listeners must not name one.
+pub(crate) fn check_certificate_fits(
+    protocol: Protocol,
+    certificate_id: Option<&CertificateId>,
+) -> Result<(), Rejection> {
+    match (protocol, certificate_id) {
+        (Protocol::Https, None) => Err(Rejection::invalid(
+            "certificate_id",
+            "is required for an HTTPS listener",
+        )),
+        (Protocol::Tcp | Protocol::Http, Some(_)) => Err(Rejection::invalid(
+            "certificate_id",
+            format!(
+                "must be empty for a {} listener; only HTTPS listeners take a certificate",
+                protocol.name()
+            ),
+        )),
+        _ => Ok(()),
+    }
+}
+
+/// X-Forwarded-For is an HTTP header: TCP listeners cannot insert it.
+pub(crate) fn check_forwarded_for_fits(protocol: Protocol, insert: bool) -> Result<(), Rejection> {
+    if insert && !protocol.is_http() {
+        return Err(Rejection::invalid(
+            "insert_x_forwarded_for",
+            "applies only to HTTP and HTTPS listeners",
+        ));
+    }
+    Ok(())
+}
+
+fn update_listener(request: &v1::UpdateListenerRequest) -> Result<UpdateListener, Rejection> {
+    Ok(UpdateListener {
+        id: ListenerId::parse("id", &request.id)?,
+        expected_revision: request.expected_revision,
+        meta: meta_update(
+            request.name.as_ref(),
+            request.description.as_ref(),
+            request.tags.as_ref(),
+        )?,
+        connection_limit: request
+            .connection_limit
+            .map(|limit| validate::connection_limit("connection_limit", Some(limit)))
+            .transpose()?,
+        default_group_id: request
+            .default_group_id
+            .as_deref()
+            .map(|raw| GroupId::parse_optional("default_group_id", raw))
+            .transpose()?,
+        certificate_id: request
+            .certificate_id
+            .as_deref()
+            .map(|raw| CertificateId::parse_optional("certificate_id", raw))
+            .transpose()?,
+        idle_timeout_s: request
+            .idle_timeout_s
+            .map(|seconds| validate::idle_timeout_s("idle_timeout_s", Some(seconds)))
+            .transpose()?,
+        insert_x_forwarded_for: request.insert_x_forwarded_for,
+        admin_state_up: request.admin_state_up,
+        protocol: request
+            .protocol
+            .map(|raw| protocol("protocol", raw))
+            .transpose()?,
+        port: request.port,
+    })
+}

@@ -1,0 +1,123 @@
+//! `evolve`: applies one event to the catalog and settings. Total and pure.
+//!
+//! Events come only from `decide` on the same state, so an event that does
+//! not fit the state (removing a resource that is not there) means replicas
+//! have diverged: `evolve` panics rather than go on from a wrong state.
+
+use super::catalog::Catalog;
+use super::event::{Event, RecordedEvent};
+use super::ids::GroupId;
+use super::model::{Group, Settings};
+
+fn group_mut<'a>(
+    catalog: &'a mut Catalog,
+    group_id: &GroupId,
+    recorded: &RecordedEvent,
+) -> &'a mut Group {
+    let group = catalog.groups.get_mut(group_id).unwrap_or_else(|| {
+        panic!(
+            "revision {}: event for missing group {group_id}",
+            recorded.revision
+        )
+    });
+    group.meta.updated_at_ms = recorded.at_ms;
+    group.meta.revision = recorded.revision;
+    group
+}
+
+macro_rules! remove_or_diverge {
+    ($map:expr, $id:expr, $recorded:expr) => {
+        if $map.remove($id).is_none() {
+            panic!(
+                "revision {}: deleting {}, which does not exist",
+                $recorded.revision, $id
+            );
+        }
+    };
+}
+
+/// Applies `recorded` to the catalog and settings.
+pub(crate) fn evolve(catalog: &mut Catalog, settings: &mut Settings, recorded: &RecordedEvent) {
+    match &recorded.event {
+        Event::NetworkCreated(network) => {
+            catalog.networks.insert(network.id.clone(), network.clone());
+        }
+        Event::NetworkDeleted { id } => remove_or_diverge!(catalog.networks, id, recorded),
+        Event::SubnetCreated(subnet) => {
+            catalog.subnets.insert(subnet.id.clone(), subnet.clone());
+        }
+        Event::SubnetDeleted { id, .. } => remove_or_diverge!(catalog.subnets, id, recorded),
+        Event::InstanceCreated(instance) => {
+            catalog
+                .instances
+                .insert(instance.id.clone(), instance.clone());
+        }
+        Event::InstanceDeleted { id, .. } => remove_or_diverge!(catalog.instances, id, recorded),
+        Event::EipAllocated(eip) => {
+            catalog.eips.insert(eip.id.clone(), eip.clone());
+        }
+        Event::EipReleased { id } => remove_or_diverge!(catalog.eips, id, recorded),
+        Event::LoadBalancerCreated(lb) | Event::LoadBalancerUpdated(lb) => {
+            catalog.load_balancers.insert(lb.id.clone(), lb.clone());
+        }
+        Event::LoadBalancerDeleted { id } => {
+            remove_or_diverge!(catalog.load_balancers, id, recorded)
+        }
+        Event::EipAssociated { eip, load_balancer }
+        | Event::EipDisassociated { eip, load_balancer } => {
+            catalog.eips.insert(eip.id.clone(), eip.clone());
+            catalog
+                .load_balancers
+                .insert(load_balancer.id.clone(), load_balancer.clone());
+        }
+        Event::ListenerCreated(listener) | Event::ListenerUpdated(listener) => {
+            catalog
+                .listeners
+                .insert(listener.id.clone(), listener.clone());
+        }
+        Event::ListenerDeleted { id, .. } => remove_or_diverge!(catalog.listeners, id, recorded),
+        Event::GroupCreated(group) | Event::GroupUpdated(group) => {
+            catalog.groups.insert(group.id.clone(), group.clone());
+        }
+        Event::GroupDeleted { id, .. } => remove_or_diverge!(catalog.groups, id, recorded),
+        Event::MemberAdded { group_id, member } => {
+            group_mut(catalog, group_id, recorded)
+                .members
+                .push(member.clone());
+        }
+        Event::MemberUpdated { group_id, member } => {
+            let group = group_mut(catalog, group_id, recorded);
+            let slot = group
+                .members
+                .iter_mut()
+                .find(|existing| existing.id == member.id)
+                .unwrap_or_else(|| {
+                    panic!(
+                        "revision {}: updating missing member {}",
+                        recorded.revision, member.id
+                    )
+                });
+            *slot = member.clone();
+        }
+        Event::MemberRemoved {
+            group_id,
+            member_id,
+        } => {
+            let group = group_mut(catalog, group_id, recorded);
+            let before = group.members.len();
+            group.members.retain(|member| &member.id != member_id);
+            assert!(
+                group.members.len() + 1 == before,
+                "revision {}: removing missing member {member_id}",
+                recorded.revision
+            );
+        }
+        Event::CertificateUploaded(certificate) => {
+            catalog
+                .certificates
+                .insert(certificate.id.clone(), certificate.clone());
+        }
+        Event::CertificateDeleted { id } => remove_or_diverge!(catalog.certificates, id, recorded),
+        Event::SettingsUpdated(new) => *settings = new.clone(),
+    }
+}

@@ -1,0 +1,338 @@
+//! The resources of the resource model, as the domain keeps them.
+//!
+//! Every value here has passed validation: a `Listener`'s port is in range, a
+//! `Member`'s weight is at most 100. Fields are plain data; the rules that
+//! relate resources to each other live in `decide`.
+
+use std::collections::BTreeMap;
+use std::net::Ipv4Addr;
+
+use ipnet::Ipv4Net;
+use serde::{Deserialize, Serialize};
+
+use super::ids::{
+    CertificateId, EipId, GroupId, InstanceId, ListenerId, LoadBalancerId, MemberId, NetworkId,
+    SubnetId,
+};
+
+/// A revision: the number of commands accepted so far. Each accepted command
+/// gets the next one; rejected commands get none.
+pub type Revision = u64;
+
+/// Fields every resource carries.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Meta {
+    /// Empty only for EIPs, whose name is optional.
+    pub name: String,
+    /// At most 256 characters.
+    pub description: String,
+    /// At most 50 tags.
+    pub tags: BTreeMap<String, String>,
+    /// Leader-stamped time of creation.
+    pub created_at_ms: i64,
+    /// Leader-stamped time of the last change.
+    pub updated_at_ms: i64,
+    /// The revision of the last change.
+    pub revision: Revision,
+}
+
+/// An isolated address space.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Network {
+    /// Its id.
+    pub id: NetworkId,
+    /// Name, description, tags, times and revision.
+    pub meta: Meta,
+    /// Its address range.
+    pub cidr: Ipv4Net,
+}
+
+/// A range of a network's addresses.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Subnet {
+    /// Its id.
+    pub id: SubnetId,
+    /// Name, description, tags, times and revision.
+    pub meta: Meta,
+    /// The network it belongs to.
+    pub network_id: NetworkId,
+    /// Inside the network's range, overlapping no sibling.
+    pub cidr: Ipv4Net,
+}
+
+/// A backend server.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Instance {
+    /// Its id.
+    pub id: InstanceId,
+    /// Name, description, tags, times and revision.
+    pub meta: Meta,
+    /// The subnet it lives in.
+    pub subnet_id: SubnetId,
+    /// Inside the subnet, unique in it.
+    pub address: Ipv4Addr,
+}
+
+/// An Elastic IP.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Eip {
+    /// Its id.
+    pub id: EipId,
+    /// Name (may be empty), description, tags, times and revision.
+    pub meta: Meta,
+    /// Inside the cluster's EIP pool.
+    pub address: Ipv4Addr,
+    /// The Load Balancer it is associated with, if any.
+    pub load_balancer_id: Option<LoadBalancerId>,
+}
+
+/// A Load Balancer.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LoadBalancer {
+    /// Its id.
+    pub id: LoadBalancerId,
+    /// Name (unique in the cluster), description, tags, times and revision.
+    pub meta: Meta,
+    /// Immutable.
+    pub network_id: NetworkId,
+    /// Immutable; inside the network.
+    pub subnet_id: SubnetId,
+    /// Its EIP, if one is associated.
+    pub eip_id: Option<EipId>,
+    /// When false the Load Balancer serves nothing.
+    pub admin_state_up: bool,
+    /// When true, deletion is refused even with cascade.
+    pub delete_protection: bool,
+}
+
+/// Listener protocols.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub enum Protocol {
+    /// Layer 4: bytes are copied both ways.
+    Tcp,
+    /// Layer 7: HTTP/1.1.
+    Http,
+    /// Layer 7: HTTP/1.1 over TLS terminated by Fulcrum.
+    Https,
+}
+
+impl Protocol {
+    /// Whether the listener speaks HTTP (plain or over TLS).
+    pub fn is_http(self) -> bool {
+        matches!(self, Self::Http | Self::Https)
+    }
+
+    /// The protocol's name as users write it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Tcp => "TCP",
+            Self::Http => "HTTP",
+            Self::Https => "HTTPS",
+        }
+    }
+}
+
+/// The limit on concurrent client connections of a listener.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ConnectionLimit {
+    /// No limit (the API's -1).
+    Unlimited,
+    /// At most this many, 1 to 1,000,000.
+    AtMost(u32),
+}
+
+/// A port on a Load Balancer's EIP.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Listener {
+    /// Its id.
+    pub id: ListenerId,
+    /// Name (unique within the Load Balancer), description, tags, times and revision.
+    pub meta: Meta,
+    /// The Load Balancer it belongs to.
+    pub load_balancer_id: LoadBalancerId,
+    /// Immutable.
+    pub protocol: Protocol,
+    /// Immutable; unique within the Load Balancer whatever the protocol.
+    pub port: u16,
+    /// Caps concurrent client connections.
+    pub connection_limit: ConnectionLimit,
+    /// The group that serves it; none means every request is refused.
+    pub default_group_id: Option<GroupId>,
+    /// Present exactly when the protocol is HTTPS.
+    pub certificate_id: Option<CertificateId>,
+    /// 1 to 4000 seconds.
+    pub idle_timeout_s: u32,
+    /// Only ever true for HTTP and HTTPS.
+    pub insert_x_forwarded_for: bool,
+    /// When false the listener serves nothing.
+    pub admin_state_up: bool,
+}
+
+/// How a group spreads new connections over its members.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Algorithm {
+    /// Smooth weighted round robin (the default).
+    WeightedRoundRobin,
+    /// Fewest open connections relative to weight.
+    WeightedLeastConnections,
+    /// Consistent hashing of the client address.
+    SourceIpHash,
+}
+
+/// Health check kinds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum HealthCheckKind {
+    /// A TCP connect succeeds.
+    Tcp,
+    /// An HTTP GET answers with an expected status code.
+    Http,
+}
+
+/// An inclusive range of HTTP status codes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StatusCodeRange {
+    /// First code of the range.
+    pub first: u16,
+    /// Last code of the range, at least `first`.
+    pub last: u16,
+}
+
+/// A group's health check, with every field validated.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HealthCheck {
+    /// TCP or HTTP.
+    pub kind: HealthCheckKind,
+    /// 1 to 300 seconds.
+    pub interval_s: u32,
+    /// 1 to 60 seconds, not above the interval.
+    pub timeout_s: u32,
+    /// 1 to 10.
+    pub healthy_threshold: u32,
+    /// 1 to 10.
+    pub unhealthy_threshold: u32,
+    /// HTTP checks only: starts with `/`.
+    pub http_path: String,
+    /// HTTP checks only: the codes that count as healthy.
+    pub expected_codes: Vec<StatusCodeRange>,
+}
+
+/// A backend of a group.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Member {
+    /// Its id.
+    pub id: MemberId,
+    /// The instance that serves.
+    pub instance_id: InstanceId,
+    /// The port on the instance.
+    pub port: u16,
+    /// 0 to 100; 0 drains.
+    pub weight: u8,
+    /// When false the member gets no new connections.
+    pub admin_state_up: bool,
+}
+
+/// A virtual server group.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Group {
+    /// Its id.
+    pub id: GroupId,
+    /// Name (unique within the Load Balancer), description, tags, times and revision.
+    pub meta: Meta,
+    /// The Load Balancer it belongs to.
+    pub load_balancer_id: LoadBalancerId,
+    /// How new connections are spread.
+    pub algorithm: Algorithm,
+    /// None means no monitoring: every member counts as healthy.
+    pub health_check: Option<HealthCheck>,
+    /// In the order they were added; (instance, port) unique.
+    pub members: Vec<Member>,
+}
+
+/// A TLS certificate and its private key.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Certificate {
+    /// Its id.
+    pub id: CertificateId,
+    /// Name, description, tags, times and revision.
+    pub meta: Meta,
+    /// PEM, leaf first.
+    pub certificate_chain_pem: String,
+    /// PEM. Replicated so that every data plane can serve it; never returned by the API.
+    pub private_key_pem: String,
+    /// SHA-256 of the leaf's DER, lowercase hex.
+    pub fingerprint: String,
+    /// The leaf's expiry.
+    pub not_after_ms: i64,
+}
+
+/// Limits on how many resources the cluster accepts.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Quotas {
+    /// Load Balancers in the cluster.
+    pub load_balancers: u32,
+    /// Listeners per Load Balancer.
+    pub listeners_per_load_balancer: u32,
+    /// Groups per Load Balancer.
+    pub groups_per_load_balancer: u32,
+    /// Members per group.
+    pub members_per_group: u32,
+}
+
+impl Default for Quotas {
+    fn default() -> Self {
+        Self {
+            load_balancers: 1000,
+            listeners_per_load_balancer: 50,
+            groups_per_load_balancer: 50,
+            members_per_group: 200,
+        }
+    }
+}
+
+/// Cluster-wide settings, replicated like any resource.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Settings {
+    /// The ranges EIPs are allocated from.
+    pub eip_pool: Vec<Ipv4Net>,
+    /// Resource limits.
+    pub quotas: Quotas,
+    /// How long, by leader-stamped time, a client token is remembered.
+    pub client_token_retention_ms: u64,
+    /// How many client tokens are remembered at most.
+    pub client_token_capacity: u32,
+    /// How many revisions of event history are kept.
+    pub history_retention_revisions: u64,
+    /// The revision of the last change.
+    pub revision: Revision,
+}
+
+/// Defaults and bounds of the settings.
+pub mod settings_limits {
+    /// A day.
+    pub const DEFAULT_CLIENT_TOKEN_RETENTION_MS: u64 = 24 * 60 * 60 * 1000;
+    /// A week at most.
+    pub const MAX_CLIENT_TOKEN_RETENTION_MS: u64 = 7 * 24 * 60 * 60 * 1000;
+    /// Tokens remembered by default.
+    pub const DEFAULT_CLIENT_TOKEN_CAPACITY: u32 = 100_000;
+    /// Tokens remembered at most.
+    pub const MAX_CLIENT_TOKEN_CAPACITY: u32 = 1_000_000;
+    /// Revisions of history kept by default.
+    pub const DEFAULT_HISTORY_RETENTION_REVISIONS: u64 = 100_000;
+    /// Revisions of history kept at most.
+    pub const MAX_HISTORY_RETENTION_REVISIONS: u64 = 10_000_000;
+    /// The largest value any quota may take.
+    pub const MAX_QUOTA: u32 = 1_000_000;
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            eip_pool: Vec::new(),
+            quotas: Quotas::default(),
+            client_token_retention_ms: settings_limits::DEFAULT_CLIENT_TOKEN_RETENTION_MS,
+            client_token_capacity: settings_limits::DEFAULT_CLIENT_TOKEN_CAPACITY,
+            history_retention_revisions: settings_limits::DEFAULT_HISTORY_RETENTION_REVISIONS,
+            revision: 0,
+        }
+    }
+}

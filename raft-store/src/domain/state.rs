@@ -1,0 +1,291 @@
+//! The replicated state and `apply`, the one entry point of the log into it.
+
+use fulcrum_api::{LOG_FORMAT_VERSION, v1};
+use prost::Message;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use super::catalog::Catalog;
+use super::command::Command;
+use super::decide::{Context, decide};
+use super::event::{Event, RecordedEvent};
+use super::evolve::evolve;
+use super::history::History;
+use super::model::{Revision, Settings};
+use super::projection::dataplane::DataPlaneConfig;
+use super::projection::eip_ownership::EipOwnership;
+use super::rejection::Rejection;
+use super::tokens::{Answer, Fingerprint, Recall, Receipt, TokenMemory};
+use super::validate;
+
+/// Everything the log has built: settings, catalog, token memory and history.
+///
+/// Invariants (checked by [`State::check_invariants`]):
+/// - log indexes applied are strictly increasing; the clock never goes back;
+/// - every resource's revision is at most the state's revision;
+/// - references resolve: listener → Load Balancer, group, certificate;
+///   group → Load Balancer, member → instance; subnet → network; instance → subnet;
+/// - an EIP is bound to at most one Load Balancer and the back-references agree;
+/// - listener ports, listener names and group names are unique per Load Balancer,
+///   Load Balancer names in the cluster, members (instance, port) per group.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct State {
+    pub(crate) last_log_index: u64,
+    pub(crate) revision: Revision,
+    pub(crate) clock_ms: i64,
+    pub(crate) settings: Settings,
+    pub(crate) catalog: Catalog,
+    pub(crate) tokens: TokenMemory,
+    pub(crate) history: History,
+}
+
+/// The result of applying one log entry.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Applied {
+    /// What the client is told: the receipt, or why the command was refused.
+    pub answer: Answer,
+    /// The events this entry appended (none when refused or replayed).
+    pub events: Vec<RecordedEvent>,
+    /// True when the answer came from the client-token memory.
+    pub replayed: bool,
+}
+
+/// An entry that this build cannot apply. The node must stop: skipping or
+/// rejecting it would make this replica diverge from the others.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum ApplyError {
+    /// The entry was written by a newer (or unknown) format.
+    #[error(
+        "log entry {log_index} has format version {found}; this build applies version {supported}: upgrade this node"
+    )]
+    UnsupportedFormat {
+        /// Where in the log.
+        log_index: u64,
+        /// The entry's version.
+        found: u32,
+        /// This build's version.
+        supported: u32,
+    },
+}
+
+impl State {
+    /// A state with the given settings, as a new cluster starts.
+    pub fn with_settings(settings: Settings) -> Self {
+        Self {
+            settings,
+            ..Self::default()
+        }
+    }
+
+    /// Applies the envelope at `log_index`. Pure: the same state and entry
+    /// always give the same result and the same next state.
+    ///
+    /// # Panics
+    /// When `log_index` does not follow the last one applied: the caller has
+    /// broken the log's order, and going on would diverge.
+    pub fn apply(
+        &mut self,
+        log_index: u64,
+        envelope: &v1::LogEnvelope,
+    ) -> Result<Applied, ApplyError> {
+        assert!(
+            log_index > self.last_log_index,
+            "log index {log_index} applied after {}",
+            self.last_log_index
+        );
+        if envelope.format_version != LOG_FORMAT_VERSION {
+            return Err(ApplyError::UnsupportedFormat {
+                log_index,
+                found: envelope.format_version,
+                supported: LOG_FORMAT_VERSION,
+            });
+        }
+        self.last_log_index = log_index;
+        self.clock_ms = self.clock_ms.max(envelope.accepted_at_unix_ms);
+        self.tokens.forget_old(
+            self.clock_ms,
+            self.settings.client_token_retention_ms,
+            self.settings.client_token_capacity,
+        );
+
+        let token = match validate::client_token(&envelope.client_token) {
+            Ok(token) => token,
+            Err(rejection) => return Ok(Self::refused(rejection)),
+        };
+        let raw_command = envelope.command.clone().unwrap_or_default();
+        let fingerprint = token.as_ref().map(|_| fingerprint(&raw_command));
+        if let (Some(token), Some(fingerprint)) = (&token, &fingerprint) {
+            match self.tokens.recall(token, fingerprint) {
+                Recall::Unknown => {}
+                Recall::Replay(answer) => {
+                    return Ok(Applied {
+                        answer: answer.clone(),
+                        events: Vec::new(),
+                        replayed: true,
+                    });
+                }
+                Recall::Conflict => {
+                    return Ok(Self::refused(Rejection::invalid(
+                        "client_token",
+                        format!(
+                            "{token:?} was already used for a different request; use a new token for a new request"
+                        ),
+                    )));
+                }
+            }
+        }
+
+        let (answer, events) = match Command::try_from(&raw_command) {
+            Err(rejection) => (Err(rejection), Vec::new()),
+            Ok(command) => self.decide_and_evolve(log_index, &command),
+        };
+        if let (Some(token), Some(fingerprint)) = (token, fingerprint) {
+            self.tokens
+                .remember(token, fingerprint, self.clock_ms, log_index, answer.clone());
+        }
+        Ok(Applied {
+            answer,
+            events,
+            replayed: false,
+        })
+    }
+
+    fn refused(rejection: Rejection) -> Applied {
+        Applied {
+            answer: Err(rejection),
+            events: Vec::new(),
+            replayed: false,
+        }
+    }
+
+    fn decide_and_evolve(
+        &mut self,
+        log_index: u64,
+        command: &Command,
+    ) -> (Answer, Vec<RecordedEvent>) {
+        let revision = self.revision + 1;
+        let mut context = Context::new(revision, self.clock_ms, log_index);
+        let events = match decide(&self.catalog, &self.settings, &mut context, command) {
+            Ok(events) => events,
+            Err(rejection) => return (Err(rejection), Vec::new()),
+        };
+        assert!(!events.is_empty(), "an accepted command produced no event");
+        let receipt = Receipt {
+            revision,
+            resource_id: subject_id(command, &events),
+        };
+        let recorded: Vec<RecordedEvent> = events
+            .into_iter()
+            .map(|event| RecordedEvent {
+                revision,
+                at_ms: self.clock_ms,
+                event,
+            })
+            .collect();
+        for event in &recorded {
+            evolve(&mut self.catalog, &mut self.settings, event);
+        }
+        self.revision = revision;
+        self.history.append(revision, recorded.clone());
+        self.history
+            .compact(revision, self.settings.history_retention_revisions);
+        (Ok(receipt), recorded)
+    }
+
+    /// The last log index applied.
+    pub fn last_log_index(&self) -> u64 {
+        self.last_log_index
+    }
+
+    /// The revision of the last accepted command (0 before any).
+    pub fn revision(&self) -> Revision {
+        self.revision
+    }
+
+    /// The log's clock: the latest leader-stamped time applied.
+    pub fn clock_ms(&self) -> i64 {
+        self.clock_ms
+    }
+
+    /// The cluster settings.
+    pub fn settings(&self) -> &Settings {
+        &self.settings
+    }
+
+    /// The catalog projection.
+    pub fn catalog(&self) -> &Catalog {
+        &self.catalog
+    }
+
+    /// The event-history projection.
+    pub fn history(&self) -> &History {
+        &self.history
+    }
+
+    /// The client-token memory.
+    pub fn tokens(&self) -> &TokenMemory {
+        &self.tokens
+    }
+
+    /// The data-plane configuration at the current revision.
+    pub fn data_plane_config(&self) -> DataPlaneConfig {
+        DataPlaneConfig::compile(&self.catalog, self.revision)
+    }
+
+    /// The EIP addresses the leader must hold at the current revision.
+    pub fn eip_ownership(&self) -> EipOwnership {
+        EipOwnership::compile(&self.catalog, self.revision)
+    }
+}
+
+/// Identifies a request for the token memory: the same request always encodes
+/// to the same bytes (ordered maps), so equal fingerprints mean equal requests.
+fn fingerprint(command: &v1::Command) -> Fingerprint {
+    let digest = Sha256::digest(command.encode_to_vec());
+    let mut fingerprint = [0u8; 16];
+    fingerprint.copy_from_slice(&digest[..16]);
+    fingerprint
+}
+
+/// The resource a command is about: the one it created, or its target.
+fn subject_id(command: &Command, events: &[Event]) -> String {
+    let target: Option<&str> = match command {
+        Command::DeleteNetwork(target) => Some(target.id.as_str()),
+        Command::DeleteSubnet(target) => Some(target.id.as_str()),
+        Command::DeleteInstance(target) => Some(target.id.as_str()),
+        Command::ReleaseEip(target) => Some(target.id.as_str()),
+        Command::UpdateLoadBalancer(update) => Some(update.id.as_str()),
+        Command::DeleteLoadBalancer(target) => Some(target.id.as_str()),
+        Command::AssociateEip {
+            load_balancer_id, ..
+        }
+        | Command::DisassociateEip { load_balancer_id } => Some(load_balancer_id.as_str()),
+        Command::UpdateListener(update) => Some(update.id.as_str()),
+        Command::DeleteListener(target) => Some(target.id.as_str()),
+        Command::UpdateGroup(update) => Some(update.id.as_str()),
+        Command::DeleteGroup(target) => Some(target.id.as_str()),
+        Command::UpdateMember { member_id, .. } | Command::RemoveMember { member_id, .. } => {
+            Some(member_id.as_str())
+        }
+        Command::ReplaceMembers { group_id, .. } => Some(group_id.as_str()),
+        Command::DeleteCertificate(target) => Some(target.id.as_str()),
+        Command::UpdateSettings(_) => Some(""),
+        Command::CreateNetwork { .. }
+        | Command::CreateSubnet { .. }
+        | Command::CreateInstance { .. }
+        | Command::AllocateEip { .. }
+        | Command::CreateLoadBalancer(_)
+        | Command::CreateListener(_)
+        | Command::CreateGroup(_)
+        | Command::AddMember { .. }
+        | Command::UploadCertificate(_) => None,
+    };
+    match target {
+        Some(id) => id.to_owned(),
+        // Creations produce exactly one event, about the new resource.
+        None => events
+            .first()
+            .map(|event| event.resource_id().to_owned())
+            .unwrap_or_default(),
+    }
+}

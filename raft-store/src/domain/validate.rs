@@ -1,0 +1,371 @@
+//! Field rules of the resource model: each function checks one kind of field
+//! and names the field and the rule when it fails.
+
+use std::collections::BTreeMap;
+use std::net::Ipv4Addr;
+
+use ipnet::Ipv4Net;
+
+use super::model::{ConnectionLimit, StatusCodeRange};
+use super::rejection::Rejection;
+
+/// Names: 1 to 32 characters.
+pub const MAX_NAME_CHARS: usize = 32;
+/// Descriptions: at most 256 characters.
+pub const MAX_DESCRIPTION_CHARS: usize = 256;
+/// Tags per resource.
+pub const MAX_TAGS: usize = 50;
+/// Characters in a tag key.
+pub const MAX_TAG_KEY_CHARS: usize = 128;
+/// Characters in a tag value.
+pub const MAX_TAG_VALUE_CHARS: usize = 256;
+/// Characters in a client token.
+pub const MAX_CLIENT_TOKEN_CHARS: usize = 64;
+/// The largest connection limit.
+pub const MAX_CONNECTION_LIMIT: i64 = 1_000_000;
+/// The largest member weight.
+pub const MAX_WEIGHT: u32 = 100;
+/// The weight of a member that does not name one.
+pub const DEFAULT_WEIGHT: u8 = 10;
+/// Listener idle timeout bounds and default, in seconds.
+pub const MAX_IDLE_TIMEOUT_S: u32 = 4000;
+/// The idle timeout of a listener that does not name one.
+pub const DEFAULT_IDLE_TIMEOUT_S: u32 = 60;
+/// Shortest and longest prefix of a network or subnet.
+pub const CIDR_PREFIX_RANGE: std::ops::RangeInclusive<u8> = 8..=30;
+/// Characters in a health check path.
+pub const MAX_HTTP_PATH_CHARS: usize = 1000;
+/// PEM text of a certificate chain or key.
+pub const MAX_PEM_BYTES: usize = 64 * 1024;
+
+/// A name: 1 to 32 letters (any script, Chinese included), digits, `_` and `-`.
+pub fn name(field: &str, raw: &str) -> Result<String, Rejection> {
+    let chars = raw.chars().count();
+    if chars == 0 || chars > MAX_NAME_CHARS {
+        return Err(Rejection::invalid(
+            field,
+            format!("{raw:?} has {chars} characters; a name has 1 to {MAX_NAME_CHARS}"),
+        ));
+    }
+    if let Some(bad) = raw
+        .chars()
+        .find(|&c| !(c.is_alphabetic() || c.is_ascii_digit() || c == '_' || c == '-'))
+    {
+        return Err(Rejection::invalid(
+            field,
+            format!("{raw:?} contains {bad:?}; a name has only letters, digits, '_' and '-'"),
+        ));
+    }
+    Ok(raw.to_owned())
+}
+
+/// An optional name (EIPs): empty, or a valid name.
+pub fn optional_name(field: &str, raw: &str) -> Result<String, Rejection> {
+    if raw.is_empty() {
+        Ok(String::new())
+    } else {
+        name(field, raw)
+    }
+}
+
+/// A description: at most 256 characters.
+pub fn description(field: &str, raw: &str) -> Result<String, Rejection> {
+    let chars = raw.chars().count();
+    if chars > MAX_DESCRIPTION_CHARS {
+        return Err(Rejection::invalid(
+            field,
+            format!("has {chars} characters; a description has at most {MAX_DESCRIPTION_CHARS}"),
+        ));
+    }
+    Ok(raw.to_owned())
+}
+
+/// Tags: at most 50, keys 1 to 128 characters, values at most 256.
+pub fn tags(
+    field: &str,
+    raw: &BTreeMap<String, String>,
+) -> Result<BTreeMap<String, String>, Rejection> {
+    if raw.len() > MAX_TAGS {
+        return Err(Rejection::invalid(
+            field,
+            format!("has {} tags; a resource has at most {MAX_TAGS}", raw.len()),
+        ));
+    }
+    for (key, value) in raw {
+        let key_chars = key.chars().count();
+        if key_chars == 0 || key_chars > MAX_TAG_KEY_CHARS {
+            return Err(Rejection::invalid(
+                field,
+                format!(
+                    "key {key:?} has {key_chars} characters; a tag key has 1 to {MAX_TAG_KEY_CHARS}"
+                ),
+            ));
+        }
+        if value.chars().count() > MAX_TAG_VALUE_CHARS {
+            return Err(Rejection::invalid(
+                &format!("{field}[{key}]"),
+                format!("a tag value has at most {MAX_TAG_VALUE_CHARS} characters"),
+            ));
+        }
+    }
+    Ok(raw.clone())
+}
+
+/// A client token: at most 64 characters (empty means none).
+pub fn client_token(raw: &str) -> Result<Option<String>, Rejection> {
+    let chars = raw.chars().count();
+    if chars > MAX_CLIENT_TOKEN_CHARS {
+        return Err(Rejection::invalid(
+            "client_token",
+            format!("has {chars} characters; a client token has at most {MAX_CLIENT_TOKEN_CHARS}"),
+        ));
+    }
+    Ok((!raw.is_empty()).then(|| raw.to_owned()))
+}
+
+/// A port: 1 to 65535.
+pub fn port(field: &str, raw: u32) -> Result<u16, Rejection> {
+    match u16::try_from(raw) {
+        Ok(port) if port >= 1 => Ok(port),
+        _ => Err(Rejection::invalid(
+            field,
+            format!("{raw} is not a port; a port is 1 to 65535"),
+        )),
+    }
+}
+
+/// A weight: 0 to 100, default 10.
+pub fn weight(field: &str, raw: Option<u32>) -> Result<u8, Rejection> {
+    match raw {
+        None => Ok(DEFAULT_WEIGHT),
+        Some(weight) if weight <= MAX_WEIGHT => Ok(weight as u8),
+        Some(weight) => Err(Rejection::invalid(
+            field,
+            format!(
+                "{weight} is out of range; a weight is 0 to {MAX_WEIGHT} (0 drains the member)"
+            ),
+        )),
+    }
+}
+
+/// A connection limit: -1 for unlimited, or 1 to 1,000,000; 0 is refused.
+pub fn connection_limit(field: &str, raw: Option<i64>) -> Result<ConnectionLimit, Rejection> {
+    match raw {
+        None | Some(-1) => Ok(ConnectionLimit::Unlimited),
+        Some(limit) if (1..=MAX_CONNECTION_LIMIT).contains(&limit) => {
+            Ok(ConnectionLimit::AtMost(limit as u32))
+        }
+        Some(limit) => Err(Rejection::invalid(
+            field,
+            format!(
+                "{limit} is not allowed; a connection limit is -1 (unlimited) or 1 to {MAX_CONNECTION_LIMIT}"
+            ),
+        )),
+    }
+}
+
+/// An idle timeout: 1 to 4000 seconds, default 60.
+pub fn idle_timeout_s(field: &str, raw: Option<u32>) -> Result<u32, Rejection> {
+    match raw {
+        None => Ok(DEFAULT_IDLE_TIMEOUT_S),
+        Some(seconds) if (1..=MAX_IDLE_TIMEOUT_S).contains(&seconds) => Ok(seconds),
+        Some(seconds) => Err(Rejection::invalid(
+            field,
+            format!("{seconds} s is out of range; an idle timeout is 1 to {MAX_IDLE_TIMEOUT_S} s"),
+        )),
+    }
+}
+
+/// An IPv4 CIDR in canonical form (no host bits set), prefix /8 to /30.
+pub fn cidr(field: &str, raw: &str) -> Result<Ipv4Net, Rejection> {
+    let net: Ipv4Net = raw.parse().map_err(|_| {
+        Rejection::invalid(
+            field,
+            format!("{raw:?} is not an IPv4 CIDR such as 10.0.0.0/16"),
+        )
+    })?;
+    if net.trunc() != net {
+        return Err(Rejection::invalid(
+            field,
+            format!("{raw} has host bits set; did you mean {}?", net.trunc()),
+        ));
+    }
+    if !CIDR_PREFIX_RANGE.contains(&net.prefix_len()) {
+        return Err(Rejection::invalid(
+            field,
+            format!(
+                "{raw} has prefix /{}; a prefix is /{} to /{}",
+                net.prefix_len(),
+                CIDR_PREFIX_RANGE.start(),
+                CIDR_PREFIX_RANGE.end()
+            ),
+        ));
+    }
+    Ok(net)
+}
+
+/// A CIDR of the EIP pool: canonical, any prefix.
+pub fn pool_cidr(field: &str, raw: &str) -> Result<Ipv4Net, Rejection> {
+    let net: Ipv4Net = raw.parse().map_err(|_| {
+        Rejection::invalid(
+            field,
+            format!("{raw:?} is not an IPv4 CIDR such as 203.0.113.0/24"),
+        )
+    })?;
+    if net.trunc() != net {
+        return Err(Rejection::invalid(
+            field,
+            format!("{raw} has host bits set; did you mean {}?", net.trunc()),
+        ));
+    }
+    Ok(net)
+}
+
+/// An IPv4 address.
+pub fn address(field: &str, raw: &str) -> Result<Ipv4Addr, Rejection> {
+    raw.parse().map_err(|_| {
+        Rejection::invalid(
+            field,
+            format!("{raw:?} is not an IPv4 address such as 10.0.1.5"),
+        )
+    })
+}
+
+/// A number within bounds, or its default when absent.
+pub fn bounded(
+    field: &str,
+    raw: Option<u32>,
+    bounds: std::ops::RangeInclusive<u32>,
+    default: u32,
+    unit: &str,
+) -> Result<u32, Rejection> {
+    match raw {
+        None => Ok(default),
+        Some(value) if bounds.contains(&value) => Ok(value),
+        Some(value) => Err(Rejection::invalid(
+            field,
+            format!(
+                "{value}{unit} is out of range; it is {} to {}{unit}",
+                bounds.start(),
+                bounds.end()
+            ),
+        )),
+    }
+}
+
+/// An HTTP health check path: starts with `/`, at most 1000 characters.
+pub fn http_path(field: &str, raw: &str) -> Result<String, Rejection> {
+    if !raw.starts_with('/') {
+        return Err(Rejection::invalid(
+            field,
+            format!("{raw:?} does not start with '/'"),
+        ));
+    }
+    let chars = raw.chars().count();
+    if chars > MAX_HTTP_PATH_CHARS {
+        return Err(Rejection::invalid(
+            field,
+            format!("has {chars} characters; a path has at most {MAX_HTTP_PATH_CHARS}"),
+        ));
+    }
+    if raw.chars().any(|c| c.is_control() || c == ' ') {
+        return Err(Rejection::invalid(
+            field,
+            "contains a space or a control character",
+        ));
+    }
+    Ok(raw.to_owned())
+}
+
+/// Expected status codes: `200`, `200-299` or `200,302`, codes 100 to 599.
+pub fn expected_codes(field: &str, raw: &str) -> Result<Vec<StatusCodeRange>, Rejection> {
+    let bad = || {
+        Rejection::invalid(
+            field,
+            format!(
+                "{raw:?} is not a list of status codes such as \"200\", \"200-299\" or \"200,302\" (codes 100 to 599)"
+            ),
+        )
+    };
+    let code = |text: &str| -> Result<u16, Rejection> {
+        match text.trim().parse::<u16>() {
+            Ok(code) if (100..=599).contains(&code) => Ok(code),
+            _ => Err(bad()),
+        }
+    };
+    let mut ranges = Vec::new();
+    for part in raw.split(',') {
+        let range = match part.split_once('-') {
+            Some((first, last)) => StatusCodeRange {
+                first: code(first)?,
+                last: code(last)?,
+            },
+            None => {
+                let single = code(part)?;
+                StatusCodeRange {
+                    first: single,
+                    last: single,
+                }
+            }
+        };
+        if range.first > range.last {
+            return Err(bad());
+        }
+        ranges.push(range);
+    }
+    Ok(ranges)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_accept_chinese_letters_digits_underscore_and_dash() {
+        for ok in ["web", "负载均衡-1", "a_b-C9", "x", &"n".repeat(32)] {
+            assert!(name("name", ok).is_ok(), "{ok:?} should pass");
+        }
+        for bad in [
+            "",
+            &"n".repeat(33),
+            "has space",
+            "dot.ted",
+            "emoji🙂",
+            "slash/",
+        ] {
+            let error = name("load_balancer.name", bad).unwrap_err();
+            assert!(
+                error.message.starts_with("load_balancer.name: "),
+                "{}",
+                error.message
+            );
+        }
+    }
+
+    #[test]
+    fn expected_codes_parse_singles_ranges_and_lists() {
+        assert_eq!(
+            expected_codes("codes", "200,302").unwrap(),
+            vec![
+                StatusCodeRange {
+                    first: 200,
+                    last: 200
+                },
+                StatusCodeRange {
+                    first: 302,
+                    last: 302
+                }
+            ]
+        );
+        assert_eq!(
+            expected_codes("codes", "200-299").unwrap(),
+            vec![StatusCodeRange {
+                first: 200,
+                last: 299
+            }]
+        );
+        for bad in ["", "abc", "99", "600", "300-200", "200,", "200-"] {
+            assert!(expected_codes("codes", bad).is_err(), "{bad:?} should fail");
+        }
+    }
+}
