@@ -142,6 +142,12 @@ impl State {
         if let (Some(token), Some(fingerprint)) = (token, fingerprint) {
             self.tokens
                 .remember(token, fingerprint, self.clock_ms, log_index, answer.clone());
+            // Bound by count again: the memory never holds more than its capacity.
+            self.tokens.forget_old(
+                self.clock_ms,
+                self.settings.client_token_retention_ms,
+                self.settings.client_token_capacity,
+            );
         }
         Ok(Applied {
             answer,

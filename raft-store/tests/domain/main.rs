@@ -1,0 +1,11 @@
+//! Tests of the domain through its one entry point, `State::apply`, fed with
+//! the same protobuf envelopes the replicated log carries.
+
+#![allow(unreachable_pub, clippy::unwrap_used, clippy::expect_used)]
+
+mod guide;
+mod harness;
+mod properties;
+mod rules;
+mod snapshot;
+mod tokens;
