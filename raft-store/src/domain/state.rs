@@ -112,8 +112,9 @@ impl State {
             Ok(token) => token,
             Err(rejection) => return Ok(Self::refused(rejection)),
         };
-        let raw_command = envelope.command.clone().unwrap_or_default();
-        let fingerprint = token.as_ref().map(|_| fingerprint(&raw_command));
+        let no_command = v1::Command::default();
+        let raw_command = envelope.command.as_ref().unwrap_or(&no_command);
+        let fingerprint = token.as_ref().map(|_| fingerprint(raw_command));
         if let (Some(token), Some(fingerprint)) = (&token, &fingerprint) {
             match self.tokens.recall(token, fingerprint) {
                 Recall::Unknown => {}
@@ -135,7 +136,7 @@ impl State {
             }
         }
 
-        let (answer, events) = match Command::try_from(&raw_command) {
+        let (answer, events) = match Command::try_from(raw_command) {
             Err(rejection) => (Err(rejection), Vec::new()),
             Ok(command) => self.decide_and_evolve(log_index, &command),
         };

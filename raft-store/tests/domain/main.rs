@@ -5,6 +5,7 @@
 
 mod guide;
 mod harness;
+mod history;
 mod properties;
 mod rules;
 mod snapshot;

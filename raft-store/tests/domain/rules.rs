@@ -9,6 +9,14 @@ use v1::command::Kind;
 
 use crate::harness::*;
 
+/// What a refusal must show.
+enum Expect {
+    /// The rejection names this request field, and its message starts with it.
+    Field(&'static str),
+    /// A rule about the state rather than one field: the message says this.
+    Says(&'static str),
+}
+
 /// One broken rule: commands that set the scene, the breaking command, and
 /// the expected kind and field.
 struct Case {
@@ -16,7 +24,7 @@ struct Case {
     setup: Vec<Kind>,
     command: Kind,
     kind: RejectionKind,
-    field: &'static str,
+    expect: Expect,
 }
 
 fn case(rule: &'static str, command: Kind, kind: RejectionKind, field: &'static str) -> Case {
@@ -25,23 +33,23 @@ fn case(rule: &'static str, command: Kind, kind: RejectionKind, field: &'static 
         setup: Vec::new(),
         command,
         kind,
-        field,
+        expect: Expect::Field(field),
     }
 }
 
-fn with_setup(
+fn says(
     rule: &'static str,
     setup: Vec<Kind>,
     command: Kind,
     kind: RejectionKind,
-    field: &'static str,
+    text: &'static str,
 ) -> Case {
     Case {
         rule,
         setup,
         command,
         kind,
-        field,
+        expect: Expect::Says(text),
     }
 }
 
@@ -488,7 +496,7 @@ fn cases(f: &Fixture) -> Vec<Case> {
             AlreadyExists,
             "address",
         ),
-        with_setup(
+        says(
             "EIP pool exhausted",
             vec![Kind::UpdateClusterSettings(
                 v1::UpdateClusterSettingsRequest {
@@ -537,8 +545,9 @@ fn cases(f: &Fixture) -> Vec<Case> {
             FailedPrecondition,
             "id",
         ),
-        case(
+        says(
             "delete protection refuses even cascade",
+            vec![],
             Kind::DeleteLoadBalancer(v1::DeleteLoadBalancerRequest {
                 id: guarded.clone(),
                 cascade: true,
@@ -546,6 +555,19 @@ fn cases(f: &Fixture) -> Vec<Case> {
             }),
             FailedPrecondition,
             "delete protection",
+        ),
+        says(
+            "LB delete refused while an EIP is associated",
+            vec![
+                update_lb(&guarded, |u| u.delete_protection = Some(false)),
+                associate(&guarded, &free_eip),
+            ],
+            Kind::DeleteLoadBalancer(v1::DeleteLoadBalancerRequest {
+                id: guarded.clone(),
+                ..Default::default()
+            }),
+            FailedPrecondition,
+            "an EIP",
         ),
         case(
             "group delete refused while a listener uses it",
@@ -602,28 +624,28 @@ fn cases(f: &Fixture) -> Vec<Case> {
             "id",
         ),
         // Quotas.
-        with_setup(
+        says(
             "Load Balancer quota",
             vec![quotas(2, 50, 50, 200)],
             load_balancer("third", &net, &sub),
             ResourceExhausted,
             "load balancers",
         ),
-        with_setup(
+        says(
             "listener quota",
             vec![quotas(1000, 2, 50, 200)],
             with_listener(&lb, 81, |_| {}),
             ResourceExhausted,
             "listeners per load balancer",
         ),
-        with_setup(
+        says(
             "group quota",
             vec![quotas(1000, 50, 1, 200)],
             Kind::CreateGroup(group(&lb, "g", vec![])),
             ResourceExhausted,
             "groups per load balancer",
         ),
-        with_setup(
+        says(
             "member quota on add",
             vec![quotas(1000, 50, 50, 2)],
             Kind::AddMember(v1::AddMemberRequest {
@@ -634,7 +656,7 @@ fn cases(f: &Fixture) -> Vec<Case> {
             ResourceExhausted,
             "members per group",
         ),
-        with_setup(
+        says(
             "member quota on create",
             vec![quotas(1000, 50, 50, 1)],
             Kind::CreateGroup(group(
@@ -780,17 +802,25 @@ fn every_rule_is_enforced_with_its_kind_and_field() {
         }
         let (catalog_before, revision_before) = (log.state.catalog().clone(), log.state.revision());
         let applied = log.submit(case.command);
-        let outcome = match applied.answer {
-            Ok(receipt) => Err(format!("accepted at revision {}", receipt.revision)),
-            Err(rejection) if rejection.kind != case.kind => Err(format!(
+        let outcome = match (applied.answer, &case.expect) {
+            (Ok(receipt), _) => Err(format!("accepted at revision {}", receipt.revision)),
+            (Err(rejection), _) if rejection.kind != case.kind => Err(format!(
                 "{:?} instead of {:?}: {}",
                 rejection.kind, case.kind, rejection.message
             )),
-            Err(rejection) if !rejection.message.contains(case.field) => Err(format!(
-                "message does not name {:?}: {}",
-                case.field, rejection.message
-            )),
-            Err(_) => Ok(()),
+            (Err(rejection), Expect::Field(field))
+                if rejection.field.as_deref() != Some(*field)
+                    || !rejection.message.starts_with(&format!("{field}: ")) =>
+            {
+                Err(format!(
+                    "field {:?} instead of {field:?}: {}",
+                    rejection.field, rejection.message
+                ))
+            }
+            (Err(rejection), Expect::Says(text)) if !rejection.message.contains(*text) => Err(
+                format!("message does not say {text:?}: {}", rejection.message),
+            ),
+            (Err(_), _) => Ok(()),
         };
         if let Err(problem) = outcome {
             failures.push(format!("{}: {problem}", case.rule));
