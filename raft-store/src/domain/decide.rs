@@ -1108,21 +1108,17 @@ fn delete_group(
         target.expected_revision,
         group.meta.revision,
     )?;
-    let users: Vec<&Listener> = catalog
-        .listeners
-        .values()
-        .filter(|listener| listener.default_group_id.as_ref() == Some(&group.id))
-        .collect();
-    if !users.is_empty() && !target.cascade {
-        return Err(Rejection::precondition(
-            Some("id"),
+    let users = listeners_using(
+        catalog,
+        |listener| listener.default_group_id.as_ref() == Some(&group.id),
+        target.cascade,
+        |users| {
             format!(
-                "group {} is used by listeners [{}]; detach it first or ask for cascade",
-                group.id,
-                list_ids(users.iter().map(|listener| listener.id.as_str()))
-            ),
-        ));
-    }
+                "group {} is used by listeners [{users}]; detach it first or ask for cascade",
+                group.id
+            )
+        },
+    )?;
     let mut events: Vec<Event> = users
         .into_iter()
         .map(|listener| {
@@ -1137,6 +1133,26 @@ fn delete_group(
         load_balancer_id: group.load_balancer_id.clone(),
     });
     Ok(events)
+}
+
+/// The listeners that depend on a resource being deleted. Without `cascade`
+/// any dependent refuses the deletion, with `explain` given their ids.
+fn listeners_using(
+    catalog: &Catalog,
+    uses: impl Fn(&Listener) -> bool,
+    cascade: bool,
+    explain: impl FnOnce(String) -> String,
+) -> Result<Vec<&Listener>, Rejection> {
+    let users: Vec<&Listener> = catalog
+        .listeners
+        .values()
+        .filter(|listener| uses(listener))
+        .collect();
+    if !users.is_empty() && !cascade {
+        let ids = list_ids(users.iter().map(|listener| listener.id.as_str()));
+        return Err(Rejection::precondition(Some("id"), explain(ids)));
+    }
+    Ok(users)
 }
 
 /// Members whose (instance, port) stays keep their id; the rest are removed or added.
@@ -1207,21 +1223,17 @@ fn delete_certificate(
         target.expected_revision,
         certificate.meta.revision,
     )?;
-    let users: Vec<&Listener> = catalog
-        .listeners
-        .values()
-        .filter(|listener| listener.certificate_id.as_ref() == Some(&certificate.id))
-        .collect();
-    if !users.is_empty() && !target.cascade {
-        return Err(Rejection::precondition(
-            Some("id"),
+    let users = listeners_using(
+        catalog,
+        |listener| listener.certificate_id.as_ref() == Some(&certificate.id),
+        target.cascade,
+        |users| {
             format!(
-                "certificate {} is used by listeners [{}]; give them another certificate first, or ask for cascade (which deletes them)",
-                certificate.id,
-                list_ids(users.iter().map(|listener| listener.id.as_str()))
-            ),
-        ));
-    }
+                "certificate {} is used by listeners [{users}]; give them another certificate first, or ask for cascade (which deletes them)",
+                certificate.id
+            )
+        },
+    )?;
     let mut events: Vec<Event> = users
         .into_iter()
         .map(|listener| Event::ListenerDeleted {
