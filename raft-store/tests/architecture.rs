@@ -1,6 +1,8 @@
 //! The shape of the workspace, held by a test: which crate may depend on
 //! which (design.md, "Dependency rules"), and a domain that stays pure.
 
+#![allow(clippy::expect_used, clippy::unwrap_used)]
+
 use std::path::{Path, PathBuf};
 
 /// What each workspace member may depend on. A new crate must be added here,
