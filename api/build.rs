@@ -16,6 +16,7 @@ const PROTO_FILES: &[&str] = &[
     "fulcrum/v1/events.proto",
     "fulcrum/v1/cluster.proto",
     "fulcrum/v1/log.proto",
+    "fulcrum/v1/raft.proto",
 ];
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {

@@ -7,3 +7,4 @@
 //! store and the openraft state machine around it arrive with the storage work.
 
 pub mod domain;
+pub mod raft;

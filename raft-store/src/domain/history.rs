@@ -11,9 +11,9 @@ use super::model::Revision;
 /// Events by revision, oldest first.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct History {
-    events: BTreeMap<Revision, Vec<RecordedEvent>>,
+    pub(super) events: BTreeMap<Revision, Vec<RecordedEvent>>,
     /// Every revision below this one has been compacted away.
-    first_kept: Revision,
+    pub(super) first_kept: Revision,
 }
 
 /// A request for history older than what is kept.
@@ -34,13 +34,19 @@ impl History {
         self.events.insert(revision, events);
     }
 
-    /// Drops revisions so that at most `retention` remain before `current` (inclusive).
-    pub(crate) fn compact(&mut self, current: Revision, retention: u64) {
+    /// Drops revisions so that at most `retention` remain before `current`
+    /// (inclusive), and answers which revisions it dropped.
+    pub(crate) fn compact(&mut self, current: Revision, retention: u64) -> Vec<Revision> {
         let first_kept = current.saturating_sub(retention.saturating_sub(1)).max(1);
-        if first_kept > self.first_kept {
-            self.events = self.events.split_off(&first_kept);
-            self.first_kept = first_kept;
+        if first_kept <= self.first_kept {
+            return Vec::new();
         }
+        let kept = self.events.split_off(&first_kept);
+        let dropped = std::mem::replace(&mut self.events, kept)
+            .into_keys()
+            .collect();
+        self.first_kept = first_kept;
+        dropped
     }
 
     /// The oldest revision whose events are still kept (0 before any compaction).

@@ -17,6 +17,7 @@ mod ids;
 mod invariants;
 mod model;
 pub mod projection;
+mod records;
 mod rejection;
 mod snapshot;
 mod state;
@@ -33,6 +34,7 @@ pub use ids::{
     SubnetId,
 };
 pub use model::*;
+pub use records::{RecordError, RecordKey};
 pub use rejection::{Rejection, RejectionKind};
 pub use snapshot::{SNAPSHOT_FORMAT_VERSION, SNAPSHOT_MAGIC, SnapshotError};
 pub use state::{Applied, ApplyError, State};

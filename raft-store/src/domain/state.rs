@@ -1,5 +1,7 @@
 //! The replicated state and `apply`, the one entry point of the log into it.
 
+use std::collections::BTreeSet;
+
 use fulcrum_api::{LOG_FORMAT_VERSION, v1};
 use prost::Message;
 use serde::{Deserialize, Serialize};
@@ -14,6 +16,7 @@ use super::history::History;
 use super::model::{Revision, Settings};
 use super::projection::dataplane::DataPlaneConfig;
 use super::projection::eip_ownership::EipOwnership;
+use super::records::RecordKey;
 use super::rejection::Rejection;
 use super::tokens::{Answer, Fingerprint, Recall, Receipt, TokenMemory};
 use super::validate;
@@ -48,6 +51,19 @@ pub struct Applied {
     pub events: Vec<RecordedEvent>,
     /// True when the answer came from the client-token memory.
     pub replayed: bool,
+    /// The records this entry changed, for the store to write in one batch.
+    pub changed: BTreeSet<RecordKey>,
+}
+
+impl Applied {
+    fn refused(rejection: Rejection, changed: BTreeSet<RecordKey>) -> Self {
+        Self {
+            answer: Err(rejection),
+            events: Vec::new(),
+            replayed: false,
+            changed,
+        }
+    }
 }
 
 /// An entry that this build cannot apply. The node must stop: skipping or
@@ -102,15 +118,12 @@ impl State {
         }
         self.last_log_index = log_index;
         self.clock_ms = self.clock_ms.max(envelope.accepted_at_unix_ms);
-        self.tokens.forget_old(
-            self.clock_ms,
-            self.settings.client_token_retention_ms,
-            self.settings.client_token_capacity,
-        );
+        let mut changed = BTreeSet::from([RecordKey::Meta]);
+        changed.extend(self.forget_old_tokens().into_iter().map(RecordKey::Token));
 
         let token = match validate::client_token(&envelope.client_token) {
             Ok(token) => token,
-            Err(rejection) => return Ok(Self::refused(rejection)),
+            Err(rejection) => return Ok(Applied::refused(rejection, changed)),
         };
         let no_command = v1::Command::default();
         let raw_command = envelope.command.as_ref().unwrap_or(&no_command);
@@ -123,52 +136,53 @@ impl State {
                         answer: answer.clone(),
                         events: Vec::new(),
                         replayed: true,
+                        changed,
                     });
                 }
                 Recall::Conflict => {
-                    return Ok(Self::refused(Rejection::invalid(
+                    let rejection = Rejection::invalid(
                         "client_token",
                         format!(
                             "{token:?} was already used for a different request; use a new token for a new request"
                         ),
-                    )));
+                    );
+                    return Ok(Applied::refused(rejection, changed));
                 }
             }
         }
 
         let (answer, events) = match Command::try_from(raw_command) {
             Err(rejection) => (Err(rejection), Vec::new()),
-            Ok(command) => self.decide_and_evolve(log_index, &command),
+            Ok(command) => self.decide_and_evolve(log_index, &command, &mut changed),
         };
         if let (Some(token), Some(fingerprint)) = (token, fingerprint) {
+            changed.insert(RecordKey::Token(token.clone()));
             self.tokens
                 .remember(token, fingerprint, self.clock_ms, log_index, answer.clone());
             // Bound by count again: the memory never holds more than its capacity.
-            self.tokens.forget_old(
-                self.clock_ms,
-                self.settings.client_token_retention_ms,
-                self.settings.client_token_capacity,
-            );
+            changed.extend(self.forget_old_tokens().into_iter().map(RecordKey::Token));
         }
         Ok(Applied {
             answer,
             events,
             replayed: false,
+            changed,
         })
     }
 
-    fn refused(rejection: Rejection) -> Applied {
-        Applied {
-            answer: Err(rejection),
-            events: Vec::new(),
-            replayed: false,
-        }
+    fn forget_old_tokens(&mut self) -> Vec<String> {
+        self.tokens.forget_old(
+            self.clock_ms,
+            self.settings.client_token_retention_ms,
+            self.settings.client_token_capacity,
+        )
     }
 
     fn decide_and_evolve(
         &mut self,
         log_index: u64,
         command: &Command,
+        changed: &mut BTreeSet<RecordKey>,
     ) -> (Answer, Vec<RecordedEvent>) {
         let revision = self.revision + 1;
         let mut context = Context::new(revision, self.clock_ms, log_index);
@@ -191,11 +205,15 @@ impl State {
             .collect();
         for event in &recorded {
             evolve(&mut self.catalog, &mut self.settings, event);
+            changed.extend(event.event.record_keys());
         }
         self.revision = revision;
         self.history.append(revision, recorded.clone());
-        self.history
+        changed.insert(RecordKey::History(revision));
+        let dropped = self
+            .history
             .compact(revision, self.settings.history_retention_revisions);
+        changed.extend(dropped.into_iter().map(RecordKey::History));
         (Ok(receipt), recorded)
     }
 

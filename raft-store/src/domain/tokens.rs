@@ -25,20 +25,21 @@ pub type Answer = Result<Receipt, Rejection>;
 /// The bytes that identify a request: SHA-256 of its encoding, first 16 bytes.
 pub(crate) type Fingerprint = [u8; 16];
 
+/// One token's entry: which request it was, when, and the first answer.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-struct Remembered {
-    fingerprint: Fingerprint,
-    accepted_at_ms: i64,
-    log_index: u64,
-    answer: Answer,
+pub(super) struct Remembered {
+    pub(super) fingerprint: Fingerprint,
+    pub(super) accepted_at_ms: i64,
+    pub(super) log_index: u64,
+    pub(super) answer: Answer,
 }
 
 /// Tokens and the first answer given for each.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TokenMemory {
-    by_token: BTreeMap<String, Remembered>,
+    pub(super) by_token: BTreeMap<String, Remembered>,
     /// Oldest first: (accepted_at_ms, log_index) orders by age, ties broken by log position.
-    by_age: BTreeMap<(i64, u64), String>,
+    pub(super) by_age: BTreeMap<(i64, u64), String>,
 }
 
 /// What the memory says of a token.
@@ -86,17 +87,35 @@ impl TokenMemory {
         assert!(previous.is_none(), "a remembered token was answered twice");
     }
 
-    /// Forgets tokens older than `retention_ms` and the oldest beyond `capacity`.
-    pub(crate) fn forget_old(&mut self, now_ms: i64, retention_ms: u64, capacity: u32) {
+    /// Forgets tokens older than `retention_ms` and the oldest beyond
+    /// `capacity`, and answers which it forgot.
+    pub(crate) fn forget_old(
+        &mut self,
+        now_ms: i64,
+        retention_ms: u64,
+        capacity: u32,
+    ) -> Vec<String> {
         let oldest_kept = now_ms.saturating_sub(i64::try_from(retention_ms).unwrap_or(i64::MAX));
+        let mut forgotten = Vec::new();
         while let Some((&(accepted_at_ms, log_index), _)) = self.by_age.first_key_value() {
             if accepted_at_ms >= oldest_kept && self.by_age.len() <= capacity as usize {
                 break;
             }
             if let Some(token) = self.by_age.remove(&(accepted_at_ms, log_index)) {
                 self.by_token.remove(&token);
+                forgotten.push(token);
             }
         }
+        forgotten
+    }
+
+    /// Puts back an entry read from storage.
+    pub(super) fn restore(&mut self, token: String, remembered: Remembered) {
+        self.by_age.insert(
+            (remembered.accepted_at_ms, remembered.log_index),
+            token.clone(),
+        );
+        self.by_token.insert(token, remembered);
     }
 
     /// How many tokens are remembered.

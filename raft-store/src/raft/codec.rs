@@ -1,0 +1,230 @@
+//! Fulcrum's on-disk encoding of Raft's records (protobuf from `api`), and
+//! the checksum frame around every stored value.
+//!
+//! A stored value is `crc32(payload)` (4 bytes, little endian) followed by the
+//! payload. A value whose checksum does not match is reported with its key,
+//! never used.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::io;
+
+use fulcrum_api::v1;
+use openraft::EntryPayload;
+use openraft::vote::RaftLeaderId;
+use prost::Message;
+
+use super::types::{ClusterNode, Entry, LogId, Membership, SnapshotMeta, StoredMembership, Vote};
+
+type LeaderId = openraft::impls::leader_id_adv::LeaderId<u64, u64>;
+
+/// Wraps a payload in its checksum frame.
+pub(crate) fn frame(payload: &[u8]) -> Vec<u8> {
+    let mut value = Vec::with_capacity(4 + payload.len());
+    value.extend_from_slice(&crc32fast::hash(payload).to_le_bytes());
+    value.extend_from_slice(payload);
+    value
+}
+
+/// Checks a stored value's frame and returns its payload.
+pub(crate) fn unframe<'a>(place: &str, key: &[u8], value: &'a [u8]) -> io::Result<&'a [u8]> {
+    let corrupt = |why: &str| {
+        io::Error::new(
+            io::ErrorKind::InvalidData,
+            format!("corrupt value in {place} at key {}: {why}", key_text(key)),
+        )
+    };
+    if value.len() < 4 {
+        return Err(corrupt("shorter than its checksum"));
+    }
+    let (checksum, payload) = value.split_at(4);
+    let expected = u32::from_le_bytes([checksum[0], checksum[1], checksum[2], checksum[3]]);
+    if crc32fast::hash(payload) != expected {
+        return Err(corrupt("checksum mismatch"));
+    }
+    Ok(payload)
+}
+
+/// A key as people read it: text when it is text, hex otherwise.
+pub(crate) fn key_text(key: &[u8]) -> String {
+    match std::str::from_utf8(key) {
+        Ok(text) if text.chars().all(|c| c.is_ascii_graphic()) => text.to_owned(),
+        _ => key.iter().map(|byte| format!("{byte:02x}")).collect(),
+    }
+}
+
+fn invalid(what: &str) -> io::Error {
+    io::Error::new(
+        io::ErrorKind::InvalidData,
+        format!("malformed stored {what}"),
+    )
+}
+
+pub(crate) fn decode_message<M: Message + Default>(what: &str, payload: &[u8]) -> io::Result<M> {
+    M::decode(payload).map_err(|error| {
+        io::Error::new(
+            io::ErrorKind::InvalidData,
+            format!("malformed stored {what}: {error}"),
+        )
+    })
+}
+
+pub(crate) fn log_id_to_wire(log_id: &LogId) -> v1::RaftLogId {
+    v1::RaftLogId {
+        term: log_id.leader_id.term,
+        node_id: log_id.leader_id.node_id,
+        index: log_id.index,
+    }
+}
+
+pub(crate) fn log_id_from_wire(wire: &v1::RaftLogId) -> LogId {
+    LogId {
+        leader_id: LeaderId {
+            term: wire.term,
+            node_id: wire.node_id,
+        },
+        index: wire.index,
+    }
+}
+
+pub(crate) fn vote_to_wire(vote: &Vote) -> v1::RaftVote {
+    v1::RaftVote {
+        term: vote.leader_id.term(),
+        node_id: vote.leader_id.node_id,
+        committed: vote.committed,
+    }
+}
+
+pub(crate) fn vote_from_wire(wire: &v1::RaftVote) -> Vote {
+    if wire.committed {
+        Vote::new_committed(wire.term, wire.node_id)
+    } else {
+        Vote::new(wire.term, wire.node_id)
+    }
+}
+
+pub(crate) fn membership_to_wire(membership: &Membership) -> v1::RaftMembership {
+    v1::RaftMembership {
+        configs: membership
+            .get_joint_config()
+            .iter()
+            .map(|voters| v1::RaftVoterSet {
+                voters: voters.iter().copied().collect(),
+            })
+            .collect(),
+        nodes: membership
+            .nodes()
+            .map(|(id, node)| {
+                (
+                    *id,
+                    v1::RaftNode {
+                        raft_address: node.raft_address.clone(),
+                        api_address: node.api_address.clone(),
+                    },
+                )
+            })
+            .collect(),
+    }
+}
+
+pub(crate) fn membership_from_wire(wire: &v1::RaftMembership) -> io::Result<Membership> {
+    let configs: Vec<BTreeSet<u64>> = wire
+        .configs
+        .iter()
+        .map(|set| set.voters.iter().copied().collect())
+        .collect();
+    let nodes: BTreeMap<u64, ClusterNode> = wire
+        .nodes
+        .iter()
+        .map(|(id, node)| {
+            (
+                *id,
+                ClusterNode {
+                    raft_address: node.raft_address.clone(),
+                    api_address: node.api_address.clone(),
+                },
+            )
+        })
+        .collect();
+    Membership::new(configs, nodes).map_err(|error| {
+        io::Error::new(
+            io::ErrorKind::InvalidData,
+            format!("malformed stored membership: {error}"),
+        )
+    })
+}
+
+pub(crate) fn stored_membership_to_wire(stored: &StoredMembership) -> v1::RaftStoredMembership {
+    v1::RaftStoredMembership {
+        log_id: stored.log_id().as_ref().map(log_id_to_wire),
+        membership: Some(membership_to_wire(stored.membership())),
+    }
+}
+
+pub(crate) fn stored_membership_from_wire(
+    wire: &v1::RaftStoredMembership,
+) -> io::Result<StoredMembership> {
+    let membership = match &wire.membership {
+        Some(membership) => membership_from_wire(membership)?,
+        None => Membership::default(),
+    };
+    Ok(StoredMembership::new(
+        wire.log_id.as_ref().map(log_id_from_wire),
+        membership,
+    ))
+}
+
+pub(crate) fn snapshot_meta_to_wire(meta: &SnapshotMeta) -> v1::RaftSnapshotMeta {
+    v1::RaftSnapshotMeta {
+        last_log_id: meta.last_log_id.as_ref().map(log_id_to_wire),
+        last_membership: Some(stored_membership_to_wire(&meta.last_membership)),
+    }
+}
+
+pub(crate) fn snapshot_meta_from_wire(wire: &v1::RaftSnapshotMeta) -> io::Result<SnapshotMeta> {
+    Ok(SnapshotMeta {
+        last_log_id: wire.last_log_id.as_ref().map(log_id_from_wire),
+        last_membership: match &wire.last_membership {
+            Some(stored) => stored_membership_from_wire(stored)?,
+            None => StoredMembership::default(),
+        },
+    })
+}
+
+pub(crate) fn entry_to_wire(entry: &Entry) -> v1::RaftEntry {
+    use v1::raft_entry::Payload;
+    v1::RaftEntry {
+        log_id: Some(log_id_to_wire(&entry.log_id)),
+        payload: Some(match &entry.payload {
+            EntryPayload::Blank => Payload::Blank(v1::RaftBlank {}),
+            EntryPayload::Normal(proposal) => Payload::Command(proposal.0.clone()),
+            EntryPayload::Membership(membership) => {
+                Payload::Membership(membership_to_wire(membership))
+            }
+        }),
+    }
+}
+
+/// How many bytes an entry takes in the log store, checksum included.
+pub fn encoded_entry_len(entry: &Entry) -> usize {
+    4 + entry_to_wire(entry).encoded_len()
+}
+
+pub(crate) fn entry_from_wire(wire: v1::RaftEntry) -> io::Result<Entry> {
+    use v1::raft_entry::Payload;
+    let log_id = wire
+        .log_id
+        .as_ref()
+        .map(log_id_from_wire)
+        .ok_or_else(|| invalid("entry without log id"))?;
+    let payload = match wire
+        .payload
+        .ok_or_else(|| invalid("entry without payload"))?
+    {
+        Payload::Blank(_) => EntryPayload::Blank,
+        Payload::Command(envelope) => EntryPayload::Normal(super::types::Proposal(envelope)),
+        Payload::Membership(membership) => {
+            EntryPayload::Membership(membership_from_wire(&membership)?)
+        }
+    };
+    Ok(Entry { log_id, payload })
+}

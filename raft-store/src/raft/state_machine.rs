@@ -1,0 +1,438 @@
+//! The state machine on RocksDB: applies entries through the domain, writes
+//! the changed records, the applied log id and the membership in one batch,
+//! and builds and installs snapshots as files.
+//!
+//! Snapshot file: `FULCRUMR` magic (8 bytes), the Raft snapshot meta framed
+//! with its checksum and length-prefixed (u32 LE), then the domain's own
+//! snapshot bytes (which carry their own version and checksum).
+
+use std::collections::BTreeSet;
+use std::io::{self, Read, Write};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, RwLock};
+
+use fulcrum_api::v1;
+use futures::{Stream, StreamExt};
+use openraft::storage::{EntryResponder, RaftStateMachine};
+use openraft::{EntryPayload, OptionalSend, RaftSnapshotBuilder};
+use prost::Message;
+use rocksdb::{ColumnFamily, DB, IteratorMode, WriteBatch, WriteOptions};
+
+use crate::domain::{RecordKey, State};
+
+use super::codec::{
+    decode_message, frame, log_id_from_wire, log_id_to_wire, snapshot_meta_from_wire,
+    snapshot_meta_to_wire, stored_membership_from_wire, stored_membership_to_wire, unframe,
+};
+use super::flusher::Flusher;
+use super::store::{CF_SM_META, CF_SM_RECORDS, storage_error};
+use super::types::{LogId, Response, SnapshotMeta, StoredMembership, TypeConfig};
+
+const KEY_APPLIED: &[u8] = b"applied";
+const KEY_MEMBERSHIP: &[u8] = b"membership";
+const KEY_SNAPSHOT: &[u8] = b"snapshot";
+const SNAPSHOT_FILE_MAGIC: [u8; 8] = *b"FULCRUMR";
+/// The largest snapshot meta accepted in a file.
+const MAX_SNAPSHOT_META_BYTES: u32 = 1 << 20;
+
+/// The state, shared with readers (the API) while the state machine applies.
+pub type SharedState = Arc<RwLock<State>>;
+
+/// A snapshot as a file on disk: built here, or received from the leader.
+#[derive(Debug)]
+pub struct SnapshotFile {
+    /// Where the file is.
+    pub path: PathBuf,
+}
+
+/// The state machine.
+pub struct StateMachine {
+    db: Arc<DB>,
+    snapshot_directory: PathBuf,
+    flusher: Flusher,
+    state: SharedState,
+    applied: Option<LogId>,
+    membership: StoredMembership,
+}
+
+/// Builds a snapshot from the state as it was when the builder was made.
+pub struct SnapshotBuilder {
+    db: Arc<DB>,
+    snapshot_directory: PathBuf,
+    flusher: Flusher,
+    state: State,
+    meta: SnapshotMeta,
+}
+
+fn family<'a>(db: &'a DB, name: &str) -> io::Result<&'a ColumnFamily> {
+    db.cf_handle(name)
+        .ok_or_else(|| io::Error::other(format!("column family {name} is missing")))
+}
+
+fn read_meta<M: Message + Default>(db: &DB, key: &[u8]) -> io::Result<Option<M>> {
+    let meta = family(db, CF_SM_META)?;
+    match db
+        .get_cf(meta, key)
+        .map_err(|error| storage_error("reading state machine metadata", error))?
+    {
+        None => Ok(None),
+        Some(value) => {
+            decode_message("state machine metadata", unframe(CF_SM_META, key, &value)?).map(Some)
+        }
+    }
+}
+
+fn snapshot_file_name(meta: &SnapshotMeta) -> String {
+    match &meta.last_log_id {
+        Some(log_id) => format!(
+            "snapshot-{}-{}-{}.snap",
+            log_id.leader_id.term, log_id.leader_id.node_id, log_id.index
+        ),
+        None => "snapshot-empty.snap".to_owned(),
+    }
+}
+
+/// Writes a snapshot file (meta, then state bytes) and makes it durable.
+fn write_snapshot_file(path: &Path, meta: &SnapshotMeta, state_bytes: &[u8]) -> io::Result<()> {
+    let meta_bytes = frame(&snapshot_meta_to_wire(meta).encode_to_vec());
+    let partial = path.with_extension("partial");
+    let mut file = std::fs::File::create(&partial)?;
+    file.write_all(&SNAPSHOT_FILE_MAGIC)?;
+    file.write_all(&(meta_bytes.len() as u32).to_le_bytes())?;
+    file.write_all(&meta_bytes)?;
+    file.write_all(state_bytes)?;
+    file.sync_all()?;
+    std::fs::rename(&partial, path)?;
+    if let Some(directory) = path.parent() {
+        std::fs::File::open(directory)?.sync_all()?;
+    }
+    Ok(())
+}
+
+/// Reads a snapshot file back: its meta and its state.
+pub(crate) fn read_snapshot_file(path: &Path) -> io::Result<(SnapshotMeta, State)> {
+    let invalid = |why: String| {
+        io::Error::new(
+            io::ErrorKind::InvalidData,
+            format!("snapshot {}: {why}", path.display()),
+        )
+    };
+    let mut file = std::fs::File::open(path)?;
+    let mut magic = [0u8; 8];
+    file.read_exact(&mut magic)?;
+    if magic != SNAPSHOT_FILE_MAGIC {
+        return Err(invalid("not a Fulcrum snapshot file".to_owned()));
+    }
+    let mut length = [0u8; 4];
+    file.read_exact(&mut length)?;
+    let length = u32::from_le_bytes(length);
+    if length > MAX_SNAPSHOT_META_BYTES {
+        return Err(invalid(format!("meta of {length} bytes is over the limit")));
+    }
+    let mut meta_bytes = vec![0u8; length as usize];
+    file.read_exact(&mut meta_bytes)?;
+    let meta = snapshot_meta_from_wire(&decode_message(
+        "snapshot meta",
+        unframe("snapshot", b"meta", &meta_bytes)?,
+    )?)?;
+    let mut state_bytes = Vec::new();
+    file.read_to_end(&mut state_bytes)?;
+    let state =
+        State::from_snapshot_bytes(&state_bytes).map_err(|error| invalid(error.to_string()))?;
+    Ok((meta, state))
+}
+
+impl StateMachine {
+    /// Loads the state machine from its records and metadata.
+    pub(crate) fn load(
+        db: Arc<DB>,
+        snapshot_directory: PathBuf,
+        flusher: Flusher,
+    ) -> io::Result<Self> {
+        let records = family(&db, CF_SM_RECORDS)?;
+        let mut loaded = Vec::new();
+        for item in db.iterator_cf(records, IteratorMode::Start) {
+            let (key, value) =
+                item.map_err(|error| storage_error("reading the state machine", error))?;
+            let payload = unframe(CF_SM_RECORDS, &key, &value)?.to_vec();
+            loaded.push((key, payload));
+        }
+        let state = State::from_records(loaded)
+            .map_err(|error| io::Error::new(io::ErrorKind::InvalidData, error))?;
+        let applied = read_meta::<v1::RaftLogId>(&db, KEY_APPLIED)?
+            .as_ref()
+            .map(log_id_from_wire);
+        let membership = match read_meta::<v1::RaftStoredMembership>(&db, KEY_MEMBERSHIP)? {
+            Some(stored) => stored_membership_from_wire(&stored)?,
+            None => StoredMembership::default(),
+        };
+        Ok(Self {
+            db,
+            snapshot_directory,
+            flusher,
+            state: Arc::new(RwLock::new(state)),
+            applied,
+            membership,
+        })
+    }
+
+    /// The state, for readers.
+    pub fn shared_state(&self) -> SharedState {
+        self.state.clone()
+    }
+
+    fn read_state(&self) -> io::Result<std::sync::RwLockReadGuard<'_, State>> {
+        self.state
+            .read()
+            .map_err(|_| io::Error::other("the state lock is poisoned"))
+    }
+
+    /// Puts the applied log id and membership into `batch`.
+    fn put_position(&self, batch: &mut WriteBatch) -> io::Result<()> {
+        let meta = family(&self.db, CF_SM_META)?;
+        match &self.applied {
+            Some(log_id) => batch.put_cf(
+                meta,
+                KEY_APPLIED,
+                frame(&log_id_to_wire(log_id).encode_to_vec()),
+            ),
+            None => batch.delete_cf(meta, KEY_APPLIED),
+        }
+        batch.put_cf(
+            meta,
+            KEY_MEMBERSHIP,
+            frame(&stored_membership_to_wire(&self.membership).encode_to_vec()),
+        );
+        Ok(())
+    }
+
+    fn put_records(
+        &self,
+        state: &State,
+        keys: &BTreeSet<RecordKey>,
+        batch: &mut WriteBatch,
+    ) -> io::Result<()> {
+        let records = family(&self.db, CF_SM_RECORDS)?;
+        for key in keys {
+            let record = state.record(key).map_err(io::Error::other)?;
+            match record {
+                Some(value) => batch.put_cf(records, key.to_bytes(), frame(&value)),
+                None => batch.delete_cf(records, key.to_bytes()),
+            }
+        }
+        Ok(())
+    }
+}
+
+impl RaftSnapshotBuilder<TypeConfig> for SnapshotBuilder {
+    type SnapshotData = SnapshotFile;
+
+    async fn build_snapshot(
+        &mut self,
+    ) -> io::Result<openraft::type_config::alias::SnapshotOf<TypeConfig, SnapshotFile>> {
+        let state_bytes = self.state.to_snapshot_bytes().map_err(io::Error::other)?;
+        let path = self.snapshot_directory.join(snapshot_file_name(&self.meta));
+        let (write_path, meta) = (path.clone(), self.meta.clone());
+        tokio::task::spawn_blocking(move || write_snapshot_file(&write_path, &meta, &state_bytes))
+            .await
+            .map_err(io::Error::other)??;
+        let mut batch = WriteBatch::default();
+        let file_name = path
+            .file_name()
+            .map(|name| name.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        batch.put_cf(
+            family(&self.db, CF_SM_META)?,
+            KEY_SNAPSHOT,
+            frame(file_name.as_bytes()),
+        );
+        self.db
+            .write(batch)
+            .map_err(|error| storage_error("recording the snapshot", error))?;
+        // The sync makes the snapshot record durable, and with it every state
+        // machine write before it: logs may be purged up to this snapshot.
+        self.flusher.sync().await?;
+        remove_other_snapshots(&self.snapshot_directory, &file_name);
+        Ok(openraft::storage::Snapshot {
+            meta: self.meta.clone(),
+            snapshot: SnapshotFile { path },
+        })
+    }
+}
+
+/// Removes snapshot files other than the current one. Failures only leave files behind.
+fn remove_other_snapshots(directory: &Path, keep: &str) {
+    let Ok(entries) = std::fs::read_dir(directory) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        if name.to_string_lossy() != keep {
+            let _ = std::fs::remove_file(entry.path());
+        }
+    }
+}
+
+impl RaftStateMachine<TypeConfig> for StateMachine {
+    type SnapshotData = SnapshotFile;
+    type SnapshotBuilder = SnapshotBuilder;
+
+    async fn applied_state(&mut self) -> io::Result<(Option<LogId>, StoredMembership)> {
+        Ok((self.applied, self.membership.clone()))
+    }
+
+    async fn apply<Strm>(&mut self, mut entries: Strm) -> io::Result<()>
+    where
+        Strm: Stream<Item = io::Result<EntryResponder<TypeConfig>>> + Unpin + OptionalSend,
+    {
+        let mut changed = BTreeSet::new();
+        let mut responses = Vec::new();
+        while let Some(item) = entries.next().await {
+            let (entry, responder) = item?;
+            let log_index = entry.log_id.index;
+            let applied = match entry.payload {
+                EntryPayload::Blank => None,
+                EntryPayload::Normal(proposal) => {
+                    let mut state = self
+                        .state
+                        .write()
+                        .map_err(|_| io::Error::other("the state lock is poisoned"))?;
+                    let mut applied = state
+                        .apply(log_index, &proposal.0)
+                        .map_err(io::Error::other)?;
+                    changed.append(&mut applied.changed);
+                    Some(applied)
+                }
+                EntryPayload::Membership(membership) => {
+                    self.membership = StoredMembership::new(Some(entry.log_id), membership);
+                    None
+                }
+            };
+            self.applied = Some(entry.log_id);
+            if let Some(responder) = responder {
+                responses.push((responder, Response { log_index, applied }));
+            }
+        }
+        let mut batch = WriteBatch::default();
+        {
+            let state = self.read_state()?;
+            self.put_records(&state, &changed, &mut batch)?;
+        }
+        self.put_position(&mut batch)?;
+        // Not synced: the log is durable, and a lost tail is applied again on restart.
+        self.db
+            .write(batch)
+            .map_err(|error| storage_error("writing the state machine", error))?;
+        for (responder, response) in responses {
+            responder.send(response);
+        }
+        Ok(())
+    }
+
+    async fn get_snapshot_builder(&mut self) -> Self::SnapshotBuilder {
+        let state = self
+            .state
+            .read()
+            .map(|state| state.clone())
+            .unwrap_or_else(|poisoned| poisoned.into_inner().clone());
+        SnapshotBuilder {
+            db: self.db.clone(),
+            snapshot_directory: self.snapshot_directory.clone(),
+            flusher: self.flusher.clone(),
+            state,
+            meta: SnapshotMeta {
+                last_log_id: self.applied,
+                last_membership: self.membership.clone(),
+            },
+        }
+    }
+
+    async fn install_snapshot(
+        &mut self,
+        meta: &SnapshotMeta,
+        snapshot: SnapshotFile,
+    ) -> io::Result<()> {
+        let source = snapshot.path.clone();
+        let (file_meta, state) = tokio::task::spawn_blocking(move || read_snapshot_file(&source))
+            .await
+            .map_err(io::Error::other)??;
+        if &file_meta != meta {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                format!(
+                    "snapshot file {} covers {:?}, not {:?}",
+                    snapshot.path.display(),
+                    file_meta.last_log_id,
+                    meta.last_log_id
+                ),
+            ));
+        }
+        let path = self.snapshot_directory.join(snapshot_file_name(meta));
+        if snapshot.path != path {
+            std::fs::rename(&snapshot.path, &path)?;
+        }
+        self.applied = meta.last_log_id;
+        self.membership = meta.last_membership.clone();
+        // One batch replaces every record, the position and the snapshot
+        // record: a crash leaves the old state or the new one, never a mix.
+        let mut batch = WriteBatch::default();
+        let records = family(&self.db, CF_SM_RECORDS)?;
+        batch.delete_range_cf(records, [0u8].as_slice(), [0xffu8; 2].as_slice());
+        self.put_records(&state, &state.record_keys(), &mut batch)?;
+        self.put_position(&mut batch)?;
+        let file_name = path
+            .file_name()
+            .map(|name| name.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        batch.put_cf(
+            family(&self.db, CF_SM_META)?,
+            KEY_SNAPSHOT,
+            frame(file_name.as_bytes()),
+        );
+        let db = self.db.clone();
+        tokio::task::spawn_blocking(move || {
+            let mut options = WriteOptions::default();
+            options.set_sync(true);
+            db.write_opt(batch, &options)
+        })
+        .await
+        .map_err(io::Error::other)?
+        .map_err(|error| storage_error("installing the snapshot", error))?;
+        *self
+            .state
+            .write()
+            .map_err(|_| io::Error::other("the state lock is poisoned"))? = state;
+        remove_other_snapshots(&self.snapshot_directory, &file_name);
+        Ok(())
+    }
+
+    async fn get_current_snapshot(
+        &mut self,
+    ) -> io::Result<Option<openraft::type_config::alias::SnapshotOf<TypeConfig, SnapshotFile>>>
+    {
+        let meta = family(&self.db, CF_SM_META)?;
+        let Some(value) = self
+            .db
+            .get_cf(meta, KEY_SNAPSHOT)
+            .map_err(|error| storage_error("reading the snapshot record", error))?
+        else {
+            return Ok(None);
+        };
+        let file_name = String::from_utf8(unframe(CF_SM_META, KEY_SNAPSHOT, &value)?.to_vec())
+            .map_err(|_| {
+                io::Error::new(
+                    io::ErrorKind::InvalidData,
+                    "snapshot file name is not UTF-8",
+                )
+            })?;
+        let path = self.snapshot_directory.join(file_name);
+        let read_path = path.clone();
+        let (meta, _) = tokio::task::spawn_blocking(move || read_snapshot_file(&read_path))
+            .await
+            .map_err(io::Error::other)??;
+        Ok(Some(openraft::storage::Snapshot {
+            meta,
+            snapshot: SnapshotFile { path },
+        }))
+    }
+}
