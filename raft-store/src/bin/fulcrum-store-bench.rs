@@ -23,56 +23,16 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
-use fulcrum_api::{LOG_FORMAT_VERSION, v1};
-use fulcrum_raft_store::raft::{Entry, LogId, Proposal, Store, TypeConfig};
+use fulcrum_raft_store::raft::sample::sample_entries;
+use fulcrum_raft_store::raft::{Entry, Store, TypeConfig};
 use openraft::RaftSnapshotBuilder;
-use openraft::entry::RaftEntry;
 use openraft::storage::{IOFlushed, RaftLogStorage, RaftStateMachine};
 use openraft::type_config::TypeConfigExt;
 
 type Error = Box<dyn std::error::Error + Send + Sync>;
 
-const START_MS: i64 = 1_700_000_000_000;
-
-fn log_id(index: u64) -> LogId {
-    LogId {
-        leader_id: openraft::impls::leader_id_adv::LeaderId {
-            term: 1,
-            node_id: 1,
-        },
-        index,
-    }
-}
-
-/// The `n`th test command: the same sequence the store tests replay.
-fn envelope(n: u64) -> v1::LogEnvelope {
-    use v1::command::Kind;
-    let kind = if n == 1 {
-        Kind::UpdateClusterSettings(v1::UpdateClusterSettingsRequest {
-            eip_pool: Some(v1::EipPool {
-                cidrs: vec!["203.0.113.0/24".into()],
-            }),
-            ..Default::default()
-        })
-    } else {
-        Kind::CreateNetwork(v1::CreateNetworkRequest {
-            name: format!("net{n}"),
-            cidr: "10.0.0.0/16".into(),
-            ..Default::default()
-        })
-    };
-    v1::LogEnvelope {
-        format_version: LOG_FORMAT_VERSION,
-        client_token: format!("token-{n}"),
-        accepted_at_unix_ms: START_MS + n as i64,
-        command: Some(v1::Command { kind: Some(kind) }),
-    }
-}
-
 fn entries(first: u64, last: u64) -> Vec<Entry> {
-    (first..=last)
-        .map(|n| Entry::new_normal(log_id(n), Proposal(envelope(n))))
-        .collect()
+    sample_entries(first, last)
 }
 
 /// xorshift64*: a small seeded generator, so a seed reproduces a run.

@@ -5,6 +5,8 @@
 //! the body (32 bytes). Every map in the state is ordered, so one state always
 //! encodes to the same bytes: replicas can compare snapshots byte for byte.
 
+use std::io::{self, Read, Write};
+
 use sha2::{Digest, Sha256};
 
 use super::state::State;
@@ -36,10 +38,16 @@ pub enum SnapshotError {
     #[error("snapshot is truncated: {actual} bytes, expected {expected}")]
     Truncated {
         /// Bytes present.
-        actual: usize,
+        actual: u64,
         /// Bytes the header announces.
-        expected: usize,
+        expected: u64,
     },
+    /// Longer than its header says.
+    #[error("snapshot has bytes after its checksum")]
+    TrailingBytes,
+    /// Reading or writing the snapshot failed.
+    #[error("snapshot input or output failed: {0}")]
+    Io(#[from] io::Error),
     /// The body does not match its checksum.
     #[error("snapshot body is corrupt: its SHA-256 does not match")]
     ChecksumMismatch,
@@ -51,60 +59,167 @@ pub enum SnapshotError {
     Encode(postcard::Error),
 }
 
+/// The largest string or byte run that reading a snapshot buffers at once
+/// (certificates are the longest: 64 KiB of PEM).
+const READ_SCRATCH_BYTES: usize = 1 << 20;
+
+/// Counts what is written and throws it away: the body's length, first pass.
+struct Counter(u64);
+
+impl Write for Counter {
+    fn write(&mut self, bytes: &[u8]) -> io::Result<usize> {
+        self.0 += bytes.len() as u64;
+        Ok(bytes.len())
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Hashes and counts what passes through to the inner writer.
+struct HashingWriter<W> {
+    inner: W,
+    hasher: Sha256,
+    written: u64,
+}
+
+impl<W: Write> Write for HashingWriter<W> {
+    fn write(&mut self, bytes: &[u8]) -> io::Result<usize> {
+        let written = self.inner.write(bytes)?;
+        self.hasher.update(&bytes[..written]);
+        self.written += written as u64;
+        Ok(written)
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        self.inner.flush()
+    }
+}
+
+/// Hashes and counts what is read through it.
+struct HashingReader<R> {
+    inner: R,
+    hasher: Sha256,
+    read: u64,
+}
+
+impl<R: Read> Read for HashingReader<R> {
+    fn read(&mut self, buffer: &mut [u8]) -> io::Result<usize> {
+        let read = self.inner.read(buffer)?;
+        self.hasher.update(&buffer[..read]);
+        self.read += read as u64;
+        Ok(read)
+    }
+}
+
+/// Reads as many bytes as `buffer` holds, or fewer at the end of input.
+fn read_up_to(input: &mut impl Read, buffer: &mut [u8]) -> io::Result<usize> {
+    let mut filled = 0;
+    while filled < buffer.len() {
+        match input.read(&mut buffer[filled..])? {
+            0 => break,
+            read => filled += read,
+        }
+    }
+    Ok(filled)
+}
+
 impl State {
-    /// Encodes the state as snapshot bytes.
-    pub fn to_snapshot_bytes(&self) -> Result<Vec<u8>, SnapshotError> {
-        let body = postcard::to_stdvec(self).map_err(SnapshotError::Encode)?;
-        let mut bytes = Vec::with_capacity(HEADER_BYTES + body.len() + CHECKSUM_BYTES);
-        bytes.extend_from_slice(&SNAPSHOT_MAGIC);
-        bytes.extend_from_slice(&SNAPSHOT_FORMAT_VERSION.to_le_bytes());
-        bytes.extend_from_slice(&(body.len() as u64).to_le_bytes());
-        bytes.extend_from_slice(&body);
-        bytes.extend_from_slice(&Sha256::digest(&body));
-        Ok(bytes)
+    /// Writes the state as a snapshot, streaming: memory use does not grow
+    /// with the snapshot's size (the body is serialised twice, once to learn
+    /// its length).
+    pub fn write_snapshot(&self, mut output: impl Write) -> Result<(), SnapshotError> {
+        let mut counter = Counter(0);
+        postcard::to_io(self, &mut counter).map_err(SnapshotError::Encode)?;
+        output.write_all(&SNAPSHOT_MAGIC)?;
+        output.write_all(&SNAPSHOT_FORMAT_VERSION.to_le_bytes())?;
+        output.write_all(&counter.0.to_le_bytes())?;
+        let mut body = HashingWriter {
+            inner: &mut output,
+            hasher: Sha256::new(),
+            written: 0,
+        };
+        postcard::to_io(self, &mut body).map_err(SnapshotError::Encode)?;
+        // Encoding is deterministic: both passes produce the same bytes.
+        assert_eq!(
+            body.written, counter.0,
+            "snapshot body changed length between passes"
+        );
+        let checksum = body.hasher.finalize();
+        output.write_all(&checksum)?;
+        output.flush()?;
+        Ok(())
     }
 
-    /// Reads a state from snapshot bytes, checking magic, version and checksum.
-    pub fn from_snapshot_bytes(bytes: &[u8]) -> Result<Self, SnapshotError> {
-        if bytes.len() < HEADER_BYTES {
-            return if bytes.len() >= 8 && bytes[..8] != SNAPSHOT_MAGIC {
-                Err(SnapshotError::BadMagic)
-            } else {
-                Err(SnapshotError::Truncated {
-                    actual: bytes.len(),
-                    expected: HEADER_BYTES,
-                })
-            };
-        }
-        let (magic, rest) = bytes.split_at(8);
-        if magic != SNAPSHOT_MAGIC {
+    /// Reads a snapshot, streaming, checking magic, version, length and checksum.
+    pub fn read_snapshot(mut input: impl Read) -> Result<Self, SnapshotError> {
+        let mut header = [0u8; HEADER_BYTES];
+        let read = read_up_to(&mut input, &mut header)?;
+        if read >= 8 && header[..8] != SNAPSHOT_MAGIC {
             return Err(SnapshotError::BadMagic);
         }
-        let (version, rest) = rest.split_at(4);
-        let version = u32::from_le_bytes([version[0], version[1], version[2], version[3]]);
+        if read < HEADER_BYTES {
+            return Err(SnapshotError::Truncated {
+                actual: read as u64,
+                expected: HEADER_BYTES as u64,
+            });
+        }
+        let version = u32::from_le_bytes([header[8], header[9], header[10], header[11]]);
         if version != SNAPSHOT_FORMAT_VERSION {
             return Err(SnapshotError::UnsupportedVersion {
                 found: version,
                 supported: SNAPSHOT_FORMAT_VERSION,
             });
         }
-        let (length, rest) = rest.split_at(8);
-        let mut length_bytes = [0u8; 8];
-        length_bytes.copy_from_slice(length);
-        let body_bytes = usize::try_from(u64::from_le_bytes(length_bytes)).unwrap_or(usize::MAX);
-        let expected = HEADER_BYTES
+        let mut length = [0u8; 8];
+        length.copy_from_slice(&header[12..20]);
+        let body_bytes = u64::from_le_bytes(length);
+        let expected = (HEADER_BYTES as u64)
             .saturating_add(body_bytes)
-            .saturating_add(CHECKSUM_BYTES);
-        if bytes.len() != expected || rest.len() < body_bytes {
-            return Err(SnapshotError::Truncated {
-                actual: bytes.len(),
-                expected,
-            });
+            .saturating_add(CHECKSUM_BYTES as u64);
+
+        let mut body = HashingReader {
+            inner: (&mut input).take(body_bytes),
+            hasher: Sha256::new(),
+            read: 0,
+        };
+        let mut scratch = vec![0u8; READ_SCRATCH_BYTES];
+        let decoded =
+            postcard::from_io::<State, _>((&mut body, &mut scratch)).map(|(state, _)| state);
+        // Hash whatever the decoder left, so that corruption is reported as
+        // such rather than as whatever the decoder tripped on.
+        io::copy(&mut body, &mut io::sink())?;
+        let truncated = |read: u64| SnapshotError::Truncated {
+            actual: HEADER_BYTES as u64 + read,
+            expected,
+        };
+        if body.read != body_bytes {
+            return Err(truncated(body.read));
         }
-        let (body, checksum) = rest.split_at(body_bytes);
-        if Sha256::digest(body).as_slice() != checksum {
+        let digest = body.hasher.finalize();
+        let mut checksum = [0u8; CHECKSUM_BYTES];
+        let read = read_up_to(&mut input, &mut checksum)?;
+        if read != CHECKSUM_BYTES {
+            return Err(truncated(body_bytes + read as u64));
+        }
+        if digest.as_slice() != checksum {
             return Err(SnapshotError::ChecksumMismatch);
         }
-        Ok(postcard::from_bytes(body)?)
+        let state = decoded?;
+        if read_up_to(&mut input, &mut [0u8; 1])? != 0 {
+            return Err(SnapshotError::TrailingBytes);
+        }
+        Ok(state)
+    }
+
+    /// Encodes the state as snapshot bytes.
+    pub fn to_snapshot_bytes(&self) -> Result<Vec<u8>, SnapshotError> {
+        let mut bytes = Vec::new();
+        self.write_snapshot(&mut bytes)?;
+        Ok(bytes)
+    }
+
+    /// Reads a state from snapshot bytes.
+    pub fn from_snapshot_bytes(bytes: &[u8]) -> Result<Self, SnapshotError> {
+        Self::read_snapshot(bytes)
     }
 }

@@ -5,6 +5,7 @@
 mod codec;
 mod flusher;
 mod log_store;
+pub mod sample;
 mod state_machine;
 mod store;
 mod types;

@@ -4,7 +4,8 @@
 //!
 //! Snapshot file: `FULCRUMR` magic (8 bytes), the Raft snapshot meta framed
 //! with its checksum and length-prefixed (u32 LE), then the domain's own
-//! snapshot bytes (which carry their own version and checksum).
+//! snapshot bytes (which carry their own version and checksum), streamed
+//! both ways so that no copy of the whole snapshot is held in memory.
 
 use std::collections::BTreeSet;
 use std::io::{self, Read, Write};
@@ -60,7 +61,8 @@ pub struct SnapshotBuilder {
     db: Arc<DB>,
     snapshot_directory: PathBuf,
     flusher: Flusher,
-    state: State,
+    /// Taken by the one build this builder makes.
+    state: Option<State>,
     meta: SnapshotMeta,
 }
 
@@ -92,15 +94,16 @@ fn snapshot_file_name(meta: &SnapshotMeta) -> String {
     }
 }
 
-/// Writes a snapshot file (meta, then state bytes) and makes it durable.
-fn write_snapshot_file(path: &Path, meta: &SnapshotMeta, state_bytes: &[u8]) -> io::Result<()> {
+/// Writes a snapshot file (meta, then the state, streamed) and makes it durable.
+fn write_snapshot_file(path: &Path, meta: &SnapshotMeta, state: &State) -> io::Result<()> {
     let meta_bytes = frame(&snapshot_meta_to_wire(meta).encode_to_vec());
     let partial = path.with_extension("partial");
-    let mut file = std::fs::File::create(&partial)?;
+    let mut file = io::BufWriter::new(std::fs::File::create(&partial)?);
     file.write_all(&SNAPSHOT_FILE_MAGIC)?;
     file.write_all(&(meta_bytes.len() as u32).to_le_bytes())?;
     file.write_all(&meta_bytes)?;
-    file.write_all(state_bytes)?;
+    state.write_snapshot(&mut file).map_err(io::Error::other)?;
+    let file = file.into_inner().map_err(|error| error.into_error())?;
     file.sync_all()?;
     std::fs::rename(&partial, path)?;
     if let Some(directory) = path.parent() {
@@ -109,36 +112,43 @@ fn write_snapshot_file(path: &Path, meta: &SnapshotMeta, state_bytes: &[u8]) -> 
     Ok(())
 }
 
-/// Reads a snapshot file back: its meta and its state.
-pub(crate) fn read_snapshot_file(path: &Path) -> io::Result<(SnapshotMeta, State)> {
+/// Reads a snapshot file's meta.
+fn read_snapshot_meta(path: &Path, input: &mut impl Read) -> io::Result<SnapshotMeta> {
     let invalid = |why: String| {
         io::Error::new(
             io::ErrorKind::InvalidData,
             format!("snapshot {}: {why}", path.display()),
         )
     };
-    let mut file = std::fs::File::open(path)?;
     let mut magic = [0u8; 8];
-    file.read_exact(&mut magic)?;
+    input.read_exact(&mut magic)?;
     if magic != SNAPSHOT_FILE_MAGIC {
         return Err(invalid("not a Fulcrum snapshot file".to_owned()));
     }
     let mut length = [0u8; 4];
-    file.read_exact(&mut length)?;
+    input.read_exact(&mut length)?;
     let length = u32::from_le_bytes(length);
     if length > MAX_SNAPSHOT_META_BYTES {
         return Err(invalid(format!("meta of {length} bytes is over the limit")));
     }
     let mut meta_bytes = vec![0u8; length as usize];
-    file.read_exact(&mut meta_bytes)?;
-    let meta = snapshot_meta_from_wire(&decode_message(
+    input.read_exact(&mut meta_bytes)?;
+    snapshot_meta_from_wire(&decode_message(
         "snapshot meta",
         unframe("snapshot", b"meta", &meta_bytes)?,
-    )?)?;
-    let mut state_bytes = Vec::new();
-    file.read_to_end(&mut state_bytes)?;
-    let state =
-        State::from_snapshot_bytes(&state_bytes).map_err(|error| invalid(error.to_string()))?;
+    )?)
+}
+
+/// Reads a snapshot file back, streaming: its meta and its state.
+pub(crate) fn read_snapshot_file(path: &Path) -> io::Result<(SnapshotMeta, State)> {
+    let mut input = io::BufReader::new(std::fs::File::open(path)?);
+    let meta = read_snapshot_meta(path, &mut input)?;
+    let state = State::read_snapshot(input).map_err(|error| {
+        io::Error::new(
+            io::ErrorKind::InvalidData,
+            format!("snapshot {}: {error}", path.display()),
+        )
+    })?;
     Ok((meta, state))
 }
 
@@ -230,22 +240,16 @@ impl RaftSnapshotBuilder<TypeConfig> for SnapshotBuilder {
     async fn build_snapshot(
         &mut self,
     ) -> io::Result<openraft::type_config::alias::SnapshotOf<TypeConfig, SnapshotFile>> {
-        let state_bytes = self.state.to_snapshot_bytes().map_err(io::Error::other)?;
         let path = self.snapshot_directory.join(snapshot_file_name(&self.meta));
         let (write_path, meta) = (path.clone(), self.meta.clone());
-        tokio::task::spawn_blocking(move || write_snapshot_file(&write_path, &meta, &state_bytes))
+        let state = self.state.take().ok_or_else(|| {
+            io::Error::other("a snapshot builder builds one snapshot; this one was used")
+        })?;
+        tokio::task::spawn_blocking(move || write_snapshot_file(&write_path, &meta, &state))
             .await
             .map_err(io::Error::other)??;
         let mut batch = WriteBatch::default();
-        let file_name = path
-            .file_name()
-            .map(|name| name.to_string_lossy().into_owned())
-            .unwrap_or_default();
-        batch.put_cf(
-            family(&self.db, CF_SM_META)?,
-            KEY_SNAPSHOT,
-            frame(file_name.as_bytes()),
-        );
+        let file_name = put_snapshot_record(&self.db, &mut batch, &path)?;
         self.db
             .write(batch)
             .map_err(|error| storage_error("recording the snapshot", error))?;
@@ -258,6 +262,20 @@ impl RaftSnapshotBuilder<TypeConfig> for SnapshotBuilder {
             snapshot: SnapshotFile { path },
         })
     }
+}
+
+/// Records `path` as the current snapshot in `batch`; answers its file name.
+fn put_snapshot_record(db: &DB, batch: &mut WriteBatch, path: &Path) -> io::Result<String> {
+    let file_name = path
+        .file_name()
+        .map(|name| name.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    batch.put_cf(
+        family(db, CF_SM_META)?,
+        KEY_SNAPSHOT,
+        frame(file_name.as_bytes()),
+    );
+    Ok(file_name)
 }
 
 /// Removes snapshot files other than the current one. Failures only leave files behind.
@@ -339,7 +357,7 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
             db: self.db.clone(),
             snapshot_directory: self.snapshot_directory.clone(),
             flusher: self.flusher.clone(),
-            state,
+            state: Some(state),
             meta: SnapshotMeta {
                 last_log_id: self.applied,
                 last_membership: self.membership.clone(),
@@ -380,15 +398,7 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
         batch.delete_range_cf(records, [0u8].as_slice(), [0xffu8; 2].as_slice());
         self.put_records(&state, &state.record_keys(), &mut batch)?;
         self.put_position(&mut batch)?;
-        let file_name = path
-            .file_name()
-            .map(|name| name.to_string_lossy().into_owned())
-            .unwrap_or_default();
-        batch.put_cf(
-            family(&self.db, CF_SM_META)?,
-            KEY_SNAPSHOT,
-            frame(file_name.as_bytes()),
-        );
+        let file_name = put_snapshot_record(&self.db, &mut batch, &path)?;
         let db = self.db.clone();
         tokio::task::spawn_blocking(move || {
             let mut options = WriteOptions::default();
@@ -427,9 +437,12 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
             })?;
         let path = self.snapshot_directory.join(file_name);
         let read_path = path.clone();
-        let (meta, _) = tokio::task::spawn_blocking(move || read_snapshot_file(&read_path))
-            .await
-            .map_err(io::Error::other)??;
+        let meta = tokio::task::spawn_blocking(move || {
+            let mut input = io::BufReader::new(std::fs::File::open(&read_path)?);
+            read_snapshot_meta(&read_path, &mut input)
+        })
+        .await
+        .map_err(io::Error::other)??;
         Ok(Some(openraft::storage::Snapshot {
             meta,
             snapshot: SnapshotFile { path },
