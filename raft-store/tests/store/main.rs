@@ -5,6 +5,7 @@
 
 mod corruption;
 mod crash;
+mod single_node;
 mod snapshot;
 mod suite;
 mod support;
