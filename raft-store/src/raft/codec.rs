@@ -86,7 +86,8 @@ pub(crate) fn log_id_from_wire(wire: &v1::RaftLogId) -> LogId {
     }
 }
 
-pub(crate) fn vote_to_wire(vote: &Vote) -> v1::RaftVote {
+/// A vote to the wire.
+pub fn vote_to_wire(vote: &Vote) -> v1::RaftVote {
     v1::RaftVote {
         term: vote.leader_id.term(),
         node_id: vote.leader_id.node_id,
@@ -94,7 +95,8 @@ pub(crate) fn vote_to_wire(vote: &Vote) -> v1::RaftVote {
     }
 }
 
-pub(crate) fn vote_from_wire(wire: &v1::RaftVote) -> Vote {
+/// A vote from the wire.
+pub fn vote_from_wire(wire: &v1::RaftVote) -> Vote {
     if wire.committed {
         Vote::new_committed(wire.term, wire.node_id)
     } else {
@@ -173,14 +175,16 @@ pub(crate) fn stored_membership_from_wire(
     ))
 }
 
-pub(crate) fn snapshot_meta_to_wire(meta: &SnapshotMeta) -> v1::RaftSnapshotMeta {
+/// Snapshot meta to the wire.
+pub fn snapshot_meta_to_wire(meta: &SnapshotMeta) -> v1::RaftSnapshotMeta {
     v1::RaftSnapshotMeta {
         last_log_id: meta.last_log_id.as_ref().map(log_id_to_wire),
         last_membership: Some(stored_membership_to_wire(&meta.last_membership)),
     }
 }
 
-pub(crate) fn snapshot_meta_from_wire(wire: &v1::RaftSnapshotMeta) -> io::Result<SnapshotMeta> {
+/// Snapshot meta from the wire.
+pub fn snapshot_meta_from_wire(wire: &v1::RaftSnapshotMeta) -> io::Result<SnapshotMeta> {
     Ok(SnapshotMeta {
         last_log_id: wire.last_log_id.as_ref().map(log_id_from_wire),
         last_membership: match &wire.last_membership {
@@ -227,4 +231,132 @@ pub(crate) fn entry_from_wire(wire: v1::RaftEntry) -> io::Result<Entry> {
         }
     };
     Ok(Entry { log_id, payload })
+}
+
+/// The Raft RPC messages: openraft's types to the wire and back, for the
+/// Raft network. A message missing a required field is `InvalidData`.
+pub mod rpc {
+    use std::io;
+
+    use fulcrum_api::v1;
+    use openraft::raft::{AppendEntriesRequest, AppendEntriesResponse, VoteRequest, VoteResponse};
+
+    use super::{entry_from_wire, entry_to_wire, invalid, log_id_from_wire, log_id_to_wire};
+    use crate::raft::types::{TypeConfig, Vote};
+
+    fn required_vote(vote: Option<&v1::RaftVote>) -> io::Result<Vote> {
+        vote.map(vote_from_wire)
+            .ok_or_else(|| invalid("message without a vote"))
+    }
+
+    /// An append request to the wire.
+    pub fn append_request_to_wire(
+        request: &AppendEntriesRequest<TypeConfig>,
+    ) -> v1::RaftAppendRequest {
+        v1::RaftAppendRequest {
+            vote: Some(vote_to_wire(&request.vote)),
+            prev_log_id: request.prev_log_id.as_ref().map(log_id_to_wire),
+            entries: request.entries.iter().map(entry_to_wire).collect(),
+            leader_commit: request.leader_commit.as_ref().map(log_id_to_wire),
+        }
+    }
+
+    /// An append request from the wire.
+    pub fn append_request_from_wire(
+        wire: v1::RaftAppendRequest,
+    ) -> io::Result<AppendEntriesRequest<TypeConfig>> {
+        Ok(AppendEntriesRequest {
+            vote: required_vote(wire.vote.as_ref())?,
+            prev_log_id: wire.prev_log_id.as_ref().map(log_id_from_wire),
+            entries: wire
+                .entries
+                .into_iter()
+                .map(entry_from_wire)
+                .collect::<io::Result<_>>()?,
+            leader_commit: wire.leader_commit.as_ref().map(log_id_from_wire),
+        })
+    }
+
+    /// An append response to the wire.
+    pub fn append_response_to_wire(
+        response: &AppendEntriesResponse<TypeConfig>,
+    ) -> v1::RaftAppendResponse {
+        use v1::raft_append_response::Result as Wire;
+        let result = match response {
+            AppendEntriesResponse::Success => Wire::Success(v1::RaftBlank {}),
+            AppendEntriesResponse::PartialSuccess(matching) => {
+                Wire::PartialSuccess(v1::RaftPartialSuccess {
+                    matching: matching.as_ref().map(log_id_to_wire),
+                })
+            }
+            AppendEntriesResponse::Conflict => Wire::Conflict(v1::RaftBlank {}),
+            AppendEntriesResponse::HigherVote(vote) => Wire::HigherVote(vote_to_wire(vote)),
+        };
+        v1::RaftAppendResponse {
+            result: Some(result),
+        }
+    }
+
+    /// An append response from the wire.
+    pub fn append_response_from_wire(
+        wire: &v1::RaftAppendResponse,
+    ) -> io::Result<AppendEntriesResponse<TypeConfig>> {
+        use v1::raft_append_response::Result as Wire;
+        Ok(
+            match wire
+                .result
+                .as_ref()
+                .ok_or_else(|| invalid("append response without a result"))?
+            {
+                Wire::Success(_) => AppendEntriesResponse::Success,
+                Wire::PartialSuccess(partial) => AppendEntriesResponse::PartialSuccess(
+                    partial.matching.as_ref().map(log_id_from_wire),
+                ),
+                Wire::Conflict(_) => AppendEntriesResponse::Conflict,
+                Wire::HigherVote(vote) => AppendEntriesResponse::HigherVote(vote_from_wire(vote)),
+            },
+        )
+    }
+
+    /// A vote request to the wire.
+    pub fn vote_request_to_wire(request: &VoteRequest<TypeConfig>) -> v1::RaftVoteRequest {
+        v1::RaftVoteRequest {
+            vote: Some(vote_to_wire(&request.vote)),
+            last_log_id: request.last_log_id.as_ref().map(log_id_to_wire),
+            leadership_transfer: request.leadership_transfer,
+        }
+    }
+
+    /// A vote request from the wire.
+    pub fn vote_request_from_wire(
+        wire: &v1::RaftVoteRequest,
+    ) -> io::Result<VoteRequest<TypeConfig>> {
+        Ok(VoteRequest {
+            vote: required_vote(wire.vote.as_ref())?,
+            last_log_id: wire.last_log_id.as_ref().map(log_id_from_wire),
+            leadership_transfer: wire.leadership_transfer,
+        })
+    }
+
+    /// A vote response to the wire.
+    pub fn vote_response_to_wire(response: &VoteResponse<TypeConfig>) -> v1::RaftVoteResponse {
+        v1::RaftVoteResponse {
+            vote: Some(vote_to_wire(&response.vote)),
+            vote_granted: response.vote_granted,
+            last_log_id: response.last_log_id.as_ref().map(log_id_to_wire),
+        }
+    }
+
+    /// A vote response from the wire.
+    pub fn vote_response_from_wire(
+        wire: &v1::RaftVoteResponse,
+    ) -> io::Result<VoteResponse<TypeConfig>> {
+        Ok(VoteResponse {
+            vote: required_vote(wire.vote.as_ref())?,
+            vote_granted: wire.vote_granted,
+            last_log_id: wire.last_log_id.as_ref().map(log_id_from_wire),
+        })
+    }
+
+    pub use super::{snapshot_meta_from_wire, snapshot_meta_to_wire, vote_from_wire, vote_to_wire};
 }

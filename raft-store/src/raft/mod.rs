@@ -10,7 +10,7 @@ mod state_machine;
 mod store;
 mod types;
 
-pub use codec::encoded_entry_len;
+pub use codec::{encoded_entry_len, rpc};
 pub use log_store::LogStore;
 pub use state_machine::{SharedState, SnapshotBuilder, SnapshotFile, StateMachine};
 pub use store::{OpenError, STORE_FORMAT_VERSION, Store, StoreMetrics};

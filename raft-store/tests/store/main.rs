@@ -5,6 +5,7 @@
 
 mod corruption;
 mod crash;
+mod rpc;
 mod single_node;
 mod snapshot;
 mod suite;
