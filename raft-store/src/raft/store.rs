@@ -123,6 +123,11 @@ impl Store {
         )?)
     }
 
+    /// Where snapshot files live; a received snapshot is written here before it is installed.
+    pub fn snapshot_directory(&self) -> PathBuf {
+        self.directory.join("snapshots")
+    }
+
     /// The store's counters.
     pub fn metrics(&self) -> Arc<StoreMetrics> {
         self.metrics.clone()

@@ -65,13 +65,30 @@ impl RaftNetworkV2<TypeConfig> for NoPeer {
     }
 }
 
+/// Opens the store once the previous Raft's tasks have let go of it: after
+/// `shutdown` returns, openraft's workers may hold the database a moment longer.
+async fn open_when_released(directory: &std::path::Path) -> Store {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        match Store::open(directory) {
+            Ok(store) => return store,
+            Err(error)
+                if error.to_string().contains("lock") && tokio::time::Instant::now() < deadline =>
+            {
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+            Err(error) => panic!("cannot reopen the store: {error}"),
+        }
+    }
+}
+
 async fn start(
     directory: &std::path::Path,
 ) -> (
     Raft<TypeConfig, StateMachine>,
     fulcrum_raft_store::raft::SharedState,
 ) {
-    let store = Store::open(directory).unwrap();
+    let store = open_when_released(directory).await;
     let state_machine = store.state_machine().unwrap();
     let state = state_machine.shared_state();
     let config = Config {

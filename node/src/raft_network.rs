@@ -1,0 +1,231 @@
+//! The Raft network, client side: one cached gRPC channel per peer,
+//! openraft's deadlines on every call, an unreachable peer reported as such
+//! (so openraft backs off), and snapshots sent as a stream of bounded chunks.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use fulcrum_api::v1;
+use fulcrum_api::v1::raft_service_client::RaftServiceClient;
+use fulcrum_raft_store::raft::{ClusterNode, SnapshotFile, TypeConfig, Vote, rpc};
+use futures::StreamExt;
+use openraft::error::{NetworkError, RPCError, ReplicationClosed, StreamingError, Unreachable};
+use openraft::network::{RPCOption, RaftNetworkFactory, RaftNetworkV2};
+use openraft::raft::{
+    AppendEntriesRequest, AppendEntriesResponse, SnapshotResponse, VoteRequest, VoteResponse,
+};
+use openraft::{AnyError, OptionalSend};
+use tokio::io::AsyncReadExt;
+use tonic::transport::{Channel, Endpoint};
+
+/// The bytes of a snapshot sent in one message.
+pub const SNAPSHOT_CHUNK_BYTES: usize = 1 << 20;
+/// The largest Raft message either side accepts (a batch of entries).
+pub const MAX_RAFT_MESSAGE_BYTES: usize = 64 << 20;
+/// How long connecting to a peer may take.
+pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(1);
+
+/// Hands openraft a client per peer, sharing one channel per address.
+#[derive(Clone, Default)]
+pub struct PeerNetwork {
+    channels: Arc<Mutex<BTreeMap<String, Channel>>>,
+}
+
+impl PeerNetwork {
+    fn channel(&self, address: &str) -> Result<Channel, String> {
+        let mut channels = self
+            .channels
+            .lock()
+            .map_err(|_| "the channel cache lock is poisoned".to_owned())?;
+        if let Some(channel) = channels.get(address) {
+            return Ok(channel.clone());
+        }
+        let channel = Endpoint::from_shared(format!("http://{address}"))
+            .map_err(|error| format!("peer address {address:?}: {error}"))?
+            .connect_timeout(CONNECT_TIMEOUT)
+            .tcp_nodelay(true)
+            .connect_lazy();
+        channels.insert(address.to_owned(), channel.clone());
+        Ok(channel)
+    }
+}
+
+impl RaftNetworkFactory<TypeConfig> for PeerNetwork {
+    type Network = PeerClient;
+
+    async fn new_client(&mut self, target: u64, node: &ClusterNode) -> PeerClient {
+        let client = self.channel(&node.raft_address).map(|channel| {
+            RaftServiceClient::new(channel)
+                .max_decoding_message_size(MAX_RAFT_MESSAGE_BYTES)
+                .max_encoding_message_size(MAX_RAFT_MESSAGE_BYTES)
+        });
+        PeerClient { target, client }
+    }
+}
+
+/// The client for one peer.
+pub struct PeerClient {
+    target: u64,
+    client: Result<RaftServiceClient<Channel>, String>,
+}
+
+/// Why a call to a peer failed, as openraft wants to hear it.
+#[derive(Debug, thiserror::Error)]
+#[error("peer {target}: {reason}")]
+struct PeerError {
+    target: u64,
+    reason: String,
+}
+
+impl PeerClient {
+    fn unreachable(&self, reason: impl std::fmt::Display) -> Unreachable<TypeConfig> {
+        Unreachable::new(&PeerError {
+            target: self.target,
+            reason: reason.to_string(),
+        })
+    }
+
+    fn client(&self) -> Result<RaftServiceClient<Channel>, Unreachable<TypeConfig>> {
+        self.client
+            .clone()
+            .map_err(|reason| self.unreachable(reason))
+    }
+
+    /// Unavailable, timed-out and cancelled calls mean the peer cannot be
+    /// reached; anything else is a network error.
+    fn rpc_error(&self, status: tonic::Status) -> RPCError<TypeConfig> {
+        match status.code() {
+            tonic::Code::Unavailable | tonic::Code::DeadlineExceeded | tonic::Code::Cancelled => {
+                RPCError::Unreachable(self.unreachable(status))
+            }
+            _ => RPCError::Network(NetworkError::new(&PeerError {
+                target: self.target,
+                reason: status.to_string(),
+            })),
+        }
+    }
+
+    fn invalid_reply(&self, error: std::io::Error) -> RPCError<TypeConfig> {
+        RPCError::Network(NetworkError::new(&PeerError {
+            target: self.target,
+            reason: format!("invalid reply: {error}"),
+        }))
+    }
+}
+
+fn with_deadline<T>(message: T, option: &RPCOption) -> tonic::Request<T> {
+    let mut request = tonic::Request::new(message);
+    request.set_timeout(option.hard_ttl());
+    request
+}
+
+impl RaftNetworkV2<TypeConfig> for PeerClient {
+    type SnapshotData = SnapshotFile;
+
+    async fn append_entries(
+        &mut self,
+        request: AppendEntriesRequest<TypeConfig>,
+        option: RPCOption,
+    ) -> Result<AppendEntriesResponse<TypeConfig>, RPCError<TypeConfig>> {
+        let mut client = self.client().map_err(RPCError::Unreachable)?;
+        let call = client.append_entries(with_deadline(
+            rpc::append_request_to_wire(&request),
+            &option,
+        ));
+        let reply = match tokio::time::timeout(option.hard_ttl(), call).await {
+            Err(_) => {
+                return Err(RPCError::Unreachable(
+                    self.unreachable("append deadline passed"),
+                ));
+            }
+            Ok(reply) => reply.map_err(|status| self.rpc_error(status))?,
+        };
+        rpc::append_response_from_wire(reply.get_ref()).map_err(|error| self.invalid_reply(error))
+    }
+
+    async fn vote(
+        &mut self,
+        request: VoteRequest<TypeConfig>,
+        option: RPCOption,
+    ) -> Result<VoteResponse<TypeConfig>, RPCError<TypeConfig>> {
+        let mut client = self.client().map_err(RPCError::Unreachable)?;
+        let call = client.vote(with_deadline(rpc::vote_request_to_wire(&request), &option));
+        let reply = match tokio::time::timeout(option.hard_ttl(), call).await {
+            Err(_) => {
+                return Err(RPCError::Unreachable(
+                    self.unreachable("vote deadline passed"),
+                ));
+            }
+            Ok(reply) => reply.map_err(|status| self.rpc_error(status))?,
+        };
+        rpc::vote_response_from_wire(reply.get_ref()).map_err(|error| self.invalid_reply(error))
+    }
+
+    async fn full_snapshot(
+        &mut self,
+        vote: Vote,
+        snapshot: openraft::type_config::alias::SnapshotOf<TypeConfig, SnapshotFile>,
+        cancel: impl std::future::Future<Output = ReplicationClosed> + OptionalSend + 'static,
+        _option: RPCOption,
+    ) -> Result<SnapshotResponse<TypeConfig>, StreamingError<TypeConfig>> {
+        let mut client = self.client()?;
+        let file = tokio::fs::File::open(&snapshot.snapshot.path)
+            .await
+            .map_err(|error| {
+                self.unreachable(format!(
+                    "cannot open snapshot {}: {error}",
+                    snapshot.snapshot.path.display()
+                ))
+            })?;
+        let total_bytes = file
+            .metadata()
+            .await
+            .map_err(|error| self.unreachable(error))?
+            .len();
+        let header = v1::RaftSnapshotChunk {
+            part: Some(v1::raft_snapshot_chunk::Part::Header(
+                v1::RaftSnapshotHeader {
+                    vote: Some(rpc::vote_to_wire(&vote)),
+                    meta: Some(rpc::snapshot_meta_to_wire(&snapshot.meta)),
+                    total_bytes,
+                },
+            )),
+        };
+        // Chunks are read as they are sent: memory stays at one chunk. A read
+        // error ends the stream early, and the receiver refuses the short file.
+        let chunks = futures::stream::unfold(Some(file), |file| async move {
+            let mut file = file?;
+            let mut buffer = vec![0u8; SNAPSHOT_CHUNK_BYTES];
+            match file.read(&mut buffer).await {
+                Ok(0) | Err(_) => None,
+                Ok(read) => {
+                    buffer.truncate(read);
+                    Some((
+                        v1::RaftSnapshotChunk {
+                            part: Some(v1::raft_snapshot_chunk::Part::Data(buffer)),
+                        },
+                        Some(file),
+                    ))
+                }
+            }
+        });
+        let stream = futures::stream::once(async move { header }).chain(chunks);
+        tokio::select! {
+            closed = cancel => Err(StreamingError::Closed(closed)),
+            reply = client.install_snapshot(stream) => {
+                let reply = reply.map_err(|status| match self.rpc_error(status) {
+                    RPCError::Unreachable(unreachable) => StreamingError::Unreachable(unreachable),
+                    other => StreamingError::Network(NetworkError::new(&AnyError::error(other.to_string()))),
+                })?;
+                let vote = reply
+                    .get_ref()
+                    .vote
+                    .as_ref()
+                    .map(rpc::vote_from_wire)
+                    .ok_or_else(|| StreamingError::Network(NetworkError::new(&AnyError::error("snapshot reply without a vote"))))?;
+                Ok(SnapshotResponse { vote })
+            }
+        }
+    }
+}

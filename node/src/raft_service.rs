@@ -1,0 +1,169 @@
+//! The Raft network, server side: hands append and vote requests to the local
+//! Raft, and receives snapshots as a stream of chunks written to a file
+//! (memory stays at one chunk), then installs the file.
+
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use fulcrum_api::v1;
+use fulcrum_raft_store::raft::{SnapshotFile, StateMachine, TypeConfig, rpc};
+use openraft::Raft;
+use tokio::io::AsyncWriteExt;
+use tonic::{Request, Response, Status, Streaming};
+
+/// The largest snapshot a node accepts.
+pub const MAX_SNAPSHOT_BYTES: u64 = 16 << 30;
+
+/// The Raft service of one node.
+pub struct RaftService {
+    raft: Raft<TypeConfig, StateMachine>,
+    snapshot_directory: PathBuf,
+    received: AtomicU64,
+}
+
+impl RaftService {
+    /// Serves `raft`, receiving snapshots into `snapshot_directory` (the store's).
+    pub fn new(raft: Raft<TypeConfig, StateMachine>, snapshot_directory: PathBuf) -> Self {
+        Self {
+            raft,
+            snapshot_directory,
+            received: AtomicU64::new(0),
+        }
+    }
+
+    /// The gRPC server for this service, with Fulcrum's message limits.
+    pub fn into_server(self) -> v1::raft_service_server::RaftServiceServer<Self> {
+        v1::raft_service_server::RaftServiceServer::new(self)
+            .max_decoding_message_size(crate::raft_network::MAX_RAFT_MESSAGE_BYTES)
+            .max_encoding_message_size(crate::raft_network::MAX_RAFT_MESSAGE_BYTES)
+    }
+
+    async fn receive_snapshot(
+        &self,
+        mut stream: Streaming<v1::RaftSnapshotChunk>,
+    ) -> Result<v1::RaftSnapshotResponse, Status> {
+        let header = match stream.message().await?.and_then(|chunk| chunk.part) {
+            Some(v1::raft_snapshot_chunk::Part::Header(header)) => header,
+            _ => {
+                return Err(Status::invalid_argument(
+                    "a snapshot stream starts with its header",
+                ));
+            }
+        };
+        let invalid = |error: std::io::Error| Status::invalid_argument(error.to_string());
+        let vote = header
+            .vote
+            .as_ref()
+            .map(rpc::vote_from_wire)
+            .ok_or_else(|| Status::invalid_argument("snapshot header without a vote"))?;
+        let meta = rpc::snapshot_meta_from_wire(
+            header
+                .meta
+                .as_ref()
+                .ok_or_else(|| Status::invalid_argument("snapshot header without meta"))?,
+        )
+        .map_err(invalid)?;
+        if header.total_bytes > MAX_SNAPSHOT_BYTES {
+            return Err(Status::resource_exhausted(format!(
+                "a snapshot of {} bytes is over the limit of {MAX_SNAPSHOT_BYTES}",
+                header.total_bytes
+            )));
+        }
+        let number = self.received.fetch_add(1, Ordering::Relaxed);
+        let path = self
+            .snapshot_directory
+            .join(format!("receiving-{number}.partial"));
+        let result = self
+            .write_chunks(&mut stream, &path, header.total_bytes)
+            .await;
+        if let Err(status) = result {
+            let _ = tokio::fs::remove_file(&path).await;
+            return Err(status);
+        }
+        let snapshot = openraft::storage::Snapshot {
+            meta,
+            snapshot: SnapshotFile { path },
+        };
+        let response = self
+            .raft
+            .install_full_snapshot(vote, snapshot)
+            .await
+            .map_err(|error| Status::unavailable(error.to_string()))?;
+        Ok(v1::RaftSnapshotResponse {
+            vote: Some(rpc::vote_to_wire(&response.vote)),
+        })
+    }
+
+    async fn write_chunks(
+        &self,
+        stream: &mut Streaming<v1::RaftSnapshotChunk>,
+        path: &std::path::Path,
+        total_bytes: u64,
+    ) -> Result<(), Status> {
+        let io = |error: std::io::Error| {
+            Status::internal(format!("writing snapshot {}: {error}", path.display()))
+        };
+        let mut file = tokio::fs::File::create(path).await.map_err(io)?;
+        let mut received = 0u64;
+        while let Some(chunk) = stream.message().await? {
+            let Some(v1::raft_snapshot_chunk::Part::Data(data)) = chunk.part else {
+                return Err(Status::invalid_argument(
+                    "only the first snapshot chunk is a header",
+                ));
+            };
+            received += data.len() as u64;
+            if received > total_bytes {
+                return Err(Status::invalid_argument(format!(
+                    "snapshot is longer than its announced {total_bytes} bytes"
+                )));
+            }
+            file.write_all(&data).await.map_err(io)?;
+        }
+        if received != total_bytes {
+            return Err(Status::invalid_argument(format!(
+                "snapshot stream ended after {received} of {total_bytes} bytes"
+            )));
+        }
+        file.sync_all().await.map_err(io)
+    }
+}
+
+#[tonic::async_trait]
+impl v1::raft_service_server::RaftService for RaftService {
+    async fn append_entries(
+        &self,
+        request: Request<v1::RaftAppendRequest>,
+    ) -> Result<Response<v1::RaftAppendResponse>, Status> {
+        let request = rpc::append_request_from_wire(request.into_inner())
+            .map_err(|error| Status::invalid_argument(error.to_string()))?;
+        let response = self
+            .raft
+            .append_entries(request)
+            .await
+            .map_err(|error| Status::unavailable(error.to_string()))?;
+        Ok(Response::new(rpc::append_response_to_wire(&response)))
+    }
+
+    async fn vote(
+        &self,
+        request: Request<v1::RaftVoteRequest>,
+    ) -> Result<Response<v1::RaftVoteResponse>, Status> {
+        let request = rpc::vote_request_from_wire(request.get_ref())
+            .map_err(|error| Status::invalid_argument(error.to_string()))?;
+        let response = self
+            .raft
+            .vote(request)
+            .await
+            .map_err(|error| Status::unavailable(error.to_string()))?;
+        Ok(Response::new(rpc::vote_response_to_wire(&response)))
+    }
+
+    async fn install_snapshot(
+        &self,
+        request: Request<Streaming<v1::RaftSnapshotChunk>>,
+    ) -> Result<Response<v1::RaftSnapshotResponse>, Status> {
+        self.receive_snapshot(request.into_inner())
+            .await
+            .map(Response::new)
+    }
+}

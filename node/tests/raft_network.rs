@@ -1,0 +1,234 @@
+//! In-process clusters over the real gRPC Raft network on 127.0.0.1 with
+//! OS-chosen ports: election, replication, a new leader after the old one
+//! stops, and a snapshot sent to a node that joins after the log was purged.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use fulcrum_api::{LOG_FORMAT_VERSION, v1};
+use fulcrum_node::raft_network::PeerNetwork;
+use fulcrum_node::raft_service::RaftService;
+use fulcrum_raft_store::raft::{
+    ClusterNode, Proposal, SharedState, StateMachine, Store, TypeConfig,
+};
+use openraft::async_runtime::WatchReceiver;
+use openraft::{Config, Raft, SnapshotPolicy};
+use v1::command::Kind;
+
+const WAIT: Option<Duration> = Some(Duration::from_secs(20));
+const RETRY_BACKOFF: Duration = Duration::from_millis(50);
+
+struct TestNode {
+    id: u64,
+    raft: Raft<TypeConfig, StateMachine>,
+    state: SharedState,
+    server: tokio::task::JoinHandle<()>,
+    address: String,
+    _directory: tempfile::TempDir,
+}
+
+fn config() -> Arc<Config> {
+    let config = Config {
+        cluster_name: "fulcrum-test".into(),
+        heartbeat_interval: 50,
+        election_timeout_min: 300,
+        election_timeout_max: 600,
+        // Snapshot often and keep no logs behind it, so a late joiner needs the snapshot.
+        snapshot_policy: SnapshotPolicy::LogsSinceLast(10),
+        max_in_snapshot_log_to_keep: 0,
+        purge_batch_size: 1,
+        ..Default::default()
+    };
+    Arc::new(config.validate().unwrap())
+}
+
+async fn start(id: u64) -> TestNode {
+    let directory = tempfile::tempdir().unwrap();
+    let store = Store::open(directory.path()).unwrap();
+    let state_machine = store.state_machine().unwrap();
+    let state = state_machine.shared_state();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap().to_string();
+    let raft = Raft::new(
+        id,
+        config(),
+        PeerNetwork::default(),
+        store.log_store(),
+        state_machine,
+    )
+    .await
+    .unwrap();
+    let service = RaftService::new(raft.clone(), store.snapshot_directory()).into_server();
+    let server = tokio::spawn(async move {
+        let incoming = tokio_stream::wrappers::TcpListenerStream::new(listener);
+        let _ = tonic::transport::Server::builder()
+            .add_service(service)
+            .serve_with_incoming(incoming)
+            .await;
+    });
+    TestNode {
+        id,
+        raft,
+        state,
+        server,
+        address,
+        _directory: directory,
+    }
+}
+
+fn member(node: &TestNode) -> ClusterNode {
+    ClusterNode {
+        raft_address: node.address.clone(),
+        api_address: String::new(),
+    }
+}
+
+async fn leader_of(nodes: &[&TestNode]) -> u64 {
+    let first = nodes[0];
+    let metrics = first
+        .raft
+        .wait(WAIT)
+        .metrics(
+            |metrics| metrics.current_leader.is_some(),
+            "a leader is known",
+        )
+        .await
+        .unwrap();
+    metrics.current_leader.unwrap()
+}
+
+fn network(n: u64) -> Proposal {
+    Proposal(v1::LogEnvelope {
+        format_version: LOG_FORMAT_VERSION,
+        client_token: format!("net-{n}"),
+        accepted_at_unix_ms: 1_700_000_000_000 + n as i64,
+        command: Some(v1::Command {
+            kind: Some(Kind::CreateNetwork(v1::CreateNetworkRequest {
+                name: format!("net{n}"),
+                cidr: "10.0.0.0/16".into(),
+                ..Default::default()
+            })),
+        }),
+    })
+}
+
+/// Writes networks `first..=last` through whichever of `nodes` leads, as a
+/// client would: a "not the leader" or "lease expired" refusal means back off
+/// and send again to whoever leads, until a deadline. Answers the last log index.
+async fn write(nodes: &[&TestNode], first: u64, last: u64) -> u64 {
+    let deadline = tokio::time::Instant::now() + WAIT.unwrap();
+    let mut index = 0;
+    for n in first..=last {
+        loop {
+            let leader_id = leader_of(nodes).await;
+            let Some(leader) = nodes.iter().find(|node| node.id == leader_id) else {
+                panic!("leader {leader_id} is not among the nodes written to");
+            };
+            match leader.raft.client_write(network(n)).await {
+                Ok(response) => {
+                    response
+                        .data
+                        .applied
+                        .expect("a command")
+                        .answer
+                        .expect("accepted");
+                    index = response.log_id.index;
+                    break;
+                }
+                Err(error)
+                    if error.forward_to_leader().is_some()
+                        && tokio::time::Instant::now() < deadline =>
+                {
+                    // A client's retry backoff, bounded by the deadline.
+                    tokio::time::sleep(RETRY_BACKOFF).await;
+                }
+                Err(error) => panic!("write {n} failed: {error}"),
+            }
+        }
+    }
+    index
+}
+
+async fn converged(nodes: &[&TestNode], index: u64) -> Vec<u8> {
+    let mut states = Vec::new();
+    for node in nodes {
+        node.raft
+            .wait(WAIT)
+            .applied_index_at_least(Some(index), "caught up")
+            .await
+            .unwrap();
+        states.push(node.state.read().unwrap().to_snapshot_bytes().unwrap());
+    }
+    assert!(
+        states.windows(2).all(|pair| pair[0] == pair[1]),
+        "projections differ between nodes"
+    );
+    states.remove(0)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn three_nodes_elect_replicate_fail_over_and_ship_snapshots() {
+    let nodes = [start(1).await, start(2).await, start(3).await];
+    let members: BTreeMap<u64, ClusterNode> =
+        nodes.iter().map(|node| (node.id, member(node))).collect();
+    nodes[0].raft.initialize(members).await.unwrap();
+
+    // Election and replication.
+    let all: Vec<&TestNode> = nodes.iter().collect();
+    let leader_id = leader_of(&all).await;
+    let leader = nodes.iter().find(|node| node.id == leader_id).unwrap();
+    let index = write(&all, 1, 25).await;
+    let state = converged(&all, index).await;
+    assert!(!state.is_empty());
+    assert_eq!(leader.state.read().unwrap().catalog().networks().len(), 25);
+
+    // The leader stops; the two others elect a new one and writes go on.
+    leader.raft.shutdown().await.unwrap();
+    leader.server.abort();
+    let survivors: Vec<&TestNode> = nodes.iter().filter(|node| node.id != leader_id).collect();
+    let new_leader_id = survivors[0]
+        .raft
+        .wait(WAIT)
+        .metrics(
+            |metrics| metrics.current_leader.is_some_and(|id| id != leader_id),
+            "a new leader among the survivors",
+        )
+        .await
+        .unwrap()
+        .current_leader
+        .unwrap();
+    let new_leader = survivors
+        .iter()
+        .find(|node| node.id == new_leader_id)
+        .unwrap();
+    let index = write(&survivors, 26, 50).await;
+    converged(&survivors, index).await;
+
+    // A node joining now is behind the purged log: it must be sent a snapshot.
+    let purged = new_leader
+        .raft
+        .metrics()
+        .borrow_watched()
+        .purged
+        .map(|log_id| log_id.index);
+    assert!(
+        purged.is_some_and(|purged| purged > 1),
+        "the leader purged its log ({purged:?})"
+    );
+    let late = start(4).await;
+    new_leader
+        .raft
+        .add_learner(4, member(&late), true)
+        .await
+        .unwrap();
+    let index = write(&survivors, 51, 55).await;
+    let mut caught_up = survivors.clone();
+    caught_up.push(&late);
+    converged(&caught_up, index).await;
+    let snapshot = late.raft.metrics().borrow_watched().snapshot;
+    assert!(snapshot.is_some(), "the late node installed a snapshot");
+    assert_eq!(late.state.read().unwrap().catalog().networks().len(), 55);
+}
