@@ -106,6 +106,24 @@ impl PeerClient {
         }
     }
 
+    /// Awaits a unary call within openraft's deadline; a passed deadline means
+    /// the peer cannot be reached in time.
+    async fn within_deadline<T>(
+        &self,
+        what: &str,
+        option: &RPCOption,
+        call: impl std::future::Future<Output = Result<tonic::Response<T>, tonic::Status>>,
+    ) -> Result<T, RPCError<TypeConfig>> {
+        match tokio::time::timeout(option.hard_ttl(), call).await {
+            Err(_) => Err(RPCError::Unreachable(
+                self.unreachable(format!("{what} deadline passed")),
+            )),
+            Ok(reply) => reply
+                .map(tonic::Response::into_inner)
+                .map_err(|status| self.rpc_error(status)),
+        }
+    }
+
     fn invalid_reply(&self, error: std::io::Error) -> RPCError<TypeConfig> {
         RPCError::Network(NetworkError::new(&PeerError {
             target: self.target,
@@ -129,19 +147,11 @@ impl RaftNetworkV2<TypeConfig> for PeerClient {
         option: RPCOption,
     ) -> Result<AppendEntriesResponse<TypeConfig>, RPCError<TypeConfig>> {
         let mut client = self.client().map_err(RPCError::Unreachable)?;
-        let call = client.append_entries(with_deadline(
-            rpc::append_request_to_wire(&request),
-            &option,
-        ));
-        let reply = match tokio::time::timeout(option.hard_ttl(), call).await {
-            Err(_) => {
-                return Err(RPCError::Unreachable(
-                    self.unreachable("append deadline passed"),
-                ));
-            }
-            Ok(reply) => reply.map_err(|status| self.rpc_error(status))?,
-        };
-        rpc::append_response_from_wire(reply.get_ref()).map_err(|error| self.invalid_reply(error))
+        let wire = with_deadline(rpc::append_request_to_wire(&request), &option);
+        let reply = self
+            .within_deadline("append", &option, client.append_entries(wire))
+            .await?;
+        rpc::append_response_from_wire(&reply).map_err(|error| self.invalid_reply(error))
     }
 
     async fn vote(
@@ -150,16 +160,11 @@ impl RaftNetworkV2<TypeConfig> for PeerClient {
         option: RPCOption,
     ) -> Result<VoteResponse<TypeConfig>, RPCError<TypeConfig>> {
         let mut client = self.client().map_err(RPCError::Unreachable)?;
-        let call = client.vote(with_deadline(rpc::vote_request_to_wire(&request), &option));
-        let reply = match tokio::time::timeout(option.hard_ttl(), call).await {
-            Err(_) => {
-                return Err(RPCError::Unreachable(
-                    self.unreachable("vote deadline passed"),
-                ));
-            }
-            Ok(reply) => reply.map_err(|status| self.rpc_error(status))?,
-        };
-        rpc::vote_response_from_wire(reply.get_ref()).map_err(|error| self.invalid_reply(error))
+        let wire = with_deadline(rpc::vote_request_to_wire(&request), &option);
+        let reply = self
+            .within_deadline("vote", &option, client.vote(wire))
+            .await?;
+        rpc::vote_response_from_wire(&reply).map_err(|error| self.invalid_reply(error))
     }
 
     async fn full_snapshot(
