@@ -750,25 +750,34 @@ fn delete_load_balancer(
     Ok(events)
 }
 
+/// A name is unique among the siblings of one Load Balancer (its listeners,
+/// or its groups); `except` is the resource being renamed.
+fn check_name_free_within<'a, Id: PartialEq + std::fmt::Display + 'a>(
+    noun: &str,
+    load_balancer_id: &LoadBalancerId,
+    name: &str,
+    except: Option<&Id>,
+    mut siblings: impl Iterator<Item = (&'a Id, &'a str)>,
+) -> Result<(), Rejection> {
+    match siblings.find(|(_, sibling)| *sibling == name) {
+        Some((other, _)) if Some(other) != except => Err(Rejection::already_exists(
+            "name",
+            format!("{noun} {other} of load balancer {load_balancer_id} is already named {name:?}"),
+        )),
+        _ => Ok(()),
+    }
+}
+
 fn check_listener_name_free(
     catalog: &Catalog,
     load_balancer_id: &LoadBalancerId,
     name: &str,
     except: Option<&ListenerId>,
 ) -> Result<(), Rejection> {
-    match catalog
+    let siblings = catalog
         .listeners_of(load_balancer_id)
-        .find(|listener| listener.meta.name == name)
-    {
-        Some(other) if Some(&other.id) != except => Err(Rejection::already_exists(
-            "name",
-            format!(
-                "listener {} of load balancer {load_balancer_id} is already named {name:?}",
-                other.id
-            ),
-        )),
-        _ => Ok(()),
-    }
+        .map(|listener| (&listener.id, listener.meta.name.as_str()));
+    check_name_free_within("listener", load_balancer_id, name, except, siblings)
 }
 
 fn check_group_reference(
@@ -916,19 +925,10 @@ fn check_group_name_free(
     name: &str,
     except: Option<&GroupId>,
 ) -> Result<(), Rejection> {
-    match catalog
+    let siblings = catalog
         .groups_of(load_balancer_id)
-        .find(|group| group.meta.name == name)
-    {
-        Some(other) if Some(&other.id) != except => Err(Rejection::already_exists(
-            "name",
-            format!(
-                "group {} of load balancer {load_balancer_id} is already named {name:?}",
-                other.id
-            ),
-        )),
-        _ => Ok(()),
-    }
+        .map(|group| (&group.id, group.meta.name.as_str()));
+    check_name_free_within("group", load_balancer_id, name, except, siblings)
 }
 
 /// Checks new members against the catalog, each other and the members that stay.
