@@ -18,7 +18,7 @@ use super::codec::{
     unframe, vote_from_wire, vote_to_wire,
 };
 use super::flusher::Flusher;
-use super::store::{CF_RAFT_LOG, CF_RAFT_META, StoreMetrics, storage_error};
+use super::store::{CF_RAFT_LOG, CF_RAFT_META, StoreMetrics, family, storage_error};
 use super::types::{Entry, LogId, TypeConfig, Vote};
 
 const KEY_VOTE: &[u8] = b"vote";
@@ -60,9 +60,7 @@ impl LogStore {
     }
 
     fn family(&self, name: &str) -> io::Result<&ColumnFamily> {
-        self.db
-            .cf_handle(name)
-            .ok_or_else(|| io::Error::other(format!("column family {name} is missing")))
+        family(&self.db, name)
     }
 
     fn read_meta<M: Message + Default>(&self, key: &[u8]) -> io::Result<Option<M>> {

@@ -17,7 +17,7 @@ use futures::{Stream, StreamExt};
 use openraft::storage::{EntryResponder, RaftStateMachine};
 use openraft::{EntryPayload, OptionalSend, RaftSnapshotBuilder};
 use prost::Message;
-use rocksdb::{ColumnFamily, DB, IteratorMode, WriteBatch, WriteOptions};
+use rocksdb::{DB, IteratorMode, WriteBatch, WriteOptions};
 
 use crate::domain::{RecordKey, State};
 
@@ -26,7 +26,7 @@ use super::codec::{
     snapshot_meta_to_wire, stored_membership_from_wire, stored_membership_to_wire, unframe,
 };
 use super::flusher::Flusher;
-use super::store::{CF_SM_META, CF_SM_RECORDS, storage_error};
+use super::store::{CF_SM_META, CF_SM_RECORDS, family, storage_error};
 use super::types::{LogId, Response, SnapshotMeta, StoredMembership, TypeConfig};
 
 const KEY_APPLIED: &[u8] = b"applied";
@@ -64,11 +64,6 @@ pub struct SnapshotBuilder {
     /// Taken by the one build this builder makes.
     state: Option<State>,
     meta: SnapshotMeta,
-}
-
-fn family<'a>(db: &'a DB, name: &str) -> io::Result<&'a ColumnFamily> {
-    db.cf_handle(name)
-        .ok_or_else(|| io::Error::other(format!("column family {name} is missing")))
 }
 
 fn read_meta<M: Message + Default>(db: &DB, key: &[u8]) -> io::Result<Option<M>> {

@@ -75,6 +75,12 @@ pub struct Store {
     metrics: Arc<StoreMetrics>,
 }
 
+/// A column family of the store's database, or an error naming it.
+pub(crate) fn family<'a>(db: &'a DB, name: &str) -> io::Result<&'a rocksdb::ColumnFamily> {
+    db.cf_handle(name)
+        .ok_or_else(|| io::Error::other(format!("column family {name} is missing")))
+}
+
 pub(crate) fn storage_error(context: &str, error: rocksdb::Error) -> io::Error {
     io::Error::other(format!("{context}: {error}"))
 }
@@ -135,9 +141,7 @@ impl Store {
 }
 
 fn check_format_version(db: &DB, path: &Path) -> Result<(), OpenError> {
-    let meta = db
-        .cf_handle(CF_RAFT_META)
-        .ok_or_else(|| io::Error::other("raft_meta column family is missing"))?;
+    let meta = family(db, CF_RAFT_META)?;
     match db
         .get_cf(meta, KEY_FORMAT_VERSION)
         .map_err(|error| storage_error("reading the format version", error))?

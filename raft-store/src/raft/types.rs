@@ -11,16 +11,14 @@ use crate::domain::Applied;
 pub struct Proposal(pub v1::LogEnvelope);
 
 impl fmt::Display for Proposal {
+    /// Cheap enough for every log line: the token and the leader's stamp,
+    /// never the command's contents (which may hold a private key).
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let kind = self
-            .0
-            .command
-            .as_ref()
-            .and_then(|command| command.kind.as_ref())
-            .map(|kind| format!("{kind:?}"))
-            .unwrap_or_else(|| "no command".to_owned());
-        let kind = kind.split('(').next().unwrap_or_default().to_owned();
-        write!(f, "{kind} at {} ms", self.0.accepted_at_unix_ms)
+        write!(
+            f,
+            "command accepted at {} ms, token {:?}",
+            self.0.accepted_at_unix_ms, self.0.client_token
+        )
     }
 }
 
