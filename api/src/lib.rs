@@ -11,6 +11,10 @@ pub mod v1 {
     tonic::include_proto!("fulcrum.v1");
 }
 
+pub mod client;
+
+pub use client::Client;
+
 /// The encoded `FileDescriptorSet` of the whole contract, for gRPC server reflection.
 pub const FILE_DESCRIPTOR_SET: &[u8] =
     include_bytes!(concat!(env!("OUT_DIR"), "/fulcrum_descriptor.bin"));

@@ -51,15 +51,22 @@ impl PeerNetwork {
     }
 }
 
+impl PeerNetwork {
+    /// A client of the Raft service at `address`, on the cached channel.
+    pub(crate) fn raft_client(&self, address: &str) -> Result<RaftServiceClient<Channel>, String> {
+        self.channel(address).map(|channel| {
+            RaftServiceClient::new(channel)
+                .max_decoding_message_size(MAX_RAFT_MESSAGE_BYTES)
+                .max_encoding_message_size(MAX_RAFT_MESSAGE_BYTES)
+        })
+    }
+}
+
 impl RaftNetworkFactory<TypeConfig> for PeerNetwork {
     type Network = PeerClient;
 
     async fn new_client(&mut self, target: u64, node: &ClusterNode) -> PeerClient {
-        let client = self.channel(&node.raft_address).map(|channel| {
-            RaftServiceClient::new(channel)
-                .max_decoding_message_size(MAX_RAFT_MESSAGE_BYTES)
-                .max_encoding_message_size(MAX_RAFT_MESSAGE_BYTES)
-        });
+        let client = self.raft_client(&node.raft_address);
         PeerClient { target, client }
     }
 }

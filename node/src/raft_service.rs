@@ -1,9 +1,12 @@
 //! The Raft network, server side: hands append and vote requests to the local
 //! Raft, and receives snapshots as a stream of chunks written to a file
-//! (memory stays at one chunk), then installs the file.
+//! (memory stays at one chunk), then installs the file. Also the leader's
+//! side of forwarding: commands and read-index requests from followers.
 
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
 
 use fulcrum_api::v1;
 use fulcrum_raft_store::raft::{SnapshotFile, StateMachine, TypeConfig, rpc};
@@ -11,21 +14,30 @@ use openraft::Raft;
 use tokio::io::AsyncWriteExt;
 use tonic::{Request, Response, Status, Streaming};
 
+use crate::deadline::deadline_of;
+use crate::replica::{LeaderAnswer, Replica};
+
+/// The deadline of a forwarded request that carries none.
+const FORWARDED_DEFAULT_DEADLINE: Duration = Duration::from_secs(10);
+
 /// The largest snapshot a node accepts.
 pub const MAX_SNAPSHOT_BYTES: u64 = 16 << 30;
 
 /// The Raft service of one node.
 pub struct RaftService {
+    replica: Arc<Replica>,
     raft: Raft<TypeConfig, StateMachine>,
     snapshot_directory: PathBuf,
     received: AtomicU64,
 }
 
 impl RaftService {
-    /// Serves `raft`, receiving snapshots into `snapshot_directory` (the store's).
-    pub fn new(raft: Raft<TypeConfig, StateMachine>, snapshot_directory: PathBuf) -> Self {
+    /// Serves `replica`'s Raft node, receiving snapshots into
+    /// `snapshot_directory` (the store's).
+    pub fn new(replica: Arc<Replica>, snapshot_directory: PathBuf) -> Self {
         Self {
-            raft,
+            raft: replica.raft().clone(),
+            replica,
             snapshot_directory,
             received: AtomicU64::new(0),
         }
@@ -165,5 +177,51 @@ impl v1::raft_service_server::RaftService for RaftService {
         self.receive_snapshot(request.into_inner())
             .await
             .map(Response::new)
+    }
+
+    async fn propose(
+        &self,
+        request: Request<v1::ProposeRequest>,
+    ) -> Result<Response<v1::ProposeResponse>, Status> {
+        let deadline = deadline_of(request.metadata(), FORWARDED_DEFAULT_DEADLINE);
+        let request = request.into_inner();
+        let command = request
+            .command
+            .ok_or_else(|| Status::invalid_argument("command: a proposal carries a command"))?;
+        let outcome = match self
+            .replica
+            .propose_as_leader(request.client_token, command, deadline)
+            .await?
+        {
+            LeaderAnswer::Answered((log_index, receipt)) => {
+                v1::propose_response::Outcome::Receipt(v1::ProposeReceipt {
+                    log_index,
+                    revision: receipt.revision,
+                    resource_id: receipt.resource_id,
+                })
+            }
+            LeaderAnswer::NotLeader(leader_id) => {
+                v1::propose_response::Outcome::NotLeader(v1::NotLeader { leader_id })
+            }
+        };
+        Ok(Response::new(v1::ProposeResponse {
+            outcome: Some(outcome),
+        }))
+    }
+
+    async fn read_index(
+        &self,
+        request: Request<v1::ReadIndexRequest>,
+    ) -> Result<Response<v1::ReadIndexResponse>, Status> {
+        let deadline = deadline_of(request.metadata(), FORWARDED_DEFAULT_DEADLINE);
+        let outcome = match self.replica.read_index_as_leader(deadline).await? {
+            LeaderAnswer::Answered(index) => v1::read_index_response::Outcome::ReadIndex(index),
+            LeaderAnswer::NotLeader(leader_id) => {
+                v1::read_index_response::Outcome::NotLeader(v1::NotLeader { leader_id })
+            }
+        };
+        Ok(Response::new(v1::ReadIndexResponse {
+            outcome: Some(outcome),
+        }))
     }
 }

@@ -11,6 +11,7 @@ use std::time::Duration;
 use fulcrum_api::{LOG_FORMAT_VERSION, v1};
 use fulcrum_node::raft_network::PeerNetwork;
 use fulcrum_node::raft_service::RaftService;
+use fulcrum_node::replica::Replica;
 use fulcrum_raft_store::raft::{
     ClusterNode, Proposal, SharedState, StateMachine, Store, TypeConfig,
 };
@@ -61,7 +62,8 @@ async fn start(id: u64) -> TestNode {
     )
     .await
     .unwrap();
-    let service = RaftService::new(raft.clone(), store.snapshot_directory()).into_server();
+    let replica = Replica::new(id, raft.clone(), state.clone(), PeerNetwork::default());
+    let service = RaftService::new(replica, store.snapshot_directory()).into_server();
     let server = tokio::spawn(async move {
         let incoming = tokio_stream::wrappers::TcpListenerStream::new(listener);
         let _ = tonic::transport::Server::builder()

@@ -1,0 +1,353 @@
+//! The cluster service: settings (replicated like any resource) and the
+//! membership of the Raft cluster (status, learners, promotion, removal,
+//! leadership transfer). Membership changes run on the leader; a follower
+//! hands them to the leader's public API.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::Duration;
+
+use fulcrum_api::{Client, v1};
+use fulcrum_raft_store::raft::{ClusterNode, TypeConfig};
+use openraft::error::{ClientWriteError, RaftError};
+use openraft::{ChangeMembers, RaftMetrics};
+use tokio::time::Instant;
+use tonic::{Request, Response, Status};
+use v1::command::Kind;
+
+use super::Api;
+use crate::deadline::{deadline_of, remaining};
+use crate::errors::{invalid, no_leader};
+use crate::replica::Consistency;
+
+/// How long connecting to the leader may take when handing it a request.
+const LEADER_CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// Who answers a membership request.
+enum Leader {
+    /// This node leads.
+    Here,
+    /// Another node leads; a client of its public API.
+    There(Client),
+}
+
+impl Api {
+    async fn find_leader(&self, deadline: Instant) -> Result<Leader, Status> {
+        loop {
+            match self.replica.leader() {
+                Some((leader, _)) if leader == self.replica.id() => return Ok(Leader::Here),
+                Some((leader, node)) => {
+                    return Client::connect(&node.api_address, LEADER_CONNECT_TIMEOUT)
+                        .await
+                        .map(Leader::There)
+                        .map_err(|error| no_leader(format!("leader {leader}: {error}")));
+                }
+                None if remaining(deadline).is_zero() => {
+                    return Err(no_leader("no leader is known"));
+                }
+                None => tokio::time::sleep(Duration::from_millis(25)).await,
+            }
+        }
+    }
+
+    /// The cluster as this node's metrics show it.
+    fn local_status(&self) -> Result<v1::GetClusterStatusResponse, Status> {
+        let metrics = self.replica.metrics();
+        let revision = self.replica.state()?.revision();
+        Ok(status_of(&metrics, revision))
+    }
+
+    async fn change_membership(
+        &self,
+        change: ChangeMembers<u64, ClusterNode>,
+    ) -> Result<v1::GetClusterStatusResponse, Status> {
+        self.replica
+            .raft()
+            .change_membership(change, false)
+            .await
+            .map_err(membership_error)?;
+        self.local_status()
+    }
+}
+
+/// What a membership change's failure means to the caller.
+fn membership_error(error: RaftError<TypeConfig, ClientWriteError<TypeConfig>>) -> Status {
+    match error {
+        RaftError::APIError(ClientWriteError::ChangeMembershipError(error)) => {
+            Status::failed_precondition(error.to_string())
+        }
+        RaftError::APIError(ClientWriteError::ForwardToLeader(forward)) => {
+            no_leader(format!("leadership moved to {:?}", forward.leader_id))
+        }
+        RaftError::APIError(other) => Status::failed_precondition(other.to_string()),
+        RaftError::Fatal(fatal) => Status::unavailable(fatal.to_string()),
+    }
+}
+
+/// The status response from one node's metrics.
+fn status_of(metrics: &RaftMetrics<TypeConfig>, revision: u64) -> v1::GetClusterStatusResponse {
+    let membership = metrics.membership_config.membership();
+    let voters: BTreeSet<u64> = membership.voter_ids().collect();
+    let last_log_index = metrics.last_log_index.unwrap_or(0);
+    let members = membership
+        .nodes()
+        .map(|(id, node)| {
+            let matched = if Some(*id) == metrics.current_leader && *id == metrics.id {
+                metrics.last_log_index
+            } else {
+                metrics
+                    .replication
+                    .as_ref()
+                    .and_then(|replication| replication.get(id))
+                    .map(|matched| matched.as_ref().map_or(0, |log_id| log_id.index))
+            };
+            v1::ClusterMember {
+                node_id: *id,
+                raft_address: node.raft_address.clone(),
+                api_address: node.api_address.clone(),
+                role: if voters.contains(id) {
+                    v1::ClusterRole::Voter
+                } else {
+                    v1::ClusterRole::Learner
+                } as i32,
+                matched_index: matched,
+                lag: matched.map(|matched| last_log_index.saturating_sub(matched)),
+            }
+        })
+        .collect();
+    v1::GetClusterStatusResponse {
+        node_id: metrics.id,
+        leader_id: metrics.current_leader,
+        term: metrics.current_term,
+        applied_index: metrics
+            .last_applied
+            .as_ref()
+            .map_or(0, |log_id| log_id.index),
+        revision,
+        members,
+    }
+}
+
+fn check_address(field: &str, address: &str) -> Result<(), Status> {
+    match address.rsplit_once(':') {
+        Some((host, port)) if !host.is_empty() && port.parse::<u16>().is_ok_and(|p| p > 0) => {
+            Ok(())
+        }
+        _ => Err(invalid(
+            field,
+            format!("{address:?} is not a host:port address"),
+        )),
+    }
+}
+
+#[tonic::async_trait]
+impl v1::cluster_service_server::ClusterService for Api {
+    async fn get_cluster_settings(
+        &self,
+        request: Request<v1::GetClusterSettingsRequest>,
+    ) -> Result<Response<v1::GetClusterSettingsResponse>, Status> {
+        let message = request.get_ref();
+        self.read(&request, message.read.as_ref(), |_, state| {
+            Ok(v1::GetClusterSettingsResponse {
+                settings: Some(state.settings().into()),
+                revision: state.revision(),
+            })
+        })
+        .await
+    }
+
+    async fn update_cluster_settings(
+        &self,
+        request: Request<v1::UpdateClusterSettingsRequest>,
+    ) -> Result<Response<v1::UpdateClusterSettingsResponse>, Status> {
+        let receipt = self
+            .write(
+                request,
+                |r| r.client_token.clone(),
+                Kind::UpdateClusterSettings,
+            )
+            .await?;
+        self.render(|_, state| {
+            Ok(v1::UpdateClusterSettingsResponse {
+                settings: Some(state.settings().into()),
+                revision: receipt.revision,
+            })
+        })
+    }
+
+    async fn get_cluster_status(
+        &self,
+        request: Request<v1::GetClusterStatusRequest>,
+    ) -> Result<Response<v1::GetClusterStatusResponse>, Status> {
+        let deadline = deadline_of(request.metadata(), self.default_deadline);
+        if Consistency::of(request.get_ref().read.as_ref()) == Consistency::Local {
+            return self.local_status().map(Response::new);
+        }
+        match self.find_leader(deadline).await? {
+            Leader::Here => self.local_status().map(Response::new),
+            Leader::There(client) => {
+                client
+                    .cluster()
+                    .get_cluster_status(request.into_inner())
+                    .await
+            }
+        }
+    }
+
+    async fn add_learner(
+        &self,
+        request: Request<v1::AddLearnerRequest>,
+    ) -> Result<Response<v1::AddLearnerResponse>, Status> {
+        let deadline = deadline_of(request.metadata(), self.default_deadline);
+        let message = request.get_ref();
+        if message.node_id == 0 {
+            return Err(invalid("node_id", "must be 1 or more"));
+        }
+        check_address("raft_address", &message.raft_address)?;
+        check_address("api_address", &message.api_address)?;
+        let node = ClusterNode {
+            raft_address: message.raft_address.clone(),
+            api_address: message.api_address.clone(),
+        };
+        match self.find_leader(deadline).await? {
+            Leader::There(client) => client.cluster().add_learner(request.into_inner()).await,
+            Leader::Here => {
+                if self
+                    .replica
+                    .metrics()
+                    .membership_config
+                    .membership()
+                    .get_node(&message.node_id)
+                    .is_some()
+                {
+                    return Err(Status::already_exists(format!(
+                        "node_id: node {} is already a member of the cluster",
+                        message.node_id
+                    )));
+                }
+                let added = tokio::time::timeout(
+                    remaining(deadline),
+                    self.replica.raft().add_learner(message.node_id, node, true),
+                )
+                .await
+                .map_err(|_| {
+                    Status::deadline_exceeded(
+                        "the learner was added but had not caught up by the deadline; \
+                         see `fulcrum cluster status`",
+                    )
+                })?;
+                added.map_err(membership_error)?;
+                Ok(Response::new(v1::AddLearnerResponse {
+                    status: Some(self.local_status()?),
+                }))
+            }
+        }
+    }
+
+    async fn promote_node(
+        &self,
+        request: Request<v1::PromoteNodeRequest>,
+    ) -> Result<Response<v1::PromoteNodeResponse>, Status> {
+        let deadline = deadline_of(request.metadata(), self.default_deadline);
+        let node_id = request.get_ref().node_id;
+        match self.find_leader(deadline).await? {
+            Leader::There(client) => client.cluster().promote_node(request.into_inner()).await,
+            Leader::Here => {
+                let membership = self.replica.metrics().membership_config.clone();
+                if membership.membership().get_node(&node_id).is_none() {
+                    return Err(Status::not_found(format!(
+                        "node_id: node {node_id} is not a member; add it as a learner first"
+                    )));
+                }
+                let status = self
+                    .change_membership(ChangeMembers::AddVoterIds(BTreeSet::from([node_id])))
+                    .await?;
+                Ok(Response::new(v1::PromoteNodeResponse {
+                    status: Some(status),
+                }))
+            }
+        }
+    }
+
+    async fn remove_node(
+        &self,
+        request: Request<v1::RemoveNodeRequest>,
+    ) -> Result<Response<v1::RemoveNodeResponse>, Status> {
+        let deadline = deadline_of(request.metadata(), self.default_deadline);
+        let node_id = request.get_ref().node_id;
+        match self.find_leader(deadline).await? {
+            Leader::There(client) => client.cluster().remove_node(request.into_inner()).await,
+            Leader::Here => {
+                let membership = self.replica.metrics().membership_config.clone();
+                let membership = membership.membership();
+                if membership.get_node(&node_id).is_none() {
+                    return Err(Status::not_found(format!(
+                        "node_id: node {node_id} is not a member of the cluster"
+                    )));
+                }
+                let ids = BTreeSet::from([node_id]);
+                let change = if membership.voter_ids().any(|id| id == node_id) {
+                    ChangeMembers::RemoveVoters(ids)
+                } else {
+                    ChangeMembers::RemoveNodes(ids)
+                };
+                let status = self.change_membership(change).await?;
+                Ok(Response::new(v1::RemoveNodeResponse {
+                    status: Some(status),
+                }))
+            }
+        }
+    }
+
+    async fn transfer_leadership(
+        &self,
+        request: Request<v1::TransferLeadershipRequest>,
+    ) -> Result<Response<v1::TransferLeadershipResponse>, Status> {
+        let deadline = deadline_of(request.metadata(), self.default_deadline);
+        let to = request.get_ref().to_node_id;
+        match self.find_leader(deadline).await? {
+            Leader::There(client) => {
+                client
+                    .cluster()
+                    .transfer_leadership(request.into_inner())
+                    .await
+            }
+            Leader::Here => {
+                let voters: BTreeMap<u64, ()> = self
+                    .replica
+                    .metrics()
+                    .membership_config
+                    .membership()
+                    .voter_ids()
+                    .map(|id| (id, ()))
+                    .collect();
+                if !voters.contains_key(&to) {
+                    return Err(invalid(
+                        "to_node_id",
+                        format!("node {to} is not a voter of the cluster"),
+                    ));
+                }
+                if to != self.replica.id() {
+                    self.replica
+                        .raft()
+                        .trigger()
+                        .transfer_leader(to)
+                        .await
+                        .map_err(|fatal| Status::unavailable(fatal.to_string()))?;
+                }
+                let metrics = self
+                    .replica
+                    .raft()
+                    .wait(Some(remaining(deadline)))
+                    .metrics(
+                        |metrics| metrics.current_leader == Some(to),
+                        "leadership transferred",
+                    )
+                    .await
+                    .map_err(|error| Status::deadline_exceeded(error.to_string()))?;
+                Ok(Response::new(v1::TransferLeadershipResponse {
+                    leader_id: metrics.current_leader,
+                }))
+            }
+        }
+    }
+}

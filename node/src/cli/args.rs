@@ -1,0 +1,648 @@
+//! The command line's grammar.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+use super::output::Format;
+use crate::config::Overrides;
+
+/// Fulcrum: a load balancer service on a Raft-replicated log.
+#[derive(Debug, Parser)]
+#[command(name = "fulcrum", version, about)]
+pub struct Cli {
+    /// The node to talk to (`host:port` of its public API); any member answers.
+    #[arg(
+        long,
+        global = true,
+        env = "FULCRUM_ENDPOINT",
+        default_value = "127.0.0.1:7400"
+    )]
+    pub endpoint: String,
+    /// How to print answers.
+    #[arg(long, short, global = true, value_enum, default_value = "table")]
+    pub output: Format,
+    /// Read from the answering node's own state, without asking the leader (possibly stale).
+    #[arg(long, global = true)]
+    pub local: bool,
+    /// Seconds to wait for an answer.
+    #[arg(long, global = true, default_value_t = 10)]
+    pub timeout: u64,
+    /// The client token of a write, to retry it safely (generated when absent).
+    #[arg(long, global = true)]
+    pub client_token: Option<String>,
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run a node.
+    Agent(AgentArgs),
+    /// Networks.
+    #[command(subcommand)]
+    Network(NetworkCommand),
+    /// Subnets of networks.
+    #[command(subcommand)]
+    Subnet(SubnetCommand),
+    /// Instances: the backend servers that groups send traffic to.
+    #[command(subcommand)]
+    Instance(InstanceCommand),
+    /// Elastic IPs.
+    #[command(subcommand)]
+    Eip(EipCommand),
+    /// Load Balancers.
+    #[command(subcommand, name = "lb")]
+    LoadBalancer(LoadBalancerCommand),
+    /// Listeners of Load Balancers.
+    #[command(subcommand)]
+    Listener(ListenerCommand),
+    /// Virtual server groups and their members.
+    #[command(subcommand)]
+    Group(GroupCommand),
+    /// TLS certificates for HTTPS listeners.
+    #[command(subcommand)]
+    Certificate(CertificateCommand),
+    /// The event history and the event stream.
+    #[command(subcommand)]
+    Events(EventsCommand),
+    /// The cluster: its members, leader and settings.
+    #[command(subcommand)]
+    Cluster(ClusterCommand),
+}
+
+/// `fulcrum agent`: flags override the environment, which overrides the file.
+#[derive(Debug, Args)]
+pub struct AgentArgs {
+    /// The configuration file (TOML).
+    #[arg(long)]
+    pub config: Option<PathBuf>,
+    /// A single-node cluster under ./fulcrum-data, API on 127.0.0.1:7400,
+    /// loopback EIP pool 127.0.0.0/8; no root needed.
+    #[arg(long)]
+    pub dev: bool,
+    /// node.id
+    #[arg(long)]
+    pub id: Option<String>,
+    /// node.data_dir
+    #[arg(long)]
+    pub data_dir: Option<String>,
+    /// node.api_address (IP:port)
+    #[arg(long)]
+    pub api_address: Option<String>,
+    /// node.raft_address (IP:port)
+    #[arg(long)]
+    pub raft_address: Option<String>,
+    /// cluster.initial_members, as ID=RAFT_ADDRESS/API_ADDRESS,...
+    #[arg(long)]
+    pub initial_members: Option<String>,
+    /// cluster.join: the API address of a member to join
+    #[arg(long)]
+    pub join: Option<String>,
+    /// cluster.eip_pool, as CIDR,CIDR
+    #[arg(long)]
+    pub eip_pool: Option<String>,
+    /// dataplane.threads
+    #[arg(long)]
+    pub dataplane_threads: Option<String>,
+    /// raft.heartbeat_ms
+    #[arg(long)]
+    pub heartbeat_ms: Option<String>,
+    /// raft.election_timeout_min_ms
+    #[arg(long)]
+    pub election_timeout_min_ms: Option<String>,
+    /// raft.election_timeout_max_ms
+    #[arg(long)]
+    pub election_timeout_max_ms: Option<String>,
+}
+
+impl AgentArgs {
+    /// The flags as configuration overrides.
+    pub fn overrides(&self) -> Overrides {
+        Overrides {
+            id: self.id.clone(),
+            data_dir: self.data_dir.clone(),
+            api_address: self.api_address.clone(),
+            raft_address: self.raft_address.clone(),
+            initial_members: self.initial_members.clone(),
+            join: self.join.clone(),
+            eip_pool: self.eip_pool.clone(),
+            dataplane_threads: self.dataplane_threads.clone(),
+            heartbeat_ms: self.heartbeat_ms.clone(),
+            election_timeout_min_ms: self.election_timeout_min_ms.clone(),
+            election_timeout_max_ms: self.election_timeout_max_ms.clone(),
+        }
+    }
+}
+
+/// Name, description and tags, shared by every `create`.
+#[derive(Debug, Args)]
+pub struct Describe {
+    /// A description, at most 256 characters.
+    #[arg(long, default_value = "")]
+    pub description: String,
+    /// A tag, KEY=VALUE; repeat for several.
+    #[arg(long = "tag")]
+    pub tags: Vec<String>,
+}
+
+/// Network commands.
+#[derive(Debug, Subcommand)]
+pub enum NetworkCommand {
+    /// Create a network.
+    Create {
+        /// Its name.
+        name: String,
+        /// Its address block, e.g. 10.0.0.0/16.
+        #[arg(long)]
+        cidr: String,
+        /// Description and tags.
+        #[command(flatten)]
+        describe: Describe,
+    },
+    /// List networks.
+    List,
+    /// Show a network (by name or id).
+    Show {
+        /// Name or id.
+        network: String,
+    },
+    /// Delete a network.
+    Delete {
+        /// Name or id.
+        network: String,
+    },
+}
+
+/// Subnet commands.
+#[derive(Debug, Subcommand)]
+pub enum SubnetCommand {
+    /// Create a subnet inside a network.
+    Create {
+        /// Its name.
+        name: String,
+        /// The network (name or id).
+        #[arg(long)]
+        network: String,
+        /// Its address block, inside the network's.
+        #[arg(long)]
+        cidr: String,
+        /// Description and tags.
+        #[command(flatten)]
+        describe: Describe,
+    },
+    /// List subnets.
+    List {
+        /// Only those of this network.
+        #[arg(long)]
+        network: Option<String>,
+    },
+    /// Show a subnet.
+    Show {
+        /// Name or id.
+        subnet: String,
+    },
+    /// Delete a subnet.
+    Delete {
+        /// Name or id.
+        subnet: String,
+    },
+}
+
+/// Instance commands.
+#[derive(Debug, Subcommand)]
+pub enum InstanceCommand {
+    /// Register a backend server.
+    Create {
+        /// Its name.
+        name: String,
+        /// The subnet (name or id).
+        #[arg(long)]
+        subnet: String,
+        /// Its IP address, inside the subnet.
+        #[arg(long)]
+        address: String,
+        /// Description and tags.
+        #[command(flatten)]
+        describe: Describe,
+    },
+    /// List instances.
+    List {
+        /// Only those of this subnet.
+        #[arg(long)]
+        subnet: Option<String>,
+    },
+    /// Show an instance.
+    Show {
+        /// Name or id.
+        instance: String,
+    },
+    /// Delete an instance.
+    Delete {
+        /// Name or id.
+        instance: String,
+    },
+}
+
+/// EIP commands.
+#[derive(Debug, Subcommand)]
+pub enum EipCommand {
+    /// Allocate an EIP from the cluster's pool.
+    Allocate {
+        /// Its name (optional).
+        #[arg(default_value = "")]
+        name: String,
+        /// A given address in the pool (the first free one when absent).
+        #[arg(long, default_value = "")]
+        address: String,
+        /// Description and tags.
+        #[command(flatten)]
+        describe: Describe,
+    },
+    /// List EIPs.
+    List,
+    /// Show an EIP (by name, address or id).
+    Show {
+        /// Name, address or id.
+        eip: String,
+    },
+    /// Release an EIP back to the pool.
+    Release {
+        /// Name, address or id.
+        eip: String,
+    },
+}
+
+/// Load Balancer commands.
+#[derive(Debug, Subcommand)]
+pub enum LoadBalancerCommand {
+    /// Create a Load Balancer (the guide's step 1).
+    Create {
+        /// Its name, unique in the cluster.
+        name: String,
+        /// The network (name or id).
+        #[arg(long)]
+        network: String,
+        /// The subnet (name or id).
+        #[arg(long)]
+        subnet: String,
+        /// Refuse deletion until turned off.
+        #[arg(long)]
+        delete_protection: bool,
+        /// Description and tags.
+        #[command(flatten)]
+        describe: Describe,
+    },
+    /// List Load Balancers.
+    List,
+    /// The detail view: the Load Balancer, its EIP, listeners and groups with statuses.
+    Show {
+        /// Name or id.
+        load_balancer: String,
+    },
+    /// Change a Load Balancer.
+    Update {
+        /// Name or id.
+        load_balancer: String,
+        /// A new name.
+        #[arg(long)]
+        name: Option<String>,
+        /// A new description.
+        #[arg(long)]
+        description: Option<String>,
+        /// up or down.
+        #[arg(long)]
+        admin_state: Option<AdminState>,
+        /// true or false.
+        #[arg(long)]
+        delete_protection: Option<bool>,
+        /// Refuse unless the Load Balancer is at this revision.
+        #[arg(long)]
+        expected_revision: Option<u64>,
+    },
+    /// Delete a Load Balancer.
+    Delete {
+        /// Name or id.
+        load_balancer: String,
+        /// Also delete its listeners and groups, and disassociate its EIP.
+        #[arg(long)]
+        cascade: bool,
+    },
+    /// Associate an EIP (the guide's step 2).
+    AssociateEip {
+        /// Name or id of the Load Balancer.
+        load_balancer: String,
+        /// Name, address or id of the EIP.
+        eip: String,
+    },
+    /// Disassociate its EIP.
+    DisassociateEip {
+        /// Name or id.
+        load_balancer: String,
+    },
+}
+
+/// Administrative state.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum AdminState {
+    /// Serving.
+    Up,
+    /// Not serving.
+    Down,
+}
+
+/// Listener commands.
+#[derive(Debug, Subcommand)]
+pub enum ListenerCommand {
+    /// Add a listener (the guide's step 4).
+    Create {
+        /// Its name, unique within the Load Balancer.
+        name: String,
+        /// The Load Balancer (name or id).
+        #[arg(long = "lb")]
+        load_balancer: String,
+        /// tcp, http or https (fixed after creation).
+        #[arg(long)]
+        protocol: ProtocolArg,
+        /// 1 to 65535, unique within the Load Balancer (fixed after creation).
+        #[arg(long)]
+        port: u32,
+        /// The group that receives its traffic (name or id).
+        #[arg(long)]
+        group: Option<String>,
+        /// Concurrent connections: -1 unlimited, or 1 to 1000000.
+        #[arg(long, allow_hyphen_values = true)]
+        connection_limit: Option<i64>,
+        /// The certificate of an HTTPS listener (name or id).
+        #[arg(long)]
+        certificate: Option<String>,
+        /// Seconds an idle connection is kept.
+        #[arg(long)]
+        idle_timeout: Option<u32>,
+        /// Add X-Forwarded-For (HTTP and HTTPS).
+        #[arg(long)]
+        x_forwarded_for: Option<bool>,
+        /// Description and tags.
+        #[command(flatten)]
+        describe: Describe,
+    },
+    /// List listeners.
+    List {
+        /// Only those of this Load Balancer.
+        #[arg(long = "lb")]
+        load_balancer: Option<String>,
+    },
+    /// Show a listener.
+    Show {
+        /// Name or id.
+        listener: String,
+        /// The Load Balancer, where the name is not unique.
+        #[arg(long = "lb")]
+        load_balancer: Option<String>,
+    },
+    /// Change a listener.
+    Update {
+        /// Name or id.
+        listener: String,
+        /// The Load Balancer, where the name is not unique.
+        #[arg(long = "lb")]
+        load_balancer: Option<String>,
+        /// A new name.
+        #[arg(long)]
+        name: Option<String>,
+        /// A new group (name or id).
+        #[arg(long)]
+        group: Option<String>,
+        /// -1 unlimited, or 1 to 1000000.
+        #[arg(long, allow_hyphen_values = true)]
+        connection_limit: Option<i64>,
+        /// up or down.
+        #[arg(long)]
+        admin_state: Option<AdminState>,
+    },
+    /// Delete a listener.
+    Delete {
+        /// Name or id.
+        listener: String,
+        /// The Load Balancer, where the name is not unique.
+        #[arg(long = "lb")]
+        load_balancer: Option<String>,
+    },
+}
+
+/// Listener protocols.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum ProtocolArg {
+    /// Layer 4.
+    Tcp,
+    /// HTTP/1.1.
+    Http,
+    /// HTTP/1.1 over TLS.
+    Https,
+}
+
+/// Balancing algorithms.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum AlgorithmArg {
+    /// Smooth weighted round robin (the default).
+    RoundRobin,
+    /// Weighted least connections.
+    LeastConnections,
+    /// Consistent hashing of the client address.
+    SourceIp,
+}
+
+/// Health-check kinds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum HealthCheckArg {
+    /// A TCP connect.
+    Tcp,
+    /// An HTTP GET.
+    Http,
+}
+
+/// Group commands.
+#[derive(Debug, Subcommand)]
+pub enum GroupCommand {
+    /// Add a virtual server group (the guide's step 3).
+    Create {
+        /// Its name, unique within the Load Balancer.
+        name: String,
+        /// The Load Balancer (name or id).
+        #[arg(long = "lb")]
+        load_balancer: String,
+        /// How new connections are spread.
+        #[arg(long, value_enum)]
+        algorithm: Option<AlgorithmArg>,
+        /// A health check.
+        #[arg(long, value_enum)]
+        health_check: Option<HealthCheckArg>,
+        /// The HTTP health check's path.
+        #[arg(long)]
+        health_path: Option<String>,
+        /// The HTTP health check's expected codes (200, 200-299, 200,302).
+        #[arg(long)]
+        health_codes: Option<String>,
+        /// A member, INSTANCE:PORT[:WEIGHT] (instance by name or id); repeat for several.
+        #[arg(long = "member")]
+        members: Vec<String>,
+        /// Description and tags.
+        #[command(flatten)]
+        describe: Describe,
+    },
+    /// List groups.
+    List {
+        /// Only those of this Load Balancer.
+        #[arg(long = "lb")]
+        load_balancer: Option<String>,
+    },
+    /// Show a group and its members.
+    Show {
+        /// Name or id.
+        group: String,
+        /// The Load Balancer, where the name is not unique.
+        #[arg(long = "lb")]
+        load_balancer: Option<String>,
+    },
+    /// Delete a group.
+    Delete {
+        /// Name or id.
+        group: String,
+        /// The Load Balancer, where the name is not unique.
+        #[arg(long = "lb")]
+        load_balancer: Option<String>,
+        /// Also detach it from the listeners that use it.
+        #[arg(long)]
+        cascade: bool,
+    },
+    /// Add a member, INSTANCE:PORT[:WEIGHT].
+    AddMember {
+        /// The group (name or id).
+        group: String,
+        /// INSTANCE:PORT[:WEIGHT].
+        member: String,
+        /// The Load Balancer, where the group's name is not unique.
+        #[arg(long = "lb")]
+        load_balancer: Option<String>,
+    },
+    /// Change a member's weight or state.
+    UpdateMember {
+        /// The group (name or id).
+        group: String,
+        /// The member's id.
+        member: String,
+        /// 0 to 100; 0 drains.
+        #[arg(long)]
+        weight: Option<u32>,
+        /// up or down.
+        #[arg(long)]
+        admin_state: Option<AdminState>,
+        /// The Load Balancer, where the group's name is not unique.
+        #[arg(long = "lb")]
+        load_balancer: Option<String>,
+    },
+    /// Remove a member.
+    RemoveMember {
+        /// The group (name or id).
+        group: String,
+        /// The member's id.
+        member: String,
+        /// The Load Balancer, where the group's name is not unique.
+        #[arg(long = "lb")]
+        load_balancer: Option<String>,
+    },
+}
+
+/// Certificate commands.
+#[derive(Debug, Subcommand)]
+pub enum CertificateCommand {
+    /// Upload a certificate chain and its private key (PEM files).
+    Upload {
+        /// Its name.
+        name: String,
+        /// The PEM certificate chain.
+        #[arg(long)]
+        chain: PathBuf,
+        /// The PEM private key (never shown again).
+        #[arg(long)]
+        key: PathBuf,
+        /// Description and tags.
+        #[command(flatten)]
+        describe: Describe,
+    },
+    /// List certificates.
+    List,
+    /// Show a certificate.
+    Show {
+        /// Name or id.
+        certificate: String,
+    },
+    /// Delete a certificate.
+    Delete {
+        /// Name or id.
+        certificate: String,
+    },
+}
+
+/// Event commands.
+#[derive(Debug, Subcommand)]
+pub enum EventsCommand {
+    /// The history, of the cluster or of one resource.
+    List {
+        /// Only this resource's events (an id).
+        #[arg(long)]
+        resource: Option<String>,
+        /// From this revision (0: the oldest kept).
+        #[arg(long, default_value_t = 0)]
+        from: u64,
+    },
+    /// Print events as they are applied, from a revision on.
+    Watch {
+        /// From this revision (0: the oldest kept).
+        #[arg(long, default_value_t = 0)]
+        from: u64,
+    },
+}
+
+/// Cluster commands.
+#[derive(Debug, Subcommand)]
+pub enum ClusterCommand {
+    /// Members, leader, term, applied revision and each follower's lag.
+    Status,
+    /// The cluster's settings: EIP pool, quotas, retention.
+    Settings,
+    /// Replace the EIP pool.
+    SetEipPool {
+        /// CIDR blocks.
+        #[arg(required = true)]
+        cidrs: Vec<String>,
+    },
+    /// Add a node as a learner (it catches up, then can be promoted).
+    AddLearner {
+        /// The new node's id.
+        node_id: u64,
+        /// Its Raft address.
+        #[arg(long)]
+        raft_address: String,
+        /// Its API address.
+        #[arg(long)]
+        api_address: String,
+    },
+    /// Make a learner a voter.
+    Promote {
+        /// The node's id.
+        node_id: u64,
+    },
+    /// Remove a node from the cluster.
+    Remove {
+        /// The node's id.
+        node_id: u64,
+    },
+    /// Hand leadership to another voter.
+    TransferLeadership {
+        /// The node's id.
+        node_id: u64,
+    },
+}

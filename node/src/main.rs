@@ -1,0 +1,49 @@
+//! `fulcrum`: `fulcrum agent` runs a node; every other subcommand is the CLI.
+//! This file only parses the command line, sets up logging and calls the library.
+
+use std::process::ExitCode;
+
+use clap::Parser;
+use fulcrum_node::cli::args::{Cli, Command};
+use fulcrum_node::cli::{self, EXIT_USAGE};
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("fulcrum: cannot start the async runtime: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match &cli.command {
+        Command::Agent(args) => {
+            let config = match cli::agent_config(args, std::env::vars()) {
+                Ok(config) => config,
+                Err(error) => {
+                    eprintln!("fulcrum agent: bad configuration: {error}");
+                    return ExitCode::from(EXIT_USAGE);
+                }
+            };
+            tracing_subscriber::fmt()
+                .with_env_filter(
+                    tracing_subscriber::EnvFilter::try_from_env("FULCRUM_LOG").unwrap_or_else(
+                        |_| tracing_subscriber::EnvFilter::new("info,openraft=warn"),
+                    ),
+                )
+                .with_writer(std::io::stderr)
+                .init();
+            runtime.block_on(fulcrum_node::agent::run_until_signalled(config))
+        }
+        _ => match runtime.block_on(cli::run(cli)) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(error) => {
+                eprintln!("error: {error}");
+                error.exit_code()
+            }
+        },
+    }
+}

@@ -1,0 +1,372 @@
+//! The node's handle on consensus: how a command reaches the log from any
+//! node, and how a read is made linearizable on any node.
+//!
+//! Writes: the leader stamps its clock on the command, commits it and answers
+//! with the domain's receipt. A follower hands the command to the leader over
+//! the internal Raft service and then waits until its own projections have
+//! applied the entry, so that what it answers next is at least as new.
+//!
+//! Retries inside one call are made only where nothing can have been applied
+//! twice: after a "not the leader" refusal (the entry was never appended), or
+//! when the client gave a token (the token memory answers a repeat with the
+//! first answer).
+//!
+//! Reads: a linearizable read waits until the local state machine has applied
+//! a read index the leader confirmed with a quorum (openraft's ReadIndex).
+
+use std::sync::{Arc, RwLockReadGuard};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use fulcrum_api::{LOG_FORMAT_VERSION, v1};
+use fulcrum_raft_store::domain::{Receipt, State};
+use fulcrum_raft_store::raft::{ClusterNode, Proposal, SharedState, StateMachine, TypeConfig};
+use openraft::async_runtime::WatchReceiver;
+use openraft::{Raft, RaftMetrics, ReadPolicy};
+use tokio::time::Instant;
+use tonic::Status;
+
+use crate::deadline::remaining;
+use crate::errors::{no_leader, outcome_unknown, rejection_status};
+use crate::raft_network::PeerNetwork;
+
+/// How long to wait before asking again who leads, while an election runs.
+const LEADER_BACKOFF: Duration = Duration::from_millis(25);
+
+/// How a read is served.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Consistency {
+    /// After a read index confirmed by the leader's quorum has been applied here.
+    Linearizable,
+    /// From this node's projections as they are: fast, possibly stale.
+    Local,
+}
+
+impl Consistency {
+    /// The consistency a request asks for; linearizable unless it says local.
+    pub fn of(read: Option<&v1::ReadOptions>) -> Self {
+        match read.map(|read| read.consistency()) {
+            Some(v1::ReadConsistency::Local) => Self::Local,
+            _ => Self::Linearizable,
+        }
+    }
+}
+
+/// The answer of the leader to a command, or the leader it points to.
+pub enum LeaderAnswer<T> {
+    /// The leader answered.
+    Answered(T),
+    /// This node does not lead; `Some` names the node it believes does.
+    NotLeader(Option<u64>),
+}
+
+/// One node's view of the cluster's consensus.
+pub struct Replica {
+    id: u64,
+    raft: Raft<TypeConfig, StateMachine>,
+    state: SharedState,
+    peers: PeerNetwork,
+}
+
+impl Replica {
+    /// The replica of node `id`.
+    pub fn new(
+        id: u64,
+        raft: Raft<TypeConfig, StateMachine>,
+        state: SharedState,
+        peers: PeerNetwork,
+    ) -> Arc<Self> {
+        Arc::new(Self {
+            id,
+            raft,
+            state,
+            peers,
+        })
+    }
+
+    /// This node's id.
+    pub fn id(&self) -> u64 {
+        self.id
+    }
+
+    /// The Raft node.
+    pub fn raft(&self) -> &Raft<TypeConfig, StateMachine> {
+        &self.raft
+    }
+
+    /// The projections as this node has applied them.
+    pub fn state(&self) -> Result<RwLockReadGuard<'_, State>, Status> {
+        self.state
+            .read()
+            .map_err(|_| Status::internal("the state lock is poisoned"))
+    }
+
+    /// Raft's metrics as they are now.
+    pub fn metrics(&self) -> RaftMetrics<TypeConfig> {
+        self.raft.metrics().borrow_watched().clone()
+    }
+
+    /// The leader as this node knows it, and how to reach it.
+    pub fn leader(&self) -> Option<(u64, ClusterNode)> {
+        let metrics = self.metrics();
+        let leader = metrics.current_leader?;
+        let node = metrics
+            .membership_config
+            .membership()
+            .get_node(&leader)
+            .cloned()?;
+        Some((leader, node))
+    }
+
+    /// Commits `command` from any node and answers with its receipt.
+    pub async fn propose(
+        &self,
+        client_token: String,
+        command: v1::Command,
+        deadline: Instant,
+    ) -> Result<Receipt, Status> {
+        let retry_is_safe = !client_token.is_empty();
+        loop {
+            let failure = match self.leader() {
+                Some((leader, _)) if leader == self.id => {
+                    match self
+                        .propose_as_leader(client_token.clone(), command.clone(), deadline)
+                        .await?
+                    {
+                        LeaderAnswer::Answered((_, receipt)) => return Ok(receipt),
+                        LeaderAnswer::NotLeader(_) => "leadership moved".to_owned(),
+                    }
+                }
+                Some((leader, node)) => {
+                    match self
+                        .forward(leader, &node, &client_token, &command, deadline)
+                        .await
+                    {
+                        Ok(LeaderAnswer::Answered((log_index, receipt))) => {
+                            self.wait_applied(log_index, deadline).await?;
+                            return Ok(receipt);
+                        }
+                        Ok(LeaderAnswer::NotLeader(_)) => format!("node {leader} no longer leads"),
+                        Err(Forwarding::Refused(status)) => return Err(status),
+                        Err(Forwarding::NotSent(reason)) => reason,
+                        Err(Forwarding::Lost(reason)) if retry_is_safe => reason,
+                        Err(Forwarding::Lost(reason)) => return Err(outcome_unknown(reason)),
+                    }
+                }
+                None => "no leader is known".to_owned(),
+            };
+            if remaining(deadline) <= LEADER_BACKOFF {
+                return Err(no_leader(failure));
+            }
+            tokio::time::sleep(LEADER_BACKOFF).await;
+        }
+    }
+
+    /// Commits `command` if this node leads: stamps the leader's clock on it,
+    /// appends it, and answers with the entry's log index and the receipt.
+    pub async fn propose_as_leader(
+        &self,
+        client_token: String,
+        command: v1::Command,
+        deadline: Instant,
+    ) -> Result<LeaderAnswer<(u64, Receipt)>, Status> {
+        let envelope = v1::LogEnvelope {
+            format_version: LOG_FORMAT_VERSION,
+            client_token,
+            accepted_at_unix_ms: unix_now_ms(),
+            command: Some(command),
+        };
+        let written = tokio::time::timeout(
+            remaining(deadline),
+            self.raft.client_write(Proposal(envelope)),
+        )
+        .await
+        .map_err(|_| outcome_unknown("not committed in time"))?;
+        let response = match written {
+            Ok(response) => response,
+            Err(error) => {
+                if let Some(forward) = error.forward_to_leader() {
+                    return Ok(LeaderAnswer::NotLeader(forward.leader_id));
+                }
+                return Err(no_leader(error));
+            }
+        };
+        let log_index = response.log_id.index;
+        let applied = response
+            .data
+            .applied
+            .ok_or_else(|| Status::internal("a command entry was applied without an answer"))?;
+        match applied.answer {
+            Ok(receipt) => Ok(LeaderAnswer::Answered((log_index, receipt))),
+            Err(rejection) => Err(rejection_status(&rejection)),
+        }
+    }
+
+    async fn forward(
+        &self,
+        leader: u64,
+        node: &ClusterNode,
+        client_token: &str,
+        command: &v1::Command,
+        deadline: Instant,
+    ) -> Result<LeaderAnswer<(u64, Receipt)>, Forwarding> {
+        let mut client = self
+            .peers
+            .raft_client(&node.raft_address)
+            .map_err(Forwarding::NotSent)?;
+        let mut request = tonic::Request::new(v1::ProposeRequest {
+            client_token: client_token.to_owned(),
+            command: Some(command.clone()),
+        });
+        request.set_timeout(remaining(deadline));
+        let reply = client
+            .propose(request)
+            .await
+            .map_err(|status| Forwarding::classify(leader, status))?
+            .into_inner();
+        match reply.outcome {
+            Some(v1::propose_response::Outcome::Receipt(receipt)) => Ok(LeaderAnswer::Answered((
+                receipt.log_index,
+                Receipt {
+                    revision: receipt.revision,
+                    resource_id: receipt.resource_id,
+                },
+            ))),
+            Some(v1::propose_response::Outcome::NotLeader(not_leader)) => {
+                Ok(LeaderAnswer::NotLeader(not_leader.leader_id))
+            }
+            None => Err(Forwarding::Lost(format!(
+                "node {leader} answered a proposal with no outcome"
+            ))),
+        }
+    }
+
+    /// Makes the next read from [`Self::state`] satisfy `consistency`.
+    pub async fn read_barrier(
+        &self,
+        consistency: Consistency,
+        deadline: Instant,
+    ) -> Result<(), Status> {
+        if consistency == Consistency::Local {
+            return Ok(());
+        }
+        loop {
+            let failure = match self.leader() {
+                Some((leader, _)) if leader == self.id => {
+                    match self.read_index_as_leader(deadline).await? {
+                        LeaderAnswer::Answered(_) => return Ok(()),
+                        LeaderAnswer::NotLeader(_) => "leadership moved".to_owned(),
+                    }
+                }
+                Some((leader, node)) => match self.remote_read_index(leader, &node, deadline).await
+                {
+                    Ok(LeaderAnswer::Answered(index)) => {
+                        return self.wait_applied(index, deadline).await;
+                    }
+                    Ok(LeaderAnswer::NotLeader(_)) => format!("node {leader} no longer leads"),
+                    Err(reason) => reason,
+                },
+                None => "no leader is known".to_owned(),
+            };
+            if remaining(deadline) <= LEADER_BACKOFF {
+                return Err(no_leader(failure));
+            }
+            tokio::time::sleep(LEADER_BACKOFF).await;
+        }
+    }
+
+    /// If this node leads: confirms it with a quorum and waits until its state
+    /// machine has applied the read index, which it answers.
+    pub async fn read_index_as_leader(
+        &self,
+        deadline: Instant,
+    ) -> Result<LeaderAnswer<u64>, Status> {
+        let confirmed = tokio::time::timeout(
+            remaining(deadline),
+            self.raft.ensure_linearizable(ReadPolicy::ReadIndex),
+        )
+        .await
+        .map_err(|_| no_leader("leadership not confirmed by a quorum in time"))?;
+        match confirmed {
+            Ok(read_log_id) => Ok(LeaderAnswer::Answered(read_log_id.index())),
+            Err(error) => match error.forward_to_leader() {
+                Some(forward) => Ok(LeaderAnswer::NotLeader(forward.leader_id)),
+                None => Err(no_leader(error)),
+            },
+        }
+    }
+
+    async fn remote_read_index(
+        &self,
+        leader: u64,
+        node: &ClusterNode,
+        deadline: Instant,
+    ) -> Result<LeaderAnswer<u64>, String> {
+        let mut client = self.peers.raft_client(&node.raft_address)?;
+        let mut request = tonic::Request::new(v1::ReadIndexRequest {});
+        request.set_timeout(remaining(deadline));
+        let reply = client
+            .read_index(request)
+            .await
+            .map_err(|status| format!("node {leader}: {}", status.message()))?
+            .into_inner();
+        match reply.outcome {
+            Some(v1::read_index_response::Outcome::ReadIndex(index)) => {
+                Ok(LeaderAnswer::Answered(index))
+            }
+            Some(v1::read_index_response::Outcome::NotLeader(not_leader)) => {
+                Ok(LeaderAnswer::NotLeader(not_leader.leader_id))
+            }
+            None => Err(format!(
+                "node {leader} answered a read index with no outcome"
+            )),
+        }
+    }
+
+    /// Waits until this node has applied `log_index`.
+    pub async fn wait_applied(&self, log_index: u64, deadline: Instant) -> Result<(), Status> {
+        self.raft
+            .wait(Some(remaining(deadline)))
+            .applied_index_at_least(Some(log_index), "apply the read index")
+            .await
+            .map(drop)
+            .map_err(|error| {
+                Status::deadline_exceeded(format!(
+                    "this node had not applied log index {log_index} by the deadline ({error}); \
+                     ask again, or ask another node"
+                ))
+            })
+    }
+}
+
+/// Why handing a command to the leader failed.
+enum Forwarding {
+    /// The leader could not be asked: nothing was sent.
+    NotSent(String),
+    /// The request may have reached the leader, but no answer came back.
+    Lost(String),
+    /// The leader answered with a refusal: the client's answer.
+    Refused(Status),
+}
+
+impl Forwarding {
+    fn classify(leader: u64, status: Status) -> Self {
+        let reason = format!("node {leader}: {}", status.message());
+        match status.code() {
+            // The transport layer's own failures to connect.
+            tonic::Code::Unavailable | tonic::Code::Unknown | tonic::Code::Cancelled => {
+                Self::Lost(reason)
+            }
+            tonic::Code::DeadlineExceeded => Self::Refused(outcome_unknown(reason)),
+            _ => Self::Refused(status),
+        }
+    }
+}
+
+/// Milliseconds since the Unix epoch on this node's clock (the leader's
+/// stamp on a command; the domain keeps the log clock monotonic).
+fn unix_now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|elapsed| i64::try_from(elapsed.as_millis()).unwrap_or(i64::MAX))
+        .unwrap_or(0)
+}
