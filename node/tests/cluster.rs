@@ -1,0 +1,488 @@
+//! In-process clusters of real agents on 127.0.0.1 with OS-chosen ports,
+//! driven through the public gRPC API as a client would.
+
+#![allow(unreachable_pub, clippy::unwrap_used, clippy::expect_used)]
+
+use std::time::Duration;
+
+use fulcrum_api::{Client, v1};
+use fulcrum_node::agent::Agent;
+use fulcrum_node::config::{AgentConfig, Membership, Overrides};
+use tokio::net::TcpListener;
+use tokio::time::Instant;
+
+const PATIENCE: Duration = Duration::from_secs(30);
+
+/// One member: its configuration (kept across restarts) and, while it runs, its agent.
+struct Member {
+    config: AgentConfig,
+    agent: Option<Agent>,
+    _directory: tempfile::TempDir,
+}
+
+impl Member {
+    fn id(&self) -> u64 {
+        self.config.node_id
+    }
+
+    fn api(&self) -> String {
+        self.config.api_address.to_string()
+    }
+
+    async fn start(&mut self) {
+        let api = TcpListener::bind(self.config.api_address).await.unwrap();
+        let raft = TcpListener::bind(self.config.raft_address).await.unwrap();
+        self.agent = Some(
+            Agent::start_on(self.config.clone(), api, raft)
+                .await
+                .unwrap(),
+        );
+    }
+
+    async fn stop(&mut self) {
+        self.agent.take().expect("running").shutdown().await;
+    }
+
+    async fn client(&self) -> Client {
+        Client::connect(&self.api(), Duration::from_secs(2))
+            .await
+            .unwrap()
+    }
+
+    /// The projections, serialized: equal bytes mean equal replicas.
+    fn projection_bytes(&self) -> Vec<u8> {
+        let agent = self.agent.as_ref().expect("running");
+        let state = agent.replica().state().unwrap();
+        let mut bytes = Vec::new();
+        state.write_snapshot(&mut bytes).unwrap();
+        bytes
+    }
+
+    fn applied_index(&self) -> u64 {
+        let metrics = self.agent.as_ref().expect("running").replica().metrics();
+        metrics.last_applied.map_or(0, |log_id| log_id.index)
+    }
+}
+
+async fn free_address() -> std::net::SocketAddr {
+    TcpListener::bind("127.0.0.1:0")
+        .await
+        .unwrap()
+        .local_addr()
+        .unwrap()
+}
+
+/// The configuration of `count` members; those in `bootstrap` start the cluster.
+async fn configs(count: u64, bootstrap: u64) -> Vec<(AgentConfig, tempfile::TempDir)> {
+    let mut addresses = Vec::new();
+    for _ in 0..count {
+        addresses.push((free_address().await, free_address().await));
+    }
+    let initial: Vec<String> = (0..bootstrap)
+        .map(|n| {
+            let (api, raft) = addresses[n as usize];
+            format!("{}={raft}/{api}", n + 1)
+        })
+        .collect();
+    let mut configs = Vec::new();
+    for (n, (api, raft)) in addresses.into_iter().enumerate() {
+        let directory = tempfile::tempdir().unwrap();
+        let overrides = Overrides {
+            id: Some((n + 1).to_string()),
+            data_dir: Some(directory.path().display().to_string()),
+            api_address: Some(api.to_string()),
+            raft_address: Some(raft.to_string()),
+            initial_members: ((n as u64) < bootstrap).then(|| initial.join(",")),
+            eip_pool: Some("127.0.0.0/8".into()),
+            heartbeat_ms: Some("50".into()),
+            election_timeout_min_ms: Some("300".into()),
+            election_timeout_max_ms: Some("600".into()),
+            ..Overrides::default()
+        };
+        let mut config = AgentConfig::resolve(None, overrides, false).unwrap();
+        // Snapshot often and keep no log behind it, so a member that falls
+        // behind can only catch up from a snapshot.
+        config.raft.snapshot_interval_entries = 10;
+        config.raft.log_entries_kept_after_snapshot = 0;
+        if n as u64 >= bootstrap {
+            assert_eq!(config.membership, Membership::Restart);
+        }
+        configs.push((config, directory));
+    }
+    configs
+}
+
+async fn cluster(count: u64, bootstrap: u64) -> Vec<Member> {
+    let mut members = Vec::new();
+    for (config, directory) in configs(count, bootstrap).await {
+        let mut member = Member {
+            config,
+            agent: None,
+            _directory: directory,
+        };
+        member.start().await;
+        members.push(member);
+    }
+    members
+}
+
+/// The leader, as the running members agree on it.
+async fn leader(members: &[Member]) -> u64 {
+    let deadline = Instant::now() + PATIENCE;
+    loop {
+        let leaders: Vec<Option<u64>> = members
+            .iter()
+            .filter_map(|member| member.agent.as_ref())
+            .map(|agent| agent.replica().metrics().current_leader)
+            .collect();
+        if let Some(Some(leader)) = leaders.first()
+            && leaders.iter().all(|known| *known == Some(*leader))
+            && members
+                .iter()
+                .any(|member| member.id() == *leader && member.agent.is_some())
+        {
+            return *leader;
+        }
+        assert!(Instant::now() < deadline, "no agreed leader: {leaders:?}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+fn create_network(name: &str, token: &str) -> v1::CreateNetworkRequest {
+    v1::CreateNetworkRequest {
+        client_token: token.into(),
+        name: name.into(),
+        cidr: "10.0.0.0/16".into(),
+        ..Default::default()
+    }
+}
+
+/// Sends `request` to the members in turn until one commits it (a client's
+/// retry loop: UNAVAILABLE and broken connections mean "try again").
+async fn create_retrying(
+    members: &[Member],
+    request: v1::CreateNetworkRequest,
+) -> v1::CreateNetworkResponse {
+    let deadline = Instant::now() + PATIENCE;
+    let mut attempt = 0usize;
+    loop {
+        let running: Vec<&Member> = members.iter().filter(|m| m.agent.is_some()).collect();
+        let member = running[attempt % running.len()];
+        attempt += 1;
+        let reply = match Client::connect(&member.api(), Duration::from_secs(1)).await {
+            Ok(client) => client.networks().create_network(request.clone()).await,
+            Err(error) => Err(tonic::Status::unavailable(error.to_string())),
+        };
+        match reply {
+            Ok(reply) => return reply.into_inner(),
+            Err(status)
+                if matches!(
+                    status.code(),
+                    tonic::Code::Unavailable | tonic::Code::DeadlineExceeded | tonic::Code::Unknown
+                ) && Instant::now() < deadline =>
+            {
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+            Err(status) => panic!("create {}: {status}", request.name),
+        }
+    }
+}
+
+async fn network_names(client: &Client, consistency: v1::ReadConsistency) -> Vec<String> {
+    client
+        .networks()
+        .list_networks(v1::ListNetworksRequest {
+            read: Some(v1::ReadOptions {
+                consistency: consistency as i32,
+            }),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .networks
+        .into_iter()
+        .map(|network| network.name)
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn writes_through_followers_survive_leader_loss_and_restart_converges() {
+    let mut members = cluster(3, 3).await;
+    let first_leader = leader(&members).await;
+    let follower = members.iter().find(|m| m.id() != first_leader).unwrap();
+
+    // A write sent to a follower succeeds and every node reads it, linearizably.
+    let created = follower
+        .client()
+        .await
+        .networks()
+        .create_network(create_network("through-follower", "t-follower"))
+        .await
+        .unwrap()
+        .into_inner();
+    let network = created.network.expect("the created network");
+    assert_eq!(network.name, "through-follower");
+    for member in &members {
+        let names = network_names(&member.client().await, v1::ReadConsistency::Linearizable).await;
+        assert!(
+            names.contains(&"through-follower".to_owned()),
+            "node {}: {names:?}",
+            member.id()
+        );
+    }
+
+    // The bootstrap EIP pool was applied once, whichever member proposed it.
+    let settings = follower
+        .client()
+        .await
+        .cluster()
+        .get_cluster_settings(v1::GetClusterSettingsRequest::default())
+        .await
+        .unwrap()
+        .into_inner()
+        .settings
+        .unwrap();
+    assert_eq!(settings.eip_pool, vec!["127.0.0.0/8".to_owned()]);
+
+    // A token's first answer, then the leader stops: the retry of the same
+    // command lands on a new leader and answers the same, applied once.
+    let first = create_retrying(&members, create_network("retried", "t-retried")).await;
+    let stopped = members.iter().position(|m| m.id() == first_leader).unwrap();
+    members[stopped].stop().await;
+    let second_leader = leader(&members).await;
+    assert_ne!(second_leader, first_leader);
+    let again = create_retrying(&members, create_network("retried", "t-retried")).await;
+    assert_eq!(again.revision, first.revision);
+    assert_eq!(again.network.unwrap().id, first.network.unwrap().id);
+
+    // Writes continue, enough to snapshot and purge the log past the stopped node.
+    for n in 0..30 {
+        create_retrying(
+            &members,
+            create_network(&format!("after-{n}"), &format!("t-after-{n}")),
+        )
+        .await;
+    }
+    let reader = members.iter().find(|m| m.agent.is_some()).unwrap();
+    let names = network_names(&reader.client().await, v1::ReadConsistency::Linearizable).await;
+    assert_eq!(names.iter().filter(|name| *name == "retried").count(), 1);
+    assert_eq!(names.len(), 32);
+
+    // The old leader restarts with its data, catches up (from a snapshot: the
+    // log it lacks is purged), and all projections are byte-identical.
+    members[stopped].start().await;
+    let deadline = Instant::now() + PATIENCE;
+    loop {
+        let indexes: Vec<u64> = members.iter().map(Member::applied_index).collect();
+        let images: Vec<Vec<u8>> = members.iter().map(Member::projection_bytes).collect();
+        if indexes.iter().all(|index| *index == indexes[0])
+            && images.iter().all(|image| *image == images[0])
+        {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "projections did not converge: applied {indexes:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let local = network_names(&members[stopped].client().await, v1::ReadConsistency::Local).await;
+    assert_eq!(local.len(), 32);
+
+    for member in &mut members {
+        member.stop().await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn membership_grows_to_five_and_shrinks_to_three_while_writes_run() {
+    let mut members = cluster(5, 3).await;
+    leader(&members[..3]).await;
+    let entry = members[0].api();
+
+    let writer_entry = entry.clone();
+    let writer = tokio::spawn(async move {
+        let client = Client::connect(&writer_entry, Duration::from_secs(2))
+            .await
+            .unwrap();
+        let mut written = 0u32;
+        for n in 0..60 {
+            let request = create_network(&format!("w{n}"), &format!("t-w{n}"));
+            let deadline = Instant::now() + PATIENCE;
+            loop {
+                match client.networks().create_network(request.clone()).await {
+                    Ok(_) => break,
+                    Err(status)
+                        if status.code() == tonic::Code::Unavailable
+                            && Instant::now() < deadline =>
+                    {
+                        tokio::time::sleep(Duration::from_millis(50)).await;
+                    }
+                    Err(status) => panic!("write {n}: {status}"),
+                }
+            }
+            written += 1;
+        }
+        written
+    });
+
+    let admin = members[0].client().await;
+    for joining in &members[3..] {
+        admin
+            .cluster()
+            .add_learner(v1::AddLearnerRequest {
+                node_id: joining.id(),
+                raft_address: joining.config.raft_address.to_string(),
+                api_address: joining.api(),
+            })
+            .await
+            .unwrap();
+        admin
+            .cluster()
+            .promote_node(v1::PromoteNodeRequest {
+                node_id: joining.id(),
+            })
+            .await
+            .unwrap();
+    }
+    let status = admin
+        .cluster()
+        .get_cluster_status(v1::GetClusterStatusRequest::default())
+        .await
+        .unwrap()
+        .into_inner();
+    let voters = status
+        .members
+        .iter()
+        .filter(|member| member.role == v1::ClusterRole::Voter as i32)
+        .count();
+    assert_eq!(voters, 5, "{status:?}");
+
+    // Back to three: remove two of the original members (the leader may be one).
+    for removed in [2u64, 3] {
+        admin
+            .cluster()
+            .remove_node(v1::RemoveNodeRequest { node_id: removed })
+            .await
+            .unwrap();
+    }
+    assert_eq!(writer.await.unwrap(), 60);
+    let status = members[3]
+        .client()
+        .await
+        .cluster()
+        .get_cluster_status(v1::GetClusterStatusRequest::default())
+        .await
+        .unwrap()
+        .into_inner();
+    let mut ids: Vec<u64> = status.members.iter().map(|member| member.node_id).collect();
+    ids.sort_unstable();
+    assert_eq!(ids, vec![1, 4, 5], "{status:?}");
+    assert!(status.leader_id.is_some());
+    let names = network_names(
+        &members[4].client().await,
+        v1::ReadConsistency::Linearizable,
+    )
+    .await;
+    assert_eq!(names.len(), 60);
+
+    for member in &mut members {
+        member.stop().await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_watcher_sees_every_event_in_order_across_a_restart_of_its_node() {
+    let mut members = cluster(3, 3).await;
+    let first_leader = leader(&members).await;
+    let watched = members.iter().position(|m| m.id() != first_leader).unwrap();
+
+    let mut revisions: Vec<u64> = Vec::new();
+    let mut names: Vec<String> = Vec::new();
+    let mut stream = members[watched]
+        .client()
+        .await
+        .events()
+        .watch(v1::WatchRequest { from_revision: 0 })
+        .await
+        .unwrap()
+        .into_inner();
+    for n in 0..5 {
+        create_retrying(
+            &members,
+            create_network(&format!("a{n}"), &format!("t-a{n}")),
+        )
+        .await;
+    }
+    let collect = |batch: v1::WatchResponse, revisions: &mut Vec<u64>, names: &mut Vec<String>| {
+        for event in batch.events {
+            revisions.push(event.revision);
+            if let Some(v1::event::Resource::Network(network)) = event.resource {
+                names.push(network.name);
+            }
+        }
+    };
+    while names.len() < 5 {
+        let batch = tokio::time::timeout(PATIENCE, stream.message())
+            .await
+            .unwrap()
+            .unwrap()
+            .unwrap();
+        collect(batch, &mut revisions, &mut names);
+    }
+
+    // The watcher's node restarts; the watcher reconnects from the next revision.
+    members[watched].stop().await;
+    for n in 5..8 {
+        create_retrying(
+            &members,
+            create_network(&format!("a{n}"), &format!("t-a{n}")),
+        )
+        .await;
+    }
+    members[watched].start().await;
+    let next = revisions.last().unwrap() + 1;
+    let mut stream = members[watched]
+        .client()
+        .await
+        .events()
+        .watch(v1::WatchRequest {
+            from_revision: next,
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    for n in 8..10 {
+        create_retrying(
+            &members,
+            create_network(&format!("a{n}"), &format!("t-a{n}")),
+        )
+        .await;
+    }
+    while names.len() < 10 {
+        let batch = tokio::time::timeout(PATIENCE, stream.message())
+            .await
+            .unwrap()
+            .unwrap()
+            .unwrap();
+        collect(batch, &mut revisions, &mut names);
+    }
+    let expected: Vec<String> = (0..10).map(|n| format!("a{n}")).collect();
+    let networks: Vec<String> = names
+        .iter()
+        .filter(|name| name.starts_with('a'))
+        .cloned()
+        .collect();
+    assert_eq!(networks, expected);
+    assert!(
+        revisions.windows(2).all(|pair| pair[0] < pair[1]),
+        "{revisions:?}"
+    );
+
+    for member in &mut members {
+        if member.agent.is_some() {
+            member.stop().await;
+        }
+    }
+}
