@@ -485,7 +485,7 @@ pub enum GroupCommand {
         /// The HTTP health check's expected codes (200, 200-299, 200,302).
         #[arg(long)]
         health_codes: Option<String>,
-        /// A member, INSTANCE:PORT[:WEIGHT] (instance by name or id); repeat for several.
+        /// A member, INSTANCE:PORT or INSTANCE:PORT:WEIGHT (instance by name or id); repeat for several.
         #[arg(long = "member")]
         members: Vec<String>,
         /// Description and tags.
@@ -517,11 +517,11 @@ pub enum GroupCommand {
         #[arg(long)]
         cascade: bool,
     },
-    /// Add a member, INSTANCE:PORT[:WEIGHT].
+    /// Add a member, INSTANCE:PORT or INSTANCE:PORT:WEIGHT.
     AddMember {
         /// The group (name or id).
         group: String,
-        /// INSTANCE:PORT[:WEIGHT].
+        /// INSTANCE:PORT or INSTANCE:PORT:WEIGHT.
         member: String,
         /// The Load Balancer, where the group's name is not unique.
         #[arg(long = "lb")]

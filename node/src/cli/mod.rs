@@ -1097,7 +1097,7 @@ fn group_text(group: &v1::VirtualServerGroup) -> String {
     text
 }
 
-/// Parses INSTANCE:PORT[:WEIGHT], resolving the instance.
+/// Parses `INSTANCE:PORT` or `INSTANCE:PORT:WEIGHT`, resolving the instance.
 async fn member_spec(session: &Session, text: &str) -> Result<v1::MemberSpec, CliError> {
     let parts: Vec<&str> = text.split(':').collect();
     let usage = || {
