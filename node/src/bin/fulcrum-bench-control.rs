@@ -1,0 +1,440 @@
+//! The control-plane benchmark: committed commands per second and commit
+//! latency of a three-node Fulcrum cluster against a three-node etcd cluster,
+//! both as processes on this machine, measured in the same run by the same
+//! client code through gRPC. It reports; it never fails on a figure.
+//!
+//! Fulcrum's operation is its smallest mutating command, a tag update on one
+//! Load Balancer; etcd's is a `Put` of a value as large as that command's log
+//! envelope. Both are sent round-robin to the three members, as their own
+//! clients do. Rounds alternate Fulcrum → etcd at each concurrency.
+//!
+//! ```text
+//! fulcrum-bench-control FULCRUM_BIN ETCD_BIN DIR [SECONDS] [ROUNDS]
+//! ```
+
+// A report printed for people: printing is its job.
+#![allow(clippy::print_stdout)]
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use fulcrum_api::{Client, v1};
+use prost::Message;
+use tonic::codegen::http::uri::PathAndQuery;
+use tonic::transport::{Channel, Endpoint};
+
+const CONCURRENCY: [usize; 3] = [1, 16, 256];
+
+/// etcd's `PutRequest` (etcdserverpb, rpc.proto): the fields this benchmark sets.
+#[derive(Clone, PartialEq, prost::Message)]
+struct PutRequest {
+    #[prost(bytes = "vec", tag = "1")]
+    key: Vec<u8>,
+    #[prost(bytes = "vec", tag = "2")]
+    value: Vec<u8>,
+}
+
+/// etcd's `PutResponse`: only the header's revision is read.
+#[derive(Clone, PartialEq, prost::Message)]
+struct PutResponse {
+    #[prost(message, optional, tag = "1")]
+    header: Option<ResponseHeader>,
+}
+
+#[derive(Clone, PartialEq, prost::Message)]
+struct ResponseHeader {
+    #[prost(uint64, tag = "3")]
+    revision: u64,
+}
+
+/// Processes killed when the benchmark ends, however it ends.
+struct Processes(Vec<Child>);
+
+impl Drop for Processes {
+    fn drop(&mut self) {
+        for child in &mut self.0 {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|listener| listener.local_addr())
+        .map(|address| address.port())
+        .unwrap_or_else(|error| fail(&format!("no free port: {error}")))
+}
+
+fn fail(message: &str) -> ! {
+    eprintln!("fulcrum-bench-control: {message}");
+    std::process::exit(2)
+}
+
+fn setup_failed(step: &str, status: tonic::Status) -> ! {
+    fail(&format!("setting up {step}: {status}"))
+}
+
+fn spawn(command: &mut Command) -> Child {
+    command
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap_or_else(|error| fail(&format!("cannot start {command:?}: {error}")))
+}
+
+/// Starts three Fulcrum agents; answers their API addresses.
+fn start_fulcrum(binary: &Path, directory: &Path, processes: &mut Processes) -> Vec<String> {
+    let nodes: Vec<(usize, String, String)> = (1..=3)
+        .map(|id| {
+            (
+                id,
+                format!("127.0.0.1:{}", free_port()),
+                format!("127.0.0.1:{}", free_port()),
+            )
+        })
+        .collect();
+    let initial = nodes
+        .iter()
+        .map(|(id, api, raft)| format!("{id}={raft}/{api}"))
+        .collect::<Vec<_>>()
+        .join(",");
+    for (id, api, raft) in &nodes {
+        processes.0.push(spawn(
+            Command::new(binary)
+                .args(["agent", "--id", &id.to_string()])
+                .arg("--data-dir")
+                .arg(directory.join(format!("fulcrum-{id}")))
+                .args(["--api-address", api, "--raft-address", raft])
+                .args(["--initial-members", &initial]),
+        ));
+    }
+    nodes.into_iter().map(|(_, api, _)| api).collect()
+}
+
+/// Starts three etcd members; answers their client addresses.
+fn start_etcd(binary: &Path, directory: &Path, processes: &mut Processes) -> Vec<String> {
+    let members: Vec<(String, u16, u16)> = (1..=3)
+        .map(|n| (format!("e{n}"), free_port(), free_port()))
+        .collect();
+    let initial = members
+        .iter()
+        .map(|(name, _, peer)| format!("{name}=http://127.0.0.1:{peer}"))
+        .collect::<Vec<_>>()
+        .join(",");
+    for (name, client, peer) in &members {
+        processes.0.push(spawn(
+            Command::new(binary)
+                .args(["--name", name])
+                .arg("--data-dir")
+                .arg(directory.join(format!("etcd-{name}")))
+                .arg(format!("--listen-client-urls=http://127.0.0.1:{client}"))
+                .arg(format!("--advertise-client-urls=http://127.0.0.1:{client}"))
+                .arg(format!("--listen-peer-urls=http://127.0.0.1:{peer}"))
+                .arg(format!(
+                    "--initial-advertise-peer-urls=http://127.0.0.1:{peer}"
+                ))
+                .arg(format!("--initial-cluster={initial}"))
+                .args(["--initial-cluster-state", "new", "--log-level", "error"]),
+        ));
+    }
+    members
+        .into_iter()
+        .map(|(_, client, _)| format!("127.0.0.1:{client}"))
+        .collect()
+}
+
+async fn channel(address: &str) -> Channel {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let connected = Endpoint::from_shared(format!("http://{address}"))
+            .unwrap_or_else(|error| fail(&error.to_string()))
+            .tcp_nodelay(true)
+            .connect()
+            .await;
+        match connected {
+            Ok(channel) => return channel,
+            Err(_) if Instant::now() < deadline => {
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            Err(error) => fail(&format!("cannot reach {address}: {error}")),
+        }
+    }
+}
+
+/// One system under test: how to send one operation to member `n`.
+#[derive(Clone)]
+enum System {
+    Fulcrum {
+        clients: Vec<Client>,
+        load_balancer_id: String,
+    },
+    Etcd {
+        channels: Vec<Channel>,
+        value: Vec<u8>,
+    },
+}
+
+impl System {
+    fn name(&self) -> &'static str {
+        match self {
+            Self::Fulcrum { .. } => "fulcrum",
+            Self::Etcd { .. } => "etcd",
+        }
+    }
+
+    async fn operate(&self, n: usize, sequence: u64) -> Result<(), String> {
+        match self {
+            Self::Fulcrum {
+                clients,
+                load_balancer_id,
+            } => {
+                let client = &clients[n % clients.len()];
+                let tags = BTreeMap::from([("bench".to_owned(), format!("{sequence:08}"))]);
+                client
+                    .load_balancers()
+                    .update_load_balancer(v1::UpdateLoadBalancerRequest {
+                        id: load_balancer_id.clone(),
+                        tags: Some(v1::Tags { entries: tags }),
+                        ..Default::default()
+                    })
+                    .await
+                    .map(drop)
+                    .map_err(|status| status.to_string())
+            }
+            Self::Etcd { channels, value } => {
+                let mut grpc = tonic::client::Grpc::new(channels[n % channels.len()].clone());
+                grpc.ready().await.map_err(|error| error.to_string())?;
+                let request = PutRequest {
+                    key: format!("bench-{}", n % 64).into_bytes(),
+                    value: value.clone(),
+                };
+                grpc.unary::<_, PutResponse, _>(
+                    tonic::Request::new(request),
+                    PathAndQuery::from_static("/etcdserverpb.KV/Put"),
+                    tonic_prost::ProstCodec::default(),
+                )
+                .await
+                .map(drop)
+                .map_err(|status| status.to_string())
+            }
+        }
+    }
+}
+
+/// Throughput and latency of one run.
+struct Figures {
+    per_second: f64,
+    p50: Duration,
+    p99: Duration,
+    errors: usize,
+}
+
+async fn measure(system: &System, concurrency: usize, seconds: u64) -> Figures {
+    let system = Arc::new(system.clone());
+    let start = Instant::now();
+    let end = start + Duration::from_secs(seconds);
+    let mut workers = Vec::new();
+    for worker in 0..concurrency {
+        let system = system.clone();
+        workers.push(tokio::spawn(async move {
+            let mut latencies = Vec::new();
+            let mut errors = 0usize;
+            let mut sequence = 0u64;
+            while Instant::now() < end {
+                let sent = Instant::now();
+                match system.operate(worker, sequence).await {
+                    Ok(()) => latencies.push(sent.elapsed()),
+                    Err(_) => errors += 1,
+                }
+                sequence += 1;
+            }
+            (latencies, errors)
+        }));
+    }
+    let mut latencies = Vec::new();
+    let mut errors = 0;
+    for worker in workers {
+        if let Ok((mine, failed)) = worker.await {
+            latencies.extend(mine);
+            errors += failed;
+        }
+    }
+    let elapsed = start.elapsed().as_secs_f64();
+    latencies.sort_unstable();
+    let at = |quantile: f64| {
+        latencies
+            .get(
+                ((latencies.len() as f64 * quantile) as usize)
+                    .min(latencies.len().saturating_sub(1)),
+            )
+            .copied()
+            .unwrap_or_default()
+    };
+    Figures {
+        per_second: latencies.len() as f64 / elapsed,
+        p50: at(0.50),
+        p99: at(0.99),
+        errors,
+    }
+}
+
+fn median(mut values: Vec<f64>) -> f64 {
+    values.sort_by(f64::total_cmp);
+    values.get(values.len() / 2).copied().unwrap_or(0.0)
+}
+
+#[tokio::main]
+async fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    if args.len() < 4 {
+        fail("usage: fulcrum-bench-control FULCRUM_BIN ETCD_BIN DIR [SECONDS] [ROUNDS]");
+    }
+    let fulcrum_binary = PathBuf::from(&args[1]);
+    let etcd_binary = PathBuf::from(&args[2]);
+    let directory = PathBuf::from(&args[3]);
+    let seconds: u64 = args.get(4).and_then(|text| text.parse().ok()).unwrap_or(10);
+    let rounds: usize = args.get(5).and_then(|text| text.parse().ok()).unwrap_or(3);
+
+    let mut processes = Processes(Vec::new());
+    let fulcrum_addresses = start_fulcrum(&fulcrum_binary, &directory, &mut processes);
+    let etcd_addresses = start_etcd(&etcd_binary, &directory, &mut processes);
+
+    let mut clients = Vec::new();
+    for address in &fulcrum_addresses {
+        clients.push(Client::from_channel(channel(address).await));
+    }
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let network = loop {
+        match clients[0]
+            .networks()
+            .create_network(v1::CreateNetworkRequest {
+                client_token: "bench-network".into(),
+                name: "bench".into(),
+                cidr: "10.0.0.0/16".into(),
+                ..Default::default()
+            })
+            .await
+        {
+            Ok(reply) => break reply.into_inner().network.unwrap_or_default(),
+            Err(_) if Instant::now() < deadline => {
+                tokio::time::sleep(Duration::from_millis(200)).await
+            }
+            Err(status) => setup_failed("a network", status),
+        }
+    };
+    let subnet = clients[0]
+        .networks()
+        .create_subnet(v1::CreateSubnetRequest {
+            name: "bench".into(),
+            network_id: network.id,
+            cidr: "10.0.1.0/24".into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap_or_else(|status| setup_failed("a subnet", status))
+        .into_inner()
+        .subnet
+        .unwrap_or_default();
+    let load_balancer = clients[0]
+        .load_balancers()
+        .create_load_balancer(v1::CreateLoadBalancerRequest {
+            name: "bench".into(),
+            network_id: subnet.network_id.clone(),
+            subnet_id: subnet.id,
+            ..Default::default()
+        })
+        .await
+        .unwrap_or_else(|status| setup_failed("a Load Balancer", status))
+        .into_inner()
+        .load_balancer
+        .unwrap_or_default();
+
+    // etcd's value: as many bytes as our command's log envelope.
+    let envelope = v1::LogEnvelope {
+        format_version: fulcrum_api::LOG_FORMAT_VERSION,
+        client_token: String::new(),
+        accepted_at_unix_ms: 1_700_000_000_000,
+        command: Some(v1::Command {
+            kind: Some(v1::command::Kind::UpdateLoadBalancer(
+                v1::UpdateLoadBalancerRequest {
+                    id: load_balancer.id.clone(),
+                    tags: Some(v1::Tags {
+                        entries: BTreeMap::from([("bench".to_owned(), "00000000".to_owned())]),
+                    }),
+                    ..Default::default()
+                },
+            )),
+        }),
+    };
+    let value = vec![b'x'; envelope.encoded_len()];
+    let mut channels = Vec::new();
+    for address in &etcd_addresses {
+        channels.push(channel(address).await);
+    }
+    let fulcrum = System::Fulcrum {
+        clients,
+        load_balancer_id: load_balancer.id,
+    };
+    let etcd = System::Etcd { channels, value };
+    // Warm both up (and let etcd elect its leader).
+    for system in [&fulcrum, &etcd] {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while system.operate(0, 0).await.is_err() {
+            if Instant::now() > deadline {
+                fail(&format!("{} does not accept writes", system.name()));
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+        measure(system, 16, 2).await;
+    }
+
+    println!(
+        "control plane: 3 members each, {seconds} s per run, {rounds} rounds, medians; value {} bytes",
+        envelope.encoded_len()
+    );
+    println!(
+        "{:>11}  {:>12} {:>12} {:>7}  {:>9} {:>9} {:>7}  {:>9} {:>9} {:>7}  {:>6}",
+        "concurrency",
+        "fulcrum op/s",
+        "etcd op/s",
+        "ratio",
+        "f p50 ms",
+        "e p50 ms",
+        "ratio",
+        "f p99 ms",
+        "e p99 ms",
+        "ratio",
+        "errors"
+    );
+    for concurrency in CONCURRENCY {
+        let mut results: BTreeMap<&str, Vec<Figures>> = BTreeMap::new();
+        for _ in 0..rounds {
+            for system in [&fulcrum, &etcd] {
+                let figures = measure(system, concurrency, seconds).await;
+                results.entry(system.name()).or_default().push(figures);
+            }
+        }
+        let summary = |name: &str| {
+            let runs = results.get(name).map(Vec::as_slice).unwrap_or_default();
+            (
+                median(runs.iter().map(|f| f.per_second).collect()),
+                median(runs.iter().map(|f| f.p50.as_secs_f64() * 1e3).collect()),
+                median(runs.iter().map(|f| f.p99.as_secs_f64() * 1e3).collect()),
+                runs.iter().map(|f| f.errors).sum::<usize>(),
+            )
+        };
+        let (f_rate, f_p50, f_p99, f_errors) = summary("fulcrum");
+        let (e_rate, e_p50, e_p99, e_errors) = summary("etcd");
+        println!(
+            "{concurrency:>11}  {f_rate:>12.0} {e_rate:>12.0} {:>7.2}  {f_p50:>9.2} {e_p50:>9.2} {:>7.2}  {f_p99:>9.2} {e_p99:>9.2} {:>7.2}  {:>6}",
+            f_rate / e_rate,
+            f_p50 / e_p50,
+            f_p99 / e_p99,
+            format!("{f_errors}/{e_errors}"),
+        );
+    }
+}
