@@ -32,8 +32,8 @@
 //! election_timeout_min_ms = 500
 //! election_timeout_max_ms = 1000
 //! request_timeout_ms = 10000
-//! snapshot_interval_entries = 10000
-//! log_entries_kept_after_snapshot = 1000
+//! snapshot_interval_entries = 100000
+//! log_entries_kept_after_snapshot = 5000
 //! ```
 
 use std::net::SocketAddr;
@@ -293,10 +293,11 @@ pub mod defaults {
     pub const REQUEST_TIMEOUT_MS: u64 = 10_000;
     /// `dataplane.threads`.
     pub const DATAPLANE_THREADS: u32 = 1;
-    /// `raft.snapshot_interval_entries`.
-    pub const SNAPSHOT_INTERVAL_ENTRIES: u64 = 10_000;
+    /// `raft.snapshot_interval_entries`: etcd's default snapshot count. A
+    /// snapshot carries the whole kept event history, so it is not cheap.
+    pub const SNAPSHOT_INTERVAL_ENTRIES: u64 = 100_000;
     /// `raft.log_entries_kept_after_snapshot`.
-    pub const LOG_ENTRIES_KEPT_AFTER_SNAPSHOT: u64 = 1_000;
+    pub const LOG_ENTRIES_KEPT_AFTER_SNAPSHOT: u64 = 5_000;
 }
 
 fn parse<T: std::str::FromStr>(key: &str, text: &str, expected: &str) -> Result<T, ConfigError>

@@ -9,8 +9,11 @@
 //! clients do. Rounds alternate Fulcrum → etcd at each concurrency.
 //!
 //! ```text
-//! fulcrum-bench-control FULCRUM_BIN ETCD_BIN DIR [SECONDS] [ROUNDS]
+//! fulcrum-bench-control FULCRUM_BIN ETCD_BIN DIR [SECONDS] [ROUNDS] [all|leader]
 //! ```
+//!
+//! `leader` sends every operation to the leader of each system instead:
+//! consensus alone, without a follower's forwarding.
 
 // A report printed for people: printing is its job.
 #![allow(clippy::print_stdout)]
@@ -46,9 +49,75 @@ struct PutResponse {
 
 #[derive(Clone, PartialEq, prost::Message)]
 struct ResponseHeader {
+    #[prost(uint64, tag = "2")]
+    member_id: u64,
     #[prost(uint64, tag = "3")]
     revision: u64,
 }
+
+/// etcd's `StatusRequest` (Maintenance service): empty.
+#[derive(Clone, PartialEq, prost::Message)]
+struct StatusRequest {}
+
+/// etcd's `StatusResponse`: who answered and whom it follows.
+#[derive(Clone, PartialEq, prost::Message)]
+struct StatusResponse {
+    #[prost(message, optional, tag = "1")]
+    header: Option<ResponseHeader>,
+    #[prost(uint64, tag = "4")]
+    leader: u64,
+}
+
+/// Which members the client sends to.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Targets {
+    /// Round-robin over all members, as their clients do.
+    All,
+    /// The leader only: consensus without forwarding.
+    Leader,
+}
+
+async fn etcd_leader(channels: &[Channel]) -> Option<usize> {
+    for (n, channel) in channels.iter().enumerate() {
+        let mut grpc = tonic::client::Grpc::new(channel.clone());
+        grpc.ready().await.ok()?;
+        let status = grpc
+            .unary::<_, StatusResponse, _>(
+                tonic::Request::new(StatusRequest {}),
+                PathAndQuery::from_static("/etcdserverpb.Maintenance/Status"),
+                tonic_prost::ProstCodec::default(),
+            )
+            .await
+            .ok()?
+            .into_inner();
+        if status
+            .header
+            .is_some_and(|header| header.member_id == status.leader)
+        {
+            return Some(n);
+        }
+    }
+    None
+}
+
+async fn fulcrum_leader(clients: &[Client]) -> Option<usize> {
+    let status = clients[0]
+        .cluster()
+        .get_cluster_status(v1::GetClusterStatusRequest::default())
+        .await
+        .ok()?
+        .into_inner();
+    let leader = status.leader_id?;
+    let address = status
+        .members
+        .iter()
+        .find(|member| member.node_id == leader)?
+        .api_address
+        .clone();
+    Some(address).and_then(|address| FULCRUM_ADDRESSES.get()?.iter().position(|a| *a == address))
+}
+
+static FULCRUM_ADDRESSES: std::sync::OnceLock<Vec<String>> = std::sync::OnceLock::new();
 
 /// Processes killed when the benchmark ends, however it ends.
 struct Processes(Vec<Child>);
@@ -298,9 +367,15 @@ async fn main() {
     let directory = PathBuf::from(&args[3]);
     let seconds: u64 = args.get(4).and_then(|text| text.parse().ok()).unwrap_or(10);
     let rounds: usize = args.get(5).and_then(|text| text.parse().ok()).unwrap_or(3);
+    let targets = match args.get(6).map(String::as_str) {
+        None | Some("all") => Targets::All,
+        Some("leader") => Targets::Leader,
+        Some(other) => fail(&format!("targets {other:?}: write all or leader")),
+    };
 
     let mut processes = Processes(Vec::new());
     let fulcrum_addresses = start_fulcrum(&fulcrum_binary, &directory, &mut processes);
+    let _ = FULCRUM_ADDRESSES.set(fulcrum_addresses.clone());
     let etcd_addresses = start_etcd(&etcd_binary, &directory, &mut processes);
 
     let mut clients = Vec::new();
@@ -375,6 +450,23 @@ async fn main() {
     for address in &etcd_addresses {
         channels.push(channel(address).await);
     }
+    if targets == Targets::Leader {
+        // Give etcd time to elect, then keep only each leader.
+        let deadline = Instant::now() + Duration::from_secs(60);
+        let (f, e) = loop {
+            if let (Some(f), Some(e)) =
+                (fulcrum_leader(&clients).await, etcd_leader(&channels).await)
+            {
+                break (f, e);
+            }
+            if Instant::now() > deadline {
+                fail("no leader found");
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        };
+        clients = vec![clients[f].clone()];
+        channels = vec![channels[e].clone()];
+    }
     let fulcrum = System::Fulcrum {
         clients,
         load_balancer_id: load_balancer.id,
@@ -393,8 +485,13 @@ async fn main() {
     }
 
     println!(
-        "control plane: 3 members each, {seconds} s per run, {rounds} rounds, medians; value {} bytes",
-        envelope.encoded_len()
+        "control plane: 3 members each, {seconds} s per run, {rounds} rounds, medians; value {} bytes; sent to {}",
+        envelope.encoded_len(),
+        if targets == Targets::All {
+            "all members, round-robin"
+        } else {
+            "the leader"
+        }
     );
     println!(
         "{:>11}  {:>12} {:>12} {:>7}  {:>9} {:>9} {:>7}  {:>9} {:>9} {:>7}  {:>6}",
