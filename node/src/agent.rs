@@ -22,7 +22,7 @@ use openraft::{Raft, SnapshotPolicy};
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
-use tokio_stream::wrappers::TcpListenerStream;
+use tonic::transport::server::TcpIncoming;
 
 use crate::api::Api;
 use crate::api::statuses::{DataPlaneReport, NoDataPlane};
@@ -60,6 +60,9 @@ pub enum AgentError {
     /// Raft refused to start.
     #[error("raft: {0}")]
     Raft(String),
+    /// The API could not be assembled.
+    #[error("api: {0}")]
+    Api(String),
 }
 
 /// A node that runs until [`Agent::shutdown`].
@@ -108,6 +111,12 @@ async fn open_store(directory: &Path) -> Result<Store, AgentError> {
             Err(error) => return Err(AgentError::Store(error.to_string())),
         }
     }
+}
+
+/// Accepted connections with Nagle's algorithm off: a small answer (a Raft
+/// acknowledgement, an API reply) must not wait for the peer's delayed ACK.
+fn incoming(listener: TcpListener) -> TcpIncoming {
+    TcpIncoming::from(listener).with_nodelay(Some(true))
 }
 
 async fn bind(key: &'static str, address: SocketAddr) -> Result<TcpListener, AgentError> {
@@ -179,19 +188,21 @@ impl Agent {
         let raft_task = tokio::spawn(async move {
             let served = tonic::transport::Server::builder()
                 .add_service(raft_server)
-                .serve_with_incoming_shutdown(TcpListenerStream::new(raft_listener), raft_stop)
+                .serve_with_incoming_shutdown(incoming(raft_listener), raft_stop)
                 .await;
             if let Err(error) = served {
                 tracing::error!(%error, "the Raft server stopped");
             }
         });
         let report: Arc<dyn DataPlaneReport> = Arc::new(NoDataPlane);
-        let routes = Api::new(replica.clone(), report, config.request_timeout).into_router();
+        let routes = Api::new(replica.clone(), report, config.request_timeout)
+            .into_router()
+            .map_err(|error| AgentError::Api(error.to_string()))?;
         let api_stop = until_stopped();
         let api_task = tokio::spawn(async move {
             let served = tonic::transport::Server::builder()
                 .add_routes(routes)
-                .serve_with_incoming_shutdown(TcpListenerStream::new(api_listener), api_stop)
+                .serve_with_incoming_shutdown(incoming(api_listener), api_stop)
                 .await;
             if let Err(error) = served {
                 tracing::error!(%error, "the API server stopped");

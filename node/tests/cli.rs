@@ -206,6 +206,24 @@ fn the_guide_through_the_cli_on_three_agent_processes() {
             "`lb show` lacks {expected:?}:\n{show}"
         );
     }
+    let tree = ok(endpoints[2], &["lb", "status", "shop"]);
+    for expected in [
+        "load balancer",
+        "listener",
+        "group",
+        "member",
+        "10.0.1.10:8080",
+    ] {
+        assert!(
+            tree.contains(expected),
+            "`lb status` lacks {expected:?}:\n{tree}"
+        );
+    }
+    let updated = ok(
+        endpoints[0],
+        &["group", "update", "web", "--algorithm", "least-connections"],
+    );
+    assert!(updated.contains("WEIGHTED_LEAST_CONNECTIONS"), "{updated}");
     let json: serde_json::Value = serde_json::from_str(&ok(
         endpoints[1],
         &["--output", "json", "lb", "show", "shop"],

@@ -486,3 +486,212 @@ async fn a_watcher_sees_every_event_in_order_across_a_restart_of_its_node() {
         }
     }
 }
+
+fn code_of<T>(result: Result<tonic::Response<T>, tonic::Status>) -> (tonic::Code, String) {
+    match result {
+        Ok(_) => panic!("expected a refusal"),
+        Err(status) => (status.code(), status.message().to_owned()),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_api_speaks_grpc_conventions_and_the_resource_models_codes() {
+    let mut members = cluster(1, 1).await;
+    leader(&members).await;
+    let channel = tonic::transport::Endpoint::from_shared(format!("http://{}", members[0].api()))
+        .unwrap()
+        .connect()
+        .await
+        .unwrap();
+
+    // The standard health service.
+    let health = tonic_health::pb::health_client::HealthClient::new(channel.clone())
+        .check(tonic_health::pb::HealthCheckRequest {
+            service: String::new(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(
+        health.status,
+        tonic_health::pb::health_check_response::ServingStatus::Serving as i32
+    );
+
+    // Server reflection names every public service (no .proto files needed).
+    use tonic_reflection::pb::v1::{
+        ServerReflectionRequest, server_reflection_client::ServerReflectionClient,
+        server_reflection_request::MessageRequest, server_reflection_response::MessageResponse,
+    };
+    let mut answers = ServerReflectionClient::new(channel.clone())
+        .server_reflection_info(tokio_stream::iter([ServerReflectionRequest {
+            host: String::new(),
+            message_request: Some(MessageRequest::ListServices(String::new())),
+        }]))
+        .await
+        .unwrap()
+        .into_inner();
+    let answer = answers.message().await.unwrap().unwrap();
+    let Some(MessageResponse::ListServicesResponse(list)) = answer.message_response else {
+        panic!("not a service list: {answer:?}");
+    };
+    let names: Vec<String> = list
+        .service
+        .into_iter()
+        .map(|service| service.name)
+        .collect();
+    for expected in [
+        "fulcrum.v1.LoadBalancerService",
+        "fulcrum.v1.ClusterService",
+        "grpc.health.v1.Health",
+    ] {
+        assert!(
+            names.iter().any(|name| name == expected),
+            "{expected} not in {names:?}"
+        );
+    }
+
+    // The resource model's codes, each with a message naming the field.
+    let client = members[0].client().await;
+    let (code, message) = code_of(
+        client
+            .networks()
+            .create_network(v1::CreateNetworkRequest {
+                name: "bad".into(),
+                cidr: "10.0.0.0/33".into(),
+                ..Default::default()
+            })
+            .await,
+    );
+    assert_eq!(code, tonic::Code::InvalidArgument);
+    assert!(message.contains("cidr"), "{message}");
+    let (code, _) = code_of(
+        client
+            .load_balancers()
+            .get_load_balancer(v1::GetLoadBalancerRequest {
+                id: "lb-nothere".into(),
+                ..Default::default()
+            })
+            .await,
+    );
+    assert_eq!(code, tonic::Code::NotFound);
+    let (code, message) = code_of(
+        client
+            .load_balancers()
+            .get_load_balancer(v1::GetLoadBalancerRequest {
+                id: "vsg-1".into(),
+                ..Default::default()
+            })
+            .await,
+    );
+    assert_eq!(code, tonic::Code::InvalidArgument);
+    assert!(message.starts_with("id:"), "{message}");
+
+    let network = client
+        .networks()
+        .create_network(create_network("n", "t-n"))
+        .await
+        .unwrap()
+        .into_inner()
+        .network
+        .unwrap();
+    let subnet = client
+        .networks()
+        .create_subnet(v1::CreateSubnetRequest {
+            name: "s".into(),
+            network_id: network.id.clone(),
+            cidr: "10.0.1.0/24".into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .subnet
+        .unwrap();
+    let lb_request = v1::CreateLoadBalancerRequest {
+        name: "shop".into(),
+        network_id: network.id.clone(),
+        subnet_id: subnet.id.clone(),
+        ..Default::default()
+    };
+    let lb = client
+        .load_balancers()
+        .create_load_balancer(lb_request.clone())
+        .await
+        .unwrap()
+        .into_inner()
+        .load_balancer
+        .unwrap();
+    let (code, _) = code_of(
+        client
+            .load_balancers()
+            .create_load_balancer(lb_request)
+            .await,
+    );
+    assert_eq!(code, tonic::Code::AlreadyExists);
+    let (code, _) = code_of(
+        client
+            .load_balancers()
+            .update_load_balancer(v1::UpdateLoadBalancerRequest {
+                id: lb.id.clone(),
+                expected_revision: Some(lb.revision + 100),
+                description: Some("stale".into()),
+                ..Default::default()
+            })
+            .await,
+    );
+    assert_eq!(code, tonic::Code::Aborted);
+    let (code, _) = code_of(
+        client
+            .networks()
+            .delete_network(v1::DeleteNetworkRequest {
+                id: network.id.clone(),
+                ..Default::default()
+            })
+            .await,
+    );
+    assert_eq!(code, tonic::Code::FailedPrecondition);
+    let (code, message) = code_of(
+        client
+            .networks()
+            .create_network(create_network("other-name", "t-n"))
+            .await,
+    );
+    assert_eq!(code, tonic::Code::InvalidArgument);
+    assert!(message.contains("client_token"), "{message}");
+
+    // History compacted to two revisions: older revisions are OUT_OF_RANGE.
+    client
+        .cluster()
+        .update_cluster_settings(v1::UpdateClusterSettingsRequest {
+            history_retention_revisions: Some(2),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    for n in 0..4 {
+        client
+            .networks()
+            .create_network(create_network(&format!("c{n}"), ""))
+            .await
+            .unwrap();
+    }
+    let (code, _) = code_of(
+        client
+            .events()
+            .list_events(v1::ListEventsRequest {
+                from_revision: 1,
+                ..Default::default()
+            })
+            .await,
+    );
+    assert_eq!(code, tonic::Code::OutOfRange);
+    let (code, _) = code_of(
+        client
+            .events()
+            .watch(v1::WatchRequest { from_revision: 1 })
+            .await,
+    );
+    assert_eq!(code, tonic::Code::OutOfRange);
+
+    members[0].stop().await;
+}

@@ -56,14 +56,34 @@ impl Api {
         }
     }
 
-    /// Every public service, reflection and health, ready to serve.
-    pub fn into_router(self) -> tonic::service::Routes {
-        let reflection = tonic_reflection::server::Builder::configure()
-            .register_encoded_file_descriptor_set(fulcrum_api::FILE_DESCRIPTOR_SET)
-            .build_v1()
-            .ok();
-        let (health_reporter, health) = tonic_health::server::health_reporter();
-        drop(health_reporter);
+    /// Every public service, reflection (v1 and v1alpha, for older generic
+    /// clients) and health, ready to serve.
+    pub fn into_router(self) -> Result<tonic::service::Routes, tonic_reflection::server::Error> {
+        // Reflection lists the public services only (the descriptor set also
+        // holds the internal Raft service, which this port does not serve).
+        let public_services = [
+            v1::network_service_server::SERVICE_NAME,
+            v1::eip_service_server::SERVICE_NAME,
+            v1::load_balancer_service_server::SERVICE_NAME,
+            v1::listener_service_server::SERVICE_NAME,
+            v1::virtual_server_group_service_server::SERVICE_NAME,
+            v1::certificate_service_server::SERVICE_NAME,
+            v1::event_service_server::SERVICE_NAME,
+            v1::cluster_service_server::SERVICE_NAME,
+            "grpc.health.v1.Health",
+        ];
+        let reflection = || {
+            public_services.iter().fold(
+                tonic_reflection::server::Builder::configure()
+                    .register_encoded_file_descriptor_set(fulcrum_api::FILE_DESCRIPTOR_SET)
+                    .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET),
+                |builder, name| builder.with_service_name(*name),
+            )
+        };
+        let reflection_v1 = reflection().build_v1()?;
+        let reflection_v1alpha = reflection().build_v1alpha()?;
+        // The overall status ("") starts SERVING and stays so while the server runs.
+        let (_health_reporter, health) = tonic_health::server::health_reporter();
         let mut routes = tonic::service::Routes::default();
         macro_rules! add {
             ($($server:path),* $(,)?) => {
@@ -86,10 +106,10 @@ impl Api {
             v1::event_service_server::EventServiceServer<Api>,
             v1::cluster_service_server::ClusterServiceServer<Api>,
         );
-        if let Some(reflection) = reflection {
-            routes = routes.add_service(reflection);
-        }
-        routes.add_service(health)
+        Ok(routes
+            .add_service(reflection_v1)
+            .add_service(reflection_v1alpha)
+            .add_service(health))
     }
 
     /// Commits the command carried by `request` and answers its receipt.

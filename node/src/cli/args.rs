@@ -330,6 +330,12 @@ pub enum LoadBalancerCommand {
         #[arg(long)]
         cascade: bool,
     },
+    /// The status tree: the Load Balancer, its listeners, groups and members
+    /// with their provisioning and operating statuses.
+    Status {
+        /// Name or id.
+        load_balancer: String,
+    },
     /// Associate an EIP (the guide's step 2).
     AssociateEip {
         /// Name or id of the Load Balancer.
@@ -503,6 +509,43 @@ pub enum GroupCommand {
         /// Name or id.
         group: String,
         /// The Load Balancer, where the name is not unique.
+        #[arg(long = "lb")]
+        load_balancer: Option<String>,
+    },
+    /// Change a group's name, algorithm or health check.
+    Update {
+        /// Name or id.
+        group: String,
+        /// The Load Balancer, where the name is not unique.
+        #[arg(long = "lb")]
+        load_balancer: Option<String>,
+        /// A new name.
+        #[arg(long)]
+        name: Option<String>,
+        /// A new algorithm.
+        #[arg(long, value_enum)]
+        algorithm: Option<AlgorithmArg>,
+        /// A new health check.
+        #[arg(long, value_enum)]
+        health_check: Option<HealthCheckArg>,
+        /// The HTTP health check's path.
+        #[arg(long)]
+        health_path: Option<String>,
+        /// The HTTP health check's expected codes.
+        #[arg(long)]
+        health_codes: Option<String>,
+        /// Remove the health check.
+        #[arg(long, conflicts_with = "health_check")]
+        no_health_check: bool,
+    },
+    /// Replace all members at once (members that stay keep their ids).
+    ReplaceMembers {
+        /// The group (name or id).
+        group: String,
+        /// INSTANCE:PORT or INSTANCE:PORT:WEIGHT; repeat for several.
+        #[arg(long = "member")]
+        members: Vec<String>,
+        /// The Load Balancer, where the group's name is not unique.
         #[arg(long = "lb")]
         load_balancer: Option<String>,
     },

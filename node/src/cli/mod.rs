@@ -727,6 +727,21 @@ async fn load_balancer(session: &Session, command: LoadBalancerCommand) -> Outco
                 || output::json(&reply, "fulcrum.v1.DeleteLoadBalancerResponse"),
             );
         }
+        LoadBalancerCommand::Status { load_balancer } => {
+            let load_balancer_id = resolve::load_balancer(session, &load_balancer).await?;
+            let reply = client
+                .get_status_tree(session.request(v1::GetStatusTreeRequest {
+                    load_balancer_id,
+                    read: session.read(),
+                }))
+                .await?
+                .into_inner();
+            let tree = reply.load_balancer.clone().unwrap_or_default();
+            session.print(
+                || status_tree_text(&tree),
+                || output::json(&reply, "fulcrum.v1.GetStatusTreeResponse"),
+            );
+        }
         LoadBalancerCommand::AssociateEip { load_balancer, eip } => {
             let load_balancer_id = resolve::load_balancer(session, &load_balancer).await?;
             let eip_id = resolve::eip(session, &eip).await?;
@@ -859,6 +874,45 @@ async fn show_load_balancer(session: &Session, id: &str) -> Outcome {
         })
     });
     Ok(())
+}
+
+fn status_tree_text(tree: &v1::LoadBalancerStatus) -> String {
+    let mut table = Table::new(&["KIND", "NAME", "ID", "PROVISIONING", "OPERATING"]);
+    table.row(vec![
+        "load balancer".into(),
+        tree.name.clone(),
+        tree.id.clone(),
+        provisioning(tree.provisioning_status),
+        operating(tree.operating_status),
+    ]);
+    for listener in &tree.listeners {
+        table.row(vec![
+            "  listener".into(),
+            listener.name.clone(),
+            listener.id.clone(),
+            provisioning(listener.provisioning_status),
+            operating(listener.operating_status),
+        ]);
+    }
+    for group in &tree.groups {
+        table.row(vec![
+            "  group".into(),
+            group.name.clone(),
+            group.id.clone(),
+            provisioning(group.provisioning_status),
+            operating(group.operating_status),
+        ]);
+        for member in &group.members {
+            table.row(vec![
+                "    member".into(),
+                format!("{}:{}", member.address, member.port),
+                member.id.clone(),
+                provisioning(member.provisioning_status),
+                operating(member.operating_status),
+            ]);
+        }
+    }
+    table.render()
 }
 
 fn listener_fields(listener: &v1::Listener) -> String {
@@ -1097,6 +1151,30 @@ fn group_text(group: &v1::VirtualServerGroup) -> String {
     text
 }
 
+fn algorithm_value(algorithm: AlgorithmArg) -> v1::Algorithm {
+    match algorithm {
+        AlgorithmArg::RoundRobin => v1::Algorithm::WeightedRoundRobin,
+        AlgorithmArg::LeastConnections => v1::Algorithm::WeightedLeastConnections,
+        AlgorithmArg::SourceIp => v1::Algorithm::SourceIpHash,
+    }
+}
+
+fn health_check_value(
+    kind: HealthCheckArg,
+    http_path: Option<String>,
+    expected_codes: Option<String>,
+) -> v1::HealthCheck {
+    v1::HealthCheck {
+        r#type: match kind {
+            HealthCheckArg::Tcp => v1::HealthCheckType::Tcp,
+            HealthCheckArg::Http => v1::HealthCheckType::Http,
+        } as i32,
+        http_path,
+        expected_codes,
+        ..Default::default()
+    }
+}
+
 /// Parses `INSTANCE:PORT` or `INSTANCE:PORT:WEIGHT`, resolving the instance.
 async fn member_spec(session: &Session, text: &str) -> Result<v1::MemberSpec, CliError> {
     let parts: Vec<&str> = text.split(':').collect();
@@ -1138,21 +1216,9 @@ async fn group(session: &Session, command: GroupCommand) -> Outcome {
             for member in &members {
                 specs.push(member_spec(session, member).await?);
             }
-            let algorithm = match algorithm {
-                None => v1::Algorithm::Unspecified,
-                Some(AlgorithmArg::RoundRobin) => v1::Algorithm::WeightedRoundRobin,
-                Some(AlgorithmArg::LeastConnections) => v1::Algorithm::WeightedLeastConnections,
-                Some(AlgorithmArg::SourceIp) => v1::Algorithm::SourceIpHash,
-            };
-            let health_check = health_check.map(|kind| v1::HealthCheck {
-                r#type: match kind {
-                    HealthCheckArg::Tcp => v1::HealthCheckType::Tcp,
-                    HealthCheckArg::Http => v1::HealthCheckType::Http,
-                } as i32,
-                http_path: health_path.clone(),
-                expected_codes: health_codes.clone(),
-                ..Default::default()
-            });
+            let algorithm = algorithm.map_or(v1::Algorithm::Unspecified, algorithm_value);
+            let health_check =
+                health_check.map(|kind| health_check_value(kind, health_path, health_codes));
             let reply = client
                 .create_group(session.request(v1::CreateGroupRequest {
                     client_token: session.token(),
@@ -1228,6 +1294,65 @@ async fn group(session: &Session, command: GroupCommand) -> Outcome {
             session.print(
                 || group_text(&group),
                 || output::json(&reply, "fulcrum.v1.GetGroupResponse"),
+            );
+        }
+        GroupCommand::Update {
+            group,
+            load_balancer,
+            name,
+            algorithm,
+            health_check,
+            health_path,
+            health_codes,
+            no_health_check,
+        } => {
+            let lb = resolve::optional_load_balancer(session, load_balancer.as_deref()).await?;
+            let id = resolve::group(session, &group, lb.as_deref()).await?;
+            let reply = client
+                .update_group(
+                    session.request(v1::UpdateGroupRequest {
+                        client_token: session.token(),
+                        id,
+                        name,
+                        algorithm: algorithm.map(|algorithm| algorithm_value(algorithm) as i32),
+                        health_check: health_check
+                            .map(|kind| health_check_value(kind, health_path, health_codes)),
+                        clear_health_check: no_health_check,
+                        ..Default::default()
+                    }),
+                )
+                .await?
+                .into_inner();
+            let group = reply.group.clone().unwrap_or_default();
+            session.print(
+                || group_text(&group),
+                || output::json(&reply, "fulcrum.v1.UpdateGroupResponse"),
+            );
+        }
+        GroupCommand::ReplaceMembers {
+            group,
+            members,
+            load_balancer,
+        } => {
+            let lb = resolve::optional_load_balancer(session, load_balancer.as_deref()).await?;
+            let group_id = resolve::group(session, &group, lb.as_deref()).await?;
+            let mut specs = Vec::with_capacity(members.len());
+            for member in &members {
+                specs.push(member_spec(session, member).await?);
+            }
+            let reply = client
+                .replace_members(session.request(v1::ReplaceMembersRequest {
+                    client_token: session.token(),
+                    group_id,
+                    members: specs,
+                    expected_revision: None,
+                }))
+                .await?
+                .into_inner();
+            let group = reply.group.clone().unwrap_or_default();
+            session.print(
+                || group_text(&group),
+                || output::json(&reply, "fulcrum.v1.ReplaceMembersResponse"),
             );
         }
         GroupCommand::Delete {
