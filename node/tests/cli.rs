@@ -224,6 +224,18 @@ fn the_guide_through_the_cli_on_three_agent_processes() {
         &["group", "update", "web", "--algorithm", "least-connections"],
     );
     assert!(updated.contains("WEIGHTED_LEAST_CONNECTIONS"), "{updated}");
+    let tagged = ok(
+        endpoints[1],
+        &[
+            "--output", "json", "lb", "update", "shop", "--tag", "team=web",
+        ],
+    );
+    assert!(tagged.contains("\"team\": \"web\""), "{tagged}");
+    let settings = ok(
+        endpoints[2],
+        &["cluster", "update-settings", "--quota-members", "300"],
+    );
+    assert!(settings.contains("300"), "{settings}");
     let json: serde_json::Value = serde_json::from_str(&ok(
         endpoints[1],
         &["--output", "json", "lb", "show", "shop"],

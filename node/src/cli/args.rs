@@ -318,6 +318,12 @@ pub enum LoadBalancerCommand {
         /// true or false.
         #[arg(long)]
         delete_protection: Option<bool>,
+        /// Replace all tags with these, KEY=VALUE; repeat for several.
+        #[arg(long = "tag")]
+        tags: Vec<String>,
+        /// Remove every tag.
+        #[arg(long, conflicts_with = "tags")]
+        clear_tags: bool,
         /// Refuse unless the Load Balancer is at this revision.
         #[arg(long)]
         expected_revision: Option<u64>,
@@ -427,6 +433,18 @@ pub enum ListenerCommand {
         /// up or down.
         #[arg(long)]
         admin_state: Option<AdminState>,
+        /// A new description.
+        #[arg(long)]
+        description: Option<String>,
+        /// A new certificate (HTTPS; name or id).
+        #[arg(long)]
+        certificate: Option<String>,
+        /// Seconds an idle connection is kept.
+        #[arg(long)]
+        idle_timeout: Option<u32>,
+        /// Add X-Forwarded-For (HTTP and HTTPS).
+        #[arg(long)]
+        x_forwarded_for: Option<bool>,
     },
     /// Delete a listener.
     Delete {
@@ -661,6 +679,30 @@ pub enum ClusterCommand {
         /// CIDR blocks.
         #[arg(required = true)]
         cidrs: Vec<String>,
+    },
+    /// Change quotas and retention (unset flags keep their values).
+    UpdateSettings {
+        /// At most this many Load Balancers.
+        #[arg(long)]
+        quota_load_balancers: Option<u32>,
+        /// At most this many listeners per Load Balancer.
+        #[arg(long)]
+        quota_listeners: Option<u32>,
+        /// At most this many groups per Load Balancer.
+        #[arg(long)]
+        quota_groups: Option<u32>,
+        /// At most this many members per group.
+        #[arg(long)]
+        quota_members: Option<u32>,
+        /// Seconds a client token is remembered.
+        #[arg(long)]
+        token_retention_s: Option<u64>,
+        /// Client tokens remembered at most.
+        #[arg(long)]
+        token_capacity: Option<u32>,
+        /// Revisions of event history kept.
+        #[arg(long)]
+        history_revisions: Option<u64>,
     },
     /// Add a node as a learner (it catches up, then can be promoted).
     AddLearner {

@@ -684,9 +684,22 @@ async fn load_balancer(session: &Session, command: LoadBalancerCommand) -> Outco
             description,
             admin_state: state,
             delete_protection,
+            tags: new_tags,
+            clear_tags,
             expected_revision,
         } => {
             let id = resolve::load_balancer(session, &load_balancer).await?;
+            let tags = if clear_tags || !new_tags.is_empty() {
+                let describe = Describe {
+                    description: String::new(),
+                    tags: new_tags,
+                };
+                Some(v1::Tags {
+                    entries: tags(&describe)?,
+                })
+            } else {
+                None
+            };
             let reply = client
                 .update_load_balancer(session.request(v1::UpdateLoadBalancerRequest {
                     client_token: session.token(),
@@ -694,7 +707,7 @@ async fn load_balancer(session: &Session, command: LoadBalancerCommand) -> Outco
                     expected_revision,
                     name,
                     description,
-                    tags: None,
+                    tags,
                     admin_state_up: admin_state(state),
                     delete_protection,
                     network_id: None,
@@ -1052,11 +1065,19 @@ async fn listener(session: &Session, command: ListenerCommand) -> Outcome {
             group,
             connection_limit,
             admin_state: state,
+            description,
+            certificate,
+            idle_timeout,
+            x_forwarded_for,
         } => {
             let lb = resolve::optional_load_balancer(session, load_balancer.as_deref()).await?;
             let id = resolve::listener(session, &listener, lb.as_deref()).await?;
             let default_group_id = match group {
                 Some(group) => Some(resolve::group(session, &group, lb.as_deref()).await?),
+                None => None,
+            };
+            let certificate_id = match certificate {
+                Some(certificate) => Some(resolve::certificate(session, &certificate).await?),
                 None => None,
             };
             let reply = client
@@ -1067,6 +1088,10 @@ async fn listener(session: &Session, command: ListenerCommand) -> Outcome {
                     default_group_id,
                     connection_limit,
                     admin_state_up: admin_state(state),
+                    description,
+                    certificate_id,
+                    idle_timeout_s: idle_timeout,
+                    insert_x_forwarded_for: x_forwarded_for,
                     ..Default::default()
                 }))
                 .await?
@@ -1727,6 +1752,59 @@ async fn cluster(session: &Session, command: ClusterCommand) -> Outcome {
                 .update_cluster_settings(session.request(v1::UpdateClusterSettingsRequest {
                     client_token: session.token(),
                     eip_pool: Some(v1::EipPool { cidrs }),
+                    ..Default::default()
+                }))
+                .await?
+                .into_inner();
+            let settings = reply.settings.clone().unwrap_or_default();
+            session.print(
+                || settings_text(&settings),
+                || output::json(&reply, "fulcrum.v1.UpdateClusterSettingsResponse"),
+            );
+        }
+        ClusterCommand::UpdateSettings {
+            quota_load_balancers,
+            quota_listeners,
+            quota_groups,
+            quota_members,
+            token_retention_s,
+            token_capacity,
+            history_revisions,
+        } => {
+            let quota_given = quota_load_balancers.is_some()
+                || quota_listeners.is_some()
+                || quota_groups.is_some()
+                || quota_members.is_some();
+            let quotas = if quota_given {
+                // Quotas are replaced as a whole: start from the current ones.
+                let current = client
+                    .get_cluster_settings(session.request(v1::GetClusterSettingsRequest {
+                        read: session.read(),
+                    }))
+                    .await?
+                    .into_inner()
+                    .settings
+                    .unwrap_or_default()
+                    .quotas
+                    .unwrap_or_default();
+                Some(v1::Quotas {
+                    load_balancers: quota_load_balancers.unwrap_or(current.load_balancers),
+                    listeners_per_load_balancer: quota_listeners
+                        .unwrap_or(current.listeners_per_load_balancer),
+                    groups_per_load_balancer: quota_groups
+                        .unwrap_or(current.groups_per_load_balancer),
+                    members_per_group: quota_members.unwrap_or(current.members_per_group),
+                })
+            } else {
+                None
+            };
+            let reply = client
+                .update_cluster_settings(session.request(v1::UpdateClusterSettingsRequest {
+                    client_token: session.token(),
+                    quotas,
+                    client_token_retention_s: token_retention_s,
+                    client_token_capacity: token_capacity,
+                    history_retention_revisions: history_revisions,
                     ..Default::default()
                 }))
                 .await?
