@@ -107,7 +107,8 @@ impl Replica {
 
     /// The leader as this node knows it, and how to reach it.
     pub fn leader(&self) -> Option<(u64, ClusterNode)> {
-        let metrics = self.metrics();
+        let metrics = self.raft.metrics();
+        let metrics = metrics.borrow_watched();
         let leader = metrics.current_leader?;
         let node = metrics
             .membership_config

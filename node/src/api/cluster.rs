@@ -3,7 +3,7 @@
 //! leadership transfer). Membership changes run on the leader; a follower
 //! hands them to the leader's public API.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 use std::time::Duration;
 
 use fulcrum_api::{Client, v1};
@@ -312,15 +312,14 @@ impl v1::cluster_service_server::ClusterService for Api {
                     .await
             }
             Leader::Here => {
-                let voters: BTreeMap<u64, ()> = self
+                let is_voter = self
                     .replica
                     .metrics()
                     .membership_config
                     .membership()
                     .voter_ids()
-                    .map(|id| (id, ()))
-                    .collect();
-                if !voters.contains_key(&to) {
+                    .any(|id| id == to);
+                if !is_voter {
                     return Err(invalid(
                         "to_node_id",
                         format!("node {to} is not a voter of the cluster"),
