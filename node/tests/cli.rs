@@ -22,12 +22,15 @@ impl Drop for Processes {
     }
 }
 
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+/// `count` distinct free loopback ports: all are held until all are chosen,
+/// so none is handed out twice.
+fn free_ports(count: usize) -> Vec<u16> {
+    let held: Vec<TcpListener> = (0..count)
+        .map(|_| TcpListener::bind("127.0.0.1:0").unwrap())
+        .collect();
+    held.iter()
+        .map(|listener| listener.local_addr().unwrap().port())
+        .collect()
 }
 
 fn fulcrum(endpoint: &str, args: &[&str]) -> Output {
@@ -53,12 +56,14 @@ fn ok(endpoint: &str, args: &[&str]) -> String {
 #[test]
 fn the_guide_through_the_cli_on_three_agent_processes() {
     let directory = tempfile::tempdir().unwrap();
-    let nodes: Vec<(u64, String, String)> = (1..=3)
+    let ports = free_ports(6);
+    let nodes: Vec<(u64, String, String)> = (1..=3u64)
         .map(|id| {
+            let n = (id as usize - 1) * 2;
             (
                 id,
-                format!("127.0.0.1:{}", free_port()),
-                format!("127.0.0.1:{}", free_port()),
+                format!("127.0.0.1:{}", ports[n]),
+                format!("127.0.0.1:{}", ports[n + 1]),
             )
         })
         .collect();

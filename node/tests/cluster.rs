@@ -13,9 +13,11 @@ use tokio::time::Instant;
 
 const PATIENCE: Duration = Duration::from_secs(30);
 
-/// One member: its configuration (kept across restarts) and, while it runs, its agent.
+/// One member: its configuration (kept across restarts), the listeners bound
+/// for its first start, and, while it runs, its agent.
 struct Member {
     config: AgentConfig,
+    listeners: Option<(TcpListener, TcpListener)>,
     agent: Option<Agent>,
     _directory: tempfile::TempDir,
 }
@@ -30,8 +32,14 @@ impl Member {
     }
 
     async fn start(&mut self) {
-        let api = TcpListener::bind(self.config.api_address).await.unwrap();
-        let raft = TcpListener::bind(self.config.raft_address).await.unwrap();
+        let (api, raft) = match self.listeners.take() {
+            Some(listeners) => listeners,
+            // A restart: the ports were released by the shutdown.
+            None => (
+                TcpListener::bind(self.config.api_address).await.unwrap(),
+                TcpListener::bind(self.config.raft_address).await.unwrap(),
+            ),
+        };
         self.agent = Some(
             Agent::start_on(self.config.clone(), api, raft)
                 .await
@@ -64,20 +72,26 @@ impl Member {
     }
 }
 
-async fn free_address() -> std::net::SocketAddr {
-    TcpListener::bind("127.0.0.1:0")
-        .await
-        .unwrap()
-        .local_addr()
-        .unwrap()
+/// A listener on an OS-chosen loopback port, kept bound until the agent
+/// takes it (so no other test can take the port meanwhile).
+async fn listener() -> TcpListener {
+    TcpListener::bind("127.0.0.1:0").await.unwrap()
 }
 
-/// The configuration of `count` members; those in `bootstrap` start the cluster.
-async fn configs(count: u64, bootstrap: u64) -> Vec<(AgentConfig, tempfile::TempDir)> {
-    let mut addresses = Vec::new();
+/// Configurations and bound listeners of `count` members; those in
+/// `bootstrap` start the cluster.
+async fn configs(
+    count: u64,
+    bootstrap: u64,
+) -> Vec<(AgentConfig, (TcpListener, TcpListener), tempfile::TempDir)> {
+    let mut listeners = Vec::new();
     for _ in 0..count {
-        addresses.push((free_address().await, free_address().await));
+        listeners.push((listener().await, listener().await));
     }
+    let addresses: Vec<_> = listeners
+        .iter()
+        .map(|(api, raft)| (api.local_addr().unwrap(), raft.local_addr().unwrap()))
+        .collect();
     let initial: Vec<String> = (0..bootstrap)
         .map(|n| {
             let (api, raft) = addresses[n as usize];
@@ -85,7 +99,7 @@ async fn configs(count: u64, bootstrap: u64) -> Vec<(AgentConfig, tempfile::Temp
         })
         .collect();
     let mut configs = Vec::new();
-    for (n, (api, raft)) in addresses.into_iter().enumerate() {
+    for (n, ((api, raft), bound)) in addresses.into_iter().zip(listeners).enumerate() {
         let directory = tempfile::tempdir().unwrap();
         let overrides = Overrides {
             id: Some((n + 1).to_string()),
@@ -107,16 +121,17 @@ async fn configs(count: u64, bootstrap: u64) -> Vec<(AgentConfig, tempfile::Temp
         if n as u64 >= bootstrap {
             assert_eq!(config.membership, Membership::Restart);
         }
-        configs.push((config, directory));
+        configs.push((config, bound, directory));
     }
     configs
 }
 
 async fn cluster(count: u64, bootstrap: u64) -> Vec<Member> {
     let mut members = Vec::new();
-    for (config, directory) in configs(count, bootstrap).await {
+    for (config, listeners, directory) in configs(count, bootstrap).await {
         let mut member = Member {
             config,
+            listeners: Some(listeners),
             agent: None,
             _directory: directory,
         };

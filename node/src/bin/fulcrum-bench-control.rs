@@ -131,11 +131,23 @@ impl Drop for Processes {
     }
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|listener| listener.local_addr())
-        .map(|address| address.port())
-        .unwrap_or_else(|error| fail(&format!("no free port: {error}")))
+/// `count` distinct free loopback ports: all are held until all are chosen,
+/// so none is handed out twice.
+fn free_ports(count: usize) -> Vec<u16> {
+    let held: Vec<std::net::TcpListener> = (0..count)
+        .map(|_| {
+            std::net::TcpListener::bind("127.0.0.1:0")
+                .unwrap_or_else(|error| fail(&format!("no free port: {error}")))
+        })
+        .collect();
+    held.iter()
+        .map(|listener| {
+            listener
+                .local_addr()
+                .map(|address| address.port())
+                .unwrap_or_else(|error| fail(&format!("no free port: {error}")))
+        })
+        .collect()
 }
 
 fn fail(message: &str) -> ! {
@@ -157,12 +169,13 @@ fn spawn(command: &mut Command) -> Child {
 
 /// Starts three Fulcrum agents; answers their API addresses.
 fn start_fulcrum(binary: &Path, directory: &Path, processes: &mut Processes) -> Vec<String> {
+    let ports = free_ports(6);
     let nodes: Vec<(usize, String, String)> = (1..=3)
         .map(|id| {
             (
                 id,
-                format!("127.0.0.1:{}", free_port()),
-                format!("127.0.0.1:{}", free_port()),
+                format!("127.0.0.1:{}", ports[2 * id - 2]),
+                format!("127.0.0.1:{}", ports[2 * id - 1]),
             )
         })
         .collect();
@@ -186,8 +199,9 @@ fn start_fulcrum(binary: &Path, directory: &Path, processes: &mut Processes) -> 
 
 /// Starts three etcd members; answers their client addresses.
 fn start_etcd(binary: &Path, directory: &Path, processes: &mut Processes) -> Vec<String> {
+    let ports = free_ports(6);
     let members: Vec<(String, u16, u16)> = (1..=3)
-        .map(|n| (format!("e{n}"), free_port(), free_port()))
+        .map(|n| (format!("e{n}"), ports[2 * n - 2], ports[2 * n - 1]))
         .collect();
     let initial = members
         .iter()
