@@ -50,17 +50,7 @@ impl WeightedLeastConnections {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn candidates(weights: &[u32]) -> Vec<Candidate> {
-        weights
-            .iter()
-            .enumerate()
-            .map(|(n, weight)| Candidate {
-                key: format!("m{n}"),
-                weight: *weight,
-            })
-            .collect()
-    }
+    use crate::balance::test_support::candidates;
 
     #[test]
     fn the_member_with_fewer_open_connections_per_weight_wins() {

@@ -79,6 +79,24 @@ impl Balancer {
     }
 }
 
+/// Helpers shared by the balancers' tests.
+#[cfg(test)]
+mod test_support {
+    use super::Candidate;
+
+    /// Candidates `m0`, `m1`, … with these weights.
+    pub(crate) fn candidates(weights: &[u32]) -> Vec<Candidate> {
+        weights
+            .iter()
+            .enumerate()
+            .map(|(n, weight)| Candidate {
+                key: format!("m{n}"),
+                weight: *weight,
+            })
+            .collect()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use std::net::{IpAddr, Ipv4Addr, SocketAddr};

@@ -47,17 +47,7 @@ impl SmoothWeightedRoundRobin {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn candidates(weights: &[u32]) -> Vec<Candidate> {
-        weights
-            .iter()
-            .enumerate()
-            .map(|(n, weight)| Candidate {
-                key: format!("m{n}"),
-                weight: *weight,
-            })
-            .collect()
-    }
+    use crate::balance::test_support::candidates;
 
     #[test]
     fn picks_follow_the_weights_exactly_and_interleave() {
