@@ -47,12 +47,7 @@ fn events_from(
 /// The first kept revision after the `revisions` revisions that a read from
 /// `from` covered, if there is one: where the next page starts.
 fn next_page(state: &State, from: u64, revisions: usize) -> Option<u64> {
-    state
-        .history()
-        .revisions()
-        .map(|(revision, _)| *revision)
-        .skip_while(|revision| *revision < from)
-        .nth(revisions)
+    state.history().revisions_from(from).nth(revisions)
 }
 
 type WatchStream = Pin<Box<dyn Stream<Item = Result<v1::WatchResponse, Status>> + Send>>;

@@ -734,11 +734,14 @@ impl v1::virtual_server_group_service_server::VirtualServerGroupService for Api 
         &self,
         request: Request<v1::AddMemberRequest>,
     ) -> Result<Response<v1::AddMemberResponse>, Status> {
+        let group_id = request.get_ref().group_id.clone();
         let receipt = self
             .write(request, |r| r.client_token.clone(), Kind::AddMember)
             .await?;
-        self.render(|views, _| {
-            let (group, member) = views.group_and_member(&receipt.resource_id).unzip();
+        self.render(|views, state| {
+            let (group, member) = find(state.catalog().groups(), GroupId::parse, &group_id)
+                .and_then(|group| views.group_and_member(group, &receipt.resource_id))
+                .unzip();
             Ok(v1::AddMemberResponse {
                 group,
                 member,
@@ -751,11 +754,14 @@ impl v1::virtual_server_group_service_server::VirtualServerGroupService for Api 
         &self,
         request: Request<v1::UpdateMemberRequest>,
     ) -> Result<Response<v1::UpdateMemberResponse>, Status> {
+        let group_id = request.get_ref().group_id.clone();
         let receipt = self
             .write(request, |r| r.client_token.clone(), Kind::UpdateMember)
             .await?;
-        self.render(|views, _| {
-            let (group, member) = views.group_and_member(&receipt.resource_id).unzip();
+        self.render(|views, state| {
+            let (group, member) = find(state.catalog().groups(), GroupId::parse, &group_id)
+                .and_then(|group| views.group_and_member(group, &receipt.resource_id))
+                .unzip();
             Ok(v1::UpdateMemberResponse {
                 group,
                 member,

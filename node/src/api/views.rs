@@ -72,17 +72,12 @@ impl<'a> Views<'a> {
         view
     }
 
-    /// The group that holds member `member_id`, and that member, as views.
+    /// The group `group` (a view) and its member `member_id`, if both exist.
     pub(super) fn group_and_member(
         &self,
+        group: &Group,
         member_id: &str,
     ) -> Option<(v1::VirtualServerGroup, v1::Member)> {
-        let group = self
-            .state
-            .catalog()
-            .groups()
-            .values()
-            .find(|group| group.members.iter().any(|m| m.id.as_str() == member_id))?;
         let view = self.group(group);
         let member = view.members.iter().find(|m| m.id == member_id)?.clone();
         Some((view, member))

@@ -247,14 +247,7 @@ async fn network(session: &Session, command: NetworkCommand) -> Outcome {
                         }),
                     )
                 },
-                || {
-                    json!(
-                        networks
-                            .iter()
-                            .map(|n| output::json(n, "fulcrum.v1.Network"))
-                            .collect::<Vec<_>>()
-                    )
-                },
+                || output::json_list(&networks, "fulcrum.v1.Network"),
             );
         }
         NetworkCommand::Show { network } => {
@@ -348,14 +341,7 @@ async fn subnet(session: &Session, command: SubnetCommand) -> Outcome {
                         }),
                     )
                 },
-                || {
-                    json!(
-                        subnets
-                            .iter()
-                            .map(|s| output::json(s, "fulcrum.v1.Subnet"))
-                            .collect::<Vec<_>>()
-                    )
-                },
+                || output::json_list(&subnets, "fulcrum.v1.Subnet"),
             );
         }
         SubnetCommand::Show { subnet } => {
@@ -449,14 +435,7 @@ async fn instance(session: &Session, command: InstanceCommand) -> Outcome {
                         }),
                     )
                 },
-                || {
-                    json!(
-                        instances
-                            .iter()
-                            .map(|i| output::json(i, "fulcrum.v1.Instance"))
-                            .collect::<Vec<_>>()
-                    )
-                },
+                || output::json_list(&instances, "fulcrum.v1.Instance"),
             );
         }
         InstanceCommand::Show { instance } => {
@@ -543,13 +522,7 @@ async fn eip(session: &Session, command: EipCommand) -> Outcome {
                         }),
                     )
                 },
-                || {
-                    json!(
-                        eips.iter()
-                            .map(|e| output::json(e, "fulcrum.v1.Eip"))
-                            .collect::<Vec<_>>()
-                    )
-                },
+                || output::json_list(&eips, "fulcrum.v1.Eip"),
             );
         }
         EipCommand::Show { eip } => {
@@ -665,13 +638,7 @@ async fn load_balancer(session: &Session, command: LoadBalancerCommand) -> Outco
                         }),
                     )
                 },
-                || {
-                    json!(
-                        lbs.iter()
-                            .map(|lb| output::json(lb, "fulcrum.v1.LoadBalancer"))
-                            .collect::<Vec<_>>()
-                    )
-                },
+                || output::json_list(&lbs, "fulcrum.v1.LoadBalancer"),
             );
         }
         LoadBalancerCommand::Show { load_balancer } => {
@@ -1001,10 +968,10 @@ async fn listener(session: &Session, command: ListenerCommand) -> Outcome {
             );
         }
         ListenerCommand::List { load_balancer } => {
-            let load_balancer_id = match load_balancer {
-                Some(lb) => resolve::load_balancer(session, &lb).await?,
-                None => String::new(),
-            };
+            let load_balancer_id =
+                resolve::optional_load_balancer(session, load_balancer.as_deref())
+                    .await?
+                    .unwrap_or_default();
             let listeners = resolve::listeners(session, &load_balancer_id).await?;
             session.print(
                 || {
@@ -1029,14 +996,7 @@ async fn listener(session: &Session, command: ListenerCommand) -> Outcome {
                         }),
                     )
                 },
-                || {
-                    json!(
-                        listeners
-                            .iter()
-                            .map(|l| output::json(l, "fulcrum.v1.Listener"))
-                            .collect::<Vec<_>>()
-                    )
-                },
+                || output::json_list(&listeners, "fulcrum.v1.Listener"),
             );
         }
         ListenerCommand::Show {
@@ -1264,10 +1224,10 @@ async fn group(session: &Session, command: GroupCommand) -> Outcome {
             );
         }
         GroupCommand::List { load_balancer } => {
-            let load_balancer_id = match load_balancer {
-                Some(lb) => resolve::load_balancer(session, &lb).await?,
-                None => String::new(),
-            };
+            let load_balancer_id =
+                resolve::optional_load_balancer(session, load_balancer.as_deref())
+                    .await?
+                    .unwrap_or_default();
             let groups = resolve::groups(session, &load_balancer_id).await?;
             session.print(
                 || {
@@ -1292,14 +1252,7 @@ async fn group(session: &Session, command: GroupCommand) -> Outcome {
                         }),
                     )
                 },
-                || {
-                    json!(
-                        groups
-                            .iter()
-                            .map(|g| output::json(g, "fulcrum.v1.VirtualServerGroup"))
-                            .collect::<Vec<_>>()
-                    )
-                },
+                || output::json_list(&groups, "fulcrum.v1.VirtualServerGroup"),
             );
         }
         GroupCommand::Show {
@@ -1531,14 +1484,7 @@ async fn certificate(session: &Session, command: CertificateCommand) -> Outcome 
                             .map(|c| vec![c.id.clone(), c.name.clone(), c.fingerprint.clone()]),
                     )
                 },
-                || {
-                    json!(
-                        certificates
-                            .iter()
-                            .map(|c| output::json(c, "fulcrum.v1.Certificate"))
-                            .collect::<Vec<_>>()
-                    )
-                },
+                || output::json_list(&certificates, "fulcrum.v1.Certificate"),
             );
         }
         CertificateCommand::Show { certificate } => {

@@ -98,6 +98,11 @@ pub fn json<M: prost::Message>(message: &M, name: &str) -> serde_json::Value {
         .unwrap_or_else(|| serde_json::json!({ "error": format!("{name} is not in the contract") }))
 }
 
+/// A list of messages of the contract as a JSON array.
+pub fn json_list<M: prost::Message>(messages: &[M], name: &str) -> serde_json::Value {
+    serde_json::Value::Array(messages.iter().map(|message| json(message, name)).collect())
+}
+
 /// A provisioning status without its enum prefix (`ACTIVE`).
 pub fn provisioning(value: i32) -> String {
     v1::ProvisioningStatus::try_from(value)

@@ -77,6 +77,11 @@ impl History {
             .collect())
     }
 
+    /// The kept revisions from `from` on, in order.
+    pub fn revisions_from(&self, from: Revision) -> impl Iterator<Item = Revision> + '_ {
+        self.events.range(from..).map(|(revision, _)| *revision)
+    }
+
     /// Every kept revision in order with its events.
     pub fn revisions(&self) -> impl Iterator<Item = (&Revision, &Vec<RecordedEvent>)> {
         self.events.iter()
