@@ -13,6 +13,40 @@ pub struct Config {
     pub generation: u64,
     /// The listeners, each on its own address and port.
     pub listeners: Vec<Listener>,
+    /// Limits and deadlines of the HTTP proxy, for every HTTP and HTTPS listener.
+    pub http: HttpLimits,
+}
+
+/// The HTTP proxy's limits and deadlines.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct HttpLimits {
+    /// A request head (request line and headers) longer than this is answered 431.
+    pub max_header_bytes: usize,
+    /// A request with more header fields than this is answered 431.
+    pub max_headers: usize,
+    /// A request head must arrive whole within this time of its first byte,
+    /// or the connection is closed (slow clients cannot hold it).
+    pub header_timeout: Duration,
+    /// Connecting to a member must succeed within this time, or the answer is 502.
+    pub connect_timeout: Duration,
+    /// The member must start its response within this time of the request's
+    /// end, or the answer is 504.
+    pub response_timeout: Duration,
+    /// Idle keep-alive connections to members kept per thread and member.
+    pub pooled_per_member: usize,
+}
+
+impl Default for HttpLimits {
+    fn default() -> Self {
+        Self {
+            max_header_bytes: 16 * 1024,
+            max_headers: 100,
+            header_timeout: Duration::from_secs(10),
+            connect_timeout: Duration::from_secs(3),
+            response_timeout: Duration::from_secs(60),
+            pooled_per_member: 64,
+        }
+    }
 }
 
 /// The protocols a listener speaks.
@@ -39,8 +73,35 @@ pub struct Listener {
     pub connection_limit: Option<u32>,
     /// A connection with no traffic either way for this long is closed.
     pub idle_timeout: Duration,
+    /// HTTP and HTTPS: add `X-Forwarded-For`, `X-Forwarded-Proto` and
+    /// `X-Forwarded-Port` to requests.
+    pub insert_x_forwarded_for: bool,
+    /// HTTPS: the certificates to serve; the client's SNI name chooses among
+    /// them, and the first one answers clients that send no name or an
+    /// unknown one. Empty for TCP and HTTP.
+    pub certificates: Vec<Certificate>,
     /// Where its connections go.
     pub group: Group,
+}
+
+/// A certificate chain and its private key, both PEM.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Certificate {
+    /// The control plane's id of the certificate.
+    pub id: String,
+    /// The chain, leaf first, PEM.
+    pub chain_pem: String,
+    /// The leaf's private key, PEM.
+    pub private_key_pem: String,
+}
+
+impl std::fmt::Debug for Certificate {
+    /// The key stays out of logs.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Certificate")
+            .field("id", &self.id)
+            .finish_non_exhaustive()
+    }
 }
 
 /// How a group spreads new connections.
@@ -61,8 +122,39 @@ pub struct Group {
     pub id: String,
     /// How new connections are spread.
     pub algorithm: Algorithm,
+    /// How members are checked; `None` for no check (every member counts as healthy).
+    pub health_check: Option<HealthCheck>,
     /// The members, in the control plane's order.
     pub members: Vec<Member>,
+}
+
+/// How a group's members are checked.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct HealthCheck {
+    /// What a probe does.
+    pub kind: HealthCheckKind,
+    /// Time between the starts of two probes of one member.
+    pub interval: Duration,
+    /// A probe that takes longer fails.
+    pub timeout: Duration,
+    /// Consecutive successes that bring an unhealthy member back.
+    pub healthy_threshold: u32,
+    /// Consecutive failures that take a healthy member out.
+    pub unhealthy_threshold: u32,
+}
+
+/// What a health probe does.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum HealthCheckKind {
+    /// Connect over TCP; success is an established connection.
+    Tcp,
+    /// `GET path` over HTTP/1.1; success is a status in `expected_codes`.
+    Http {
+        /// The request's path, starting with `/`.
+        path: String,
+        /// Inclusive ranges of the statuses that count as success.
+        expected_codes: Vec<(u16, u16)>,
+    },
 }
 
 /// A member of a group.
@@ -83,5 +175,49 @@ impl Member {
     /// Whether the member may take new connections (health aside).
     pub fn in_rotation(&self) -> bool {
         self.admin_state_up && self.weight > 0
+    }
+}
+
+/// Parses expected HTTP statuses as the resource model writes them: `200`,
+/// `200-299`, `200,302`, or a mix, each status 100 to 599.
+///
+/// # Errors
+/// A message naming the part that is not a status or a range of them.
+pub fn parse_expected_codes(text: &str) -> Result<Vec<(u16, u16)>, String> {
+    let status = |part: &str| {
+        part.trim()
+            .parse::<u16>()
+            .ok()
+            .filter(|code| (100..=599).contains(code))
+            .ok_or_else(|| format!("expected_codes: {part:?} is not a status from 100 to 599"))
+    };
+    text.split(',')
+        .map(|part| match part.split_once('-') {
+            Some((low, high)) => {
+                let (low, high) = (status(low)?, status(high)?);
+                if low > high {
+                    return Err(format!("expected_codes: range {part:?} runs backwards"));
+                }
+                Ok((low, high))
+            }
+            None => status(part).map(|code| (code, code)),
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn expected_codes_are_statuses_and_ranges() {
+        assert_eq!(parse_expected_codes("200"), Ok(vec![(200, 200)]));
+        assert_eq!(
+            parse_expected_codes("200-299, 302"),
+            Ok(vec![(200, 299), (302, 302)])
+        );
+        for bad in ["", "2xx", "99", "600", "300-200", "200,"] {
+            assert!(parse_expected_codes(bad).is_err(), "{bad}");
+        }
     }
 }

@@ -1,11 +1,31 @@
 //! Fulcrum's data plane: a thread-per-core forwarder (monoio) that serves a
 //! plain configuration value. It depends on no other Fulcrum crate but the
 //! API's, and on neither tokio nor openraft: the node fills in a
-//! [`config::Config`] and hands it over.
+//! [`Config`] and hands it to a [`Forwarder`].
 //!
-//! So far: the configuration types and the balancing algorithms
-//! ([`balance`]), pure and tested on their own. The forwarder that uses them
-//! comes next.
+//! - [`config`]: what to serve (listeners, groups, members, health checks,
+//!   certificates, HTTP limits), and [`file`] to read it from TOML.
+//! - [`balance`]: the balancing algorithms, pure.
+//! - [`Forwarder`]: the worker threads; [`Forwarder::apply`] swaps a new
+//!   configuration in, and the handle answers applied generations, listener
+//!   errors, health and counters.
+//!
+//! Inside: `worker` (one thread: runtime, listeners, services), `tcp` (L4
+//! relay), `http` (L7 proxy), `tls`, `health`, `counters`.
 
 pub mod balance;
 pub mod config;
+mod counters;
+pub mod file;
+mod forwarder;
+mod health;
+mod http;
+mod io;
+mod tcp;
+mod tls;
+mod worker;
+
+pub use config::Config;
+pub use counters::{ErrorKind, ListenerStats, MemberStats, Snapshot};
+pub use forwarder::{ApplyError, Forwarder, Settings};
+pub use health::MemberHealth;

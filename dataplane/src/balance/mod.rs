@@ -123,6 +123,7 @@ mod tests {
             let group = Group {
                 id: "vsg-1".to_owned(),
                 algorithm,
+                health_check: None,
                 members: vec![
                     member("drained", 0, true),
                     member("down", 10, false),

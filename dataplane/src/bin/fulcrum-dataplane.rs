@@ -1,0 +1,105 @@
+//! Runs the data plane alone from a TOML file (see `fulcrum_dataplane::file`),
+//! for benchmarks and debugging. The file is read again when it changes,
+//! each version applied as the next generation.
+//!
+//! ```text
+//! fulcrum-dataplane --config FILE [--threads N] [--no-pin]
+//! ```
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::{Duration, SystemTime};
+
+use fulcrum_dataplane::{Forwarder, Settings, file};
+
+const USAGE: &str = "usage: fulcrum-dataplane --config FILE [--threads N] [--no-pin]";
+
+fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let (path, settings) = match arguments(std::env::args().skip(1)) {
+        Ok(parsed) => parsed,
+        Err(message) => {
+            eprintln!("{message}\n{USAGE}");
+            return ExitCode::from(64);
+        }
+    };
+    let mut config = match file::load(&path) {
+        Ok(config) => config,
+        Err(error) => {
+            eprintln!("{error}");
+            return ExitCode::from(64);
+        }
+    };
+    let forwarder = match Forwarder::start(&settings, config.clone()) {
+        Ok(forwarder) => forwarder,
+        Err(error) => {
+            eprintln!("cannot start: {error}");
+            return ExitCode::from(1);
+        }
+    };
+    report(&forwarder);
+    let mut modified = modified_at(&path);
+    loop {
+        std::thread::sleep(Duration::from_millis(500));
+        let now = modified_at(&path);
+        if now == modified {
+            continue;
+        }
+        modified = now;
+        match file::load(&path) {
+            Ok(mut next) => {
+                next.generation = config.generation + 1;
+                config = next.clone();
+                match forwarder.apply(next) {
+                    Ok(()) => {
+                        forwarder.wait_applied(config.generation, Duration::from_secs(5));
+                        tracing::info!(generation = config.generation, "configuration reloaded");
+                        report(&forwarder);
+                    }
+                    Err(error) => tracing::error!(%error, "configuration refused"),
+                }
+            }
+            Err(error) => {
+                tracing::error!(%error, "configuration unreadable; the previous one stays")
+            }
+        }
+    }
+}
+
+fn report(forwarder: &Forwarder) {
+    for (listener, error) in forwarder.listener_errors() {
+        tracing::error!(%listener, %error, "listener not served");
+    }
+}
+
+fn modified_at(path: &PathBuf) -> Option<SystemTime> {
+    std::fs::metadata(path)
+        .and_then(|meta| meta.modified())
+        .ok()
+}
+
+fn arguments(mut args: impl Iterator<Item = String>) -> Result<(PathBuf, Settings), String> {
+    let mut path = None;
+    let mut settings = Settings::default();
+    while let Some(arg) = args.next() {
+        match arg.as_str() {
+            "--config" => path = Some(PathBuf::from(args.next().ok_or("--config needs a file")?)),
+            "--threads" => {
+                settings.threads = args
+                    .next()
+                    .and_then(|n| n.parse().ok())
+                    .filter(|n| *n > 0)
+                    .ok_or("--threads needs a number above 0")?;
+            }
+            "--no-pin" => settings.pin_threads = false,
+            other => return Err(format!("unknown argument {other:?}")),
+        }
+    }
+    Ok((path.ok_or("--config is required")?, settings))
+}

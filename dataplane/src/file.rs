@@ -1,0 +1,388 @@
+//! The data plane's configuration as a TOML file, for running the forwarder
+//! on its own (benchmarks, debugging). The node never uses it: it fills in
+//! a [`Config`] from its projection.
+//!
+//! ```toml
+//! version = 1
+//! generation = 1                      # optional; the binary counts reloads
+//!
+//! [http]                              # optional; these are the defaults
+//! max_header_bytes = 16384
+//! max_headers = 100
+//! header_timeout_ms = 10000
+//! connect_timeout_ms = 3000
+//! response_timeout_ms = 60000
+//! pooled_per_member = 64
+//!
+//! [[listeners]]
+//! id = "web"
+//! address = "127.0.0.1:8080"
+//! protocol = "http"                   # tcp, http or https
+//! connection_limit = 10000            # optional; no limit when absent
+//! idle_timeout_s = 60
+//! insert_x_forwarded_for = true
+//! certificates = [{ id = "c1", chain = "chain.pem", key = "key.pem" }]  # https; paths relative to the file
+//!
+//! [listeners.group]
+//! id = "backends"
+//! algorithm = "weighted_round_robin"  # or weighted_least_connections, source_ip_hash
+//! members = [
+//!   { id = "a", address = "127.0.0.1:9001", weight = 3 },
+//!   { id = "b", address = "127.0.0.1:9002", weight = 1, admin_state_up = true },
+//! ]
+//!
+//! [listeners.group.health_check]      # optional
+//! type = "http"                       # or tcp
+//! path = "/healthz"
+//! expected_codes = "200-299"
+//! interval_s = 5
+//! timeout_s = 2
+//! healthy_threshold = 2
+//! unhealthy_threshold = 3
+//! ```
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::Deserialize;
+
+use crate::config::{
+    self, Algorithm, Certificate, Config, Group, HealthCheck, HealthCheckKind, HttpLimits,
+    Listener, Member, Protocol,
+};
+
+/// A configuration file that could not be used, and why.
+#[derive(Debug, thiserror::Error)]
+#[error("{path}: {message}")]
+pub struct FileError {
+    /// The file (or the certificate file) at fault.
+    pub path: PathBuf,
+    /// What is wrong, naming the key.
+    pub message: String,
+}
+
+/// Reads the configuration in the file at `path`.
+///
+/// # Errors
+/// An unreadable file, TOML that does not follow the format, a value out of
+/// its range, or an unreadable certificate file.
+pub fn load(path: &Path) -> Result<Config, FileError> {
+    let text = std::fs::read_to_string(path).map_err(|error| FileError {
+        path: path.to_owned(),
+        message: error.to_string(),
+    })?;
+    parse(&text, path.parent().unwrap_or(Path::new("."))).map_err(|(path_at_fault, message)| {
+        FileError {
+            path: path_at_fault.unwrap_or_else(|| path.to_owned()),
+            message,
+        }
+    })
+}
+
+type ParseError = (Option<PathBuf>, String);
+
+fn parse(text: &str, base: &Path) -> Result<Config, ParseError> {
+    let file: FileConfig = toml::from_str(text).map_err(|error| (None, error.to_string()))?;
+    if file.version != 1 {
+        return Err((None, format!("version: must be 1, not {}", file.version)));
+    }
+    let defaults = HttpLimits::default();
+    let http = file.http.unwrap_or_default();
+    let http = HttpLimits {
+        max_header_bytes: http.max_header_bytes.unwrap_or(defaults.max_header_bytes),
+        max_headers: http.max_headers.unwrap_or(defaults.max_headers),
+        header_timeout: http
+            .header_timeout_ms
+            .map_or(defaults.header_timeout, Duration::from_millis),
+        connect_timeout: http
+            .connect_timeout_ms
+            .map_or(defaults.connect_timeout, Duration::from_millis),
+        response_timeout: http
+            .response_timeout_ms
+            .map_or(defaults.response_timeout, Duration::from_millis),
+        pooled_per_member: http.pooled_per_member.unwrap_or(defaults.pooled_per_member),
+    };
+    if !(1..=crate::http::MAX_HEADERS).contains(&http.max_headers) {
+        return Err((
+            None,
+            format!(
+                "http.max_headers: must be 1 to {}",
+                crate::http::MAX_HEADERS
+            ),
+        ));
+    }
+    let listeners = file
+        .listeners
+        .into_iter()
+        .map(|listener| listener.into_config(base))
+        .collect::<Result<_, _>>()?;
+    Ok(Config {
+        generation: file.generation.unwrap_or(1),
+        listeners,
+        http,
+    })
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileConfig {
+    version: u32,
+    generation: Option<u64>,
+    http: Option<HttpSection>,
+    #[serde(default)]
+    listeners: Vec<ListenerSection>,
+}
+
+#[derive(Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct HttpSection {
+    max_header_bytes: Option<usize>,
+    max_headers: Option<usize>,
+    header_timeout_ms: Option<u64>,
+    connect_timeout_ms: Option<u64>,
+    response_timeout_ms: Option<u64>,
+    pooled_per_member: Option<usize>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ListenerSection {
+    id: String,
+    address: SocketAddr,
+    protocol: FileProtocol,
+    connection_limit: Option<u32>,
+    #[serde(default = "default_idle_timeout_s")]
+    idle_timeout_s: u64,
+    #[serde(default)]
+    insert_x_forwarded_for: bool,
+    #[serde(default)]
+    certificates: Vec<CertificateFiles>,
+    group: GroupSection,
+}
+
+fn default_idle_timeout_s() -> u64 {
+    60
+}
+
+#[derive(Clone, Copy, Deserialize)]
+#[serde(rename_all = "snake_case")]
+enum FileProtocol {
+    Tcp,
+    Http,
+    Https,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CertificateFiles {
+    id: String,
+    chain: PathBuf,
+    key: PathBuf,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct GroupSection {
+    id: String,
+    #[serde(default)]
+    algorithm: FileAlgorithm,
+    health_check: Option<HealthCheckSection>,
+    #[serde(default)]
+    members: Vec<MemberSection>,
+}
+
+#[derive(Clone, Copy, Default, Deserialize)]
+#[serde(rename_all = "snake_case")]
+enum FileAlgorithm {
+    #[default]
+    WeightedRoundRobin,
+    WeightedLeastConnections,
+    SourceIpHash,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct MemberSection {
+    id: String,
+    address: SocketAddr,
+    #[serde(default = "default_weight")]
+    weight: u32,
+    #[serde(default = "default_true")]
+    admin_state_up: bool,
+}
+
+fn default_weight() -> u32 {
+    10
+}
+
+fn default_true() -> bool {
+    true
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct HealthCheckSection {
+    #[serde(rename = "type")]
+    kind: String,
+    path: Option<String>,
+    expected_codes: Option<String>,
+    interval_s: u64,
+    timeout_s: u64,
+    healthy_threshold: u32,
+    unhealthy_threshold: u32,
+}
+
+impl ListenerSection {
+    fn into_config(self, base: &Path) -> Result<Listener, ParseError> {
+        let key = |field: &str| format!("listeners[{}].{field}", self.id);
+        let protocol = match self.protocol {
+            FileProtocol::Tcp => Protocol::Tcp,
+            FileProtocol::Http => Protocol::Http,
+            FileProtocol::Https => Protocol::Https,
+        };
+        if (protocol == Protocol::Https) == self.certificates.is_empty() {
+            return Err((
+                None,
+                format!(
+                    "{}: HTTPS listeners need certificates, others must not have any",
+                    key("certificates")
+                ),
+            ));
+        }
+        let certificates = self
+            .certificates
+            .iter()
+            .map(|files| {
+                let read = |file: &Path| {
+                    let path = base.join(file);
+                    std::fs::read_to_string(&path).map_err(|error| (Some(path), error.to_string()))
+                };
+                Ok(Certificate {
+                    id: files.id.clone(),
+                    chain_pem: read(&files.chain)?,
+                    private_key_pem: read(&files.key)?,
+                })
+            })
+            .collect::<Result<_, ParseError>>()?;
+        let health_check = self
+            .group
+            .health_check
+            .map(|check| check.into_config())
+            .transpose()
+            .map_err(|message| (None, format!("{}: {message}", key("group.health_check"))))?;
+        for member in &self.group.members {
+            if member.weight > 100 {
+                return Err((
+                    None,
+                    format!(
+                        "{}: weight must be 0 to 100",
+                        key(&format!("group.members[{}]", member.id))
+                    ),
+                ));
+            }
+        }
+        Ok(Listener {
+            id: self.id,
+            address: self.address,
+            protocol,
+            connection_limit: self.connection_limit,
+            idle_timeout: Duration::from_secs(self.idle_timeout_s),
+            insert_x_forwarded_for: self.insert_x_forwarded_for,
+            certificates,
+            group: Group {
+                id: self.group.id,
+                algorithm: match self.group.algorithm {
+                    FileAlgorithm::WeightedRoundRobin => Algorithm::WeightedRoundRobin,
+                    FileAlgorithm::WeightedLeastConnections => Algorithm::WeightedLeastConnections,
+                    FileAlgorithm::SourceIpHash => Algorithm::SourceIpHash,
+                },
+                health_check,
+                members: self
+                    .group
+                    .members
+                    .into_iter()
+                    .map(|member| Member {
+                        id: member.id,
+                        address: member.address,
+                        weight: member.weight,
+                        admin_state_up: member.admin_state_up,
+                    })
+                    .collect(),
+            },
+        })
+    }
+}
+
+impl HealthCheckSection {
+    fn into_config(self) -> Result<HealthCheck, String> {
+        let kind = match self.kind.as_str() {
+            "tcp" => HealthCheckKind::Tcp,
+            "http" => HealthCheckKind::Http {
+                path: self.path.unwrap_or_else(|| "/".to_owned()),
+                expected_codes: config::parse_expected_codes(
+                    self.expected_codes.as_deref().unwrap_or("200-299"),
+                )?,
+            },
+            other => return Err(format!("type: tcp or http, not {other:?}")),
+        };
+        Ok(HealthCheck {
+            kind,
+            interval: Duration::from_secs(self.interval_s),
+            timeout: Duration::from_secs(self.timeout_s),
+            healthy_threshold: self.healthy_threshold,
+            unhealthy_threshold: self.unhealthy_threshold,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_file_becomes_a_config_and_mistakes_are_named() {
+        let config = parse(
+            r#"
+version = 1
+[[listeners]]
+id = "web"
+address = "127.0.0.1:8080"
+protocol = "http"
+[listeners.group]
+id = "g"
+members = [{ id = "a", address = "127.0.0.1:9001", weight = 3 }]
+[listeners.group.health_check]
+type = "http"
+expected_codes = "200,302"
+interval_s = 5
+timeout_s = 2
+healthy_threshold = 2
+unhealthy_threshold = 3
+"#,
+            Path::new("."),
+        )
+        .unwrap();
+        let listener = &config.listeners[0];
+        assert_eq!(listener.group.members[0].weight, 3);
+        assert_eq!(
+            listener.group.health_check.as_ref().unwrap().kind,
+            HealthCheckKind::Http {
+                path: "/".to_owned(),
+                expected_codes: vec![(200, 200), (302, 302)]
+            }
+        );
+        let error = parse("version = 1\nbogus = 2\n", Path::new(".")).unwrap_err();
+        assert!(error.1.contains("bogus"), "{}", error.1);
+        let error = parse(
+            "version = 1\n[[listeners]]\nid = \"s\"\naddress = \"127.0.0.1:1\"\nprotocol = \"https\"\n[listeners.group]\nid = \"g\"\n",
+            Path::new("."),
+        )
+        .unwrap_err();
+        assert!(
+            error.1.starts_with("listeners[s].certificates"),
+            "{}",
+            error.1
+        );
+    }
+}

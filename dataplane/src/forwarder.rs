@@ -1,0 +1,339 @@
+//! The forwarder's handle: starts the worker threads, swaps configurations
+//! in, and answers what the threads have applied, which listeners failed,
+//! how members' health checks go and what the counters say.
+
+use std::collections::{BTreeMap, HashMap};
+use std::io;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use arc_swap::ArcSwap;
+use rustls::ServerConfig;
+
+use crate::config::{Config, Protocol};
+use crate::counters::{Registry, Snapshot};
+use crate::health::{Board, MemberHealth};
+use crate::{tls, worker};
+
+/// How the forwarder runs.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Settings {
+    /// Worker threads, one per core; at least 1.
+    pub threads: usize,
+    /// Pin thread `i` to core `i` (modulo the cores there are).
+    pub pin_threads: bool,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            threads: std::thread::available_parallelism().map_or(1, usize::from),
+            pin_threads: true,
+        }
+    }
+}
+
+/// Why a configuration was not applied.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum ApplyError {
+    /// Generations only go up.
+    #[error("generation {offered} is not above the current generation {current}")]
+    StaleGeneration {
+        /// The offered configuration's generation.
+        offered: u64,
+        /// The generation in place.
+        current: u64,
+    },
+    /// Two listeners with one id.
+    #[error("listeners: two listeners have the id {0}")]
+    DuplicateListener(String),
+}
+
+/// A configuration with what the threads need made once for all of them:
+/// the TLS configurations, and the listeners that cannot be served.
+#[derive(Debug)]
+pub(crate) struct Plan {
+    pub(crate) config: Config,
+    /// By listener id.
+    pub(crate) tls: HashMap<String, Arc<ServerConfig>>,
+    /// Listener id → why it cannot be served (an unusable certificate).
+    pub(crate) errors: BTreeMap<String, String>,
+}
+
+impl Plan {
+    fn new(config: Config, previous: Option<&Plan>) -> Self {
+        let mut tls_configs = HashMap::new();
+        let mut errors = BTreeMap::new();
+        for listener in &config.listeners {
+            if listener.protocol != Protocol::Https {
+                continue;
+            }
+            // Unchanged certificates keep their TLS configuration (and its
+            // session cache) across generations.
+            let unchanged = previous.and_then(|previous| {
+                let before = previous
+                    .config
+                    .listeners
+                    .iter()
+                    .find(|l| l.id == listener.id)?;
+                (before.certificates == listener.certificates)
+                    .then(|| previous.tls.get(&listener.id).cloned())
+                    .flatten()
+            });
+            match unchanged.map_or_else(|| tls::server_config(&listener.certificates), Ok) {
+                Ok(server_config) => {
+                    tls_configs.insert(listener.id.clone(), server_config);
+                }
+                Err(reason) => {
+                    errors.insert(listener.id.clone(), reason);
+                }
+            }
+        }
+        Self {
+            config,
+            tls: tls_configs,
+            errors,
+        }
+    }
+}
+
+/// What the worker threads share with the handle.
+#[derive(Debug)]
+pub(crate) struct Shared {
+    plan: ArcSwap<Plan>,
+    applied: Vec<AtomicU64>,
+    stopping: AtomicBool,
+    drain_deadline: Mutex<Option<Instant>>,
+    /// (listener id, thread) → the OS error of binding it.
+    bind_errors: Mutex<BTreeMap<(String, usize), String>>,
+    pub(crate) counters: Registry,
+    pub(crate) health: Arc<Board>,
+}
+
+impl Shared {
+    pub(crate) fn plan(&self) -> Arc<Plan> {
+        self.plan.load_full()
+    }
+
+    pub(crate) fn is_stopping(&self) -> bool {
+        self.stopping.load(Ordering::Acquire)
+    }
+
+    pub(crate) fn drain_deadline(&self) -> Instant {
+        self.drain_deadline
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .unwrap_or_else(Instant::now)
+    }
+
+    pub(crate) fn mark_applied(&self, thread: usize, generation: u64) {
+        self.applied[thread].store(generation, Ordering::Release);
+    }
+
+    pub(crate) fn report_bind(&self, thread: usize, listener: &str, error: Option<String>) {
+        let mut errors = self
+            .bind_errors
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        let key = (listener.to_owned(), thread);
+        match error {
+            Some(error) => errors.insert(key, error),
+            None => errors.remove(&key),
+        };
+    }
+
+    pub(crate) fn forget_bind_errors(&self, thread: usize, keep: impl Fn(&str) -> bool) {
+        let mut errors = self
+            .bind_errors
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        errors.retain(|(listener, t), _| *t != thread || keep(listener));
+    }
+}
+
+/// A running data plane.
+#[derive(Debug)]
+pub struct Forwarder {
+    shared: Arc<Shared>,
+    threads: Vec<JoinHandle<()>>,
+}
+
+impl Forwarder {
+    /// Starts the worker threads on `config` and returns once every thread
+    /// has applied it (listeners that cannot be bound are reported by
+    /// [`Self::listener_errors`], not here).
+    ///
+    /// # Errors
+    /// When a thread's runtime cannot be built, or the configuration is invalid.
+    pub fn start(settings: &Settings, config: Config) -> io::Result<Self> {
+        check(&config).map_err(|error| io::Error::new(io::ErrorKind::InvalidInput, error))?;
+        let threads = settings.threads.max(1);
+        let generation = config.generation;
+        let shared = Arc::new(Shared {
+            plan: ArcSwap::from_pointee(Plan::new(config, None)),
+            applied: (0..threads).map(|_| AtomicU64::new(u64::MAX)).collect(),
+            stopping: AtomicBool::new(false),
+            drain_deadline: Mutex::new(None),
+            bind_errors: Mutex::new(BTreeMap::new()),
+            counters: Registry::default(),
+            health: Arc::new(Board::default()),
+        });
+        let cores = std::thread::available_parallelism().map_or(1, usize::from);
+        tracing::info!(
+            threads,
+            driver = if monoio::utils::detect_uring() {
+                "io_uring"
+            } else {
+                "epoll"
+            },
+            "data plane starting"
+        );
+        let mut forwarder = Self {
+            shared,
+            threads: Vec::with_capacity(threads),
+        };
+        for index in 0..threads {
+            let (ready, started) = std::sync::mpsc::channel();
+            let shared = Arc::clone(&forwarder.shared);
+            let cpu = settings.pin_threads.then_some(index % cores);
+            let thread = std::thread::Builder::new()
+                .name(format!("fulcrum-dp-{index}"))
+                .spawn(move || worker::run(shared, index, cpu, ready))?;
+            forwarder.threads.push(thread);
+            started
+                .recv()
+                .map_err(|_| io::Error::other("a data-plane thread died while starting"))??;
+        }
+        if !forwarder.wait_applied(generation, Duration::from_secs(10)) {
+            return Err(io::Error::new(
+                io::ErrorKind::TimedOut,
+                "threads did not apply the first configuration",
+            ));
+        }
+        Ok(forwarder)
+    }
+
+    /// Swaps `config` in. Threads pick it up within milliseconds; see
+    /// [`Self::applied_generations`].
+    ///
+    /// # Errors
+    /// A generation not above the current one, or an invalid configuration;
+    /// the current configuration stays.
+    pub fn apply(&self, config: Config) -> Result<(), ApplyError> {
+        check(&config)?;
+        let current = self.shared.plan();
+        if config.generation <= current.config.generation {
+            return Err(ApplyError::StaleGeneration {
+                offered: config.generation,
+                current: current.config.generation,
+            });
+        }
+        self.shared
+            .plan
+            .store(Arc::new(Plan::new(config, Some(&current))));
+        Ok(())
+    }
+
+    /// The configuration in place (the last one given).
+    pub fn config(&self) -> Config {
+        self.shared.plan().config.clone()
+    }
+
+    /// The generation each thread has applied, by thread.
+    pub fn applied_generations(&self) -> Vec<u64> {
+        self.shared
+            .applied
+            .iter()
+            .map(|generation| generation.load(Ordering::Acquire))
+            .collect()
+    }
+
+    /// Waits until every thread has applied `generation` or a later one.
+    pub fn wait_applied(&self, generation: u64, timeout: Duration) -> bool {
+        let deadline = Instant::now() + timeout;
+        loop {
+            if self
+                .applied_generations()
+                .iter()
+                .all(|applied| *applied != u64::MAX && *applied >= generation)
+            {
+                return true;
+            }
+            if Instant::now() >= deadline {
+                return false;
+            }
+            std::thread::sleep(Duration::from_millis(1));
+        }
+    }
+
+    /// Listeners of the current configuration that are not served, by id,
+    /// with the reason: the OS error of binding the address, or an unusable
+    /// certificate.
+    pub fn listener_errors(&self) -> BTreeMap<String, String> {
+        let mut errors = self.shared.plan().errors.clone();
+        let bind_errors = self
+            .shared
+            .bind_errors
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        for ((listener, _), error) in bind_errors.iter() {
+            errors
+                .entry(listener.clone())
+                .or_insert_with(|| error.clone());
+        }
+        errors
+    }
+
+    /// Health of every checked member, by (group id, member id).
+    pub fn health(&self) -> BTreeMap<(String, String), MemberHealth> {
+        self.shared.health.report()
+    }
+
+    /// The counters, summed over the threads.
+    pub fn counters(&self) -> Snapshot {
+        self.shared.counters.snapshot()
+    }
+
+    /// Stops accepting, gives open connections until `drain` to finish
+    /// (HTTP connections close after their current request), then closes
+    /// the rest and joins the threads.
+    pub fn shutdown(mut self, drain: Duration) {
+        self.stop(drain);
+    }
+
+    fn stop(&mut self, drain: Duration) {
+        *self
+            .shared
+            .drain_deadline
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner) = Some(Instant::now() + drain);
+        self.shared.stopping.store(true, Ordering::Release);
+        for thread in self.threads.drain(..) {
+            if thread.join().is_err() {
+                tracing::error!("a data-plane thread panicked");
+            }
+        }
+    }
+}
+
+impl Drop for Forwarder {
+    /// Dropped without [`Forwarder::shutdown`]: stop at once.
+    fn drop(&mut self) {
+        if !self.threads.is_empty() {
+            self.stop(Duration::ZERO);
+        }
+    }
+}
+
+/// The rules a configuration must follow whatever filled it in.
+fn check(config: &Config) -> Result<(), ApplyError> {
+    let mut ids = std::collections::HashSet::new();
+    for listener in &config.listeners {
+        if !ids.insert(listener.id.as_str()) {
+            return Err(ApplyError::DuplicateListener(listener.id.clone()));
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,332 @@
+//! Health checks: probes of each member of each group that has a check, run
+//! by the first worker thread, and the board where every thread reads the
+//! verdicts.
+//!
+//! A member starts healthy (traffic flows before the first probe), leaves the
+//! rotation after `unhealthy_threshold` consecutive failed probes and comes
+//! back after `healthy_threshold` consecutive successes. Every change of
+//! verdict bumps the board's epoch, which tells the threads to rebuild their
+//! balancers.
+
+use std::cell::Cell;
+use std::collections::{BTreeMap, HashMap};
+use std::net::SocketAddr;
+use std::rc::Rc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+use monoio::io::AsyncWriteRentExt;
+use monoio::net::TcpStream;
+
+use crate::config::{Config, Group, HealthCheck, HealthCheckKind};
+use crate::io::read_more;
+
+/// A member's health as its checks see it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MemberHealth {
+    /// Whether the member is in the rotation as far as health goes.
+    pub healthy: bool,
+    /// The outcome of the latest probe: `None` before the first, or when it
+    /// succeeded; the reason when it failed.
+    pub last_failure: Option<String>,
+    /// Probes made since the check started.
+    pub probes: u64,
+}
+
+#[derive(Clone, Debug)]
+struct Tally {
+    health: MemberHealth,
+    successes_in_a_row: u32,
+    failures_in_a_row: u32,
+}
+
+/// Verdicts by (group id, member id).
+#[derive(Debug, Default)]
+pub(crate) struct Board {
+    epoch: AtomicU64,
+    members: Mutex<HashMap<(String, String), Tally>>,
+}
+
+impl Board {
+    /// Increases whenever a verdict changes.
+    pub(crate) fn epoch(&self) -> u64 {
+        self.epoch.load(Ordering::Acquire)
+    }
+
+    /// Whether the member may take traffic; members without a check always may.
+    pub(crate) fn is_healthy(&self, group: &str, member: &str) -> bool {
+        let members = self.members.lock().unwrap_or_else(PoisonError::into_inner);
+        members
+            .get(&(group.to_owned(), member.to_owned()))
+            .is_none_or(|tally| tally.health.healthy)
+    }
+
+    /// Every checked member's health.
+    pub(crate) fn report(&self) -> BTreeMap<(String, String), MemberHealth> {
+        let members = self.members.lock().unwrap_or_else(PoisonError::into_inner);
+        members
+            .iter()
+            .map(|(key, tally)| (key.clone(), tally.health.clone()))
+            .collect()
+    }
+
+    fn record(&self, key: &(String, String), check: &HealthCheck, outcome: Result<(), String>) {
+        let mut members = self.members.lock().unwrap_or_else(PoisonError::into_inner);
+        let tally = members.entry(key.clone()).or_insert_with(|| Tally {
+            health: MemberHealth {
+                healthy: true,
+                last_failure: None,
+                probes: 0,
+            },
+            successes_in_a_row: 0,
+            failures_in_a_row: 0,
+        });
+        tally.health.probes += 1;
+        let was_healthy = tally.health.healthy;
+        match outcome {
+            Ok(()) => {
+                tally.successes_in_a_row += 1;
+                tally.failures_in_a_row = 0;
+                tally.health.last_failure = None;
+                if tally.successes_in_a_row >= check.healthy_threshold {
+                    tally.health.healthy = true;
+                }
+            }
+            Err(reason) => {
+                tally.failures_in_a_row += 1;
+                tally.successes_in_a_row = 0;
+                tally.health.last_failure = Some(reason);
+                if tally.failures_in_a_row >= check.unhealthy_threshold {
+                    tally.health.healthy = false;
+                }
+            }
+        }
+        if tally.health.healthy != was_healthy {
+            tracing::info!(
+                group = %key.0, member = %key.1, healthy = tally.health.healthy,
+                reason = ?tally.health.last_failure, "member health changed"
+            );
+            self.epoch.fetch_add(1, Ordering::AcqRel);
+        }
+    }
+
+    /// Forgets members that no longer have a check.
+    fn retain(&self, keep: impl Fn(&(String, String)) -> bool) {
+        let mut members = self.members.lock().unwrap_or_else(PoisonError::into_inner);
+        let before = members.len();
+        members.retain(|key, _| keep(key));
+        if members.len() != before {
+            self.epoch.fetch_add(1, Ordering::AcqRel);
+        }
+    }
+}
+
+/// What one probe task checks; a change of any part restarts the task.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+struct ProbeSpec {
+    group: String,
+    member: String,
+    address: SocketAddr,
+    check: HealthCheckKey,
+}
+
+/// The health check's fields, hashable.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+struct HealthCheckKey {
+    kind: String,
+    expected_codes: Vec<(u16, u16)>,
+    interval: Duration,
+    timeout: Duration,
+    healthy_threshold: u32,
+    unhealthy_threshold: u32,
+}
+
+impl HealthCheckKey {
+    fn of(check: &HealthCheck) -> Self {
+        let (kind, expected_codes) = match &check.kind {
+            HealthCheckKind::Tcp => ("tcp".to_owned(), Vec::new()),
+            HealthCheckKind::Http {
+                path,
+                expected_codes,
+            } => (format!("http {path}"), expected_codes.clone()),
+        };
+        Self {
+            kind,
+            expected_codes,
+            interval: check.interval,
+            timeout: check.timeout,
+            healthy_threshold: check.healthy_threshold,
+            unhealthy_threshold: check.unhealthy_threshold,
+        }
+    }
+}
+
+/// The probe tasks of one thread, started and stopped to match the configuration.
+#[derive(Default)]
+pub(crate) struct Checker {
+    running: HashMap<ProbeSpec, Rc<Cell<bool>>>,
+}
+
+impl Checker {
+    /// Starts the probes that `config` asks for and are not running, stops
+    /// those it no longer asks for.
+    pub(crate) fn reconcile(&mut self, config: &Config, board: &Arc<Board>) {
+        let wanted: HashMap<ProbeSpec, HealthCheck> = config
+            .listeners
+            .iter()
+            .flat_map(|listener| probes_of(&listener.group))
+            .collect();
+        self.running.retain(|spec, stop| {
+            let keep = wanted.contains_key(spec);
+            if !keep {
+                stop.set(true);
+            }
+            keep
+        });
+        for (spec, check) in wanted {
+            if self.running.contains_key(&spec) {
+                continue;
+            }
+            let stop = Rc::new(Cell::new(false));
+            self.running.insert(spec.clone(), Rc::clone(&stop));
+            monoio::spawn(probe_loop(spec, check, Arc::clone(board), stop));
+        }
+        let running = &self.running;
+        board.retain(|(group, member)| {
+            running
+                .keys()
+                .any(|spec| &spec.group == group && &spec.member == member)
+        });
+    }
+
+    /// Stops every probe.
+    pub(crate) fn stop_all(&mut self) {
+        for stop in self.running.values() {
+            stop.set(true);
+        }
+        self.running.clear();
+    }
+}
+
+fn probes_of(group: &Group) -> Vec<(ProbeSpec, HealthCheck)> {
+    let Some(check) = &group.health_check else {
+        return Vec::new();
+    };
+    group
+        .members
+        .iter()
+        .map(|member| {
+            let spec = ProbeSpec {
+                group: group.id.clone(),
+                member: member.id.clone(),
+                address: member.address,
+                check: HealthCheckKey::of(check),
+            };
+            (spec, check.clone())
+        })
+        .collect()
+}
+
+async fn probe_loop(spec: ProbeSpec, check: HealthCheck, board: Arc<Board>, stop: Rc<Cell<bool>>) {
+    let key = (spec.group.clone(), spec.member.clone());
+    while !stop.get() {
+        let started = std::time::Instant::now();
+        let outcome =
+            match monoio::time::timeout(check.timeout, probe(spec.address, &check.kind)).await {
+                Ok(outcome) => outcome,
+                Err(_) => Err(format!("no answer within {} ms", check.timeout.as_millis())),
+            };
+        if stop.get() {
+            break;
+        }
+        board.record(&key, &check, outcome);
+        let next = check.interval.saturating_sub(started.elapsed());
+        monoio::time::sleep(next).await;
+    }
+}
+
+/// One probe: connect, and for HTTP send `GET path` and read the status.
+async fn probe(address: SocketAddr, kind: &HealthCheckKind) -> Result<(), String> {
+    let mut stream = TcpStream::connect_addr(address)
+        .await
+        .map_err(|error| format!("connect: {error}"))?;
+    let HealthCheckKind::Http {
+        path,
+        expected_codes,
+    } = kind
+    else {
+        return Ok(());
+    };
+    let request = format!(
+        "GET {path} HTTP/1.1\r\nHost: {address}\r\nUser-Agent: fulcrum-health-check\r\nConnection: close\r\n\r\n"
+    );
+    let (written, _) = stream.write_all(request.into_bytes()).await;
+    written.map_err(|error| format!("send: {error}"))?;
+    let mut head = Vec::with_capacity(4096);
+    loop {
+        if head.len() == head.capacity() {
+            return Err("response head over 4096 bytes".to_owned());
+        }
+        let read;
+        (read, head) = read_more(&mut stream, head).await;
+        match read {
+            Ok(0) => return Err("closed before a complete response head".to_owned()),
+            Ok(_) => {}
+            Err(error) => return Err(format!("receive: {error}")),
+        }
+        let mut headers = [httparse::EMPTY_HEADER; 64];
+        let mut response = httparse::Response::new(&mut headers);
+        match response.parse(&head) {
+            Ok(httparse::Status::Partial) => continue,
+            Ok(httparse::Status::Complete(_)) => {
+                let status = response.code.unwrap_or(0);
+                return if expected_codes
+                    .iter()
+                    .any(|(low, high)| (*low..=*high).contains(&status))
+                {
+                    Ok(())
+                } else {
+                    Err(format!("status {status}"))
+                };
+            }
+            Err(error) => return Err(format!("not HTTP: {error}")),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn check(healthy: u32, unhealthy: u32) -> HealthCheck {
+        HealthCheck {
+            kind: HealthCheckKind::Tcp,
+            interval: Duration::from_secs(1),
+            timeout: Duration::from_secs(1),
+            healthy_threshold: healthy,
+            unhealthy_threshold: unhealthy,
+        }
+    }
+
+    #[test]
+    fn verdicts_change_only_at_the_thresholds() {
+        let board = Board::default();
+        let key = ("vsg-1".to_owned(), "m-1".to_owned());
+        let check = check(2, 3);
+        assert!(board.is_healthy("vsg-1", "m-1"));
+        for _ in 0..2 {
+            board.record(&key, &check, Err("refused".to_owned()));
+            assert!(board.is_healthy("vsg-1", "m-1"));
+        }
+        let epoch = board.epoch();
+        board.record(&key, &check, Err("refused".to_owned()));
+        assert!(!board.is_healthy("vsg-1", "m-1"));
+        assert_eq!(board.epoch(), epoch + 1);
+        board.record(&key, &check, Ok(()));
+        assert!(!board.is_healthy("vsg-1", "m-1"));
+        board.record(&key, &check, Ok(()));
+        assert!(board.is_healthy("vsg-1", "m-1"));
+        assert_eq!(board.report()[&key].probes, 5);
+    }
+}

@@ -1,0 +1,418 @@
+//! Layer 7: an HTTP/1.1 reverse proxy, for HTTP listeners and for HTTPS ones
+//! once TLS is terminated.
+//!
+//! Each request on a client connection is balanced on its own, with the
+//! listener's configuration of the moment, and goes to the member over a
+//! connection from this thread's pool (or a new one). Bodies are streamed
+//! both ways. The proxy answers by itself only when it must:
+//!
+//! | case | answer |
+//! |---|---|
+//! | request head not HTTP/1.x, ambiguous framing, bad chunked body | 400, close |
+//! | request head over the size or field-count limit | 431, close |
+//! | request head not complete within the header timeout of its first byte | 408, close |
+//! | no member may take the request (all down, drained or unhealthy) | 503, close |
+//! | the listener is at its connection limit | 503, close |
+//! | connecting to the member fails, or its answer is not HTTP | 502, close |
+//! | the member does not start its answer within the response timeout | 504, close |
+//!
+//! A request without a body that finds a pooled connection closed by the
+//! member is sent again once, on a new connection.
+
+mod body;
+mod head;
+mod pool;
+
+use std::net::SocketAddr;
+use std::rc::Rc;
+use std::time::{Duration, Instant};
+
+use monoio::io::{AsyncReadRent, AsyncWriteRent, AsyncWriteRentExt};
+use monoio::net::TcpStream;
+
+pub(crate) use head::MAX_HEADERS;
+pub(crate) use pool::Pool;
+
+use self::body::BodyError;
+use self::head::{Forwarded, Framing, HeadError, Request, Response};
+use crate::counters::ErrorKind;
+use crate::io::{Conn, Duplex};
+use crate::tcp::{self, Tally};
+use crate::worker::{Member, Service, ServiceSlot, ThreadContext};
+
+/// Read buffer of each side's connection: a whole request head fits.
+fn buffer_capacity(service: &Service) -> usize {
+    (service.http.max_header_bytes + 1).max(32 * 1024)
+}
+
+/// How the client reached the listener, for `X-Forwarded-Proto`.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum Scheme {
+    Http,
+    Https,
+}
+
+/// Serves one client connection: requests one after another until the
+/// client or the proxy closes it.
+pub(crate) async fn serve<S: Duplex>(
+    slot: ServiceSlot,
+    stream: S,
+    peer: SocketAddr,
+    scheme: Scheme,
+    thread: Rc<ThreadContext>,
+) {
+    let mut client = Conn::new(stream, buffer_capacity(&slot.current()));
+    let mut heads = Heads::default();
+    loop {
+        let service = slot.current();
+        let forwarded = service.listener.insert_x_forwarded_for.then(|| Forwarded {
+            client: peer.ip(),
+            proto: match scheme {
+                Scheme::Http => "http",
+                Scheme::Https => "https",
+            },
+            port: service.listener.address.port(),
+        });
+        let mut request =
+            match read_request(&mut client, &service, forwarded, &mut heads.request).await {
+                Ok(Some(request)) => request,
+                Ok(None) => return,
+                Err(kind) => {
+                    service.counters.error(kind);
+                    refuse(&mut client.io, &service, kind).await;
+                    return;
+                }
+            };
+        // The exchange follows the configuration of the moment the request
+        // arrived, not of the moment the connection started waiting for it.
+        let service = slot.current();
+        service.counters.request();
+        if thread.is_draining() {
+            request.keep_alive = false;
+        }
+        match exchange(&service, &mut client, &request, &mut heads, peer, &thread).await {
+            Next::Request => {}
+            Next::Close => return,
+            Next::Upgrade(member, backend) => {
+                upgrade(&service, &member, client, backend).await;
+                return;
+            }
+        }
+    }
+}
+
+/// Reusable buffers for the heads sent on.
+#[derive(Default)]
+struct Heads {
+    request: Vec<u8>,
+    response: Vec<u8>,
+}
+
+/// What the connection does after an exchange.
+enum Next {
+    /// Read the next request.
+    Request,
+    /// Close the client connection.
+    Close,
+    /// The member switched protocols: relay bytes both ways from now on.
+    Upgrade(Rc<Member>, Conn<TcpStream>),
+}
+
+/// Waits for a request head: up to the idle timeout for its first byte, then
+/// up to the header timeout for the rest. `Ok(None)`: the client closed or
+/// stayed idle, and the connection ends quietly.
+async fn read_request<S: AsyncReadRent>(
+    client: &mut Conn<S>,
+    service: &Service,
+    forwarded: Option<Forwarded>,
+    out: &mut Vec<u8>,
+) -> Result<Option<Request>, ErrorKind> {
+    let limits = &service.http;
+    let mut deadline =
+        (!client.buffered().is_empty()).then(|| Instant::now() + limits.header_timeout);
+    loop {
+        if !client.buffered().is_empty() {
+            match head::parse_request(client.buffered(), limits.max_headers, forwarded, out) {
+                Ok(Some(request)) if request.length <= limits.max_header_bytes => {
+                    return Ok(Some(request));
+                }
+                Ok(Some(_)) | Err(HeadError::TooManyHeaders) => {
+                    return Err(ErrorKind::HeaderTooLarge);
+                }
+                Ok(None) if client.buffered().len() >= limits.max_header_bytes => {
+                    return Err(ErrorKind::HeaderTooLarge);
+                }
+                Ok(None) => {}
+                Err(HeadError::Malformed(reason)) => {
+                    tracing::debug!(reason, "bad request");
+                    return Err(ErrorKind::BadRequest);
+                }
+            }
+        }
+        let wait = match deadline {
+            None => service.listener.idle_timeout,
+            Some(deadline) => deadline.saturating_duration_since(Instant::now()),
+        };
+        match monoio::time::timeout(wait, client.fill()).await {
+            Ok(Ok(0)) | Ok(Err(_)) => return Ok(None),
+            Ok(Ok(n)) => {
+                service.counters.bytes_in(n);
+                deadline.get_or_insert_with(|| Instant::now() + limits.header_timeout);
+            }
+            Err(_) if deadline.is_none() => return Ok(None),
+            Err(_) => return Err(ErrorKind::HeaderTimeout),
+        }
+    }
+}
+
+/// One request and its response.
+async fn exchange<S: Duplex>(
+    service: &Service,
+    client: &mut Conn<S>,
+    request: &Request,
+    heads: &mut Heads,
+    peer: SocketAddr,
+    thread: &ThreadContext,
+) -> Next {
+    let Some(member) = service.pick(peer.ip()) else {
+        service.counters.error(ErrorKind::NoMember);
+        refuse(&mut client.io, service, ErrorKind::NoMember).await;
+        return Next::Close;
+    };
+    client.consume(request.length);
+    if request.expect_continue && request.framing != Framing::Empty {
+        let (sent, _) = client
+            .io
+            .write_all(&b"HTTP/1.1 100 Continue\r\n\r\n"[..])
+            .await;
+        if sent.is_err() {
+            return Next::Close;
+        }
+    }
+    let _open = member.gauge.acquire();
+    member.counters.request();
+    let idle = service.listener.idle_timeout;
+    let mut reuse_pooled = true;
+    let (mut backend, response) = loop {
+        let pooled = if reuse_pooled {
+            thread.pool.take(member.spec.address)
+        } else {
+            None
+        };
+        let fresh = pooled.is_none();
+        let mut backend = match pooled {
+            Some(backend) => backend,
+            None => match tcp::connect(member.spec.address, service.http.connect_timeout).await {
+                Ok(stream) => {
+                    member.counters.connection();
+                    Conn::new(stream, buffer_capacity(service))
+                }
+                Err(error) => {
+                    tracing::debug!(member = %member.spec.id, %error, "connect failed");
+                    return fail(service, &member, client, ErrorKind::MemberConnect).await;
+                }
+            },
+        };
+        // A pooled connection the member closed shows here or at the first
+        // read of the response; only a request without a body can be sent again.
+        let retry_allowed = !fresh && request.framing == Framing::Empty;
+        let sent;
+        (sent, heads.request) = backend
+            .io
+            .write_all(std::mem::take(&mut heads.request))
+            .await;
+        if sent.is_err() {
+            if retry_allowed {
+                reuse_pooled = false;
+                continue;
+            }
+            return fail(service, &member, client, ErrorKind::MemberProtocol).await;
+        }
+        member.counters.bytes_out(heads.request.len());
+        let to_member = |n| {
+            service.counters.bytes_in(n);
+            member.counters.bytes_out(n);
+        };
+        match body::forward(request.framing, client, &mut backend.io, idle, &to_member).await {
+            Ok(()) => {}
+            Err(BodyError::Source(reason)) => {
+                tracing::debug!(reason, "request body");
+                service.counters.error(ErrorKind::BadRequest);
+                refuse(&mut client.io, service, ErrorKind::BadRequest).await;
+                return Next::Close;
+            }
+            Err(BodyError::Sink(error)) => {
+                tracing::debug!(member = %member.spec.id, %error, "sending the request body");
+                return fail(service, &member, client, ErrorKind::MemberProtocol).await;
+            }
+        }
+        match read_response(&mut backend, client, request, service, &mut heads.response).await {
+            Ok(response) => break (backend, response),
+            Err(ResponseError::ClosedEarly) if retry_allowed => reuse_pooled = false,
+            Err(ResponseError::ClientGone) => return Next::Close,
+            Err(ResponseError::TimedOut) => {
+                return fail(service, &member, client, ErrorKind::MemberTimeout).await;
+            }
+            Err(ResponseError::ClosedEarly | ResponseError::Malformed) => {
+                return fail(service, &member, client, ErrorKind::MemberProtocol).await;
+            }
+        }
+    };
+    let sent;
+    (sent, heads.response) = client
+        .io
+        .write_all(std::mem::take(&mut heads.response))
+        .await;
+    if sent.is_err() {
+        return Next::Close;
+    }
+    service.counters.bytes_out(heads.response.len());
+    service.counters.response(response.status);
+    if response.status == 101 {
+        return Next::Upgrade(member, backend);
+    }
+    let to_client = |n| {
+        member.counters.bytes_in(n);
+        service.counters.bytes_out(n);
+    };
+    if body::forward(
+        response.framing,
+        &mut backend,
+        &mut client.io,
+        idle,
+        &to_client,
+    )
+    .await
+    .is_err()
+    {
+        return Next::Close;
+    }
+    if response.reusable && backend.buffered().is_empty() {
+        thread
+            .pool
+            .put(member.spec.address, backend, service.http.pooled_per_member);
+    }
+    if response.closes_client {
+        Next::Close
+    } else {
+        Next::Request
+    }
+}
+
+/// Why no response head came from the member.
+enum ResponseError {
+    /// The member closed or failed before sending a byte of it.
+    ClosedEarly,
+    /// It sent something that is not an HTTP/1.x response head.
+    Malformed,
+    /// It did not start within the response timeout.
+    TimedOut,
+    /// Forwarding an interim (1xx) response to the client failed.
+    ClientGone,
+}
+
+/// Reads the member's response head into `out`, forwarding interim 1xx
+/// responses to the client on the way.
+async fn read_response<S: AsyncWriteRent>(
+    backend: &mut Conn<TcpStream>,
+    client: &mut Conn<S>,
+    request: &Request,
+    service: &Service,
+    out: &mut Vec<u8>,
+) -> Result<Response, ResponseError> {
+    let deadline = Instant::now() + service.http.response_timeout;
+    let mut received_any = false;
+    loop {
+        if !backend.buffered().is_empty() {
+            match head::parse_response(backend.buffered(), request, out) {
+                Ok(Some(response)) if response.status == 101 && !request.upgrade => {
+                    return Err(ResponseError::Malformed);
+                }
+                Ok(Some(response))
+                    if (100..200).contains(&response.status) && response.status != 101 =>
+                {
+                    backend.consume(response.length);
+                    let sent;
+                    (sent, *out) = client.io.write_all(std::mem::take(out)).await;
+                    sent.map_err(|_| ResponseError::ClientGone)?;
+                    continue;
+                }
+                Ok(Some(response)) => {
+                    backend.consume(response.length);
+                    return Ok(response);
+                }
+                Ok(None) if backend.is_full() => return Err(ResponseError::Malformed),
+                Ok(None) => {}
+                Err(_) => return Err(ResponseError::Malformed),
+            }
+        }
+        let wait = deadline.saturating_duration_since(Instant::now());
+        match monoio::time::timeout(wait, backend.fill()).await {
+            Ok(Ok(0)) | Ok(Err(_)) if !received_any => return Err(ResponseError::ClosedEarly),
+            Ok(Ok(0)) | Ok(Err(_)) => return Err(ResponseError::Malformed),
+            Ok(Ok(_)) => received_any = true,
+            Err(_) => return Err(ResponseError::TimedOut),
+        }
+    }
+}
+
+/// Counts a failure at the member and answers the client for it.
+async fn fail<S: AsyncWriteRent>(
+    service: &Service,
+    member: &Member,
+    client: &mut Conn<S>,
+    kind: ErrorKind,
+) -> Next {
+    member.counters.failure();
+    service.counters.error(kind);
+    refuse(&mut client.io, service, kind).await;
+    Next::Close
+}
+
+/// Sends the proxy's own answer for `kind`; the connection closes after it.
+pub(crate) async fn refuse<S: AsyncWriteRent>(client: &mut S, service: &Service, kind: ErrorKind) {
+    let (status, text) = match kind {
+        ErrorKind::BadRequest => (400, "400 Bad Request"),
+        ErrorKind::HeaderTimeout => (408, "408 Request Timeout"),
+        ErrorKind::HeaderTooLarge => (431, "431 Request Header Fields Too Large"),
+        ErrorKind::MemberConnect | ErrorKind::MemberProtocol => (502, "502 Bad Gateway"),
+        ErrorKind::NoMember | ErrorKind::ConnectionLimit => (503, "503 Service Unavailable"),
+        ErrorKind::MemberTimeout => (504, "504 Gateway Timeout"),
+        ErrorKind::TlsHandshake | ErrorKind::IdleTimeout => return,
+    };
+    let answer = format!(
+        "HTTP/1.1 {text}\r\nContent-Type: text/plain\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{text}\n",
+        text.len() + 1
+    );
+    let length = answer.len();
+    let (sent, _) = client.write_all(answer.into_bytes()).await;
+    if sent.is_ok() {
+        service.counters.bytes_out(length);
+        service.counters.response(status);
+    }
+    let _ = client.shutdown().await;
+}
+
+/// After `101 Switching Protocols`: what each side sent past the heads goes
+/// first, then bytes flow both ways as on a TCP listener.
+async fn upgrade<S: Duplex>(
+    service: &Service,
+    member: &Member,
+    client: Conn<S>,
+    backend: Conn<TcpStream>,
+) {
+    let (mut client, client_early) = client.into_parts();
+    let (mut backend, member_early) = backend.into_parts();
+    if !client_early.is_empty() && backend.write_all(client_early).await.0.is_err() {
+        return;
+    }
+    if !member_early.is_empty() && client.write_all(member_early).await.0.is_err() {
+        return;
+    }
+    let tally = Tally {
+        listener: &service.counters,
+        member: &member.counters,
+    };
+    let idle: Duration = service.listener.idle_timeout;
+    tcp::relay(client, backend, idle, &tally).await;
+}

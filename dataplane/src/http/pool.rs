@@ -1,0 +1,56 @@
+//! Keep-alive connections to members, per thread: a connection that has
+//! carried a complete exchange waits here for the next request to the same
+//! member, for a while.
+
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use monoio::net::TcpStream;
+
+use crate::io::Conn;
+
+/// A pooled connection idle longer than this is closed rather than reused:
+/// the member may be closing it at the same moment.
+const MAX_IDLE: Duration = Duration::from_secs(10);
+
+/// A pooled connection and when it went idle.
+type Idle = (Instant, Conn<TcpStream>);
+
+/// One thread's idle member connections, by member address.
+#[derive(Default)]
+pub(crate) struct Pool {
+    idle: RefCell<HashMap<SocketAddr, Vec<Idle>>>,
+}
+
+impl Pool {
+    /// The most recently used idle connection to `address`, if any is fresh.
+    pub(crate) fn take(&self, address: SocketAddr) -> Option<Conn<TcpStream>> {
+        let mut idle = self.idle.borrow_mut();
+        let connections = idle.get_mut(&address)?;
+        while let Some((since, connection)) = connections.pop() {
+            if since.elapsed() < MAX_IDLE {
+                return Some(connection);
+            }
+        }
+        None
+    }
+
+    /// Keeps `connection` for reuse, unless `address` already has `limit`
+    /// idle ones. Only connections with nothing buffered come here.
+    pub(crate) fn put(&self, address: SocketAddr, connection: Conn<TcpStream>, limit: usize) {
+        debug_assert!(connection.buffered().is_empty());
+        let mut idle = self.idle.borrow_mut();
+        let connections = idle.entry(address).or_default();
+        connections.retain(|(since, _)| since.elapsed() < MAX_IDLE);
+        if connections.len() < limit {
+            connections.push((Instant::now(), connection));
+        }
+    }
+
+    /// Closes every idle connection (at shutdown).
+    pub(crate) fn clear(&self) {
+        self.idle.borrow_mut().clear();
+    }
+}

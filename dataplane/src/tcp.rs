@@ -1,0 +1,157 @@
+//! Layer 4: a client connection relayed to a member, bytes copied both ways.
+//!
+//! Each direction has its own loop with its own buffer, reused for the whole
+//! connection. End of stream on one side shuts down the write side of the
+//! other (half close), and the other direction goes on until it ends too. A
+//! watchdog closes the connection when neither direction has moved a byte
+//! for the idle timeout.
+
+use std::cell::Cell;
+use std::io;
+use std::net::SocketAddr;
+use std::rc::Rc;
+use std::time::{Duration, Instant};
+
+use monoio::io::{AsyncReadRent, AsyncWriteRent, AsyncWriteRentExt, Splitable};
+use monoio::net::TcpStream;
+
+use crate::counters::{ErrorKind, ListenerCounters, MemberCounters};
+use crate::io::Duplex;
+use crate::worker::Service;
+
+/// The size of each direction's buffer.
+const COPY_BUFFER: usize = 64 * 1024;
+
+/// Serves one accepted TCP connection.
+pub(crate) async fn serve(service: Rc<Service>, client: TcpStream, peer: SocketAddr) {
+    let Some(member) = service.pick(peer.ip()) else {
+        service.counters.error(ErrorKind::NoMember);
+        return;
+    };
+    let _open = member.gauge.acquire();
+    member.counters.connection();
+    let backend = match connect(member.spec.address, service.http.connect_timeout).await {
+        Ok(backend) => backend,
+        Err(error) => {
+            tracing::debug!(member = %member.spec.id, %error, "connect failed");
+            member.counters.failure();
+            service.counters.error(ErrorKind::MemberConnect);
+            return;
+        }
+    };
+    let _ = client.set_nodelay(true);
+    let tally = Tally {
+        listener: &service.counters,
+        member: &member.counters,
+    };
+    if relay(client, backend, service.listener.idle_timeout, &tally).await == RelayEnd::Idle {
+        service.counters.error(ErrorKind::IdleTimeout);
+    }
+}
+
+/// Connects to a member within `timeout`, with Nagle off.
+pub(crate) async fn connect(address: SocketAddr, timeout: Duration) -> io::Result<TcpStream> {
+    let stream = monoio::time::timeout(timeout, TcpStream::connect_addr(address))
+        .await
+        .map_err(|_| io::Error::new(io::ErrorKind::TimedOut, "connect timed out"))??;
+    stream.set_nodelay(true)?;
+    Ok(stream)
+}
+
+/// Where relayed bytes are counted.
+pub(crate) struct Tally<'a> {
+    pub(crate) listener: &'a ListenerCounters,
+    pub(crate) member: &'a MemberCounters,
+}
+
+impl Tally<'_> {
+    fn client_to_member(&self, n: usize) {
+        self.listener.bytes_in(n);
+        self.member.bytes_out(n);
+    }
+    fn member_to_client(&self, n: usize) {
+        self.member.bytes_in(n);
+        self.listener.bytes_out(n);
+    }
+}
+
+/// How a relay ended.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum RelayEnd {
+    /// Both directions reached end of stream, or one failed.
+    Closed,
+    /// Neither direction moved for the idle timeout.
+    Idle,
+}
+
+/// Copies `client` ↔ `member` until both directions end, or until neither
+/// moves for `idle`.
+pub(crate) async fn relay<C: Duplex, M: Duplex>(
+    client: C,
+    member: M,
+    idle: Duration,
+    tally: &Tally<'_>,
+) -> RelayEnd {
+    let last_activity = Cell::new(Instant::now());
+    let (client_read, client_write) = client.into_split();
+    let (member_read, member_write) = member.into_split();
+    let upstream = copy(client_read, member_write, &last_activity, |n| {
+        tally.client_to_member(n)
+    });
+    let downstream = copy(member_read, client_write, &last_activity, |n| {
+        tally.member_to_client(n)
+    });
+    let both = async { monoio::join!(upstream, downstream) };
+    // When the watchdog wins, the copies are dropped with their reads in
+    // flight: the connection closes, so bytes they might still receive
+    // have nowhere to go anyway.
+    monoio::select! {
+        _ = both => RelayEnd::Closed,
+        _ = idle_watchdog(&last_activity, idle) => RelayEnd::Idle,
+    }
+}
+
+/// One direction: read into the buffer, write it all, again; at end of
+/// stream, shut down the writer's side so the peer sees it too.
+async fn copy<R: AsyncReadRent, W: AsyncWriteRent>(
+    mut reader: R,
+    mut writer: W,
+    last_activity: &Cell<Instant>,
+    count: impl Fn(usize),
+) -> io::Result<()> {
+    let mut buffer = Vec::with_capacity(COPY_BUFFER);
+    let ended = loop {
+        let read;
+        (read, buffer) = reader.read(buffer).await;
+        match read {
+            Ok(0) => break Ok(()),
+            Ok(n) => {
+                last_activity.set(Instant::now());
+                let written;
+                (written, buffer) = writer.write_all(buffer).await;
+                if let Err(error) = written {
+                    break Err(error);
+                }
+                count(n);
+                last_activity.set(Instant::now());
+                buffer.clear();
+            }
+            Err(error) => break Err(error),
+        }
+    };
+    // Also after an error: the other side must learn that nothing more comes.
+    let shut = writer.shutdown().await;
+    ended.and(shut)
+}
+
+/// Returns once `last_activity` is `idle` in the past.
+async fn idle_watchdog(last_activity: &Cell<Instant>, idle: Duration) {
+    loop {
+        let deadline = last_activity.get() + idle;
+        let now = Instant::now();
+        if now >= deadline {
+            return;
+        }
+        monoio::time::sleep(deadline - now).await;
+    }
+}

@@ -1,0 +1,112 @@
+//! TLS termination: a rustls server configuration per HTTPS listener, built
+//! once per configuration (not per thread), with the client's SNI name
+//! choosing among the listener's certificates.
+
+use std::sync::Arc;
+
+use rustls::ServerConfig;
+use rustls::crypto::CryptoProvider;
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName};
+use rustls::server::{ClientHello, ResolvesServerCert};
+use rustls::sign::CertifiedKey;
+
+use crate::config::Certificate;
+
+/// The crypto provider of the whole workspace: aws-lc-rs, the one that
+/// monoio-rustls brings in through rustls's defaults.
+fn provider() -> Arc<CryptoProvider> {
+    Arc::new(rustls::crypto::aws_lc_rs::default_provider())
+}
+
+/// The server configuration for `certificates`: SNI chooses, the first
+/// certificate answers clients that name no host or an unknown one, ALPN
+/// offers `http/1.1` only.
+///
+/// # Errors
+/// A message naming the certificate whose chain or key could not be used.
+pub(crate) fn server_config(certificates: &[Certificate]) -> Result<Arc<ServerConfig>, String> {
+    if certificates.is_empty() {
+        return Err("an HTTPS listener needs a certificate".to_owned());
+    }
+    let provider = provider();
+    let keys = certificates
+        .iter()
+        .map(|certificate| {
+            certified_key(certificate, &provider)
+                .map(Arc::new)
+                .map_err(|reason| format!("certificate {}: {reason}", certificate.id))
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    let mut config = ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|error| format!("TLS versions: {error}"))?
+        .with_no_client_auth()
+        .with_cert_resolver(Arc::new(SniResolver { keys }));
+    config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    Ok(Arc::new(config))
+}
+
+fn certified_key(
+    certificate: &Certificate,
+    provider: &CryptoProvider,
+) -> Result<CertifiedKey, String> {
+    let chain = CertificateDer::pem_slice_iter(certificate.chain_pem.as_bytes())
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|error| format!("chain is not PEM: {error}"))?;
+    if chain.is_empty() {
+        return Err("the chain holds no certificate".to_owned());
+    }
+    webpki::EndEntityCert::try_from(&chain[0])
+        .map_err(|error| format!("the leaf certificate cannot be parsed: {error}"))?;
+    let key = PrivateKeyDer::from_pem_slice(certificate.private_key_pem.as_bytes())
+        .map_err(|error| format!("private key is not PEM: {error}"))?;
+    let key = CertifiedKey::from_der(chain, key, provider)
+        .map_err(|error| format!("private key unusable with the chain: {error}"))?;
+    Ok(key)
+}
+
+/// Chooses the first certificate valid for the client's SNI name, or the first of all.
+#[derive(Debug)]
+struct SniResolver {
+    keys: Vec<Arc<CertifiedKey>>,
+}
+
+impl SniResolver {
+    fn for_name(&self, name: &str) -> Option<&Arc<CertifiedKey>> {
+        let name = ServerName::try_from(name).ok()?;
+        self.keys.iter().find(|key| {
+            key.end_entity_cert()
+                .ok()
+                .and_then(|leaf| webpki::EndEntityCert::try_from(leaf).ok())
+                .is_some_and(|leaf| leaf.verify_is_valid_for_subject_name(&name).is_ok())
+        })
+    }
+}
+
+impl ResolvesServerCert for SniResolver {
+    fn resolve(&self, client_hello: ClientHello<'_>) -> Option<Arc<CertifiedKey>> {
+        client_hello
+            .server_name()
+            .and_then(|name| self.for_name(name))
+            .or_else(|| self.keys.first())
+            .cloned()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unusable_certificates_are_named() {
+        let bad = Certificate {
+            id: "cert-9".to_owned(),
+            chain_pem: "not pem".to_owned(),
+            private_key_pem: String::new(),
+        };
+        let error = server_config(&[bad]).unwrap_err();
+        assert!(error.starts_with("certificate cert-9: "), "{error}");
+        assert!(server_config(&[]).is_err());
+    }
+}

@@ -1,0 +1,493 @@
+//! One worker thread: a monoio runtime pinned to a core, with its own
+//! SO_REUSEPORT socket per listener, its own balancers, member connection
+//! pool and counters. Nothing on the path of a connection is shared with
+//! other threads but the open-connection gauges.
+//!
+//! The thread checks the shared plan's generation every few milliseconds.
+//! A new generation is applied in one step on this thread: listeners that
+//! appeared are bound, those that left stop accepting, and every running
+//! listener's [`Service`] is replaced. Connections already open keep the
+//! `Service` they started with (TCP) or take the new one at their next
+//! request (HTTP), so no swap drops anything in flight.
+
+use std::cell::{Cell, RefCell};
+use std::collections::HashMap;
+use std::io;
+use std::net::{IpAddr, SocketAddr};
+use std::rc::Rc;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use monoio::io::Canceller;
+use monoio::net::{ListenerOpts, TcpListener, TcpStream};
+
+use crate::balance::Balancer;
+use crate::config::{self, HttpLimits, Listener, Protocol};
+use crate::counters::{ErrorKind, Gauge, ListenerCounters, MemberCounters, ThreadCounters};
+use crate::forwarder::{Plan, Shared};
+use crate::health::Checker;
+use crate::http::{self, Pool, Scheme};
+use crate::tcp;
+
+/// How often a thread looks for a new plan or a stop request.
+const POLL: Duration = Duration::from_millis(2);
+
+/// How long a listener that could not be bound waits before the next try.
+const REBIND_AFTER: Duration = Duration::from_secs(1);
+
+/// Pending connections per listening socket.
+const BACKLOG: i32 = 4096;
+
+/// Runs worker `index` until the forwarder stops; `ready` learns whether the
+/// runtime could be built.
+pub(crate) fn run(
+    shared: Arc<Shared>,
+    index: usize,
+    cpu: Option<usize>,
+    ready: std::sync::mpsc::Sender<io::Result<()>>,
+) {
+    if let Some(cpu) = cpu
+        && let Err(error) = monoio::utils::bind_to_cpu_set([cpu])
+    {
+        tracing::warn!(
+            thread = index,
+            cpu,
+            ?error,
+            "could not pin the thread to its core"
+        );
+    }
+    let runtime = monoio::RuntimeBuilder::<monoio::FusionDriver>::new()
+        .enable_timer()
+        .with_entries(1024)
+        .build();
+    let mut runtime = match runtime {
+        Ok(runtime) => {
+            let _ = ready.send(Ok(()));
+            runtime
+        }
+        Err(error) => {
+            let _ = ready.send(Err(error));
+            return;
+        }
+    };
+    runtime.block_on(Worker::new(shared, index).run());
+}
+
+/// What every connection task of this thread shares.
+#[derive(Default)]
+pub(crate) struct ThreadContext {
+    pub(crate) pool: Pool,
+    open: Cell<usize>,
+    /// Accept loops running (each owns a listening socket).
+    accepting: Cell<usize>,
+    draining: Cell<bool>,
+}
+
+impl ThreadContext {
+    /// Whether the forwarder is stopping: connections close after their
+    /// current request.
+    pub(crate) fn is_draining(&self) -> bool {
+        self.draining.get()
+    }
+
+    fn track(self: &Rc<Self>) -> OpenConnection {
+        self.open.set(self.open.get() + 1);
+        OpenConnection(Rc::clone(self))
+    }
+}
+
+/// A connection counted in its thread's open count until dropped.
+struct OpenConnection(Rc<ThreadContext>);
+
+impl Drop for OpenConnection {
+    fn drop(&mut self) {
+        self.0.open.set(self.0.open.get() - 1);
+    }
+}
+
+/// A member as one thread serves it.
+pub(crate) struct Member {
+    pub(crate) spec: config::Member,
+    /// Open connections (TCP) or requests in flight (HTTP), all threads.
+    pub(crate) gauge: Arc<Gauge>,
+    pub(crate) counters: Arc<MemberCounters>,
+}
+
+/// A listener as one thread serves it, for one generation.
+pub(crate) struct Service {
+    pub(crate) listener: Listener,
+    pub(crate) http: HttpLimits,
+    /// Open client connections of this listener, all threads.
+    pub(crate) gauge: Arc<Gauge>,
+    pub(crate) counters: Arc<ListenerCounters>,
+    pub(crate) tls: Option<Arc<rustls::ServerConfig>>,
+    members: Vec<Rc<Member>>,
+    shared: Arc<Shared>,
+    /// The balancer and the health epoch it was built for.
+    balancer: RefCell<(u64, Balancer)>,
+}
+
+impl Service {
+    fn new(
+        listener: &Listener,
+        plan: &Plan,
+        shared: &Arc<Shared>,
+        counters: &ThreadCounters,
+    ) -> Self {
+        let members = listener
+            .group
+            .members
+            .iter()
+            .map(|member| {
+                Rc::new(Member {
+                    spec: member.clone(),
+                    gauge: shared.counters.member_gauge(&member.id),
+                    counters: counters.member(&member.id),
+                })
+            })
+            .collect();
+        let epoch = shared.health.epoch();
+        Self {
+            listener: listener.clone(),
+            http: plan.config.http.clone(),
+            gauge: shared.counters.listener_gauge(&listener.id),
+            counters: counters.listener(&listener.id),
+            tls: plan.tls.get(&listener.id).cloned(),
+            members,
+            balancer: RefCell::new((epoch, Self::balancer(listener, shared))),
+            shared: Arc::clone(shared),
+        }
+    }
+
+    fn balancer(listener: &Listener, shared: &Shared) -> Balancer {
+        let group = &listener.group;
+        Balancer::for_group(group, |n| {
+            shared.health.is_healthy(&group.id, &group.members[n].id)
+        })
+    }
+
+    /// The member for a new connection or request from `client`, or `None`
+    /// when no member may take it.
+    pub(crate) fn pick(&self, client: IpAddr) -> Option<Rc<Member>> {
+        let mut balancer = self.balancer.borrow_mut();
+        let epoch = self.shared.health.epoch();
+        if balancer.0 != epoch {
+            *balancer = (epoch, Self::balancer(&self.listener, &self.shared));
+        }
+        let chosen = balancer.1.pick(client, |n| self.members[n].gauge.open())?;
+        Some(Rc::clone(&self.members[chosen]))
+    }
+}
+
+/// The service a listener's new connections (and HTTP requests) get: the
+/// worker replaces it when a new generation arrives.
+#[derive(Clone)]
+pub(crate) struct ServiceSlot(Rc<RefCell<Rc<Service>>>);
+
+impl ServiceSlot {
+    pub(crate) fn current(&self) -> Rc<Service> {
+        Rc::clone(&self.0.borrow())
+    }
+}
+
+/// A listener this thread accepts on.
+struct Running {
+    address: SocketAddr,
+    protocol: Protocol,
+    slot: ServiceSlot,
+    stop: Canceller,
+}
+
+struct Worker {
+    shared: Arc<Shared>,
+    index: usize,
+    counters: Arc<ThreadCounters>,
+    context: Rc<ThreadContext>,
+    running: HashMap<String, Running>,
+    /// Listeners that could not be bound, and when that was last tried.
+    unbound: HashMap<String, Instant>,
+    /// Health probes, on the first thread only.
+    checker: Option<Checker>,
+    applied: Option<Arc<Plan>>,
+}
+
+impl Worker {
+    fn new(shared: Arc<Shared>, index: usize) -> Self {
+        Self {
+            counters: shared.counters.register_thread(),
+            shared,
+            index,
+            context: Rc::new(ThreadContext::default()),
+            running: HashMap::new(),
+            unbound: HashMap::new(),
+            checker: (index == 0).then(Checker::default),
+            applied: None,
+        }
+    }
+
+    async fn run(mut self) {
+        while !self.shared.is_stopping() {
+            let plan = self.shared.plan();
+            if self
+                .applied
+                .as_ref()
+                .is_none_or(|applied| applied.config.generation != plan.config.generation)
+            {
+                self.apply(&plan);
+            } else if !self.unbound.is_empty() {
+                self.bind_missing(&plan, false);
+            }
+            monoio::time::sleep(POLL).await;
+        }
+        self.drain().await;
+    }
+
+    /// Makes this thread serve `plan`.
+    fn apply(&mut self, plan: &Arc<Plan>) {
+        let wanted: HashMap<&str, &Listener> = plan
+            .config
+            .listeners
+            .iter()
+            .filter(|listener| !plan.errors.contains_key(&listener.id))
+            .map(|listener| (listener.id.as_str(), listener))
+            .collect();
+        let retired: Vec<String> = self
+            .running
+            .iter()
+            .filter(|(id, running)| {
+                wanted.get(id.as_str()).is_none_or(|listener| {
+                    listener.address != running.address || listener.protocol != running.protocol
+                })
+            })
+            .map(|(id, _)| id.clone())
+            .collect();
+        for id in retired {
+            if let Some(running) = self.running.remove(&id) {
+                running.stop.cancel();
+            }
+        }
+        self.unbound
+            .retain(|id, _| wanted.contains_key(id.as_str()));
+        self.shared
+            .forget_bind_errors(self.index, |id| wanted.contains_key(id));
+        for (id, listener) in &wanted {
+            if let Some(running) = self.running.get(*id) {
+                let service = Service::new(listener, plan, &self.shared, &self.counters);
+                *running.slot.0.borrow_mut() = Rc::new(service);
+            } else {
+                self.unbound
+                    .insert((*id).to_owned(), Instant::now() - REBIND_AFTER);
+            }
+        }
+        self.bind_missing(plan, true);
+        if let Some(checker) = &mut self.checker {
+            checker.reconcile(&plan.config, &self.shared.health);
+        }
+        self.applied = Some(Arc::clone(plan));
+        self.shared.mark_applied(self.index, plan.config.generation);
+    }
+
+    /// Tries to bind the listeners not bound yet (all of them when `now`,
+    /// otherwise those whose last try is old enough).
+    fn bind_missing(&mut self, plan: &Plan, now: bool) {
+        let due: Vec<String> = self
+            .unbound
+            .iter()
+            .filter(|(_, tried)| now || tried.elapsed() >= REBIND_AFTER)
+            .map(|(id, _)| id.clone())
+            .collect();
+        for id in due {
+            let Some(listener) = plan.config.listeners.iter().find(|l| l.id == id) else {
+                self.unbound.remove(&id);
+                continue;
+            };
+            match bind(listener.address) {
+                Ok(socket) => {
+                    self.unbound.remove(&id);
+                    self.shared.report_bind(self.index, &id, None);
+                    let service =
+                        Rc::new(Service::new(listener, plan, &self.shared, &self.counters));
+                    let slot = ServiceSlot(Rc::new(RefCell::new(service)));
+                    let stop = Canceller::new();
+                    monoio::spawn(accept_loop(
+                        socket,
+                        slot.clone(),
+                        stop.handle(),
+                        Rc::clone(&self.context),
+                    ));
+                    self.running.insert(
+                        id,
+                        Running {
+                            address: listener.address,
+                            protocol: listener.protocol,
+                            slot,
+                            stop,
+                        },
+                    );
+                }
+                Err(error) => {
+                    if self.index == 0 {
+                        tracing::warn!(listener = %id, address = %listener.address, %error, "cannot bind");
+                    }
+                    self.shared
+                        .report_bind(self.index, &id, Some(error.to_string()));
+                    self.unbound.insert(id, Instant::now());
+                }
+            }
+        }
+    }
+
+    /// Stops accepting, lets open connections finish until the drain
+    /// deadline, then returns (dropping whatever is still open).
+    async fn drain(mut self) {
+        for (_, running) in self.running.drain() {
+            running.stop.cancel();
+        }
+        if let Some(checker) = &mut self.checker {
+            checker.stop_all();
+        }
+        self.context.draining.set(true);
+        self.context.pool.clear();
+        // The listening sockets close as their accept loops end, which the
+        // cancellations above bring about within a turn of the ring.
+        while self.context.accepting.get() > 0 {
+            monoio::time::sleep(POLL).await;
+        }
+        let deadline = self.shared.drain_deadline();
+        while self.context.open.get() > 0 && Instant::now() < deadline {
+            monoio::time::sleep(POLL).await;
+        }
+        if self.context.open.get() > 0 {
+            tracing::info!(
+                thread = self.index,
+                open = self.context.open.get(),
+                "drain deadline passed; closing"
+            );
+        }
+    }
+}
+
+/// A listening socket that shares its port with the other threads' sockets.
+fn bind(address: SocketAddr) -> io::Result<TcpListener> {
+    let options = ListenerOpts::new()
+        .reuse_port(true)
+        .reuse_addr(true)
+        .backlog(BACKLOG);
+    TcpListener::bind_with_config(address, &options)
+}
+
+/// Accepts until `stop` is cancelled. The accept is cancelled through
+/// io_uring rather than dropped: a dropped accept in flight would leak the
+/// connection it completes with.
+async fn accept_loop(
+    socket: TcpListener,
+    slot: ServiceSlot,
+    stop: monoio::io::CancelHandle,
+    context: Rc<ThreadContext>,
+) {
+    context.accepting.set(context.accepting.get() + 1);
+    let _accepting = scopeguard(|| context.accepting.set(context.accepting.get() - 1));
+    loop {
+        match socket.cancelable_accept(stop.clone()).await {
+            Ok((stream, peer)) => {
+                let service = slot.current();
+                service.counters.connection();
+                let admitted = service.gauge.try_acquire(service.listener.connection_limit);
+                let open = context.track();
+                let slot = slot.clone();
+                let context = Rc::clone(&context);
+                monoio::spawn(async move {
+                    let _open = open;
+                    match admitted {
+                        Some(_admitted) => serve(slot, service, stream, peer, context).await,
+                        None => {
+                            service.counters.error(ErrorKind::ConnectionLimit);
+                            refuse(service, stream).await;
+                        }
+                    }
+                });
+            }
+            Err(error) if error.raw_os_error() == Some(libc_ecanceled()) => return,
+            Err(error) => {
+                tracing::warn!(%error, "accept failed");
+                // Out of descriptors or memory: let connections close first.
+                monoio::time::sleep(Duration::from_millis(10)).await;
+            }
+        }
+    }
+}
+
+/// Runs `f` when dropped.
+fn scopeguard(f: impl FnOnce()) -> impl Drop {
+    struct Guard<F: FnOnce()>(Option<F>);
+    impl<F: FnOnce()> Drop for Guard<F> {
+        fn drop(&mut self) {
+            if let Some(f) = self.0.take() {
+                f();
+            }
+        }
+    }
+    Guard(Some(f))
+}
+
+/// ECANCELED, which a cancelled io_uring operation ends with.
+const fn libc_ecanceled() -> i32 {
+    125
+}
+
+/// Serves an admitted connection by its listener's protocol.
+async fn serve(
+    slot: ServiceSlot,
+    service: Rc<Service>,
+    stream: TcpStream,
+    peer: SocketAddr,
+    context: Rc<ThreadContext>,
+) {
+    let _ = stream.set_nodelay(true);
+    match service.listener.protocol {
+        Protocol::Tcp => tcp::serve(service, stream, peer).await,
+        Protocol::Http => http::serve(slot, stream, peer, Scheme::Http, context).await,
+        Protocol::Https => {
+            let Some(stream) = handshake(&service, stream).await else {
+                return;
+            };
+            http::serve(slot, stream, peer, Scheme::Https, context).await;
+        }
+    }
+}
+
+/// Refuses a connection over the listener's limit: TCP closes it at once,
+/// HTTP and HTTPS answer 503.
+async fn refuse(service: Rc<Service>, mut stream: TcpStream) {
+    match service.listener.protocol {
+        Protocol::Tcp => drop(stream),
+        Protocol::Http => http::refuse(&mut stream, &service, ErrorKind::ConnectionLimit).await,
+        Protocol::Https => {
+            if let Some(mut stream) = handshake(&service, stream).await {
+                http::refuse(&mut stream, &service, ErrorKind::ConnectionLimit).await;
+            }
+        }
+    }
+}
+
+/// The TLS handshake, within the header timeout; failures are counted and
+/// the connection closed.
+async fn handshake(
+    service: &Service,
+    stream: TcpStream,
+) -> Option<monoio_rustls::ServerTlsStream<TcpStream>> {
+    let config = service.tls.clone()?;
+    let acceptor = monoio_rustls::TlsAcceptor::from(config);
+    match monoio::time::timeout(service.http.header_timeout, acceptor.accept(stream)).await {
+        Ok(Ok(stream)) => Some(stream),
+        Ok(Err(error)) => {
+            tracing::debug!(%error, "TLS handshake failed");
+            service.counters.error(ErrorKind::TlsHandshake);
+            None
+        }
+        Err(_) => {
+            service.counters.error(ErrorKind::TlsHandshake);
+            None
+        }
+    }
+}

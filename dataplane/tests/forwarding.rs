@@ -1,0 +1,616 @@
+//! The forwarder over real sockets on loopback, with backends started here.
+
+#![allow(unreachable_pub, clippy::unwrap_used, clippy::expect_used)]
+
+mod support;
+
+use std::io::{Read, Write};
+use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::Duration;
+
+use fulcrum_dataplane::ErrorKind;
+use fulcrum_dataplane::config::{Algorithm, HealthCheck, HealthCheckKind, Protocol};
+use support::*;
+
+/// The share of `name` in `counts`.
+fn share(counts: &std::collections::BTreeMap<String, u64>, name: &str) -> f64 {
+    let total: u64 = counts.values().sum();
+    counts.get(name).copied().unwrap_or(0) as f64 / total as f64
+}
+
+#[test]
+fn weights_three_to_one_split_http_requests() {
+    let (a, b) = (
+        Backend::start("a", Kind::Http),
+        Backend::start("b", Kind::Http),
+    );
+    let listener = listener(
+        Protocol::Http,
+        Algorithm::WeightedRoundRobin,
+        vec![member(&a, 3), member(&b, 1)],
+    );
+    let address = listener.address;
+    let _forwarder = start(config(1, vec![listener]));
+    let answers: Vec<String> = std::thread::scope(|scope| {
+        let clients: Vec<_> = (0..8)
+            .map(|_| {
+                scope.spawn(move || {
+                    let mut client = HttpClient::connect(address);
+                    (0..500)
+                        .map(|_| client.get("/").unwrap().body)
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        clients
+            .into_iter()
+            .flat_map(|client| client.join().unwrap())
+            .collect()
+    });
+    assert_eq!(answers.len(), 4000);
+    let counts = tally(answers.iter().map(String::as_str));
+    let share_a = share(&counts, "a");
+    assert!((0.72..=0.78).contains(&share_a), "{counts:?}");
+}
+
+#[test]
+fn weights_three_to_one_split_tcp_connections() {
+    let (a, b) = (
+        Backend::start("a", Kind::Tcp),
+        Backend::start("b", Kind::Tcp),
+    );
+    let listener = listener(
+        Protocol::Tcp,
+        Algorithm::WeightedRoundRobin,
+        vec![member(&a, 3), member(&b, 1)],
+    );
+    let address = listener.address;
+    let _forwarder = start(config(1, vec![listener]));
+    let names: Vec<String> = (0..4000)
+        .map(|_| tcp_backend_name(address).unwrap().0)
+        .collect();
+    let counts = tally(names.iter().map(String::as_str));
+    assert!((0.72..=0.78).contains(&share(&counts, "a")), "{counts:?}");
+}
+
+#[test]
+fn least_connections_favours_the_member_with_fewer_open() {
+    let (a, b) = (
+        Backend::start("a", Kind::Tcp),
+        Backend::start("b", Kind::Tcp),
+    );
+    let listener = listener(
+        Protocol::Tcp,
+        Algorithm::WeightedLeastConnections,
+        vec![member(&a, 1), member(&b, 1)],
+    );
+    let address = listener.address;
+    let forwarder = start(config(1, vec![listener]));
+    let held: Vec<(String, TcpStream)> =
+        (0..6).map(|_| tcp_backend_name(address).unwrap()).collect();
+    let counts = tally(held.iter().map(|(name, _)| name.as_str()));
+    assert_eq!(
+        counts.values().copied().collect::<Vec<_>>(),
+        vec![3, 3],
+        "{counts:?}"
+    );
+    // Close the three on a: it has 0 open against b's 3, so it takes the next three.
+    let kept: Vec<_> = held.into_iter().filter(|(name, _)| name == "b").collect();
+    assert!(eventually(Duration::from_secs(5), || {
+        forwarder
+            .counters()
+            .members
+            .get("a")
+            .is_some_and(|a| a.active_connections == 0)
+    }));
+    let next: Vec<String> = (0..3)
+        .map(|_| tcp_backend_name(address).unwrap().0)
+        .collect();
+    assert_eq!(next, vec!["a", "a", "a"]);
+    drop(kept);
+}
+
+/// Connects from `source` (any 127.0.0.0/8 address) and reads the backend's name.
+fn name_from(source: Ipv4Addr, address: SocketAddr) -> String {
+    let socket = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
+    socket.bind(&SocketAddr::from((source, 0)).into()).unwrap();
+    socket.connect(&address.into()).unwrap();
+    let mut stream: TcpStream = socket.into();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    let mut name = Vec::new();
+    let mut byte = [0u8; 1];
+    while stream.read(&mut byte).unwrap() == 1 && byte[0] != b'\n' {
+        name.push(byte[0]);
+    }
+    String::from_utf8(name).unwrap()
+}
+
+#[test]
+fn source_ip_hashing_keeps_clients_and_removing_a_member_moves_only_its_own() {
+    let backends: Vec<Backend> = ["a", "b", "c"]
+        .iter()
+        .map(|name| Backend::start(name, Kind::Tcp))
+        .collect();
+    let members = backends.iter().map(|backend| member(backend, 10)).collect();
+    let mut listener = listener(Protocol::Tcp, Algorithm::SourceIpHash, members);
+    let address = listener.address;
+    let forwarder = start(config(1, vec![listener.clone()]));
+    let clients: Vec<Ipv4Addr> = (2..42).map(|n| Ipv4Addr::new(127, 0, 0, n)).collect();
+    let before: Vec<String> = clients
+        .iter()
+        .map(|client| name_from(*client, address))
+        .collect();
+    for (client, name) in clients.iter().zip(&before) {
+        for _ in 0..3 {
+            assert_eq!(&name_from(*client, address), name, "{client} moved");
+        }
+    }
+    assert_eq!(
+        tally(before.iter().map(String::as_str)).len(),
+        3,
+        "every member has clients"
+    );
+    listener.group.members.retain(|member| member.id != "c");
+    reconfigure(&forwarder, config(2, vec![listener]));
+    for (client, name) in clients.iter().zip(&before) {
+        let now = name_from(*client, address);
+        if name == "c" {
+            assert_ne!(now, "c");
+        } else {
+            assert_eq!(&now, name, "{client} moved though its member stayed");
+        }
+    }
+}
+
+#[test]
+fn the_connection_limit_is_exact_for_tcp_and_http() {
+    let (tcp_backend, http_backend) = (
+        Backend::start("t", Kind::Tcp),
+        Backend::start("h", Kind::Http),
+    );
+    let mut tcp = listener(
+        Protocol::Tcp,
+        Algorithm::WeightedRoundRobin,
+        vec![member(&tcp_backend, 1)],
+    );
+    tcp.connection_limit = Some(3);
+    let mut http = listener(
+        Protocol::Http,
+        Algorithm::WeightedRoundRobin,
+        vec![member(&http_backend, 1)],
+    );
+    http.id = "lsn-2".to_owned();
+    http.connection_limit = Some(2);
+    let (tcp_address, http_address) = (tcp.address, http.address);
+    let forwarder = start(config(1, vec![tcp, http]));
+
+    let mut held: Vec<TcpStream> = (0..3)
+        .map(|_| tcp_backend_name(tcp_address).unwrap().1)
+        .collect();
+    assert!(
+        tcp_backend_name(tcp_address).is_none(),
+        "the fourth TCP connection is closed at once"
+    );
+    held.pop();
+    assert!(eventually(Duration::from_secs(5), || forwarder
+        .counters()
+        .listeners["lsn-1"]
+        .active_connections
+        == 2));
+    assert!(
+        tcp_backend_name(tcp_address).is_some(),
+        "a slot is free again"
+    );
+
+    let mut clients: Vec<HttpClient> = (0..2).map(|_| HttpClient::connect(http_address)).collect();
+    for client in &mut clients {
+        assert_eq!(client.get("/").unwrap().status, 200);
+    }
+    assert_eq!(
+        HttpClient::connect(http_address).get("/").unwrap().status,
+        503
+    );
+    clients.pop();
+    assert!(eventually(Duration::from_secs(5), || forwarder
+        .counters()
+        .listeners["lsn-2"]
+        .active_connections
+        == 1));
+    assert_eq!(
+        HttpClient::connect(http_address).get("/").unwrap().status,
+        200
+    );
+    let stats = forwarder.counters();
+    assert_eq!(
+        stats.listeners["lsn-1"].errors_of(ErrorKind::ConnectionLimit),
+        1
+    );
+    assert_eq!(
+        stats.listeners["lsn-2"].errors_of(ErrorKind::ConnectionLimit),
+        1
+    );
+}
+
+#[test]
+fn weight_zero_drains_open_connections_finish_and_new_ones_avoid_the_member() {
+    let (a, b) = (
+        Backend::start("a", Kind::Http),
+        Backend::start("b", Kind::Http),
+    );
+    let (ta, tb) = (
+        Backend::start("ta", Kind::Tcp),
+        Backend::start("tb", Kind::Tcp),
+    );
+    let mut http = listener(
+        Protocol::Http,
+        Algorithm::WeightedRoundRobin,
+        vec![member(&a, 1), member(&b, 1)],
+    );
+    let mut tcp = listener(
+        Protocol::Tcp,
+        Algorithm::WeightedRoundRobin,
+        vec![member(&ta, 1), member(&tb, 1)],
+    );
+    tcp.id = "lsn-2".to_owned();
+    let forwarder = start(config(1, vec![http.clone(), tcp.clone()]));
+
+    let mut keep_alive = HttpClient::connect(http.address);
+    for _ in 0..4 {
+        assert_eq!(keep_alive.get("/").unwrap().status, 200);
+    }
+    let mut on_ta = loop {
+        let (name, stream) = tcp_backend_name(tcp.address).unwrap();
+        if name == "ta" {
+            break stream;
+        }
+    };
+    http.group.members[0].weight = 0;
+    tcp.group.members[0].weight = 0;
+    reconfigure(&forwarder, config(2, vec![http.clone(), tcp.clone()]));
+    let (a_before, ta_before) = (a.requests(), ta.connections());
+
+    // The open connections go on working.
+    for _ in 0..20 {
+        assert_eq!(keep_alive.get("/").unwrap().body, "b");
+    }
+    on_ta.write_all(b"still here\n").unwrap();
+    let mut echoed = [0u8; 11];
+    on_ta.read_exact(&mut echoed).unwrap();
+    assert_eq!(&echoed, b"still here\n");
+    // New ones never reach the drained member.
+    for _ in 0..20 {
+        assert_eq!(
+            HttpClient::connect(http.address).get("/").unwrap().body,
+            "b"
+        );
+        assert_eq!(tcp_backend_name(tcp.address).unwrap().0, "tb");
+    }
+    assert_eq!((a.requests(), ta.connections()), (a_before, ta_before));
+}
+
+#[test]
+fn health_checks_take_a_stopped_member_out_and_bring_it_back() {
+    let (a, b) = (
+        Backend::start("a", Kind::Http),
+        Backend::start("b", Kind::Http),
+    );
+    let mut listener = listener(
+        Protocol::Http,
+        Algorithm::WeightedRoundRobin,
+        vec![member(&a, 1), member(&b, 1)],
+    );
+    listener.group.health_check = Some(HealthCheck {
+        kind: HealthCheckKind::Http {
+            path: "/health".to_owned(),
+            expected_codes: vec![(200, 299)],
+        },
+        interval: Duration::from_millis(100),
+        timeout: Duration::from_millis(100),
+        healthy_threshold: 2,
+        unhealthy_threshold: 2,
+    });
+    let address = listener.address;
+    let forwarder = start(config(1, vec![listener]));
+    let key = ("vsg-1".to_owned(), "a".to_owned());
+    assert!(eventually(Duration::from_secs(5), || forwarder
+        .health()
+        .get(&key)
+        .is_some_and(|h| h.probes >= 2)));
+
+    a.stop();
+    // Two failed probes, 100 ms apart: down well within a second.
+    assert!(eventually(Duration::from_secs(2), || forwarder
+        .health()
+        .get(&key)
+        .is_some_and(|h| !h.healthy)));
+    let reason = forwarder.health()[&key].last_failure.clone().unwrap();
+    assert!(reason.contains("connect"), "{reason}");
+    for _ in 0..20 {
+        let response = HttpClient::connect(address).get("/").unwrap();
+        assert_eq!((response.status, response.body.as_str()), (200, "b"));
+    }
+
+    let _a = a.restart(Kind::Http);
+    assert!(eventually(Duration::from_secs(2), || forwarder.health()
+        [&key]
+        .healthy));
+    let names: Vec<String> = (0..20)
+        .map(|_| HttpClient::connect(address).get("/").unwrap().body)
+        .collect();
+    assert!(names.iter().any(|name| name == "a"), "{names:?}");
+}
+
+#[test]
+fn malformed_requests_get_their_answer_and_others_are_served() {
+    let backend = Backend::start("a", Kind::Http);
+    let listener = listener(
+        Protocol::Http,
+        Algorithm::WeightedRoundRobin,
+        vec![member(&backend, 1)],
+    );
+    let address = listener.address;
+    let mut config = config(1, vec![listener]);
+    config.http.header_timeout = Duration::from_millis(300);
+    let forwarder = start(config);
+
+    let answer = |raw: &[u8]| {
+        HttpClient::connect(address)
+            .send(raw)
+            .map(|response| response.status)
+    };
+    assert_eq!(answer(b"NOT HTTP AT ALL\r\n\r\n"), Some(400));
+    assert_eq!(
+        answer(b"GET / HTTP/1.1\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n"),
+        Some(400)
+    );
+    let oversized = format!("GET / HTTP/1.1\r\nX-Big: {}\r\n\r\n", "x".repeat(20_000));
+    assert_eq!(answer(oversized.as_bytes()), Some(431));
+    let many = format!("GET / HTTP/1.1\r\n{}\r\n", "X-F: 1\r\n".repeat(150));
+    assert_eq!(answer(many.as_bytes()), Some(431));
+    assert_eq!(
+        answer(
+            b"POST /echo HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\nhello\r\n0\r\n\r\n"
+        ),
+        Some(400)
+    );
+
+    // A slow client: part of a head, then nothing. It gets 408 after the
+    // header timeout, while another client is served meanwhile.
+    let mut slow = HttpClient::connect(address);
+    slow.stream()
+        .write_all(b"GET / HTTP/1.1\r\nHost: slow\r\n")
+        .unwrap();
+    assert_eq!(HttpClient::connect(address).get("/").unwrap().status, 200);
+    let started = std::time::Instant::now();
+    assert_eq!(slow.read_response().map(|r| r.status), Some(408));
+    assert!(started.elapsed() < Duration::from_secs(2));
+
+    // A good chunked request still goes through whole.
+    let mut client = HttpClient::connect(address);
+    let echoed = client
+        .send(b"POST /echo HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n6;x=y\r\n world\r\n0\r\n\r\n")
+        .unwrap();
+    assert_eq!((echoed.status, echoed.body.as_str()), (200, "hello world"));
+    let stats = &forwarder.counters().listeners["lsn-1"];
+    assert_eq!(stats.errors_of(ErrorKind::BadRequest), 3);
+    assert_eq!(stats.errors_of(ErrorKind::HeaderTooLarge), 2);
+    assert_eq!(stats.errors_of(ErrorKind::HeaderTimeout), 1);
+}
+
+#[test]
+fn members_failing_or_absent_get_502_504_and_503() {
+    let slow = Backend::start("slow", Kind::Http);
+    let dead = free_address();
+    let mut listener = listener(
+        Protocol::Http,
+        Algorithm::WeightedRoundRobin,
+        vec![member(&slow, 1)],
+    );
+    let address = listener.address;
+    let mut config = config(1, vec![listener.clone()]);
+    config.http.response_timeout = Duration::from_millis(200);
+    let forwarder = start(config.clone());
+    assert_eq!(
+        HttpClient::connect(address)
+            .get("/sleep/1000")
+            .unwrap()
+            .status,
+        504
+    );
+
+    listener.group.members[0].address = dead;
+    config.generation = 2;
+    config.listeners = vec![listener.clone()];
+    reconfigure(&forwarder, config.clone());
+    assert_eq!(HttpClient::connect(address).get("/").unwrap().status, 502);
+
+    listener.group.members[0].admin_state_up = false;
+    config.generation = 3;
+    config.listeners = vec![listener];
+    reconfigure(&forwarder, config);
+    assert_eq!(HttpClient::connect(address).get("/").unwrap().status, 503);
+}
+
+#[test]
+fn forwarded_headers_keep_alive_and_upgrades() {
+    let backend = Backend::start("a", Kind::Http);
+    let listener = listener(
+        Protocol::Http,
+        Algorithm::WeightedRoundRobin,
+        vec![member(&backend, 1)],
+    );
+    let address = listener.address;
+    let forwarder = start(config(1, vec![listener]));
+    let mut client = HttpClient::connect(address);
+    client
+        .send(b"GET / HTTP/1.1\r\nHost: x\r\nX-Forwarded-For: 10.1.1.1\r\nX-Forwarded-Proto: ftp\r\n\r\n")
+        .unwrap();
+    let head = backend.seen.last_head.lock().unwrap().clone();
+    assert!(
+        head.contains("X-Forwarded-For: 10.1.1.1, 127.0.0.1\r\n"),
+        "{head}"
+    );
+    assert!(
+        head.contains("X-Forwarded-Proto: http\r\n") && !head.contains("ftp"),
+        "{head}"
+    );
+    assert!(
+        head.contains(&format!("X-Forwarded-Port: {}\r\n", address.port())),
+        "{head}"
+    );
+
+    // A large body both ways, streamed, on the same keep-alive connection.
+    let body = "z".repeat(3 << 20);
+    let response = client
+        .send(
+            format!(
+                "POST /echo HTTP/1.1\r\nContent-Length: {}\r\n\r\n{body}",
+                body.len()
+            )
+            .as_bytes(),
+        )
+        .unwrap();
+    assert_eq!(response.body.len(), body.len());
+    assert_eq!(backend.connections(), 1, "the member connection is reused");
+
+    let mut upgraded = HttpClient::connect(address);
+    let switched = upgraded
+        .send(b"GET /ws HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n")
+        .unwrap();
+    assert_eq!(switched.status, 101);
+    assert_eq!(upgraded.read_line(), "a\n");
+    upgraded.stream().write_all(b"ping\n").unwrap();
+    assert_eq!(upgraded.read_line(), "ping\n");
+    assert_eq!(
+        forwarder.counters().listeners["lsn-1"].responses[0],
+        1,
+        "one 1xx answer"
+    );
+}
+
+#[test]
+fn a_listener_that_cannot_bind_is_reported_and_the_others_serve() {
+    let occupied = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).unwrap();
+    let backend = Backend::start("a", Kind::Http);
+    let good = listener(
+        Protocol::Http,
+        Algorithm::WeightedRoundRobin,
+        vec![member(&backend, 1)],
+    );
+    let mut bad = good.clone();
+    bad.id = "lsn-taken".to_owned();
+    bad.address = occupied.local_addr().unwrap();
+    let address = good.address;
+    let forwarder = start(config(1, vec![good, bad]));
+    let errors = forwarder.listener_errors();
+    assert!(errors["lsn-taken"].contains("in use"), "{errors:?}");
+    assert!(!errors.contains_key("lsn-1"));
+    assert_eq!(HttpClient::connect(address).get("/").unwrap().status, 200);
+    // Once the port is free, the listener binds on its own.
+    drop(occupied);
+    assert!(eventually(Duration::from_secs(5), || forwarder
+        .listener_errors()
+        .is_empty()));
+}
+
+#[test]
+fn a_thousand_reconfigurations_under_keep_alive_load_fail_no_request() {
+    let (a, b) = (
+        Backend::start("a", Kind::Http),
+        Backend::start("b", Kind::Http),
+    );
+    let mut listener = listener(
+        Protocol::Http,
+        Algorithm::WeightedRoundRobin,
+        vec![member(&a, 1), member(&b, 1)],
+    );
+    let address = listener.address;
+    let forwarder = start(config(1, vec![listener.clone()]));
+    let running = Arc::new(AtomicBool::new(true));
+    let (served, failed) = (Arc::new(AtomicU64::new(0)), Arc::new(AtomicU64::new(0)));
+    let clients: Vec<_> = (0..4)
+        .map(|_| {
+            let (running, served, failed) = (
+                Arc::clone(&running),
+                Arc::clone(&served),
+                Arc::clone(&failed),
+            );
+            std::thread::spawn(move || {
+                let mut client = HttpClient::connect(address);
+                while running.load(Ordering::SeqCst) {
+                    match client.get("/") {
+                        Some(response) if response.status == 200 => {
+                            served.fetch_add(1, Ordering::SeqCst)
+                        }
+                        _ => failed.fetch_add(1, Ordering::SeqCst),
+                    };
+                }
+            })
+        })
+        .collect();
+    for generation in 2..=1001u64 {
+        // Weights move, members leave and come back, the algorithm changes.
+        listener.group.members[0].weight = (generation % 5) as u32 + 1;
+        listener.group.members[1].admin_state_up = generation % 7 != 0;
+        listener.group.algorithm = if generation % 2 == 0 {
+            Algorithm::WeightedRoundRobin
+        } else {
+            Algorithm::WeightedLeastConnections
+        };
+        forwarder
+            .apply(config(generation, vec![listener.clone()]))
+            .unwrap();
+        std::thread::sleep(Duration::from_micros(500));
+    }
+    assert!(forwarder.wait_applied(1001, Duration::from_secs(5)));
+    running.store(false, Ordering::SeqCst);
+    for client in clients {
+        client.join().unwrap();
+    }
+    assert_eq!(failed.load(Ordering::SeqCst), 0);
+    assert!(
+        served.load(Ordering::SeqCst) > 1000,
+        "{} served",
+        served.load(Ordering::SeqCst)
+    );
+    assert_eq!(forwarder.applied_generations(), vec![1001, 1001]);
+}
+
+#[test]
+fn idle_tcp_connections_close_and_shutdown_drains() {
+    let backend = Backend::start("a", Kind::Tcp);
+    let mut listener = listener(
+        Protocol::Tcp,
+        Algorithm::WeightedRoundRobin,
+        vec![member(&backend, 1)],
+    );
+    listener.idle_timeout = Duration::from_millis(300);
+    let address = listener.address;
+    let forwarder = start(config(1, vec![listener]));
+    let (_, mut idle) = tcp_backend_name(address).unwrap();
+    let started = std::time::Instant::now();
+    let mut buffer = [0u8; 16];
+    assert_eq!(
+        idle.read(&mut buffer).unwrap_or(0),
+        0,
+        "closed by the proxy"
+    );
+    assert!(started.elapsed() < Duration::from_secs(3));
+    assert_eq!(
+        forwarder.counters().listeners["lsn-1"].errors_of(ErrorKind::IdleTimeout),
+        1
+    );
+
+    let (_, mut open) = tcp_backend_name(address).unwrap();
+    forwarder.shutdown(Duration::from_millis(100));
+    assert!(TcpStream::connect(address).is_err(), "no longer accepting");
+    assert_eq!(
+        open.read(&mut buffer).unwrap_or(0),
+        0,
+        "closed at the drain deadline"
+    );
+}
