@@ -4,7 +4,7 @@
 //! [`Config`] and hands it to a [`Forwarder`].
 //!
 //! - [`config`]: what to serve (listeners, groups, members, health checks,
-//!   certificates, HTTP limits), and [`file`] to read it from TOML.
+//!   certificates, HTTP limits), and [`file`](mod@file) to read it from TOML.
 //! - [`balance`]: the balancing algorithms, pure.
 //! - [`Forwarder`]: the worker threads; [`Forwarder::apply`] swaps a new
 //!   configuration in, and the handle answers applied generations, listener

@@ -4,19 +4,24 @@
 
 use std::sync::Arc;
 
-use rustls::ServerConfig;
 use rustls::crypto::CryptoProvider;
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName};
 use rustls::server::{ClientHello, ResolvesServerCert};
 use rustls::sign::CertifiedKey;
+use rustls::{CipherSuite, ServerConfig};
 
 use crate::config::Certificate;
 
 /// The crypto provider of the whole workspace: aws-lc-rs, the one that
-/// monoio-rustls brings in through rustls's defaults.
+/// monoio-rustls brings in through rustls's defaults, with AES-128-GCM
+/// first among its suites (as most TLS terminators order them).
 fn provider() -> Arc<CryptoProvider> {
-    Arc::new(rustls::crypto::aws_lc_rs::default_provider())
+    let mut provider = rustls::crypto::aws_lc_rs::default_provider();
+    provider
+        .cipher_suites
+        .sort_by_key(|suite| suite.suite() != CipherSuite::TLS13_AES_128_GCM_SHA256);
+    Arc::new(provider)
 }
 
 /// The server configuration for `certificates`: SNI chooses, the first
@@ -44,6 +49,8 @@ pub(crate) fn server_config(certificates: &[Certificate]) -> Result<Arc<ServerCo
         .with_no_client_auth()
         .with_cert_resolver(Arc::new(SniResolver { keys }));
     config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    // The server's suite order decides, not the client's.
+    config.ignore_client_order = true;
     Ok(Arc::new(config))
 }
 

@@ -614,3 +614,82 @@ fn idle_tcp_connections_close_and_shutdown_drains() {
         "closed at the drain deadline"
     );
 }
+
+#[test]
+fn listeners_come_and_go_at_run_time_and_open_connections_finish() {
+    let backend = Backend::start("a", Kind::Tcp);
+    let first = listener(
+        Protocol::Tcp,
+        Algorithm::WeightedRoundRobin,
+        vec![member(&backend, 1)],
+    );
+    let forwarder = start(config(1, vec![first.clone()]));
+    let (_, mut open) = tcp_backend_name(first.address).unwrap();
+
+    // A second listener arrives; the first leaves.
+    let mut second = first.clone();
+    second.id = "lsn-2".to_owned();
+    second.address = free_address();
+    reconfigure(&forwarder, config(2, vec![second.clone()]));
+    assert!(tcp_backend_name(second.address).is_some());
+    assert!(
+        eventually(Duration::from_secs(2), || TcpStream::connect(first.address)
+            .is_err()),
+        "the first listener stopped accepting"
+    );
+    // Its open connection still relays, and half close works: the client
+    // ends its side and still receives everything the member sends back.
+    open.write_all(b"after the swap\n").unwrap();
+    open.shutdown(std::net::Shutdown::Write).unwrap();
+    let mut rest = String::new();
+    open.read_to_string(&mut rest).unwrap();
+    assert_eq!(rest, "after the swap\n");
+}
+
+#[test]
+fn the_standalone_binary_serves_a_file_and_reloads_it() {
+    let (a, b) = (
+        Backend::start("a", Kind::Http),
+        Backend::start("b", Kind::Http),
+    );
+    let address = free_address();
+    let directory = std::env::temp_dir().join(format!("fulcrum-dataplane-{}", std::process::id()));
+    std::fs::create_dir_all(&directory).unwrap();
+    let path = directory.join("dataplane.toml");
+    let write = |backend: &Backend| {
+        let text = format!(
+            "version = 1\n[[listeners]]\nid = \"web\"\naddress = \"{address}\"\nprotocol = \"http\"\n[listeners.group]\nid = \"g\"\nmembers = [{{ id = \"{}\", address = \"{}\" }}]\n",
+            backend.name, backend.address
+        );
+        std::fs::write(&path, text).unwrap();
+    };
+    write(&a);
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_fulcrum-dataplane"))
+        .args([
+            "--config",
+            path.to_str().unwrap(),
+            "--threads",
+            "1",
+            "--no-pin",
+        ])
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let answer = || {
+        TcpStream::connect(address)
+            .ok()
+            .and_then(|_| HttpClient::connect(address).get("/"))
+            .map(|response| response.body)
+    };
+    let served_a = eventually(Duration::from_secs(10), || answer().as_deref() == Some("a"));
+    std::thread::sleep(Duration::from_millis(1100)); // a later modification time
+    write(&b);
+    let served_b = eventually(Duration::from_secs(10), || answer().as_deref() == Some("b"));
+    child.kill().unwrap();
+    child.wait().unwrap();
+    std::fs::remove_dir_all(&directory).unwrap();
+    assert!(
+        served_a && served_b,
+        "served a: {served_a}, then b: {served_b}"
+    );
+}

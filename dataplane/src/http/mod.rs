@@ -258,6 +258,23 @@ async fn exchange<S: Duplex>(
             }
         }
     };
+    let to_client = |n| {
+        member.counters.bytes_in(n);
+        service.counters.bytes_out(n);
+    };
+    // A body that arrived whole with its head leaves with it, in one write.
+    let mut framing = response.framing;
+    if let Framing::Length(length) = framing
+        && let Ok(length) = usize::try_from(length)
+        && backend.buffered().len() >= length
+    {
+        heads
+            .response
+            .extend_from_slice(&backend.buffered()[..length]);
+        backend.consume(length);
+        member.counters.bytes_in(length);
+        framing = Framing::Empty;
+    }
     let sent;
     (sent, heads.response) = client
         .io
@@ -271,19 +288,9 @@ async fn exchange<S: Duplex>(
     if response.status == 101 {
         return Next::Upgrade(member, backend);
     }
-    let to_client = |n| {
-        member.counters.bytes_in(n);
-        service.counters.bytes_out(n);
-    };
-    if body::forward(
-        response.framing,
-        &mut backend,
-        &mut client.io,
-        idle,
-        &to_client,
-    )
-    .await
-    .is_err()
+    if body::forward(framing, &mut backend, &mut client.io, idle, &to_client)
+        .await
+        .is_err()
     {
         return Next::Close;
     }
