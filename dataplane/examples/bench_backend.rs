@@ -1,6 +1,6 @@
 //! A small HTTP/1.1 server for the data-plane benchmark (`scripts/bench-dataplane`):
-//! one monoio thread answering every request `200` with a fixed body, keep-alive,
-//! on each port given. `GET /__requests` answers how many requests that port
+//! one monoio thread answering every request `200` with a fixed body, keep-alive
+//! unless the request says `Connection: close`, on each port given. `GET /__requests` answers how many requests that port
 //! has served, so the benchmark can read the balancers' split.
 //!
 //! ```text
@@ -85,7 +85,12 @@ async fn connection(mut stream: TcpStream, response: Rc<[u8]>, served: Rc<Cell<u
             Ok(0) | Err(_) => return,
             Ok(n) => input.extend_from_slice(&buffer[..n]),
         }
+        let mut close = false;
         while let Some(end) = input.windows(4).position(|w| w == b"\r\n\r\n") {
+            close |= input[..end]
+                .to_ascii_lowercase()
+                .windows(17)
+                .any(|w| w == b"connection: close");
             if input.starts_with(b"GET /__requests ") {
                 let count = served.get().to_string();
                 output.extend_from_slice(
@@ -109,7 +114,7 @@ async fn connection(mut stream: TcpStream, response: Rc<[u8]>, served: Rc<Cell<u
             }
             output.clear();
         }
-        if input.len() > 64 * 1024 {
+        if close || input.len() > 64 * 1024 {
             return;
         }
     }

@@ -133,7 +133,6 @@ async fn copy<R: AsyncReadRent, W: AsyncWriteRent>(
                     break Err(error);
                 }
                 count(n);
-                last_activity.set(Instant::now());
                 buffer.clear();
             }
             Err(error) => break Err(error),
