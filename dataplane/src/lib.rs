@@ -27,5 +27,5 @@ mod worker;
 
 pub use config::Config;
 pub use counters::{ErrorKind, ListenerStats, MemberStats, Snapshot};
-pub use forwarder::{ApplyError, Forwarder, Settings};
+pub use forwarder::{ApplyError, Driver, Forwarder, Settings};
 pub use health::MemberHealth;

@@ -24,7 +24,7 @@ use monoio::net::{ListenerOpts, TcpListener, TcpStream};
 use crate::balance::Balancer;
 use crate::config::{self, HttpLimits, Listener, Protocol};
 use crate::counters::{ErrorKind, Gauge, ListenerCounters, MemberCounters, ThreadCounters};
-use crate::forwarder::{Plan, Shared};
+use crate::forwarder::{Driver, Plan, Shared};
 use crate::health::Checker;
 use crate::http::{self, Pool, Scheme};
 use crate::tcp;
@@ -44,6 +44,7 @@ pub(crate) fn run(
     shared: Arc<Shared>,
     index: usize,
     cpu: Option<usize>,
+    driver: Driver,
     ready: std::sync::mpsc::Sender<io::Result<()>>,
 ) {
     if let Some(cpu) = cpu
@@ -56,11 +57,7 @@ pub(crate) fn run(
             "could not pin the thread to its core"
         );
     }
-    let runtime = monoio::RuntimeBuilder::<monoio::FusionDriver>::new()
-        .enable_timer()
-        .with_entries(1024)
-        .build();
-    let mut runtime = match runtime {
+    let mut runtime = match runtime(driver) {
         Ok(runtime) => {
             let _ = ready.send(Ok(()));
             runtime
@@ -71,6 +68,25 @@ pub(crate) fn run(
         }
     };
     runtime.block_on(Worker::new(shared, index).run());
+}
+
+type Runtime = monoio::FusionRuntime<
+    monoio::time::TimeDriver<monoio::IoUringDriver>,
+    monoio::time::TimeDriver<monoio::LegacyDriver>,
+>;
+
+/// A runtime with timers on `driver`.
+fn runtime(driver: Driver) -> io::Result<Runtime> {
+    match driver {
+        Driver::Auto => monoio::RuntimeBuilder::<monoio::FusionDriver>::new()
+            .enable_timer()
+            .with_entries(1024)
+            .build(),
+        Driver::Epoll => monoio::RuntimeBuilder::<monoio::LegacyDriver>::new()
+            .enable_timer()
+            .build()
+            .map(Runtime::from),
+    }
 }
 
 /// What every connection task of this thread shares.

@@ -10,8 +10,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
-use fulcrum_dataplane::ErrorKind;
 use fulcrum_dataplane::config::{Algorithm, HealthCheck, HealthCheckKind, Protocol};
+use fulcrum_dataplane::{Driver, ErrorKind};
 use support::*;
 
 /// The share of `name` in `counts`.
@@ -21,38 +21,40 @@ fn share(counts: &std::collections::BTreeMap<String, u64>, name: &str) -> f64 {
 }
 
 #[test]
-fn weights_three_to_one_split_http_requests() {
-    let (a, b) = (
-        Backend::start("a", Kind::Http),
-        Backend::start("b", Kind::Http),
-    );
-    let listener = listener(
-        Protocol::Http,
-        Algorithm::WeightedRoundRobin,
-        vec![member(&a, 3), member(&b, 1)],
-    );
-    let address = listener.address;
-    let _forwarder = start(config(1, vec![listener]));
-    let answers: Vec<String> = std::thread::scope(|scope| {
-        let clients: Vec<_> = (0..8)
-            .map(|_| {
-                scope.spawn(move || {
-                    let mut client = HttpClient::connect(address);
-                    (0..500)
-                        .map(|_| client.get("/").unwrap().body)
-                        .collect::<Vec<_>>()
+fn weights_three_to_one_split_http_requests_on_either_driver() {
+    for driver in [Driver::Auto, Driver::Epoll] {
+        let (a, b) = (
+            Backend::start("a", Kind::Http),
+            Backend::start("b", Kind::Http),
+        );
+        let listener = listener(
+            Protocol::Http,
+            Algorithm::WeightedRoundRobin,
+            vec![member(&a, 3), member(&b, 1)],
+        );
+        let address = listener.address;
+        let _forwarder = start_on(config(1, vec![listener]), driver);
+        let answers: Vec<String> = std::thread::scope(|scope| {
+            let clients: Vec<_> = (0..8)
+                .map(|_| {
+                    scope.spawn(move || {
+                        let mut client = HttpClient::connect(address);
+                        (0..500)
+                            .map(|_| client.get("/").unwrap().body)
+                            .collect::<Vec<_>>()
+                    })
                 })
-            })
-            .collect();
-        clients
-            .into_iter()
-            .flat_map(|client| client.join().unwrap())
-            .collect()
-    });
-    assert_eq!(answers.len(), 4000);
-    let counts = tally(answers.iter().map(String::as_str));
-    let share_a = share(&counts, "a");
-    assert!((0.72..=0.78).contains(&share_a), "{counts:?}");
+                .collect();
+            clients
+                .into_iter()
+                .flat_map(|client| client.join().unwrap())
+                .collect()
+        });
+        assert_eq!(answers.len(), 4000);
+        let counts = tally(answers.iter().map(String::as_str));
+        let share_a = share(&counts, "a");
+        assert!((0.72..=0.78).contains(&share_a), "{driver:?}: {counts:?}");
+    }
 }
 
 #[test]

@@ -3,16 +3,17 @@
 //! each version applied as the next generation.
 //!
 //! ```text
-//! fulcrum-dataplane --config FILE [--threads N] [--no-pin]
+//! fulcrum-dataplane --config FILE [--threads N] [--no-pin] [--driver auto|epoll]
 //! ```
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::{Duration, SystemTime};
 
-use fulcrum_dataplane::{Forwarder, Settings, file};
+use fulcrum_dataplane::{Driver, Forwarder, Settings, file};
 
-const USAGE: &str = "usage: fulcrum-dataplane --config FILE [--threads N] [--no-pin]";
+const USAGE: &str =
+    "usage: fulcrum-dataplane --config FILE [--threads N] [--no-pin] [--driver auto|epoll]";
 
 fn main() -> ExitCode {
     tracing_subscriber::fmt()
@@ -98,6 +99,15 @@ fn arguments(mut args: impl Iterator<Item = String>) -> Result<(PathBuf, Setting
                     .ok_or("--threads needs a number above 0")?;
             }
             "--no-pin" => settings.pin_threads = false,
+            "--driver" => {
+                settings.driver = match args.next().as_deref() {
+                    Some("auto") => Driver::Auto,
+                    Some("epoll") => Driver::Epoll,
+                    _ => {
+                        return Err("--driver: auto (io_uring where available) or epoll".to_owned());
+                    }
+                };
+            }
             other => return Err(format!("unknown argument {other:?}")),
         }
     }

@@ -12,7 +12,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use fulcrum_dataplane::config::{Algorithm, Group, HttpLimits, Listener, Member, Protocol};
-use fulcrum_dataplane::{Config, Forwarder, Settings};
+use fulcrum_dataplane::{Config, Driver, Forwarder, Settings};
 
 /// A loopback address with a port that was free a moment ago.
 pub fn free_address() -> SocketAddr {
@@ -327,9 +327,15 @@ pub fn config(generation: u64, listeners: Vec<Listener>) -> Config {
 
 /// A forwarder of two unpinned threads (the tests share the machine's cores).
 pub fn start(config: Config) -> Forwarder {
+    start_on(config, Driver::Auto)
+}
+
+/// The same, on `driver`.
+pub fn start_on(config: Config, driver: Driver) -> Forwarder {
     let settings = Settings {
         threads: 2,
         pin_threads: false,
+        driver,
     };
     Forwarder::start(&settings, config).unwrap()
 }
