@@ -25,8 +25,8 @@ use tokio::time::Instant;
 use tonic::transport::server::TcpIncoming;
 
 use crate::api::Api;
-use crate::api::statuses::{DataPlaneReport, NoDataPlane};
 use crate::config::{AgentConfig, InitialMember, Membership};
+use crate::dataplane::{NodeDataPlane, OwnerReport};
 use crate::raft_network::PeerNetwork;
 use crate::raft_service::RaftService;
 use crate::replica::Replica;
@@ -63,6 +63,9 @@ pub enum AgentError {
     /// The API could not be assembled.
     #[error("api: {0}")]
     Api(String),
+    /// The data plane's threads could not start.
+    #[error("dataplane: {0}")]
+    DataPlane(std::io::Error),
 }
 
 /// A node that runs until [`Agent::shutdown`].
@@ -73,7 +76,11 @@ pub struct Agent {
     stop: tokio::sync::watch::Sender<bool>,
     servers: Vec<JoinHandle<()>>,
     background: Vec<JoinHandle<()>>,
+    data_plane: Arc<NodeDataPlane>,
 }
+
+/// How long open connections get to finish when a node stops.
+const DRAIN_ON_STOP: Duration = Duration::from_secs(5);
 
 fn openraft_config(config: &AgentConfig) -> Result<Arc<openraft::Config>, AgentError> {
     let millis = |duration: Duration| u64::try_from(duration.as_millis()).unwrap_or(u64::MAX);
@@ -182,8 +189,16 @@ impl Agent {
                 let _ = stopped.wait_for(|stop| *stop).await;
             }
         };
-        let raft_server =
-            RaftService::new(replica.clone(), store.snapshot_directory()).into_server();
+        let data_plane = Arc::new(
+            NodeDataPlane::start(config.dataplane_threads as usize)
+                .map_err(AgentError::DataPlane)?,
+        );
+        let raft_server = RaftService::new(
+            replica.clone(),
+            store.snapshot_directory(),
+            data_plane.clone(),
+        )
+        .into_server();
         let raft_stop = until_stopped();
         let raft_task = tokio::spawn(async move {
             let served = tonic::transport::Server::builder()
@@ -194,8 +209,8 @@ impl Agent {
                 tracing::error!(%error, "the Raft server stopped");
             }
         });
-        let report: Arc<dyn DataPlaneReport> = Arc::new(NoDataPlane);
-        let routes = Api::new(replica.clone(), report, config.request_timeout)
+        let report = Arc::new(OwnerReport::new(data_plane.clone()));
+        let routes = Api::new(replica.clone(), report.clone(), config.request_timeout)
             .into_router()
             .map_err(|error| AgentError::Api(error.to_string()))?;
         let api_stop = until_stopped();
@@ -209,13 +224,19 @@ impl Agent {
             }
         });
 
+        let feeder = tokio::spawn(crate::dataplane::feed_from(
+            replica.clone(),
+            data_plane.clone(),
+        ));
+        let follower = tokio::spawn(report.follow_owner(replica.clone()));
         let mut agent = Self {
             replica,
             api_address,
             raft_address,
             stop,
             servers: vec![raft_task, api_task],
-            background: Vec::new(),
+            background: vec![feeder, follower],
+            data_plane,
         };
         agent.enter_cluster(&config).await?;
         tracing::info!(
@@ -307,6 +328,11 @@ impl Agent {
         let _ = self.stop.send(true);
         for task in &self.background {
             task.abort();
+        }
+        let data_plane = self.data_plane.clone();
+        let drained = tokio::task::spawn_blocking(move || data_plane.shutdown(DRAIN_ON_STOP)).await;
+        if drained.is_err() {
+            tracing::warn!("the data plane did not stop cleanly");
         }
         if let Err(error) = self.replica.raft().shutdown().await {
             tracing::warn!(%error, "Raft did not shut down cleanly");

@@ -12,6 +12,7 @@ pub mod agent;
 pub mod api;
 pub mod cli;
 pub mod config;
+pub mod dataplane;
 pub mod deadline;
 pub mod errors;
 pub mod raft_network;

@@ -14,6 +14,7 @@ use openraft::Raft;
 use tokio::io::AsyncWriteExt;
 use tonic::{Request, Response, Status, Streaming};
 
+use crate::dataplane::NodeDataPlane;
 use crate::deadline::deadline_of;
 use crate::replica::{LeaderAnswer, Replica};
 
@@ -26,6 +27,7 @@ pub const MAX_SNAPSHOT_BYTES: u64 = 16 << 30;
 /// The Raft service of one node.
 pub struct RaftService {
     replica: Arc<Replica>,
+    data_plane: Arc<NodeDataPlane>,
     raft: Raft<TypeConfig, StateMachine>,
     snapshot_directory: PathBuf,
     received: AtomicU64,
@@ -33,11 +35,16 @@ pub struct RaftService {
 
 impl RaftService {
     /// Serves `replica`'s Raft node, receiving snapshots into
-    /// `snapshot_directory` (the store's).
-    pub fn new(replica: Arc<Replica>, snapshot_directory: PathBuf) -> Self {
+    /// `snapshot_directory` (the store's), and answers for `data_plane`.
+    pub fn new(
+        replica: Arc<Replica>,
+        snapshot_directory: PathBuf,
+        data_plane: Arc<NodeDataPlane>,
+    ) -> Self {
         Self {
             raft: replica.raft().clone(),
             replica,
+            data_plane,
             snapshot_directory,
             received: AtomicU64::new(0),
         }
@@ -223,5 +230,12 @@ impl v1::raft_service_server::RaftService for RaftService {
         Ok(Response::new(v1::ReadIndexResponse {
             outcome: Some(outcome),
         }))
+    }
+
+    async fn data_plane_status(
+        &self,
+        _request: Request<v1::DataPlaneStatusRequest>,
+    ) -> Result<Response<v1::DataPlaneStatusResponse>, Status> {
+        Ok(Response::new(self.data_plane.status()))
     }
 }

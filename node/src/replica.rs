@@ -323,6 +323,25 @@ impl Replica {
         }
     }
 
+    /// The leader's answer to the internal `DataPlaneStatus` call.
+    ///
+    /// # Errors
+    /// No leader known, or it did not answer within `timeout`.
+    pub async fn leader_data_plane_status(
+        &self,
+        timeout: Duration,
+    ) -> Result<v1::DataPlaneStatusResponse, String> {
+        let (leader, node) = self.leader().ok_or("no leader is known")?;
+        let mut client = self.peers.raft_client(&node.raft_address)?;
+        let mut request = tonic::Request::new(v1::DataPlaneStatusRequest {});
+        request.set_timeout(timeout);
+        client
+            .data_plane_status(request)
+            .await
+            .map(tonic::Response::into_inner)
+            .map_err(|status| format!("node {leader}: {}", status.message()))
+    }
+
     /// Waits until this node has applied `log_index`.
     pub async fn wait_applied(&self, log_index: u64, deadline: Instant) -> Result<(), Status> {
         self.raft

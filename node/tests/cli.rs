@@ -195,7 +195,16 @@ fn the_guide_through_the_cli_on_three_agent_processes() {
         ],
     );
 
-    let show = ok(endpoints[0], &["lb", "show", "shop"]);
+    // Every node reports the EIP owner's data plane: the listener turns
+    // ACTIVE once the leader's forwarder has applied it, whichever node answers.
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    let show = loop {
+        let show = ok(endpoints[0], &["lb", "show", "shop"]);
+        if !show.contains("PENDING") || std::time::Instant::now() > deadline {
+            break show;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
     for expected in [
         "shop",
         "http",
@@ -204,7 +213,7 @@ fn the_guide_through_the_cli_on_three_agent_processes() {
         "web",
         "10.0.1.10",
         "10.0.1.11",
-        "PENDING_CREATE",
+        "ACTIVE",
     ] {
         assert!(
             show.contains(expected),

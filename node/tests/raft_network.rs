@@ -63,7 +63,8 @@ async fn start(id: u64) -> TestNode {
     .await
     .unwrap();
     let replica = Replica::new(id, raft.clone(), state.clone(), PeerNetwork::default());
-    let service = RaftService::new(replica, store.snapshot_directory()).into_server();
+    let data_plane = std::sync::Arc::new(fulcrum_node::dataplane::NodeDataPlane::start(1).unwrap());
+    let service = RaftService::new(replica, store.snapshot_directory(), data_plane).into_server();
     let server = tokio::spawn(async move {
         let incoming = tokio_stream::wrappers::TcpListenerStream::new(listener);
         let _ = tonic::transport::Server::builder()

@@ -1,0 +1,335 @@
+//! The node's data plane: this node's forwarder, fed from its own data-plane
+//! projection, serving the listeners of the EIP addresses the node holds.
+//!
+//! Every node compiles the projection into a forwarder configuration at each
+//! new revision (so a node that gains an EIP serves it at once); only the
+//! listeners on held addresses are bound.
+//!
+//! Statuses are the EIP owner's: [`OwnerReport`] answers from this node's
+//! data plane while it is the owner, and otherwise from what the owner last
+//! said through the internal `DataPlaneStatus` call, asked every
+//! [`OWNER_POLL`]. Forwarder generations are local and
+//! strictly increasing (a change of held addresses is a new generation at the
+//! same revision); the node remembers which revision each generation carries,
+//! so it can say which revision its forwarder has applied.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::net::{Ipv4Addr, SocketAddr};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+use fulcrum_api::v1;
+use fulcrum_dataplane as dataplane;
+use fulcrum_raft_store::domain::projection::dataplane::{
+    DataPlaneConfig, ForwardingEntry, GroupConfig,
+};
+use fulcrum_raft_store::domain::{
+    Algorithm, ConnectionLimit, HealthCheck, HealthCheckKind, MemberId, Protocol, Revision,
+};
+
+use openraft::async_runtime::WatchReceiver;
+
+use crate::api::statuses::DataPlaneReport;
+
+/// This node's forwarder and what it was given.
+pub struct NodeDataPlane {
+    forwarder: dataplane::Forwarder,
+    state: Mutex<Fed>,
+}
+
+/// What the forwarder was last given.
+struct Fed {
+    /// Whether this node serves the EIPs (it leads).
+    owner: bool,
+    /// The projection it was compiled from.
+    source: Option<DataPlaneConfig>,
+    /// The addresses it serves.
+    held: BTreeSet<Ipv4Addr>,
+    /// Generation → the revision it carries, for generations not yet
+    /// applied by every thread (and the last applied one).
+    generations: BTreeMap<u64, Revision>,
+    next_generation: u64,
+}
+
+impl NodeDataPlane {
+    /// Starts a forwarder of `threads` threads with nothing to serve.
+    ///
+    /// # Errors
+    /// When the forwarder's threads cannot start.
+    pub fn start(threads: usize) -> std::io::Result<Self> {
+        let settings = dataplane::Settings {
+            threads,
+            ..dataplane::Settings::default()
+        };
+        let forwarder = dataplane::Forwarder::start(&settings, dataplane::Config::default())?;
+        Ok(Self {
+            forwarder,
+            state: Mutex::new(Fed {
+                owner: false,
+                source: None,
+                held: BTreeSet::new(),
+                generations: BTreeMap::new(),
+                next_generation: 1,
+            }),
+        })
+    }
+
+    /// Serves `source` on the `held` addresses, if either changed since the
+    /// last call; `owner` says whether this node is the EIP owner.
+    pub fn feed(&self, source: &DataPlaneConfig, held: &BTreeSet<Ipv4Addr>, owner: bool) {
+        let mut fed = self.state.lock().unwrap_or_else(PoisonError::into_inner);
+        fed.owner = owner;
+        if fed.source.as_ref() == Some(source) && &fed.held == held {
+            return;
+        }
+        let generation = fed.next_generation;
+        let config = translate(source, held, generation);
+        match self.forwarder.apply(config) {
+            Ok(()) => {
+                fed.next_generation += 1;
+                fed.generations.insert(generation, source.revision);
+                fed.source = Some(source.clone());
+                fed.held = held.clone();
+            }
+            Err(error) => tracing::error!(%error, "the data plane refused a configuration"),
+        }
+    }
+
+    /// The forwarder itself (counters, health, listener errors).
+    pub fn forwarder(&self) -> &dataplane::Forwarder {
+        &self.forwarder
+    }
+
+    /// The newest revision every forwarder thread has applied.
+    pub fn applied_revision(&self) -> Option<Revision> {
+        let applied = self.forwarder.applied_generations().into_iter().min()?;
+        let mut fed = self.state.lock().unwrap_or_else(PoisonError::into_inner);
+        let revision = fed
+            .generations
+            .range(..=applied)
+            .next_back()
+            .map(|(_, r)| *r)?;
+        // Generations below the applied one will never be asked about again.
+        fed.generations = fed.generations.split_off(&applied);
+        Some(revision)
+    }
+
+    /// Whether this node is the EIP owner, as last fed.
+    pub fn is_owner(&self) -> bool {
+        self.state
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .owner
+    }
+
+    /// What this node's data plane has applied and observed, as the internal
+    /// `DataPlaneStatus` call answers it.
+    pub fn status(&self) -> v1::DataPlaneStatusResponse {
+        v1::DataPlaneStatusResponse {
+            owner: self.is_owner(),
+            applied_revision: self.applied_revision(),
+            members: self
+                .forwarder
+                .health()
+                .into_iter()
+                .map(|((_, member_id), health)| v1::MemberVerdict {
+                    member_id,
+                    healthy: health.healthy,
+                })
+                .collect(),
+            listener_errors: self.forwarder.listener_errors().into_iter().collect(),
+        }
+    }
+
+    /// Stops the forwarder, giving open connections `drain` to finish.
+    pub fn shutdown(&self, drain: Duration) {
+        self.forwarder.shutdown(drain);
+    }
+}
+
+/// How often a node that is not the EIP owner asks the owner for its status.
+pub const OWNER_POLL: Duration = Duration::from_millis(200);
+
+/// The statuses of the EIP owner's data plane, as this node knows them.
+pub struct OwnerReport {
+    local: Arc<NodeDataPlane>,
+    /// The owner's last answer, while another node is the owner.
+    remote: Mutex<Option<v1::DataPlaneStatusResponse>>,
+}
+
+impl OwnerReport {
+    /// A report that answers from `local` while this node owns the EIPs.
+    pub fn new(local: Arc<NodeDataPlane>) -> Self {
+        Self {
+            local,
+            remote: Mutex::new(None),
+        }
+    }
+
+    fn owners_status(&self) -> Option<v1::DataPlaneStatusResponse> {
+        if self.local.is_owner() {
+            return Some(self.local.status());
+        }
+        self.remote
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+            .filter(|status| status.owner)
+    }
+
+    /// Keeps the owner's status fresh while another node is the owner.
+    pub async fn follow_owner(self: Arc<Self>, replica: Arc<crate::replica::Replica>) {
+        loop {
+            let status = if self.local.is_owner() {
+                None
+            } else {
+                replica.leader_data_plane_status(OWNER_POLL * 2).await.ok()
+            };
+            *self.remote.lock().unwrap_or_else(PoisonError::into_inner) = status;
+            tokio::time::sleep(OWNER_POLL).await;
+        }
+    }
+}
+
+impl DataPlaneReport for OwnerReport {
+    fn applied_revision(&self) -> Option<Revision> {
+        self.owners_status()?.applied_revision
+    }
+
+    fn member_health(&self, member: &MemberId) -> Option<bool> {
+        self.owners_status()?
+            .members
+            .iter()
+            .find(|verdict| verdict.member_id == member.as_str())
+            .map(|verdict| verdict.healthy)
+    }
+}
+
+/// The forwarder configuration for the listeners of `source` on `held` addresses.
+pub fn translate(
+    source: &DataPlaneConfig,
+    held: &BTreeSet<Ipv4Addr>,
+    generation: u64,
+) -> dataplane::Config {
+    dataplane::Config {
+        generation,
+        listeners: source
+            .listeners
+            .iter()
+            .filter(|entry| held.contains(&entry.address))
+            .map(listener)
+            .collect(),
+        http: dataplane::config::HttpLimits::default(),
+    }
+}
+
+fn listener(entry: &ForwardingEntry) -> dataplane::config::Listener {
+    dataplane::config::Listener {
+        id: entry.listener_id.as_str().to_owned(),
+        address: SocketAddr::from((entry.address, entry.port)),
+        protocol: match entry.protocol {
+            Protocol::Tcp => dataplane::config::Protocol::Tcp,
+            Protocol::Http => dataplane::config::Protocol::Http,
+            Protocol::Https => dataplane::config::Protocol::Https,
+        },
+        connection_limit: match entry.connection_limit {
+            ConnectionLimit::Unlimited => None,
+            ConnectionLimit::AtMost(limit) => Some(limit),
+        },
+        idle_timeout: Duration::from_secs(u64::from(entry.idle_timeout_s)),
+        insert_x_forwarded_for: entry.insert_x_forwarded_for,
+        certificates: entry
+            .certificate
+            .iter()
+            .map(|certificate| dataplane::config::Certificate {
+                id: certificate.certificate_id.as_str().to_owned(),
+                chain_pem: certificate.certificate_chain_pem.clone(),
+                private_key_pem: certificate.private_key_pem.clone(),
+            })
+            .collect(),
+        group: entry.group.as_ref().map_or_else(
+            // No default group: the listener holds its port and refuses
+            // every request (503 for HTTP, a closed connection for TCP).
+            || dataplane::config::Group {
+                id: format!("{}-no-group", entry.listener_id.as_str()),
+                algorithm: dataplane::config::Algorithm::WeightedRoundRobin,
+                health_check: None,
+                members: Vec::new(),
+            },
+            group,
+        ),
+    }
+}
+
+fn group(group: &GroupConfig) -> dataplane::config::Group {
+    dataplane::config::Group {
+        id: group.group_id.as_str().to_owned(),
+        algorithm: match group.algorithm {
+            Algorithm::WeightedRoundRobin => dataplane::config::Algorithm::WeightedRoundRobin,
+            Algorithm::WeightedLeastConnections => {
+                dataplane::config::Algorithm::WeightedLeastConnections
+            }
+            Algorithm::SourceIpHash => dataplane::config::Algorithm::SourceIpHash,
+        },
+        health_check: group.health_check.as_ref().map(health_check),
+        members: group
+            .members
+            .iter()
+            .map(|member| dataplane::config::Member {
+                id: member.member_id.as_str().to_owned(),
+                address: SocketAddr::from((member.address, member.port)),
+                weight: u32::from(member.weight),
+                admin_state_up: member.admin_state_up,
+            })
+            .collect(),
+    }
+}
+
+fn health_check(check: &HealthCheck) -> dataplane::config::HealthCheck {
+    dataplane::config::HealthCheck {
+        kind: match check.kind {
+            HealthCheckKind::Tcp => dataplane::config::HealthCheckKind::Tcp,
+            HealthCheckKind::Http => dataplane::config::HealthCheckKind::Http {
+                path: check.http_path.clone(),
+                expected_codes: check
+                    .expected_codes
+                    .iter()
+                    .map(|range| (range.first, range.last))
+                    .collect(),
+            },
+        },
+        interval: Duration::from_secs(u64::from(check.interval_s)),
+        timeout: Duration::from_secs(u64::from(check.timeout_s)),
+        healthy_threshold: check.healthy_threshold,
+        unhealthy_threshold: check.unhealthy_threshold,
+    }
+}
+
+/// Feeds `data_plane` from `replica` at every applied entry and every
+/// change of leadership: while this node leads it owns the EIPs and serves
+/// every associated address.
+///
+/// Not yet safe against two owners at once: a deposed leader that has not
+/// heard of its successor keeps serving. The quorum-backed lease of the EIP
+/// ownership work replaces this rule.
+pub async fn feed_from(replica: Arc<crate::replica::Replica>, data_plane: Arc<NodeDataPlane>) {
+    let mut metrics = replica.raft().metrics();
+    loop {
+        let source = match replica.state() {
+            Ok(state) => state.data_plane_config(),
+            Err(_) => return,
+        };
+        let owner = replica
+            .leader()
+            .is_some_and(|(leader, _)| leader == replica.id());
+        let held = if owner {
+            source.listeners.iter().map(|entry| entry.address).collect()
+        } else {
+            BTreeSet::new()
+        };
+        data_plane.feed(&source, &held, owner);
+        if metrics.changed().await.is_err() {
+            return;
+        }
+    }
+}

@@ -1,0 +1,276 @@
+//! The node runs the data plane: the guide's four steps through the API,
+//! then HTTP traffic to the EIP reaches the group's instances by weight, and
+//! the API reports what the data plane applied.
+
+#![allow(unreachable_pub, clippy::unwrap_used, clippy::expect_used)]
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{Ipv4Addr, SocketAddr, TcpListener as StdListener, TcpStream};
+use std::time::Duration;
+
+use fulcrum_api::{Client, v1};
+use fulcrum_node::agent::Agent;
+use fulcrum_node::config::{AgentConfig, Overrides};
+use tokio::net::TcpListener;
+use tokio::time::Instant;
+
+/// A backend answering every request with its name, on `address`.
+fn backend(name: &'static str, address: Ipv4Addr) -> SocketAddr {
+    let listener = StdListener::bind((address, 0)).unwrap();
+    let bound = listener.local_addr().unwrap();
+    std::thread::spawn(move || {
+        for stream in listener.incoming().flatten() {
+            std::thread::spawn(move || {
+                let mut reader = BufReader::new(stream.try_clone().unwrap());
+                let mut writer = stream;
+                loop {
+                    let mut line = String::new();
+                    // Request line and fields until the empty line; no bodies.
+                    loop {
+                        line.clear();
+                        if reader.read_line(&mut line).unwrap_or(0) == 0 {
+                            return;
+                        }
+                        if line == "\r\n" {
+                            break;
+                        }
+                    }
+                    let answer = format!(
+                        "HTTP/1.1 200 OK\r\nContent-Length: {}\r\n\r\n{name}",
+                        name.len()
+                    );
+                    if writer.write_all(answer.as_bytes()).is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    bound
+}
+
+/// `GET /` on a new connection; the body, or `None` when nothing answers.
+fn get(address: SocketAddr) -> Option<String> {
+    let mut stream = TcpStream::connect_timeout(&address, Duration::from_secs(2)).ok()?;
+    stream.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
+    stream
+        .write_all(b"GET / HTTP/1.1\r\nHost: shop\r\nConnection: close\r\n\r\n")
+        .ok()?;
+    let mut response = String::new();
+    stream.read_to_string(&mut response).ok()?;
+    let (head, body) = response.split_once("\r\n\r\n")?;
+    head.starts_with("HTTP/1.1 200").then(|| body.to_owned())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_guides_listener_serves_traffic_by_weight_on_the_eip() {
+    let (api, raft) = (
+        TcpListener::bind("127.0.0.1:0").await.unwrap(),
+        TcpListener::bind("127.0.0.1:0").await.unwrap(),
+    );
+    let directory = tempfile::tempdir().unwrap();
+    let overrides = Overrides {
+        id: Some("1".into()),
+        data_dir: Some(directory.path().display().to_string()),
+        api_address: Some(api.local_addr().unwrap().to_string()),
+        raft_address: Some(raft.local_addr().unwrap().to_string()),
+        initial_members: Some(format!(
+            "1={}/{}",
+            raft.local_addr().unwrap(),
+            api.local_addr().unwrap()
+        )),
+        eip_pool: Some("127.0.0.0/8".into()),
+        dataplane_threads: Some("1".into()),
+        ..Overrides::default()
+    };
+    let config = AgentConfig::resolve(None, overrides, false).unwrap();
+    let agent = Agent::start_on(config, api, raft).await.unwrap();
+    let client = Client::connect(&agent.api_address().to_string(), Duration::from_secs(2))
+        .await
+        .unwrap();
+
+    let (heavy, light) = (
+        backend("heavy", Ipv4Addr::new(127, 0, 0, 1)),
+        backend("light", Ipv4Addr::new(127, 0, 0, 2)),
+    );
+    let network = client
+        .networks()
+        .create_network(v1::CreateNetworkRequest {
+            name: "vpc".into(),
+            cidr: "127.0.0.0/16".into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .network
+        .unwrap();
+    let subnet = client
+        .networks()
+        .create_subnet(v1::CreateSubnetRequest {
+            name: "backend".into(),
+            network_id: network.id.clone(),
+            cidr: "127.0.0.0/24".into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .subnet
+        .unwrap();
+    let mut instances = Vec::new();
+    for (name, address) in [("web1", "127.0.0.1"), ("web2", "127.0.0.2")] {
+        let instance = client
+            .networks()
+            .create_instance(v1::CreateInstanceRequest {
+                name: name.into(),
+                subnet_id: subnet.id.clone(),
+                address: address.into(),
+                ..Default::default()
+            })
+            .await
+            .unwrap()
+            .into_inner()
+            .instance
+            .unwrap();
+        instances.push(instance);
+    }
+    // 1. The Load Balancer. 2. Its EIP.
+    let lb = client
+        .load_balancers()
+        .create_load_balancer(v1::CreateLoadBalancerRequest {
+            name: "shop".into(),
+            network_id: network.id.clone(),
+            subnet_id: subnet.id.clone(),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .load_balancer
+        .unwrap();
+    // The bootstrap proposes the EIP pool just after the cluster forms.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let eip = loop {
+        let allocated = client
+            .eips()
+            .allocate_eip(v1::AllocateEipRequest {
+                name: "public".into(),
+                address: "127.77.0.1".into(),
+                ..Default::default()
+            })
+            .await;
+        match allocated {
+            Ok(response) => break response.into_inner().eip.unwrap(),
+            Err(status)
+                if status.code() == tonic::Code::FailedPrecondition
+                    && Instant::now() < deadline =>
+            {
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+            Err(status) => panic!("{status}"),
+        }
+    };
+    client
+        .load_balancers()
+        .associate_eip(v1::AssociateEipRequest {
+            load_balancer_id: lb.id.clone(),
+            eip_id: eip.id.clone(),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    // 3. The group, weights 3:1.
+    let group = client
+        .groups()
+        .create_group(v1::CreateGroupRequest {
+            load_balancer_id: lb.id.clone(),
+            name: "web".into(),
+            members: vec![
+                v1::MemberSpec {
+                    instance_id: instances[0].id.clone(),
+                    port: u32::from(heavy.port()),
+                    weight: Some(3),
+                    ..Default::default()
+                },
+                v1::MemberSpec {
+                    instance_id: instances[1].id.clone(),
+                    port: u32::from(light.port()),
+                    weight: Some(1),
+                    ..Default::default()
+                },
+            ],
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .group
+        .unwrap();
+    // 4. The listener.
+    let port = StdListener::bind(("127.77.0.1", 0))
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let listener = client
+        .listeners()
+        .create_listener(v1::CreateListenerRequest {
+            load_balancer_id: lb.id.clone(),
+            name: "http".into(),
+            protocol: v1::Protocol::Http.into(),
+            port: u32::from(port),
+            default_group_id: group.id.clone(),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .listener
+        .unwrap();
+
+    let eip_address = SocketAddr::from(([127, 77, 0, 1], port));
+    let answers = tokio::task::spawn_blocking(move || {
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        while get(eip_address).is_none() {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the EIP never answered"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        (0..400)
+            .map(|_| get(eip_address).unwrap())
+            .collect::<Vec<_>>()
+    })
+    .await
+    .unwrap();
+    let heavy_share = answers.iter().filter(|name| *name == "heavy").count() as f64 / 400.0;
+    assert!(
+        (0.72..=0.78).contains(&heavy_share),
+        "heavy took {heavy_share}"
+    );
+
+    // The API says the listener reached the data plane.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let status = client
+            .listeners()
+            .get_listener(v1::GetListenerRequest {
+                id: listener.id.clone(),
+                ..Default::default()
+            })
+            .await
+            .unwrap()
+            .into_inner()
+            .listener
+            .unwrap()
+            .provisioning_status();
+        if status == v1::ProvisioningStatus::Active {
+            break;
+        }
+        assert!(Instant::now() < deadline, "still {status:?}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    agent.shutdown().await;
+}
