@@ -27,6 +27,8 @@ use tonic::transport::server::TcpIncoming;
 use crate::api::Api;
 use crate::config::{AgentConfig, InitialMember, Membership};
 use crate::dataplane::{NodeDataPlane, OwnerReport};
+use crate::eip::Handover;
+use crate::eip::lease::LeaseTiming;
 use crate::raft_network::PeerNetwork;
 use crate::raft_service::RaftService;
 use crate::replica::Replica;
@@ -81,6 +83,17 @@ pub struct Agent {
 
 /// How long open connections get to finish when a node stops.
 const DRAIN_ON_STOP: Duration = Duration::from_secs(5);
+
+/// The EIP lease's timing: openraft's voter lease is its
+/// `election_timeout_max`; clocks are trusted to 1 % and a release to reach
+/// the kernel within 50 ms.
+fn lease_timing(config: &AgentConfig) -> LeaseTiming {
+    LeaseTiming {
+        voter_lease: config.raft.election_timeout_max,
+        drift: 0.01,
+        release_latency: Duration::from_millis(50),
+    }
+}
 
 fn openraft_config(config: &AgentConfig) -> Result<Arc<openraft::Config>, AgentError> {
     let millis = |duration: Duration| u64::try_from(duration.as_millis()).unwrap_or(u64::MAX);
@@ -210,9 +223,15 @@ impl Agent {
             }
         });
         let report = Arc::new(OwnerReport::new(data_plane.clone()));
-        let routes = Api::new(replica.clone(), report.clone(), config.request_timeout)
-            .into_router()
-            .map_err(|error| AgentError::Api(error.to_string()))?;
+        let handover = Arc::new(Handover::new(data_plane.clone()));
+        let routes = Api::new(
+            replica.clone(),
+            report.clone(),
+            handover.clone(),
+            config.request_timeout,
+        )
+        .into_router()
+        .map_err(|error| AgentError::Api(error.to_string()))?;
         let api_stop = until_stopped();
         let api_task = tokio::spawn(async move {
             let served = tonic::transport::Server::builder()
@@ -227,6 +246,8 @@ impl Agent {
         let feeder = tokio::spawn(crate::dataplane::feed_from(
             replica.clone(),
             data_plane.clone(),
+            lease_timing(&config),
+            handover.subscribe(),
         ));
         let follower = tokio::spawn(report.follow_owner(replica.clone()));
         let mut agent = Self {

@@ -29,7 +29,10 @@ use fulcrum_raft_store::domain::{
 
 use openraft::async_runtime::WatchReceiver;
 
+use tokio::time::Instant;
+
 use crate::api::statuses::DataPlaneReport;
+use crate::eip::lease::{Decision, Leadership, LeaseTiming, decide};
 
 /// This node's forwarder and what it was given.
 pub struct NodeDataPlane {
@@ -112,6 +115,22 @@ impl NodeDataPlane {
         // Generations below the applied one will never be asked about again.
         fed.generations = fed.generations.split_off(&applied);
         Some(revision)
+    }
+
+    /// Whether every forwarder thread has applied a configuration that
+    /// serves no EIP address.
+    pub fn serves_nothing(&self) -> bool {
+        let (owner, held_none, generation) = {
+            let fed = self.state.lock().unwrap_or_else(PoisonError::into_inner);
+            (fed.owner, fed.held.is_empty(), fed.next_generation - 1)
+        };
+        !owner
+            && held_none
+            && self
+                .forwarder
+                .applied_generations()
+                .iter()
+                .all(|applied| *applied >= generation)
     }
 
     /// Whether this node is the EIP owner, as last fed.
@@ -305,31 +324,93 @@ fn health_check(check: &HealthCheck) -> dataplane::config::HealthCheck {
     }
 }
 
-/// Feeds `data_plane` from `replica` at every applied entry and every
-/// change of leadership: while this node leads it owns the EIPs and serves
-/// every associated address.
-///
-/// Not yet safe against two owners at once: a deposed leader that has not
-/// heard of its successor keeps serving. The quorum-backed lease of the EIP
-/// ownership work replaces this rule.
-pub async fn feed_from(replica: Arc<crate::replica::Replica>, data_plane: Arc<NodeDataPlane>) {
+/// Feeds `data_plane` from `replica`: the projection at every applied entry,
+/// and the EIP addresses while the lease says this node may hold them
+/// ([`crate::eip::lease`]), re-deciding at every change of Raft's metrics and
+/// when a hold runs out.
+pub async fn feed_from(
+    replica: Arc<crate::replica::Replica>,
+    data_plane: Arc<NodeDataPlane>,
+    timing: LeaseTiming,
+    mut yielding: tokio::sync::watch::Receiver<bool>,
+) {
     let mut metrics = replica.raft().metrics();
+    let mut compiled: Option<(Option<u64>, DataPlaneConfig)> = None;
+    let mut owned = false;
     loop {
-        let source = match replica.state() {
-            Ok(state) => state.data_plane_config(),
-            Err(_) => return,
-        };
-        let owner = replica
-            .leader()
-            .is_some_and(|(leader, _)| leader == replica.id());
-        let held = if owner {
-            source.listeners.iter().map(|entry| entry.address).collect()
-        } else {
-            BTreeSet::new()
-        };
-        data_plane.feed(&source, &held, owner);
-        if metrics.changed().await.is_err() {
+        let now = Instant::now();
+        let current = replica.metrics();
+        let applied = current.last_applied.as_ref().map(|log_id| log_id.index);
+        if compiled.as_ref().is_none_or(|(index, _)| *index != applied) {
+            let source = match replica.state() {
+                Ok(state) => state.data_plane_config(),
+                Err(_) => return,
+            };
+            compiled = Some((applied, source));
+        }
+        let Some((_, source)) = compiled.as_ref() else {
             return;
+        };
+        let decision = if *yielding.borrow_and_update() {
+            Decision::Release("handing leadership over")
+        } else {
+            decide(&leadership(&replica, &current, now), &timing, now)
+        };
+        let (held, wake) = match decision {
+            Decision::Hold { until } => (
+                source.listeners.iter().map(|entry| entry.address).collect(),
+                until,
+            ),
+            Decision::Release(_) => (BTreeSet::new(), now + Duration::from_secs(3600)),
+        };
+        let owner = matches!(decision, Decision::Hold { .. });
+        if owner != owned {
+            match decision {
+                Decision::Hold { .. } => tracing::info!("holding the EIPs"),
+                Decision::Release(reason) => tracing::info!(reason, "released the EIPs"),
+            }
+            owned = owner;
+        }
+        data_plane.feed(source, &held, owner);
+        tokio::select! {
+            changed = metrics.changed() => if changed.is_err() { return },
+            changed = yielding.changed() => if changed.is_err() { return },
+            () = tokio::time::sleep_until(wake) => {}
         }
     }
+}
+
+/// The lease's view of this node's leadership. A sole voter holds without
+/// acknowledgements: no other node can be elected.
+fn leadership(
+    replica: &crate::replica::Replica,
+    metrics: &openraft::RaftMetrics<fulcrum_raft_store::raft::TypeConfig>,
+    now: Instant,
+) -> Leadership {
+    let leading = metrics.current_leader == Some(replica.id())
+        && metrics.state == openraft::ServerState::Leader;
+    let mut voters = metrics.membership_config.membership().voter_ids();
+    let sole_voter = voters.next() == Some(replica.id()) && voters.next().is_none();
+    Leadership {
+        leading,
+        term: metrics.current_term,
+        applied_term: metrics
+            .last_applied
+            .as_ref()
+            .map(|log_id| log_id.leader_id.term),
+        last_quorum_acked: if sole_voter {
+            Some(now)
+        } else {
+            // openraft's instant, carried over to tokio's by its age.
+            metrics
+                .last_quorum_acked
+                .as_ref()
+                .map(|acked| now - age(**acked))
+        },
+    }
+}
+
+/// How long ago `instant` was, on its own runtime's clock.
+fn age<I: openraft::Instant>(instant: I) -> Duration {
+    I::now() - instant
 }

@@ -14,6 +14,7 @@ pub mod cli;
 pub mod config;
 pub mod dataplane;
 pub mod deadline;
+pub mod eip;
 pub mod errors;
 pub mod raft_network;
 pub mod raft_service;

@@ -62,33 +62,60 @@ fn get(address: SocketAddr) -> Option<String> {
     head.starts_with("HTTP/1.1 200").then(|| body.to_owned())
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_guides_listener_serves_traffic_by_weight_on_the_eip() {
-    let (api, raft) = (
-        TcpListener::bind("127.0.0.1:0").await.unwrap(),
-        TcpListener::bind("127.0.0.1:0").await.unwrap(),
-    );
-    let directory = tempfile::tempdir().unwrap();
-    let overrides = Overrides {
-        id: Some("1".into()),
-        data_dir: Some(directory.path().display().to_string()),
-        api_address: Some(api.local_addr().unwrap().to_string()),
-        raft_address: Some(raft.local_addr().unwrap().to_string()),
-        initial_members: Some(format!(
-            "1={}/{}",
-            raft.local_addr().unwrap(),
-            api.local_addr().unwrap()
-        )),
-        eip_pool: Some("127.0.0.0/8".into()),
-        dataplane_threads: Some("1".into()),
-        ..Overrides::default()
-    };
-    let config = AgentConfig::resolve(None, overrides, false).unwrap();
-    let agent = Agent::start_on(config, api, raft).await.unwrap();
-    let client = Client::connect(&agent.api_address().to_string(), Duration::from_secs(2))
-        .await
-        .unwrap();
+/// `count` agents on loopback forming one cluster, with the loopback EIP pool.
+async fn cluster(count: usize) -> (Vec<Option<Agent>>, Vec<tempfile::TempDir>) {
+    let mut listeners = Vec::new();
+    for _ in 0..count {
+        listeners.push((
+            TcpListener::bind("127.0.0.1:0").await.unwrap(),
+            TcpListener::bind("127.0.0.1:0").await.unwrap(),
+        ));
+    }
+    let initial: Vec<String> = listeners
+        .iter()
+        .enumerate()
+        .map(|(n, (api, raft))| {
+            format!(
+                "{}={}/{}",
+                n + 1,
+                raft.local_addr().unwrap(),
+                api.local_addr().unwrap()
+            )
+        })
+        .collect();
+    let (mut agents, mut directories) = (Vec::new(), Vec::new());
+    for (n, (api, raft)) in listeners.into_iter().enumerate() {
+        let directory = tempfile::tempdir().unwrap();
+        let overrides = Overrides {
+            id: Some((n + 1).to_string()),
+            data_dir: Some(directory.path().display().to_string()),
+            api_address: Some(api.local_addr().unwrap().to_string()),
+            raft_address: Some(raft.local_addr().unwrap().to_string()),
+            initial_members: Some(initial.join(",")),
+            eip_pool: Some("127.0.0.0/8".into()),
+            dataplane_threads: Some("1".into()),
+            heartbeat_ms: Some("50".into()),
+            election_timeout_min_ms: Some("300".into()),
+            election_timeout_max_ms: Some("600".into()),
+            ..Overrides::default()
+        };
+        let config = AgentConfig::resolve(None, overrides, false).unwrap();
+        agents.push(Some(Agent::start_on(config, api, raft).await.unwrap()));
+        directories.push(directory);
+    }
+    (agents, directories)
+}
 
+async fn client_of(agent: &Agent) -> Client {
+    Client::connect(&agent.api_address().to_string(), Duration::from_secs(2))
+        .await
+        .unwrap()
+}
+
+/// The guide's steps for a listener on `eip` (an address in 127.0.0.0/8)
+/// over two backends on 127.0.0.1 and 127.0.0.2 weighted 3:1; returns the
+/// listener's id and the EIP's socket address.
+async fn guide(client: &Client, eip: &str) -> (String, SocketAddr) {
     let (heavy, light) = (
         backend("heavy", Ipv4Addr::new(127, 0, 0, 1)),
         backend("light", Ipv4Addr::new(127, 0, 0, 2)),
@@ -156,7 +183,7 @@ async fn the_guides_listener_serves_traffic_by_weight_on_the_eip() {
             .eips()
             .allocate_eip(v1::AllocateEipRequest {
                 name: "public".into(),
-                address: "127.77.0.1".into(),
+                address: eip.into(),
                 ..Default::default()
             })
             .await;
@@ -208,7 +235,8 @@ async fn the_guides_listener_serves_traffic_by_weight_on_the_eip() {
         .group
         .unwrap();
     // 4. The listener.
-    let port = StdListener::bind(("127.77.0.1", 0))
+    let eip_ip: Ipv4Addr = eip.address.parse().unwrap();
+    let port = StdListener::bind((eip_ip, 0))
         .unwrap()
         .local_addr()
         .unwrap()
@@ -229,16 +257,36 @@ async fn the_guides_listener_serves_traffic_by_weight_on_the_eip() {
         .listener
         .unwrap();
 
-    let eip_address = SocketAddr::from(([127, 77, 0, 1], port));
-    let answers = tokio::task::spawn_blocking(move || {
-        let deadline = std::time::Instant::now() + Duration::from_secs(10);
-        while get(eip_address).is_none() {
-            assert!(
-                std::time::Instant::now() < deadline,
-                "the EIP never answered"
-            );
+    (listener.id, SocketAddr::from((eip_ip, port)))
+}
+
+/// Polls `GET /` on `address` until it answers, for up to `patience`.
+async fn answered_within(address: SocketAddr, patience: Duration) -> bool {
+    tokio::task::spawn_blocking(move || {
+        let deadline = std::time::Instant::now() + patience;
+        while std::time::Instant::now() < deadline {
+            if get(address).is_some() {
+                return true;
+            }
             std::thread::sleep(Duration::from_millis(20));
         }
+        false
+    })
+    .await
+    .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_guides_listener_serves_traffic_by_weight_on_the_eip() {
+    let (agents, _directories) = cluster(1).await;
+    let agent = agents[0].as_ref().unwrap();
+    let client = client_of(agent).await;
+    let (listener_id, eip_address) = guide(&client, "127.77.0.1").await;
+    assert!(
+        answered_within(eip_address, Duration::from_secs(10)).await,
+        "the EIP never answered"
+    );
+    let answers = tokio::task::spawn_blocking(move || {
         (0..400)
             .map(|_| get(eip_address).unwrap())
             .collect::<Vec<_>>()
@@ -257,7 +305,7 @@ async fn the_guides_listener_serves_traffic_by_weight_on_the_eip() {
         let status = client
             .listeners()
             .get_listener(v1::GetListenerRequest {
-                id: listener.id.clone(),
+                id: listener_id.clone(),
                 ..Default::default()
             })
             .await
@@ -272,5 +320,48 @@ async fn the_guides_listener_serves_traffic_by_weight_on_the_eip() {
         assert!(Instant::now() < deadline, "still {status:?}");
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    agent.shutdown().await;
+    for agent in agents.into_iter().flatten() {
+        agent.shutdown().await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_eip_follows_the_leader_through_a_transfer_and_a_stop() {
+    let (mut agents, _directories) = cluster(3).await;
+    let client = client_of(agents[0].as_ref().unwrap()).await;
+    let (_, eip_address) = guide(&client, "127.77.0.2").await;
+    assert!(
+        answered_within(eip_address, Duration::from_secs(10)).await,
+        "the EIP never answered"
+    );
+
+    // A graceful transfer: the old leader releases, the new one serves.
+    let status = client
+        .cluster()
+        .get_cluster_status(v1::GetClusterStatusRequest::default())
+        .await
+        .unwrap()
+        .into_inner();
+    let leader = status.leader_id.unwrap();
+    let next = (1..=3).find(|id| *id != leader).unwrap();
+    client
+        .cluster()
+        .transfer_leadership(v1::TransferLeadershipRequest { to_node_id: next })
+        .await
+        .unwrap();
+    assert!(
+        answered_within(eip_address, Duration::from_secs(10)).await,
+        "not served after the transfer"
+    );
+
+    // The new leader stops: a third node takes the EIP over.
+    let stopped = agents[(next - 1) as usize].take().unwrap();
+    stopped.shutdown().await;
+    assert!(
+        answered_within(eip_address, Duration::from_secs(15)).await,
+        "not served after the leader stopped"
+    );
+    for agent in agents.into_iter().flatten() {
+        agent.shutdown().await;
+    }
 }

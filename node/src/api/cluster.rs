@@ -325,14 +325,25 @@ impl v1::cluster_service_server::ClusterService for Api {
                         format!("node {to} is not a voter of the cluster"),
                     ));
                 }
-                if to != self.replica.id() {
+                // The voters grant a transfer's election without waiting
+                // for the lease: let go of the EIPs first, so the new leader
+                // may claim them as soon as it has committed.
+                let _released = if to != self.replica.id() {
+                    let released = self
+                        .handover
+                        .release(remaining(deadline))
+                        .await
+                        .map_err(Status::unavailable)?;
                     self.replica
                         .raft()
                         .trigger()
                         .transfer_leader(to)
                         .await
                         .map_err(|fatal| Status::unavailable(fatal.to_string()))?;
-                }
+                    Some(released)
+                } else {
+                    None
+                };
                 let metrics = self
                     .replica
                     .raft()

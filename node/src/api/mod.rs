@@ -23,6 +23,8 @@ use crate::deadline::deadline_of;
 use crate::errors::rejection_status;
 use crate::replica::{Consistency, Replica};
 use statuses::DataPlaneReport;
+
+use crate::eip::Handover;
 use views::Views;
 
 /// The largest request or answer the public API accepts (a certificate
@@ -39,19 +41,23 @@ pub const MAX_PAGE_SIZE: usize = 1000;
 pub struct Api {
     replica: Arc<Replica>,
     report: Arc<dyn DataPlaneReport>,
+    handover: Arc<Handover>,
     default_deadline: Duration,
 }
 
 impl Api {
-    /// The API of `replica`, with statuses from `report`.
+    /// The API of `replica`, with statuses from `report`; a leadership
+    /// transfer releases the EIPs through `handover` first.
     pub fn new(
         replica: Arc<Replica>,
         report: Arc<dyn DataPlaneReport>,
+        handover: Arc<Handover>,
         default_deadline: Duration,
     ) -> Self {
         Self {
             replica,
             report,
+            handover,
             default_deadline,
         }
     }
