@@ -129,7 +129,10 @@ mod tests {
         // bound in real time) ends before a voter on a clock running 1 %
         // fast lets its lease go.
         let real_end = hold.as_secs_f64() * 1.01 + TIMING.release_latency.as_secs_f64();
-        assert!(real_end <= TIMING.voter_lease.as_secs_f64() * 0.99, "{real_end}");
+        assert!(
+            real_end <= TIMING.voter_lease.as_secs_f64() * 0.99,
+            "{real_end}"
+        );
     }
 
     #[test]
