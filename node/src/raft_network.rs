@@ -13,7 +13,8 @@ use futures::StreamExt;
 use openraft::error::{NetworkError, RPCError, ReplicationClosed, StreamingError, Unreachable};
 use openraft::network::{RPCOption, RaftNetworkFactory, RaftNetworkV2};
 use openraft::raft::{
-    AppendEntriesRequest, AppendEntriesResponse, SnapshotResponse, VoteRequest, VoteResponse,
+    AppendEntriesRequest, AppendEntriesResponse, SnapshotResponse, TransferLeaderRequest,
+    TransferLeaderResponse, VoteRequest, VoteResponse,
 };
 use openraft::{AnyError, OptionalSend};
 use tokio::io::AsyncReadExt;
@@ -159,6 +160,26 @@ impl RaftNetworkV2<TypeConfig> for PeerClient {
             .within_deadline("append", &option, client.append_entries(wire))
             .await?;
         rpc::append_response_from_wire(&reply).map_err(|error| self.invalid_reply(error))
+    }
+
+    async fn transfer_leader(
+        &mut self,
+        request: TransferLeaderRequest<TypeConfig>,
+        option: RPCOption,
+    ) -> Result<TransferLeaderResponse<TypeConfig>, RPCError<TypeConfig>> {
+        let mut client = self.client().map_err(RPCError::Unreachable)?;
+        let wire = with_deadline(rpc::transfer_leader_request_to_wire(&request), &option);
+        let reply = self
+            .within_deadline("transfer leader", &option, client.transfer_leader(wire))
+            .await?;
+        if reply.refused.is_empty() {
+            Ok(Ok(()))
+        } else {
+            // openraft only logs a refusal; its reason crosses the wire as text.
+            Err(self
+                .unreachable(format!("transfer refused: {}", reply.refused))
+                .into())
+        }
     }
 
     async fn vote(

@@ -232,6 +232,25 @@ impl v1::raft_service_server::RaftService for RaftService {
         }))
     }
 
+    async fn transfer_leader(
+        &self,
+        request: Request<v1::RaftTransferLeaderRequest>,
+    ) -> Result<Response<v1::RaftTransferLeaderResponse>, Status> {
+        let request = rpc::transfer_leader_request_from_wire(request.get_ref())
+            .map_err(|error| Status::invalid_argument(error.to_string()))?;
+        let outcome = self
+            .raft
+            .handle_transfer_leader(request)
+            .await
+            .map_err(|fatal| Status::unavailable(fatal.to_string()))?;
+        Ok(Response::new(v1::RaftTransferLeaderResponse {
+            refused: outcome
+                .err()
+                .map(|error| error.to_string())
+                .unwrap_or_default(),
+        }))
+    }
+
     async fn data_plane_status(
         &self,
         _request: Request<v1::DataPlaneStatusRequest>,

@@ -329,6 +329,25 @@ impl v1::cluster_service_server::ClusterService for Api {
                 // for the lease: let go of the EIPs first, so the new leader
                 // may claim them as soon as it has committed.
                 let _released = if to != self.replica.id() {
+                    // The target refuses a transfer while its log lags the
+                    // leader's (another node then wins the next election):
+                    // let it catch up first.
+                    self.replica
+                        .raft()
+                        .wait(Some(remaining(deadline)))
+                        .metrics(
+                            |metrics| {
+                                let last = metrics.last_log_index;
+                                metrics.replication.as_ref().is_some_and(|replication| {
+                                    replication.get(&to).is_some_and(|matched| {
+                                        matched.as_ref().map(|log_id| log_id.index) >= last
+                                    })
+                                })
+                            },
+                            "the transfer's target caught up",
+                        )
+                        .await
+                        .map_err(|error| Status::deadline_exceeded(error.to_string()))?;
                     let released = self
                         .handover
                         .release(remaining(deadline))

@@ -239,7 +239,10 @@ pub mod rpc {
     use std::io;
 
     use fulcrum_api::v1;
-    use openraft::raft::{AppendEntriesRequest, AppendEntriesResponse, VoteRequest, VoteResponse};
+    use openraft::raft::{
+        AppendEntriesRequest, AppendEntriesResponse, TransferLeaderRequest, VoteRequest,
+        VoteResponse,
+    };
 
     use super::{entry_from_wire, entry_to_wire, invalid, log_id_from_wire, log_id_to_wire};
     use crate::raft::types::{TypeConfig, Vote};
@@ -356,6 +359,31 @@ pub mod rpc {
             vote_granted: wire.vote_granted,
             last_log_id: wire.last_log_id.as_ref().map(log_id_from_wire),
         })
+    }
+
+    /// A transfer-leader request to the wire.
+    pub fn transfer_leader_request_to_wire(
+        request: &TransferLeaderRequest<TypeConfig>,
+    ) -> v1::RaftTransferLeaderRequest {
+        v1::RaftTransferLeaderRequest {
+            from_leader: Some(vote_to_wire(request.from_leader())),
+            to_node_id: *request.to_node_id(),
+            last_log_id: request.last_log_id().map(log_id_to_wire),
+        }
+    }
+
+    /// A transfer-leader request from the wire.
+    ///
+    /// # Errors
+    /// `InvalidData` when the leader's vote is missing.
+    pub fn transfer_leader_request_from_wire(
+        wire: &v1::RaftTransferLeaderRequest,
+    ) -> io::Result<TransferLeaderRequest<TypeConfig>> {
+        Ok(TransferLeaderRequest::new(
+            required_vote(wire.from_leader.as_ref())?,
+            wire.to_node_id,
+            wire.last_log_id.as_ref().map(log_id_from_wire),
+        ))
     }
 
     pub use super::{snapshot_meta_from_wire, snapshot_meta_to_wire, vote_from_wire, vote_to_wire};
