@@ -23,10 +23,7 @@ fn share(counts: &std::collections::BTreeMap<String, u64>, name: &str) -> f64 {
 #[test]
 fn weights_three_to_one_split_http_requests_on_either_driver() {
     for driver in [Driver::Auto, Driver::Epoll] {
-        let (a, b) = (
-            Backend::start("a", Kind::Http),
-            Backend::start("b", Kind::Http),
-        );
+        let (a, b) = two_backends(Kind::Http);
         let listener = listener(
             Protocol::Http,
             Algorithm::WeightedRoundRobin,
@@ -59,10 +56,7 @@ fn weights_three_to_one_split_http_requests_on_either_driver() {
 
 #[test]
 fn weights_three_to_one_split_tcp_connections() {
-    let (a, b) = (
-        Backend::start("a", Kind::Tcp),
-        Backend::start("b", Kind::Tcp),
-    );
+    let (a, b) = two_backends(Kind::Tcp);
     let listener = listener(
         Protocol::Tcp,
         Algorithm::WeightedRoundRobin,
@@ -79,10 +73,7 @@ fn weights_three_to_one_split_tcp_connections() {
 
 #[test]
 fn least_connections_favours_the_member_with_fewer_open() {
-    let (a, b) = (
-        Backend::start("a", Kind::Tcp),
-        Backend::start("b", Kind::Tcp),
-    );
+    let (a, b) = two_backends(Kind::Tcp);
     let listener = listener(
         Protocol::Tcp,
         Algorithm::WeightedLeastConnections,
@@ -239,10 +230,7 @@ fn the_connection_limit_is_exact_for_tcp_and_http() {
 
 #[test]
 fn weight_zero_drains_open_connections_finish_and_new_ones_avoid_the_member() {
-    let (a, b) = (
-        Backend::start("a", Kind::Http),
-        Backend::start("b", Kind::Http),
-    );
+    let (a, b) = two_backends(Kind::Http);
     let (ta, tb) = (
         Backend::start("ta", Kind::Tcp),
         Backend::start("tb", Kind::Tcp),
@@ -296,10 +284,7 @@ fn weight_zero_drains_open_connections_finish_and_new_ones_avoid_the_member() {
 
 #[test]
 fn health_checks_take_a_stopped_member_out_and_bring_it_back() {
-    let (a, b) = (
-        Backend::start("a", Kind::Http),
-        Backend::start("b", Kind::Http),
-    );
+    let (a, b) = two_backends(Kind::Http);
     let mut listener = listener(
         Protocol::Http,
         Algorithm::WeightedRoundRobin,
@@ -521,10 +506,7 @@ fn a_listener_that_cannot_bind_is_reported_and_the_others_serve() {
 
 #[test]
 fn a_thousand_reconfigurations_under_keep_alive_load_fail_no_request() {
-    let (a, b) = (
-        Backend::start("a", Kind::Http),
-        Backend::start("b", Kind::Http),
-    );
+    let (a, b) = two_backends(Kind::Http);
     let mut listener = listener(
         Protocol::Http,
         Algorithm::WeightedRoundRobin,
@@ -650,10 +632,7 @@ fn listeners_come_and_go_at_run_time_and_open_connections_finish() {
 
 #[test]
 fn the_standalone_binary_serves_a_file_and_reloads_it() {
-    let (a, b) = (
-        Backend::start("a", Kind::Http),
-        Backend::start("b", Kind::Http),
-    );
+    let (a, b) = two_backends(Kind::Http);
     let address = free_address();
     let directory = std::env::temp_dir().join(format!("fulcrum-dataplane-{}", std::process::id()));
     std::fs::create_dir_all(&directory).unwrap();

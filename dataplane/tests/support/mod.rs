@@ -290,6 +290,11 @@ pub fn tcp_backend_name(address: SocketAddr) -> Option<(String, TcpStream)> {
     Some((line.trim().to_owned(), stream))
 }
 
+/// Backends "a" and "b" of `kind`.
+pub fn two_backends(kind: Kind) -> (Backend, Backend) {
+    (Backend::start("a", kind), Backend::start("b", kind))
+}
+
 pub fn member(backend: &Backend, weight: u32) -> Member {
     Member {
         id: backend.name.clone(),
