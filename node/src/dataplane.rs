@@ -24,7 +24,8 @@ use fulcrum_raft_store::domain::projection::dataplane::{
     DataPlaneConfig, ForwardingEntry, GroupConfig,
 };
 use fulcrum_raft_store::domain::{
-    Algorithm, ConnectionLimit, HealthCheck, HealthCheckKind, MemberId, Protocol, Revision,
+    Algorithm, ConnectionLimit, HealthCheck, HealthCheckKind, ListenerId, MemberId, Protocol,
+    Revision,
 };
 
 use openraft::async_runtime::WatchReceiver;
@@ -144,6 +145,7 @@ impl NodeDataPlane {
     /// What this node's data plane has applied and observed, as the internal
     /// `DataPlaneStatus` call answers it.
     pub fn status(&self) -> v1::DataPlaneStatusResponse {
+        let counters = self.forwarder.counters();
         v1::DataPlaneStatusResponse {
             owner: self.is_owner(),
             applied_revision: self.applied_revision(),
@@ -157,12 +159,70 @@ impl NodeDataPlane {
                 })
                 .collect(),
             listener_errors: self.forwarder.listener_errors().into_iter().collect(),
+            listener_counters: counters
+                .listeners
+                .iter()
+                .map(|(id, stats)| (id.clone(), listener_counters(stats)))
+                .collect(),
+            member_counters: counters
+                .members
+                .iter()
+                .map(|(id, stats)| (id.clone(), member_counters(stats)))
+                .collect(),
         }
     }
 
     /// Stops the forwarder, giving open connections `drain` to finish.
     pub fn shutdown(&self, drain: Duration) {
         self.forwarder.shutdown(drain);
+    }
+}
+
+fn listener_counters(stats: &dataplane::ListenerStats) -> v1::TrafficCounters {
+    v1::TrafficCounters {
+        active_connections: stats.active_connections,
+        total_connections: stats.total_connections,
+        bytes_in: stats.bytes_in,
+        bytes_out: stats.bytes_out,
+        requests: stats.requests,
+        responses_by_class: stats.responses.to_vec(),
+        errors: stats
+            .errors
+            .iter()
+            .map(|(kind, count)| (error_name(*kind).to_owned(), *count))
+            .collect(),
+    }
+}
+
+fn member_counters(stats: &dataplane::MemberStats) -> v1::TrafficCounters {
+    v1::TrafficCounters {
+        active_connections: stats.active_connections,
+        total_connections: stats.total_connections,
+        bytes_in: stats.bytes_in,
+        bytes_out: stats.bytes_out,
+        requests: stats.requests,
+        responses_by_class: Vec::new(),
+        errors: (stats.failures > 0)
+            .then(|| ("failures".to_owned(), stats.failures))
+            .into_iter()
+            .collect(),
+    }
+}
+
+/// The API's name of an error kind.
+fn error_name(kind: dataplane::ErrorKind) -> &'static str {
+    use dataplane::ErrorKind as Kind;
+    match kind {
+        Kind::ConnectionLimit => "connection_limit",
+        Kind::NoMember => "no_member",
+        Kind::MemberConnect => "member_connect",
+        Kind::MemberProtocol => "member_protocol",
+        Kind::MemberTimeout => "member_timeout",
+        Kind::BadRequest => "bad_request",
+        Kind::HeaderTooLarge => "header_too_large",
+        Kind::HeaderTimeout => "header_timeout",
+        Kind::TlsHandshake => "tls_handshake",
+        Kind::IdleTimeout => "idle_timeout",
     }
 }
 
@@ -221,6 +281,24 @@ impl DataPlaneReport for OwnerReport {
             .iter()
             .find(|verdict| verdict.member_id == member.as_str())
             .map(|verdict| verdict.healthy)
+    }
+
+    fn listener_error(&self, listener: &ListenerId) -> Option<String> {
+        self.owners_status()?
+            .listener_errors
+            .remove(listener.as_str())
+    }
+
+    fn listener_counters(&self, listener: &ListenerId) -> Option<v1::TrafficCounters> {
+        self.owners_status()?
+            .listener_counters
+            .remove(listener.as_str())
+    }
+
+    fn member_counters(&self, member: &MemberId) -> Option<v1::TrafficCounters> {
+        self.owners_status()?
+            .member_counters
+            .remove(member.as_str())
     }
 }
 

@@ -320,6 +320,83 @@ async fn the_guides_listener_serves_traffic_by_weight_on_the_eip() {
         assert!(Instant::now() < deadline, "still {status:?}");
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
+
+    // The status tree carries the owner's counters.
+    let lb_id = client
+        .listeners()
+        .get_listener(v1::GetListenerRequest {
+            id: listener_id.clone(),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .listener
+        .unwrap()
+        .load_balancer_id;
+    let tree = client
+        .load_balancers()
+        .get_status_tree(v1::GetStatusTreeRequest {
+            load_balancer_id: lb_id.clone(),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .load_balancer
+        .unwrap();
+    let counters = tree.listeners[0].counters.clone().unwrap();
+    assert!(counters.requests >= 400, "{counters:?}");
+    assert!(counters.responses_by_class[1] >= 400, "{counters:?}");
+    let member_requests: u64 = tree.groups[0]
+        .members
+        .iter()
+        .map(|member| member.counters.as_ref().map_or(0, |c| c.requests))
+        .sum();
+    assert!(member_requests >= 400, "{tree:?}");
+
+    // A listener whose port the host cannot bind is ERROR, with the OS's reason.
+    let occupied = StdListener::bind((eip_address.ip(), 0)).unwrap();
+    let taken = client
+        .listeners()
+        .create_listener(v1::CreateListenerRequest {
+            load_balancer_id: lb_id,
+            name: "taken".into(),
+            protocol: v1::Protocol::Tcp.into(),
+            port: u32::from(occupied.local_addr().unwrap().port()),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .listener
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let errored = loop {
+        let view = client
+            .listeners()
+            .get_listener(v1::GetListenerRequest {
+                id: taken.id.clone(),
+                ..Default::default()
+            })
+            .await
+            .unwrap()
+            .into_inner()
+            .listener
+            .unwrap();
+        if view.provisioning_status() == v1::ProvisioningStatus::Error || Instant::now() > deadline
+        {
+            break view;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    assert_eq!(errored.provisioning_status(), v1::ProvisioningStatus::Error);
+    assert!(
+        errored.provisioning_error.contains("in use"),
+        "{}",
+        errored.provisioning_error
+    );
+    drop(occupied);
     for agent in agents.into_iter().flatten() {
         agent.shutdown().await;
     }

@@ -17,7 +17,9 @@
 //!   (ONLINE with none).
 
 use fulcrum_api::v1;
-use fulcrum_raft_store::domain::{Group, Listener, LoadBalancer, Member, MemberId, Meta, Revision};
+use fulcrum_raft_store::domain::{
+    Group, Listener, ListenerId, LoadBalancer, Member, MemberId, Meta, Revision,
+};
 use v1::{OperatingStatus, ProvisioningStatus};
 
 /// What the data plane of the EIP owner has applied and observed.
@@ -27,6 +29,12 @@ pub trait DataPlaneReport: Send + Sync {
     /// A member's health-check verdict: `Some(true)` up, `Some(false)` down,
     /// `None` when no verdict exists yet.
     fn member_health(&self, member: &MemberId) -> Option<bool>;
+    /// Why the data plane cannot serve a listener, if it cannot.
+    fn listener_error(&self, listener: &ListenerId) -> Option<String>;
+    /// A listener's counters, when the data plane serves it.
+    fn listener_counters(&self, listener: &ListenerId) -> Option<v1::TrafficCounters>;
+    /// A member's counters, when the data plane has any.
+    fn member_counters(&self, member: &MemberId) -> Option<v1::TrafficCounters>;
 }
 
 /// The report of a node with no data plane attached: nothing applied, no
@@ -39,6 +47,18 @@ impl DataPlaneReport for NoDataPlane {
     }
 
     fn member_health(&self, _member: &MemberId) -> Option<bool> {
+        None
+    }
+
+    fn listener_error(&self, _listener: &ListenerId) -> Option<String> {
+        None
+    }
+
+    fn listener_counters(&self, _listener: &ListenerId) -> Option<v1::TrafficCounters> {
+        None
+    }
+
+    fn member_counters(&self, _member: &MemberId) -> Option<v1::TrafficCounters> {
         None
     }
 }
@@ -61,6 +81,19 @@ impl<'a> Statuses<'a> {
             _ if meta.created_at_ms == meta.updated_at_ms => ProvisioningStatus::PendingCreate,
             _ => ProvisioningStatus::PendingUpdate,
         }
+    }
+
+    /// A listener's provisioning status, and why when it is ERROR.
+    pub fn listener_provisioning(&self, listener: &Listener) -> (ProvisioningStatus, String) {
+        match self.report.listener_error(&listener.id) {
+            Some(error) => (ProvisioningStatus::Error, error),
+            None => (self.provisioning(&listener.meta), String::new()),
+        }
+    }
+
+    /// The data plane's report (counters, for views).
+    pub fn report(&self) -> &dyn DataPlaneReport {
+        self.report
     }
 
     /// A member's operating status within `group`.

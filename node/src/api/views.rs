@@ -54,7 +54,9 @@ impl<'a> Views<'a> {
     /// A listener with its statuses.
     pub(super) fn listener(&self, listener: &Listener) -> v1::Listener {
         let mut view = v1::Listener::from(listener);
-        view.provisioning_status = self.statuses.provisioning(&listener.meta) as i32;
+        let (provisioning, error) = self.statuses.listener_provisioning(listener);
+        view.provisioning_status = provisioning as i32;
+        view.provisioning_error = error;
         view.operating_status = self.listener_status(listener) as i32;
         view
     }
@@ -88,16 +90,21 @@ impl<'a> Views<'a> {
         let catalog = self.state.catalog();
         let listeners = catalog
             .listeners_of(&load_balancer.id)
-            .map(|listener| v1::ListenerStatus {
-                id: listener.id.to_string(),
-                name: listener.meta.name.clone(),
-                provisioning_status: self.statuses.provisioning(&listener.meta) as i32,
-                operating_status: self.listener_status(listener) as i32,
-                default_group_id: listener
-                    .default_group_id
-                    .as_ref()
-                    .map(ToString::to_string)
-                    .unwrap_or_default(),
+            .map(|listener| {
+                let (provisioning, error) = self.statuses.listener_provisioning(listener);
+                v1::ListenerStatus {
+                    id: listener.id.to_string(),
+                    name: listener.meta.name.clone(),
+                    provisioning_status: provisioning as i32,
+                    operating_status: self.listener_status(listener) as i32,
+                    default_group_id: listener
+                        .default_group_id
+                        .as_ref()
+                        .map(ToString::to_string)
+                        .unwrap_or_default(),
+                    provisioning_error: error,
+                    counters: self.statuses.report().listener_counters(&listener.id),
+                }
             })
             .collect();
         let groups = catalog
@@ -112,7 +119,9 @@ impl<'a> Views<'a> {
                     members: view
                         .members
                         .into_iter()
-                        .map(|member| v1::MemberStatus {
+                        .zip(&group.members)
+                        .map(|(member, domain)| v1::MemberStatus {
+                            counters: self.statuses.report().member_counters(&domain.id),
                             id: member.id,
                             address: member.address,
                             port: member.port,

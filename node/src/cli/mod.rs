@@ -857,21 +857,37 @@ async fn show_load_balancer(session: &Session, id: &str) -> Outcome {
 }
 
 fn status_tree_text(tree: &v1::LoadBalancerStatus) -> String {
-    let mut table = Table::new(&["KIND", "NAME", "ID", "PROVISIONING", "OPERATING"]);
+    let mut table = Table::new(&[
+        "KIND",
+        "NAME",
+        "ID",
+        "PROVISIONING",
+        "OPERATING",
+        "CONNECTIONS",
+        "REQUESTS",
+        "NOTE",
+    ]);
     table.row(vec![
         "load balancer".into(),
         tree.name.clone(),
         tree.id.clone(),
         provisioning(tree.provisioning_status),
         operating(tree.operating_status),
+        "-".into(),
+        "-".into(),
+        String::new(),
     ]);
     for listener in &tree.listeners {
+        let (connections, requests) = traffic(listener.counters.as_ref());
         table.row(vec![
             "  listener".into(),
             listener.name.clone(),
             listener.id.clone(),
             provisioning(listener.provisioning_status),
             operating(listener.operating_status),
+            connections,
+            requests,
+            listener.provisioning_error.clone(),
         ]);
     }
     for group in &tree.groups {
@@ -881,18 +897,39 @@ fn status_tree_text(tree: &v1::LoadBalancerStatus) -> String {
             group.id.clone(),
             provisioning(group.provisioning_status),
             operating(group.operating_status),
+            "-".into(),
+            "-".into(),
+            String::new(),
         ]);
         for member in &group.members {
+            let (connections, requests) = traffic(member.counters.as_ref());
             table.row(vec![
                 "    member".into(),
                 format!("{}:{}", member.address, member.port),
                 member.id.clone(),
                 provisioning(member.provisioning_status),
                 operating(member.operating_status),
+                connections,
+                requests,
+                String::new(),
             ]);
         }
     }
     table.render()
+}
+
+/// Connections (open/total) and requests, from the EIP owner's counters.
+fn traffic(counters: Option<&v1::TrafficCounters>) -> (String, String) {
+    match counters {
+        Some(counters) => (
+            format!(
+                "{}/{}",
+                counters.active_connections, counters.total_connections
+            ),
+            counters.requests.to_string(),
+        ),
+        None => ("-".into(), "-".into()),
+    }
 }
 
 fn listener_fields(listener: &v1::Listener) -> String {
@@ -906,6 +943,7 @@ fn listener_fields(listener: &v1::Listener) -> String {
         ("CONNECTION LIMIT", listener.connection_limit.to_string()),
         ("CERTIFICATE", or_dash(&listener.certificate_id)),
         ("PROVISIONING", provisioning(listener.provisioning_status)),
+        ("PROVISIONING ERROR", or_dash(&listener.provisioning_error)),
         ("OPERATING", operating(listener.operating_status)),
         ("REVISION", listener.revision.to_string()),
     ])

@@ -203,6 +203,8 @@ impl From<&Listener> for v1::Listener {
             admin_state_up: listener.admin_state_up,
             provisioning_status: v1::ProvisioningStatus::Unspecified as i32,
             operating_status: v1::OperatingStatus::Unspecified as i32,
+            // Statuses describe a node's data plane; the node fills them in.
+            provisioning_error: String::new(),
         }
     }
 }
