@@ -450,3 +450,100 @@ async fn the_eip_follows_the_leader_through_a_transfer_and_a_stop() {
         agent.shutdown().await;
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_owners_health_checks_set_operating_statuses() {
+    let (agents, _directories) = cluster(1).await;
+    let client = client_of(agents[0].as_ref().unwrap()).await;
+    let (listener_id, eip_address) = guide(&client, "127.77.0.3").await;
+    assert!(answered_within(eip_address, Duration::from_secs(10)).await);
+    let listener = client
+        .listeners()
+        .get_listener(v1::GetListenerRequest {
+            id: listener_id,
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .listener
+        .unwrap();
+    let group = client
+        .groups()
+        .update_group(v1::UpdateGroupRequest {
+            id: listener.default_group_id.clone(),
+            health_check: Some(v1::HealthCheck {
+                r#type: v1::HealthCheckType::Tcp.into(),
+                interval_s: Some(1),
+                timeout_s: Some(1),
+                healthy_threshold: Some(1),
+                unhealthy_threshold: Some(1),
+                ..Default::default()
+            }),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .group
+        .unwrap();
+    // A member on a port where nothing listens.
+    let dead_port = StdListener::bind(("127.0.0.1", 0))
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    client
+        .groups()
+        .add_member(v1::AddMemberRequest {
+            group_id: group.id.clone(),
+            member: Some(v1::MemberSpec {
+                instance_id: group.members[0].instance_id.clone(),
+                port: u32::from(dead_port),
+                ..Default::default()
+            }),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        let tree = client
+            .load_balancers()
+            .get_status_tree(v1::GetStatusTreeRequest {
+                load_balancer_id: listener.load_balancer_id.clone(),
+                ..Default::default()
+            })
+            .await
+            .unwrap()
+            .into_inner()
+            .load_balancer
+            .unwrap();
+        let members: Vec<(u32, v1::OperatingStatus)> = tree.groups[0]
+            .members
+            .iter()
+            .map(|member| (member.port, member.operating_status()))
+            .collect();
+        let settled = members.iter().all(|(port, status)| {
+            *status
+                == if *port == u32::from(dead_port) {
+                    v1::OperatingStatus::Error
+                } else {
+                    v1::OperatingStatus::Online
+                }
+        });
+        if settled {
+            assert_eq!(
+                tree.groups[0].operating_status(),
+                v1::OperatingStatus::Degraded
+            );
+            assert_eq!(tree.operating_status(), v1::OperatingStatus::Degraded);
+            break;
+        }
+        assert!(Instant::now() < deadline, "{members:?}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    for agent in agents.into_iter().flatten() {
+        agent.shutdown().await;
+    }
+}
