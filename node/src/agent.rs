@@ -203,7 +203,7 @@ impl Agent {
             }
         };
         let data_plane = Arc::new(
-            NodeDataPlane::start(config.dataplane_threads as usize)
+            NodeDataPlane::start(config.dataplane_threads as usize, config.dataplane_driver)
                 .map_err(AgentError::DataPlane)?,
         );
         let raft_server = RaftService::new(

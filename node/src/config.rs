@@ -26,6 +26,7 @@
 //!
 //! [dataplane]
 //! threads = 1
+//! driver = "auto"          # or "epoll"
 //!
 //! [raft]
 //! heartbeat_ms = 100
@@ -122,6 +123,7 @@ struct ClusterSection {
 #[serde(deny_unknown_fields)]
 struct DataplaneSection {
     threads: Option<u32>,
+    driver: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -155,6 +157,8 @@ pub struct Overrides {
     pub eip_pool: Option<String>,
     /// `dataplane.threads`.
     pub dataplane_threads: Option<String>,
+    /// `dataplane.driver`.
+    pub dataplane_driver: Option<String>,
     /// `raft.heartbeat_ms`.
     pub heartbeat_ms: Option<String>,
     /// `raft.election_timeout_min_ms`.
@@ -173,6 +177,7 @@ pub const ENVIRONMENT: &[(&str, &str)] = &[
     ("FULCRUM_JOIN", "cluster.join"),
     ("FULCRUM_EIP_POOL", "cluster.eip_pool"),
     ("FULCRUM_DATAPLANE_THREADS", "dataplane.threads"),
+    ("FULCRUM_DATAPLANE_DRIVER", "dataplane.driver"),
     ("FULCRUM_HEARTBEAT_MS", "raft.heartbeat_ms"),
     (
         "FULCRUM_ELECTION_TIMEOUT_MIN_MS",
@@ -198,6 +203,7 @@ impl Overrides {
                 "FULCRUM_JOIN" => &mut overrides.join,
                 "FULCRUM_EIP_POOL" => &mut overrides.eip_pool,
                 "FULCRUM_DATAPLANE_THREADS" => &mut overrides.dataplane_threads,
+                "FULCRUM_DATAPLANE_DRIVER" => &mut overrides.dataplane_driver,
                 "FULCRUM_HEARTBEAT_MS" => &mut overrides.heartbeat_ms,
                 "FULCRUM_ELECTION_TIMEOUT_MIN_MS" => &mut overrides.election_timeout_min_ms,
                 "FULCRUM_ELECTION_TIMEOUT_MAX_MS" => &mut overrides.election_timeout_max_ms,
@@ -219,6 +225,7 @@ impl Overrides {
             join: over.join.or(self.join),
             eip_pool: over.eip_pool.or(self.eip_pool),
             dataplane_threads: over.dataplane_threads.or(self.dataplane_threads),
+            dataplane_driver: over.dataplane_driver.or(self.dataplane_driver),
             heartbeat_ms: over.heartbeat_ms.or(self.heartbeat_ms),
             election_timeout_min_ms: over
                 .election_timeout_min_ms
@@ -275,6 +282,8 @@ pub struct AgentConfig {
     pub eip_pool: Vec<IpNet>,
     /// Data-plane threads.
     pub dataplane_threads: u32,
+    /// The data plane's I/O driver.
+    pub dataplane_driver: fulcrum_dataplane::Driver,
     /// Raft's timing.
     pub raft: RaftSettings,
     /// The deadline of a request that carries none.
@@ -477,6 +486,20 @@ impl AgentConfig {
         if !(1..=1024).contains(&dataplane_threads) {
             return Err(ConfigError::new("dataplane.threads", "must be 1 to 1024"));
         }
+        let dataplane_driver = match overrides
+            .dataplane_driver
+            .as_deref()
+            .or(file.dataplane.driver.as_deref())
+        {
+            None | Some("auto") => fulcrum_dataplane::Driver::Auto,
+            Some("epoll") => fulcrum_dataplane::Driver::Epoll,
+            Some(other) => {
+                return Err(ConfigError::new(
+                    "dataplane.driver",
+                    format!("\"auto\" (io_uring where available) or \"epoll\", not {other:?}"),
+                ));
+            }
+        };
 
         let millis = |key: &str, flag: Option<&str>, file: Option<u64>, default: u64| {
             let value = match flag {
@@ -533,6 +556,7 @@ impl AgentConfig {
             membership,
             eip_pool,
             dataplane_threads,
+            dataplane_driver,
             raft: RaftSettings {
                 heartbeat: Duration::from_millis(heartbeat),
                 election_timeout_min: Duration::from_millis(election_min),

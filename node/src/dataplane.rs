@@ -56,13 +56,14 @@ struct Fed {
 }
 
 impl NodeDataPlane {
-    /// Starts a forwarder of `threads` threads with nothing to serve.
+    /// Starts a forwarder of `threads` threads on `driver` with nothing to serve.
     ///
     /// # Errors
     /// When the forwarder's threads cannot start.
-    pub fn start(threads: usize) -> std::io::Result<Self> {
+    pub fn start(threads: usize, driver: dataplane::Driver) -> std::io::Result<Self> {
         let settings = dataplane::Settings {
             threads,
+            driver,
             ..dataplane::Settings::default()
         };
         let forwarder = dataplane::Forwarder::start(&settings, dataplane::Config::default())?;

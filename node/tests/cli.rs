@@ -327,4 +327,12 @@ fn a_bad_configuration_exits_64_and_names_the_key() {
     assert_eq!(output.status.code(), Some(64));
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("colour"), "{stderr}");
+
+    let output = Command::new(BIN)
+        .args(["agent", "--dev", "--dataplane-driver", "kqueue"])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(64));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("dataplane.driver"), "{stderr}");
 }

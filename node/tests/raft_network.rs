@@ -63,7 +63,9 @@ async fn start(id: u64) -> TestNode {
     .await
     .unwrap();
     let replica = Replica::new(id, raft.clone(), state.clone(), PeerNetwork::default());
-    let data_plane = std::sync::Arc::new(fulcrum_node::dataplane::NodeDataPlane::start(1).unwrap());
+    let data_plane = std::sync::Arc::new(
+        fulcrum_node::dataplane::NodeDataPlane::start(1, fulcrum_dataplane::Driver::Auto).unwrap(),
+    );
     let service = RaftService::new(replica, store.snapshot_directory(), data_plane).into_server();
     let server = tokio::spawn(async move {
         let incoming = tokio_stream::wrappers::TcpListenerStream::new(listener);

@@ -107,6 +107,9 @@ pub struct AgentArgs {
     /// dataplane.threads
     #[arg(long)]
     pub dataplane_threads: Option<String>,
+    /// dataplane.driver: auto (io_uring where available) or epoll
+    #[arg(long)]
+    pub dataplane_driver: Option<String>,
     /// raft.heartbeat_ms
     #[arg(long)]
     pub heartbeat_ms: Option<String>,
@@ -130,6 +133,7 @@ impl AgentArgs {
             join: self.join.clone(),
             eip_pool: self.eip_pool.clone(),
             dataplane_threads: self.dataplane_threads.clone(),
+            dataplane_driver: self.dataplane_driver.clone(),
             heartbeat_ms: self.heartbeat_ms.clone(),
             election_timeout_min_ms: self.election_timeout_min_ms.clone(),
             election_timeout_max_ms: self.election_timeout_max_ms.clone(),
