@@ -75,6 +75,10 @@ pub enum ApplyError {
     /// Two listeners with one id.
     #[error("listeners: two listeners have the id {0}")]
     DuplicateListener(String),
+    /// Two listeners on one address and port (SO_REUSEPORT would let both
+    /// bind and split the connections between them).
+    #[error("listeners: {0} and {1} both listen on {2}")]
+    DuplicateAddress(String, String, std::net::SocketAddr),
 }
 
 /// A configuration with what the threads need made once for all of them:
@@ -364,9 +368,17 @@ impl Drop for Forwarder {
 /// The rules a configuration must follow whatever filled it in.
 fn check(config: &Config) -> Result<(), ApplyError> {
     let mut ids = std::collections::HashSet::new();
+    let mut addresses = HashMap::new();
     for listener in &config.listeners {
         if !ids.insert(listener.id.as_str()) {
             return Err(ApplyError::DuplicateListener(listener.id.clone()));
+        }
+        if let Some(other) = addresses.insert(listener.address, listener.id.as_str()) {
+            return Err(ApplyError::DuplicateAddress(
+                other.to_owned(),
+                listener.id.clone(),
+                listener.address,
+            ));
         }
     }
     Ok(())

@@ -674,3 +674,32 @@ fn the_standalone_binary_serves_a_file_and_reloads_it() {
         "served a: {served_a}, then b: {served_b}"
     );
 }
+
+#[test]
+fn configurations_that_break_the_rules_are_refused_and_change_nothing() {
+    let backend = Backend::start("a", Kind::Http);
+    let first = listener(
+        Protocol::Http,
+        Algorithm::WeightedRoundRobin,
+        vec![member(&backend, 1)],
+    );
+    let forwarder = start(config(2, vec![first.clone()]));
+    let mut twin = first.clone();
+    twin.id = "lsn-twin".to_owned();
+    assert!(matches!(
+        forwarder.apply(config(3, vec![first.clone(), twin])),
+        Err(fulcrum_dataplane::ApplyError::DuplicateAddress(..))
+    ));
+    assert!(matches!(
+        forwarder.apply(config(2, vec![first.clone()])),
+        Err(fulcrum_dataplane::ApplyError::StaleGeneration {
+            offered: 2,
+            current: 2
+        })
+    ));
+    assert_eq!(forwarder.config().generation, 2);
+    assert_eq!(
+        HttpClient::connect(first.address).get("/").unwrap().status,
+        200
+    );
+}

@@ -17,7 +17,10 @@
 //! | the member does not start its answer within the response timeout | 504, close |
 //!
 //! A request without a body that finds a pooled connection closed by the
-//! member is sent again once, on a new connection.
+//! member is sent again once, on a new connection. After an answer of its
+//! own to a bad request, the proxy reads and discards what the client still
+//! sends for up to 500 ms before closing (a lingering close): closing with
+//! unread input would send a reset that can destroy the answer in flight.
 
 mod body;
 mod head;
@@ -80,6 +83,7 @@ pub(crate) async fn serve<S: Duplex>(
                 Err(kind) => {
                     service.counters.error(kind);
                     refuse(&mut client.io, &service, kind).await;
+                    linger(&mut client).await;
                     return;
                 }
             };
@@ -239,6 +243,7 @@ async fn exchange<S: Duplex>(
                 tracing::debug!(reason, "request body");
                 service.counters.error(ErrorKind::BadRequest);
                 refuse(&mut client.io, service, ErrorKind::BadRequest).await;
+                linger(client).await;
                 return Next::Close;
             }
             Err(BodyError::Sink(error)) => {
@@ -398,6 +403,24 @@ pub(crate) async fn refuse<S: AsyncWriteRent>(client: &mut S, service: &Service,
         service.counters.response(status);
     }
     let _ = client.shutdown().await;
+}
+
+/// Reads and discards what the client still sends, for a moment, before the
+/// connection closes: closing with unread input makes the kernel send a
+/// reset, which can destroy the answer before the client reads it.
+async fn linger<S: AsyncReadRent>(client: &mut Conn<S>) {
+    const LINGER: Duration = Duration::from_millis(500);
+    const AT_MOST: usize = 256 * 1024;
+    let deadline = Instant::now() + LINGER;
+    let mut discarded = 0;
+    while discarded < AT_MOST {
+        client.consume(client.buffered().len());
+        let wait = deadline.saturating_duration_since(Instant::now());
+        match monoio::time::timeout(wait, client.fill()).await {
+            Ok(Ok(n)) if n > 0 => discarded += n,
+            _ => return,
+        }
+    }
 }
 
 /// After `101 Switching Protocols`: what each side sent past the heads goes
