@@ -1,0 +1,10 @@
+//! Fulcrum's Jepsen-style tests: the cluster as a black box, driven through
+//! its gRPC API and sockets only, with faults injected and a history of
+//! every operation recorded and checked.
+//!
+//! So far: the register history format and its linearizability checker
+//! ([`history`], [`register`]), tested on real Jepsen etcd histories. The
+//! runner, the nemeses and the workloads come next.
+
+pub mod history;
+pub mod register;
