@@ -192,21 +192,8 @@ fn check_one(operations: &[&Operation], deadline: Instant) -> Option<bool> {
         if steps.is_multiple_of(4096) && Instant::now() >= deadline {
             return None;
         }
-        if entry == SENTINEL {
-            // Every remaining event is a call that cannot go now, and no
-            // return forced a back-up: back up anyway.
-            let Some((call, before)) = stack.pop() else {
-                return Some(false);
-            };
-            let operation = events.nodes[call].operation;
-            linearized[operation / 64] &= !(1 << (operation % 64));
-            value = before;
-            events.restore(call);
-            entry = events.nodes[call].next;
-            continue;
-        }
         let event = events.nodes[entry];
-        if event.is_call {
+        if entry != SENTINEL && event.is_call {
             let operation = event.operation;
             if let Some(after) = step(value, &operations[operation].action) {
                 linearized[operation / 64] |= 1 << (operation % 64);
@@ -222,7 +209,8 @@ fn check_one(operations: &[&Operation], deadline: Instant) -> Option<bool> {
             entry = event.next;
         } else {
             // The operation returning here was not linearized before its
-            // return: undo the last choice.
+            // return (or, at the end of the list, every remaining call is
+            // stuck): undo the last choice.
             let Some((call, before)) = stack.pop() else {
                 return Some(false);
             };

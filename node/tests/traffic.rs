@@ -260,6 +260,34 @@ async fn guide(client: &Client, eip: &str) -> (String, SocketAddr) {
     (listener.id, SocketAddr::from((eip_ip, port)))
 }
 
+async fn listener_view(client: &Client, id: &str) -> v1::Listener {
+    client
+        .listeners()
+        .get_listener(v1::GetListenerRequest {
+            id: id.to_owned(),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .listener
+        .unwrap()
+}
+
+async fn status_tree(client: &Client, load_balancer_id: &str) -> v1::LoadBalancerStatus {
+    client
+        .load_balancers()
+        .get_status_tree(v1::GetStatusTreeRequest {
+            load_balancer_id: load_balancer_id.to_owned(),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .load_balancer
+        .unwrap()
+}
+
 /// Polls `GET /` on `address` until it answers, for up to `patience`.
 async fn answered_within(address: SocketAddr, patience: Duration) -> bool {
     tokio::task::spawn_blocking(move || {
@@ -302,17 +330,8 @@ async fn the_guides_listener_serves_traffic_by_weight_on_the_eip() {
     // The API says the listener reached the data plane.
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
-        let status = client
-            .listeners()
-            .get_listener(v1::GetListenerRequest {
-                id: listener_id.clone(),
-                ..Default::default()
-            })
+        let status = listener_view(&client, &listener_id)
             .await
-            .unwrap()
-            .into_inner()
-            .listener
-            .unwrap()
             .provisioning_status();
         if status == v1::ProvisioningStatus::Active {
             break;
@@ -322,29 +341,8 @@ async fn the_guides_listener_serves_traffic_by_weight_on_the_eip() {
     }
 
     // The status tree carries the owner's counters.
-    let lb_id = client
-        .listeners()
-        .get_listener(v1::GetListenerRequest {
-            id: listener_id.clone(),
-            ..Default::default()
-        })
-        .await
-        .unwrap()
-        .into_inner()
-        .listener
-        .unwrap()
-        .load_balancer_id;
-    let tree = client
-        .load_balancers()
-        .get_status_tree(v1::GetStatusTreeRequest {
-            load_balancer_id: lb_id.clone(),
-            ..Default::default()
-        })
-        .await
-        .unwrap()
-        .into_inner()
-        .load_balancer
-        .unwrap();
+    let lb_id = listener_view(&client, &listener_id).await.load_balancer_id;
+    let tree = status_tree(&client, &lb_id).await;
     let counters = tree.listeners[0].counters.clone().unwrap();
     assert!(counters.requests >= 400, "{counters:?}");
     assert!(counters.responses_by_class[1] >= 400, "{counters:?}");
@@ -373,17 +371,7 @@ async fn the_guides_listener_serves_traffic_by_weight_on_the_eip() {
         .unwrap();
     let deadline = Instant::now() + Duration::from_secs(10);
     let errored = loop {
-        let view = client
-            .listeners()
-            .get_listener(v1::GetListenerRequest {
-                id: taken.id.clone(),
-                ..Default::default()
-            })
-            .await
-            .unwrap()
-            .into_inner()
-            .listener
-            .unwrap();
+        let view = listener_view(&client, &taken.id).await;
         if view.provisioning_status() == v1::ProvisioningStatus::Error || Instant::now() > deadline
         {
             break view;
@@ -457,17 +445,7 @@ async fn the_owners_health_checks_set_operating_statuses() {
     let client = client_of(agents[0].as_ref().unwrap()).await;
     let (listener_id, eip_address) = guide(&client, "127.77.0.3").await;
     assert!(answered_within(eip_address, Duration::from_secs(10)).await);
-    let listener = client
-        .listeners()
-        .get_listener(v1::GetListenerRequest {
-            id: listener_id,
-            ..Default::default()
-        })
-        .await
-        .unwrap()
-        .into_inner()
-        .listener
-        .unwrap();
+    let listener = listener_view(&client, &listener_id).await;
     let group = client
         .groups()
         .update_group(v1::UpdateGroupRequest {
@@ -508,17 +486,7 @@ async fn the_owners_health_checks_set_operating_statuses() {
         .unwrap();
     let deadline = Instant::now() + Duration::from_secs(15);
     loop {
-        let tree = client
-            .load_balancers()
-            .get_status_tree(v1::GetStatusTreeRequest {
-                load_balancer_id: listener.load_balancer_id.clone(),
-                ..Default::default()
-            })
-            .await
-            .unwrap()
-            .into_inner()
-            .load_balancer
-            .unwrap();
+        let tree = status_tree(&client, &listener.load_balancer_id).await;
         let members: Vec<(u32, v1::OperatingStatus)> = tree.groups[0]
             .members
             .iter()
