@@ -3,8 +3,10 @@
 //! every operation recorded and checked.
 //!
 //! So far: the register history format and its linearizability checker
-//! ([`history`], [`register`]), tested on real Jepsen etcd histories. The
-//! runner, the nemeses and the workloads come next.
+//! ([`history`], [`register`]), tested on real Jepsen etcd histories, and the
+//! set checker ([`set`]: lost and phantom adds). The runner, the nemeses and
+//! the workloads come next.
 
 pub mod history;
 pub mod register;
+pub mod set;
