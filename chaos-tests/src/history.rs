@@ -2,7 +2,8 @@
 //! it learned (a value, a refusal, or nothing: outcome unknown).
 //!
 //! [`parse_jepsen_register`] reads the text format of Jepsen's register
-//! histories (`INFO  jepsen.util - PROCESS<TAB>TYPE<TAB>F<TAB>VALUE`).
+//! histories (`INFO  jepsen.util - PROCESS<TAB>TYPE<TAB>F<TAB>VALUE`, with an
+//! optional fifth field naming the register in Fulcrum's own histories).
 
 use std::collections::HashMap;
 use std::fmt;
@@ -94,6 +95,8 @@ pub fn parse_jepsen_register(text: &str) -> Result<Vec<Operation>, ParseError> {
             Err(_) => continue,
         };
         let (kind, function, value) = (fields[1], fields[2], fields[3].trim());
+        // Fulcrum's own histories name the register in a fifth field.
+        let key = fields.get(4).map_or("", |key| key.trim());
         let at = number as u64;
         match kind {
             ":invoke" => {
@@ -119,7 +122,7 @@ pub fn parse_jepsen_register(text: &str) -> Result<Vec<Operation>, ParseError> {
                 }
                 open.insert(process, operations.len());
                 operations.push(Some(Operation {
-                    key: String::new(),
+                    key: key.to_owned(),
                     process,
                     invoked: at,
                     completed: None,

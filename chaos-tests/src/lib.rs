@@ -2,11 +2,13 @@
 //! its gRPC API and sockets only, with faults injected and a history of
 //! every operation recorded and checked.
 //!
-//! So far: the register history format and its linearizability checker
-//! ([`history`], [`register`]), tested on real Jepsen etcd histories, and the
-//! set checker ([`set`]: lost and phantom adds). The runner, the nemeses and
+//! So far: the register history format, its recorder and its
+//! linearizability checker ([`history`], [`recorder`], [`register`]), tested
+//! on real Jepsen etcd histories, and the set checker ([`set`]: lost and
+//! phantom adds). The runner, the nemeses and
 //! the workloads come next.
 
 pub mod history;
+pub mod recorder;
 pub mod register;
 pub mod set;
