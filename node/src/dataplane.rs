@@ -84,7 +84,9 @@ impl NodeDataPlane {
     pub fn feed(&self, source: &DataPlaneConfig, held: &BTreeSet<Ipv4Addr>, owner: bool) {
         let mut fed = self.state.lock().unwrap_or_else(PoisonError::into_inner);
         fed.owner = owner;
-        if fed.source.as_ref() == Some(source) && &fed.held == held {
+        // A projection compiled at the same revision is the same projection.
+        if fed.source.as_ref().map(|fed| fed.revision) == Some(source.revision) && &fed.held == held
+        {
             return;
         }
         let generation = fed.next_generation;
@@ -230,11 +232,18 @@ fn error_name(kind: dataplane::ErrorKind) -> &'static str {
 /// How often a node that is not the EIP owner asks the owner for its status.
 pub const OWNER_POLL: Duration = Duration::from_millis(200);
 
+/// How long this node's own status, once taken, answers for it: rendering a
+/// status tree asks once per listener and member, and each fresh status sums
+/// every thread's counters.
+const LOCAL_STATUS_REUSE: Duration = Duration::from_millis(20);
+
 /// The statuses of the EIP owner's data plane, as this node knows them.
 pub struct OwnerReport {
     local: Arc<NodeDataPlane>,
+    /// This node's status, and when it was taken.
+    local_status: Mutex<Option<(Instant, Arc<v1::DataPlaneStatusResponse>)>>,
     /// The owner's last answer, while another node is the owner.
-    remote: Mutex<Option<v1::DataPlaneStatusResponse>>,
+    remote: Mutex<Option<Arc<v1::DataPlaneStatusResponse>>>,
 }
 
 impl OwnerReport {
@@ -242,13 +251,26 @@ impl OwnerReport {
     pub fn new(local: Arc<NodeDataPlane>) -> Self {
         Self {
             local,
+            local_status: Mutex::new(None),
             remote: Mutex::new(None),
         }
     }
 
-    fn owners_status(&self) -> Option<v1::DataPlaneStatusResponse> {
+    fn owners_status(&self) -> Option<Arc<v1::DataPlaneStatusResponse>> {
         if self.local.is_owner() {
-            return Some(self.local.status());
+            let mut cached = self
+                .local_status
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner);
+            let now = Instant::now();
+            if let Some((taken, status)) = cached.as_ref()
+                && now.duration_since(*taken) < LOCAL_STATUS_REUSE
+            {
+                return Some(Arc::clone(status));
+            }
+            let status = Arc::new(self.local.status());
+            *cached = Some((now, Arc::clone(&status)));
+            return Some(status);
         }
         self.remote
             .lock()
@@ -263,7 +285,11 @@ impl OwnerReport {
             let status = if self.local.is_owner() {
                 None
             } else {
-                replica.leader_data_plane_status(OWNER_POLL * 2).await.ok()
+                replica
+                    .leader_data_plane_status(OWNER_POLL * 2)
+                    .await
+                    .ok()
+                    .map(Arc::new)
             };
             *self.remote.lock().unwrap_or_else(PoisonError::into_inner) = status;
             tokio::time::sleep(OWNER_POLL).await;
@@ -287,19 +313,22 @@ impl DataPlaneReport for OwnerReport {
     fn listener_error(&self, listener: &ListenerId) -> Option<String> {
         self.owners_status()?
             .listener_errors
-            .remove(listener.as_str())
+            .get(listener.as_str())
+            .cloned()
     }
 
     fn listener_counters(&self, listener: &ListenerId) -> Option<v1::TrafficCounters> {
         self.owners_status()?
             .listener_counters
-            .remove(listener.as_str())
+            .get(listener.as_str())
+            .cloned()
     }
 
     fn member_counters(&self, member: &MemberId) -> Option<v1::TrafficCounters> {
         self.owners_status()?
             .member_counters
-            .remove(member.as_str())
+            .get(member.as_str())
+            .cloned()
     }
 }
 
