@@ -53,6 +53,22 @@ impl ErrorKind {
     fn slot(self) -> usize {
         self as usize
     }
+
+    /// Its name in snake case, as the API reports it (`connection_limit`, …).
+    pub fn name(self) -> &'static str {
+        match self {
+            ErrorKind::ConnectionLimit => "connection_limit",
+            ErrorKind::NoMember => "no_member",
+            ErrorKind::MemberConnect => "member_connect",
+            ErrorKind::MemberProtocol => "member_protocol",
+            ErrorKind::MemberTimeout => "member_timeout",
+            ErrorKind::BadRequest => "bad_request",
+            ErrorKind::HeaderTooLarge => "header_too_large",
+            ErrorKind::HeaderTimeout => "header_timeout",
+            ErrorKind::TlsHandshake => "tls_handshake",
+            ErrorKind::IdleTimeout => "idle_timeout",
+        }
+    }
 }
 
 /// One thread's counters of one listener.

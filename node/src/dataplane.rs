@@ -192,7 +192,7 @@ fn listener_counters(stats: &dataplane::ListenerStats) -> v1::TrafficCounters {
         errors: stats
             .errors
             .iter()
-            .map(|(kind, count)| (error_name(*kind).to_owned(), *count))
+            .map(|(kind, count)| (kind.name().to_owned(), *count))
             .collect(),
     }
 }
@@ -209,23 +209,6 @@ fn member_counters(stats: &dataplane::MemberStats) -> v1::TrafficCounters {
             .then(|| ("failures".to_owned(), stats.failures))
             .into_iter()
             .collect(),
-    }
-}
-
-/// The API's name of an error kind.
-fn error_name(kind: dataplane::ErrorKind) -> &'static str {
-    use dataplane::ErrorKind as Kind;
-    match kind {
-        Kind::ConnectionLimit => "connection_limit",
-        Kind::NoMember => "no_member",
-        Kind::MemberConnect => "member_connect",
-        Kind::MemberProtocol => "member_protocol",
-        Kind::MemberTimeout => "member_timeout",
-        Kind::BadRequest => "bad_request",
-        Kind::HeaderTooLarge => "header_too_large",
-        Kind::HeaderTimeout => "header_timeout",
-        Kind::TlsHandshake => "tls_handshake",
-        Kind::IdleTimeout => "idle_timeout",
     }
 }
 

@@ -36,9 +36,9 @@ pub(crate) async fn forward<R: AsyncReadRent, W: AsyncWriteRent>(
 ) -> Result<(), BodyError> {
     match framing {
         Framing::Empty => Ok(()),
-        Framing::Length(length) => forward_exactly(length, from, to, idle, count).await,
+        Framing::Length(length) => forward_bytes(Some(length), from, to, idle, count).await,
         Framing::Chunked => forward_chunked(from, to, idle, count).await,
-        Framing::UntilClose => forward_until_close(from, to, idle, count).await,
+        Framing::UntilClose => forward_bytes(None, from, to, idle, count).await,
     }
 }
 
@@ -51,42 +51,33 @@ async fn fill<R: AsyncReadRent>(from: &mut Conn<R>, idle: Duration) -> Result<us
     }
 }
 
-async fn forward_exactly<R: AsyncReadRent, W: AsyncWriteRent>(
-    mut remaining: u64,
+/// Forwards `length` bytes, or everything until the sender closes when
+/// `length` is `None`.
+async fn forward_bytes<R: AsyncReadRent, W: AsyncWriteRent>(
+    mut length: Option<u64>,
     from: &mut Conn<R>,
     to: &mut W,
     idle: Duration,
     count: &impl Fn(usize),
 ) -> Result<(), BodyError> {
-    while remaining > 0 {
+    while length != Some(0) {
         if from.buffered().is_empty() && fill(from, idle).await? == 0 {
-            return Err(BodyError::Source("closed before the end of the body"));
+            return match length {
+                None => Ok(()),
+                Some(_) => Err(BodyError::Source("closed before the end of the body")),
+            };
         }
-        let n = from
-            .buffered()
-            .len()
-            .min(usize::try_from(remaining).unwrap_or(usize::MAX));
+        let available = from.buffered().len();
+        let n = length.map_or(available, |left| {
+            available.min(usize::try_from(left).unwrap_or(usize::MAX))
+        });
         from.forward(to, n).await.map_err(BodyError::Sink)?;
         count(n);
-        remaining -= n as u64;
+        if let Some(left) = length.as_mut() {
+            *left -= n as u64;
+        }
     }
     Ok(())
-}
-
-async fn forward_until_close<R: AsyncReadRent, W: AsyncWriteRent>(
-    from: &mut Conn<R>,
-    to: &mut W,
-    idle: Duration,
-    count: &impl Fn(usize),
-) -> Result<(), BodyError> {
-    loop {
-        if from.buffered().is_empty() && fill(from, idle).await? == 0 {
-            return Ok(());
-        }
-        let n = from.buffered().len();
-        from.forward(to, n).await.map_err(BodyError::Sink)?;
-        count(n);
-    }
 }
 
 async fn forward_chunked<R: AsyncReadRent, W: AsyncWriteRent>(
@@ -112,7 +103,7 @@ async fn forward_chunked<R: AsyncReadRent, W: AsyncWriteRent>(
                 }
             }
         }
-        forward_exactly(size, from, to, idle, count).await?;
+        forward_bytes(Some(size), from, to, idle, count).await?;
         let line = read_line(from, idle).await?;
         if line != 2 {
             return Err(BodyError::Source("chunk data longer than its size"));
