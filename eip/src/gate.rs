@@ -1,0 +1,146 @@
+//! The kernel-side gate: nftables rules that drop an EIP's IP traffic and
+//! ARP unless a set element with a timeout says the address is held.
+//!
+//! Two tables named `fulcrum`, one in the `ip` family and one in `arp`
+//! (a set belongs to its table, so each has its own pair), each with
+//! - `managed`: every address this binder has put on an interface, and
+//! - `held`: the addresses it holds now, each element with a timeout: the
+//!   rest of its hold, to the millisecond.
+//!
+//! The rules drop, for a managed address that is not held: IP packets to it
+//! (prerouting) and from it (output), ARP requests for it (input), and ARP
+//! that claims it (output). The timeout runs in the kernel, so a hold ends
+//! when it should even if the process that set it is killed or stopped.
+//!
+//! nftables does not refresh the timeout of an element that exists when it is
+//! added again, and cannot delete one that may be absent (nft 1.0.6 has no
+//! `destroy`); a renewal is therefore "add, delete, add with the new
+//! timeout" in one transaction, which the kernel applies atomically.
+
+use std::collections::BTreeSet;
+use std::fmt::Write as _;
+use std::io::{self, Write as _};
+use std::net::Ipv4Addr;
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+/// The tables' name, in both families.
+const TABLE: &str = "fulcrum";
+
+/// The families the gate has a table in.
+const FAMILIES: [&str; 2] = ["ip", "arp"];
+
+/// Creates both tables afresh (dropping any left by an earlier run), with
+/// `stale` managed and nothing held: addresses a killed run left on the
+/// interface are silenced at once, before they are deleted.
+pub(crate) fn install(stale: &BTreeSet<Ipv4Addr>) -> io::Result<()> {
+    let mut script = String::new();
+    for family in FAMILIES {
+        // `add` then `delete`: deleting a table that may be absent.
+        let _ = writeln!(script, "add table {family} {TABLE}");
+        let _ = writeln!(script, "delete table {family} {TABLE}");
+        let _ = writeln!(script, "add table {family} {TABLE}");
+        let _ = writeln!(
+            script,
+            "add set {family} {TABLE} managed {{ type ipv4_addr; }}"
+        );
+        let _ = writeln!(
+            script,
+            "add set {family} {TABLE} held {{ type ipv4_addr; flags timeout; }}"
+        );
+    }
+    let ip_chains = [
+        ("prerouting", "prerouting", "raw", "ip daddr"),
+        ("output", "output", "raw", "ip saddr"),
+    ];
+    let arp_chains = [
+        ("input", "input", "0", "arp daddr ip"),
+        ("output", "output", "0", "arp saddr ip"),
+    ];
+    for (family, chains) in [("ip", ip_chains), ("arp", arp_chains)] {
+        for (chain, hook, priority, field) in chains {
+            let _ = writeln!(
+                script,
+                "add chain {family} {TABLE} {chain} \
+                 {{ type filter hook {hook} priority {priority}; policy accept; }}"
+            );
+            let _ = writeln!(
+                script,
+                "add rule {family} {TABLE} {chain} {field} @managed {field} != @held drop"
+            );
+        }
+    }
+    add_managed(&mut script, stale);
+    run(&script)
+}
+
+/// Holds `open` for `timeout` from now (adding them to the managed ones
+/// first), and lets `close` go, in one transaction.
+pub(crate) fn update(
+    open: &BTreeSet<Ipv4Addr>,
+    timeout: Duration,
+    close: &BTreeSet<Ipv4Addr>,
+) -> io::Result<()> {
+    let millis = timeout.as_millis().max(1);
+    let mut script = String::new();
+    add_managed(&mut script, open);
+    for family in FAMILIES {
+        for address in open {
+            let element = format!("{family} {TABLE} held {{ {address} }}");
+            let _ = writeln!(script, "add element {element}");
+            let _ = writeln!(script, "delete element {element}");
+            let _ = writeln!(
+                script,
+                "add element {family} {TABLE} held {{ {address} timeout {millis}ms }}"
+            );
+        }
+        for address in close {
+            let element = format!("{family} {TABLE} held {{ {address} }}");
+            let _ = writeln!(script, "add element {element}");
+            let _ = writeln!(script, "delete element {element}");
+        }
+    }
+    if script.is_empty() {
+        return Ok(());
+    }
+    run(&script)
+}
+
+fn add_managed(script: &mut String, addresses: &BTreeSet<Ipv4Addr>) {
+    for family in FAMILIES {
+        for address in addresses {
+            let _ = writeln!(
+                script,
+                "add element {family} {TABLE} managed {{ {address} }}"
+            );
+        }
+    }
+}
+
+/// Runs `script` as one nftables transaction.
+fn run(script: &str) -> io::Result<()> {
+    let mut child = Command::new("nft")
+        .args(["-f", "-"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|error| {
+            io::Error::new(
+                error.kind(),
+                format!("cannot run nft (package nftables): {error}"),
+            )
+        })?;
+    if let Some(mut stdin) = child.stdin.take() {
+        stdin.write_all(script.as_bytes())?;
+    }
+    let output = child.wait_with_output()?;
+    if output.status.success() {
+        Ok(())
+    } else {
+        Err(io::Error::other(format!(
+            "nft refused the EIP gate's change: {}",
+            String::from_utf8_lossy(&output.stderr).trim()
+        )))
+    }
+}
