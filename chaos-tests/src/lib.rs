@@ -4,11 +4,14 @@
 //!
 //! So far: the register history format, its recorder and its
 //! linearizability checker ([`history`], [`recorder`], [`register`]), tested
-//! on real Jepsen etcd histories, and the set checker ([`set`]: lost and
-//! phantom adds). The runner, the nemeses and
-//! the workloads come next.
+//! on real Jepsen etcd histories; the set checker ([`set`]: lost and
+//! phantom adds); a local cluster in network namespaces to run against
+//! ([`cluster`]) and probes of its data plane ([`probe`]). The runner, the
+//! nemeses and the workloads come next.
 
+pub mod cluster;
 pub mod history;
+pub mod probe;
 pub mod recorder;
 pub mod register;
 pub mod set;

@@ -9,7 +9,9 @@
 //!
 //! The rules drop, for a managed address that is not held: IP packets to it
 //! (prerouting) and from it (output), ARP requests for it (input), and ARP
-//! that claims it (output). The timeout runs in the kernel, so a hold ends
+//! that claims it (output). A third set in the `ip` table, `draining`, drops
+//! only the SYNs of new TCP connections to its addresses (a hand-over lets
+//! established connections finish). The timeout runs in the kernel, so a hold ends
 //! when it should even if the process that set it is killed or stopped.
 //!
 //! nftables does not refresh the timeout of an element that exists when it is
@@ -49,6 +51,7 @@ pub(crate) fn install(stale: &BTreeSet<Ipv4Addr>) -> io::Result<()> {
             "add set {family} {TABLE} held {{ type ipv4_addr; flags timeout; }}"
         );
     }
+    let _ = writeln!(script, "add set ip {TABLE} draining {{ type ipv4_addr; }}");
     let ip_chains = [
         ("prerouting", "prerouting", "raw", "ip daddr"),
         ("output", "output", "raw", "ip saddr"),
@@ -70,7 +73,27 @@ pub(crate) fn install(stale: &BTreeSet<Ipv4Addr>) -> io::Result<()> {
             );
         }
     }
+    let _ = writeln!(
+        script,
+        "add rule ip {TABLE} prerouting ip daddr @draining tcp flags & (syn | ack) == syn drop"
+    );
     add_managed(&mut script, stale);
+    run(&script)
+}
+
+/// Drains `addresses` (new TCP connections refused silently), or, with
+/// `None`, ends every draining.
+pub(crate) fn drain(addresses: Option<&BTreeSet<Ipv4Addr>>) -> io::Result<()> {
+    let script = match addresses {
+        Some(addresses) => addresses
+            .iter()
+            .map(|address| format!("add element ip {TABLE} draining {{ {address} }}\n"))
+            .collect(),
+        None => format!("flush set ip {TABLE} draining\n"),
+    };
+    if script.is_empty() {
+        return Ok(());
+    }
     run(&script)
 }
 

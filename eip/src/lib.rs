@@ -42,6 +42,15 @@ pub trait Binder: Send + Sync {
     /// holding before the call (a failed claim is undone).
     fn hold(&self, addresses: &BTreeSet<Ipv4Addr>, until: Instant) -> io::Result<()>;
 
+    /// While `on`, new TCP connections to the held addresses are refused
+    /// silently (their SYNs dropped, so clients retry), and established ones
+    /// go on: a graceful hand-over lets them finish before it releases. The
+    /// holds stay as they are; a release also ends the draining.
+    ///
+    /// # Errors
+    /// The kernel refused the change.
+    fn drain(&self, on: bool) -> io::Result<()>;
+
     /// Lets go of every address now.
     ///
     /// # Errors
@@ -77,6 +86,11 @@ impl Binder for Loopback {
         } else {
             held.clone_from(addresses);
         }
+        Ok(())
+    }
+
+    fn drain(&self, _on: bool) -> io::Result<()> {
+        // Nothing to gate: the forwarder stops accepting when it releases.
         Ok(())
     }
 

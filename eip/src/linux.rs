@@ -120,13 +120,24 @@ impl Binder for Linux {
         Ok(())
     }
 
+    fn drain(&self, on: bool) -> io::Result<()> {
+        let state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
+        if on {
+            let held: BTreeSet<Ipv4Addr> = state.held.keys().copied().collect();
+            gate::drain(Some(&held))
+        } else {
+            gate::drain(None)
+        }
+    }
+
     fn release(&self) -> io::Result<()> {
         let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
         if state.held.is_empty() {
-            return Ok(());
+            return gate::drain(None);
         }
         let held: BTreeSet<Ipv4Addr> = state.held.keys().copied().collect();
         gate::update(&BTreeSet::new(), Duration::ZERO, &held)?;
+        gate::drain(None)?;
         state.held.clear();
         for address in held {
             state.addresses.delete(address)?;

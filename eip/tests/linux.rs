@@ -149,6 +149,33 @@ fn a_hold_answers_ends_by_itself_is_renewed_released_and_cleaned_up_after_a_kill
     assert_eq!(pair.owners(), vec![holder_mac]);
     assert!(pair.connects());
 
+    // Draining: an established connection goes on, a new one is not accepted.
+    let established = run_in(&pair.peer, || {
+        TcpStream::connect_timeout(&SocketAddr::from((EIP, 9000)), Duration::from_millis(300))
+    })
+    .unwrap()
+    .unwrap();
+    let draining = Arc::clone(&binder);
+    run_in(&pair.holder, move || draining.drain(true))
+        .unwrap()
+        .unwrap();
+    assert!(
+        !pair.connects(),
+        "a draining address accepts new connections"
+    );
+    let mut echo = established;
+    assert!(std::io::Write::write_all(&mut echo, b"still here").is_ok());
+    assert_eq!(
+        pair.owners(),
+        vec![holder_mac],
+        "draining still answers ARP"
+    );
+    let undrained = Arc::clone(&binder);
+    run_in(&pair.holder, move || undrained.drain(false))
+        .unwrap()
+        .unwrap();
+    assert!(pair.connects());
+
     // Released: the address is gone.
     let released = Arc::clone(&binder);
     run_in(&pair.holder, move || released.release())

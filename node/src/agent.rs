@@ -17,6 +17,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use fulcrum_api::{Client, v1};
+use fulcrum_eip::Binder;
 use fulcrum_raft_store::raft::{ClusterNode, OpenError, StateMachine, Store, TypeConfig};
 use openraft::{Raft, SnapshotPolicy};
 use tokio::net::TcpListener;
@@ -25,7 +26,7 @@ use tokio::time::Instant;
 use tonic::transport::server::TcpIncoming;
 
 use crate::api::Api;
-use crate::config::{AgentConfig, InitialMember, Membership};
+use crate::config::{AgentConfig, EipBinderChoice, InitialMember, Membership};
 use crate::dataplane::{NodeDataPlane, OwnerReport};
 use crate::eip::Handover;
 use crate::eip::lease::LeaseTiming;
@@ -68,6 +69,9 @@ pub enum AgentError {
     /// The data plane's threads could not start.
     #[error("dataplane: {0}")]
     DataPlane(std::io::Error),
+    /// The EIP binder could not take charge of its interface.
+    #[error("eip: {0}")]
+    EipBinder(std::io::Error),
 }
 
 /// A node that runs until [`Agent::shutdown`].
@@ -79,6 +83,7 @@ pub struct Agent {
     servers: Vec<JoinHandle<()>>,
     background: Vec<JoinHandle<()>>,
     data_plane: Arc<NodeDataPlane>,
+    binder: Arc<dyn Binder>,
 }
 
 /// How long open connections get to finish when a node stops.
@@ -93,6 +98,16 @@ fn lease_timing(config: &AgentConfig) -> LeaseTiming {
         drift: 0.01,
         release_latency: Duration::from_millis(50),
     }
+}
+
+/// The binder `choice` names, started.
+fn eip_binder(choice: &EipBinderChoice) -> Result<Arc<dyn Binder>, AgentError> {
+    Ok(match choice {
+        EipBinderChoice::Loopback => Arc::new(fulcrum_eip::Loopback::default()),
+        EipBinderChoice::Linux { interface } => {
+            Arc::new(fulcrum_eip::Linux::start(interface).map_err(AgentError::EipBinder)?)
+        }
+    })
 }
 
 fn openraft_config(config: &AgentConfig) -> Result<Arc<openraft::Config>, AgentError> {
@@ -223,7 +238,8 @@ impl Agent {
             }
         });
         let report = Arc::new(OwnerReport::new(data_plane.clone()));
-        let handover = Arc::new(Handover::new(data_plane.clone()));
+        let binder = eip_binder(&config.eip_binder)?;
+        let handover = Arc::new(Handover::new(data_plane.clone(), binder.clone()));
         let routes = Api::new(
             replica.clone(),
             report.clone(),
@@ -246,6 +262,7 @@ impl Agent {
         let feeder = tokio::spawn(crate::dataplane::feed_from(
             replica.clone(),
             data_plane.clone(),
+            binder.clone(),
             lease_timing(&config),
             handover.subscribe(),
         ));
@@ -258,6 +275,7 @@ impl Agent {
             servers: vec![raft_task, api_task],
             background: vec![feeder, follower],
             data_plane,
+            binder,
         };
         agent.enter_cluster(&config).await?;
         tracing::info!(
@@ -349,6 +367,12 @@ impl Agent {
         let _ = self.stop.send(true);
         for task in &self.background {
             task.abort();
+        }
+        // The addresses go at once (the kernel would silence them when the
+        // hold ends, but leave them on the interface).
+        let binder = self.binder.clone();
+        if let Ok(Err(error)) = tokio::task::spawn_blocking(move || binder.release()).await {
+            tracing::warn!(%error, "the EIPs were not released; their holds end by themselves");
         }
         let data_plane = self.data_plane.clone();
         let drained = tokio::task::spawn_blocking(move || data_plane.shutdown(DRAIN_ON_STOP)).await;

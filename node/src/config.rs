@@ -24,6 +24,14 @@
 //! # The EIP pool a new cluster starts with (later: UpdateClusterSettings).
 //! eip_pool = ["203.0.113.0/24"]
 //!
+//! [eip]
+//! # "linux": EIP addresses on an interface, gated by nftables, announced by
+//! # gratuitous ARP (needs CAP_NET_ADMIN and CAP_NET_RAW, and the nft
+//! # command). "loopback": 127.0.0.0/8 pools on one machine, no privileges.
+//! # Default: loopback when every cluster.eip_pool block is loopback.
+//! binder = "linux"
+//! interface = "eth0"
+//!
 //! [dataplane]
 //! threads = 1
 //! driver = "auto"          # or "epoll"
@@ -99,6 +107,8 @@ struct File {
     #[serde(default)]
     dataplane: DataplaneSection,
     #[serde(default)]
+    eip: EipSection,
+    #[serde(default)]
     raft: RaftSection,
 }
 
@@ -124,6 +134,13 @@ struct ClusterSection {
 struct DataplaneSection {
     threads: Option<u32>,
     driver: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct EipSection {
+    binder: Option<String>,
+    interface: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -159,6 +176,10 @@ pub struct Overrides {
     pub dataplane_threads: Option<String>,
     /// `dataplane.driver`.
     pub dataplane_driver: Option<String>,
+    /// `eip.binder`.
+    pub eip_binder: Option<String>,
+    /// `eip.interface`.
+    pub eip_interface: Option<String>,
     /// `raft.heartbeat_ms`.
     pub heartbeat_ms: Option<String>,
     /// `raft.election_timeout_min_ms`.
@@ -178,6 +199,8 @@ pub const ENVIRONMENT: &[(&str, &str)] = &[
     ("FULCRUM_EIP_POOL", "cluster.eip_pool"),
     ("FULCRUM_DATAPLANE_THREADS", "dataplane.threads"),
     ("FULCRUM_DATAPLANE_DRIVER", "dataplane.driver"),
+    ("FULCRUM_EIP_BINDER", "eip.binder"),
+    ("FULCRUM_EIP_INTERFACE", "eip.interface"),
     ("FULCRUM_HEARTBEAT_MS", "raft.heartbeat_ms"),
     (
         "FULCRUM_ELECTION_TIMEOUT_MIN_MS",
@@ -204,6 +227,8 @@ impl Overrides {
                 "FULCRUM_EIP_POOL" => &mut overrides.eip_pool,
                 "FULCRUM_DATAPLANE_THREADS" => &mut overrides.dataplane_threads,
                 "FULCRUM_DATAPLANE_DRIVER" => &mut overrides.dataplane_driver,
+                "FULCRUM_EIP_BINDER" => &mut overrides.eip_binder,
+                "FULCRUM_EIP_INTERFACE" => &mut overrides.eip_interface,
                 "FULCRUM_HEARTBEAT_MS" => &mut overrides.heartbeat_ms,
                 "FULCRUM_ELECTION_TIMEOUT_MIN_MS" => &mut overrides.election_timeout_min_ms,
                 "FULCRUM_ELECTION_TIMEOUT_MAX_MS" => &mut overrides.election_timeout_max_ms,
@@ -226,6 +251,8 @@ impl Overrides {
             eip_pool: over.eip_pool.or(self.eip_pool),
             dataplane_threads: over.dataplane_threads.or(self.dataplane_threads),
             dataplane_driver: over.dataplane_driver.or(self.dataplane_driver),
+            eip_binder: over.eip_binder.or(self.eip_binder),
+            eip_interface: over.eip_interface.or(self.eip_interface),
             heartbeat_ms: over.heartbeat_ms.or(self.heartbeat_ms),
             election_timeout_min_ms: over
                 .election_timeout_min_ms
@@ -248,6 +275,18 @@ pub enum Membership {
     /// Neither: the node already belongs to a cluster (its data says so), or
     /// waits to be added by an operator.
     Restart,
+}
+
+/// How this node makes its host answer for EIP addresses.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum EipBinderChoice {
+    /// 127.0.0.0/8 on one machine: nothing to add to the kernel.
+    Loopback,
+    /// Addresses on this interface, gated by nftables, announced by ARP.
+    Linux {
+        /// The interface the EIPs go on.
+        interface: String,
+    },
 }
 
 /// Raft's timing and log compaction.
@@ -284,6 +323,8 @@ pub struct AgentConfig {
     pub dataplane_threads: u32,
     /// The data plane's I/O driver.
     pub dataplane_driver: fulcrum_dataplane::Driver,
+    /// The EIP binder.
+    pub eip_binder: EipBinderChoice,
     /// Raft's timing.
     pub raft: RaftSettings,
     /// The deadline of a request that carries none.
@@ -302,6 +343,8 @@ pub mod defaults {
     pub const REQUEST_TIMEOUT_MS: u64 = 10_000;
     /// `dataplane.threads`.
     pub const DATAPLANE_THREADS: u32 = 1;
+    /// `eip.interface`.
+    pub const EIP_INTERFACE: &str = "eth0";
     /// `raft.snapshot_interval_entries`: etcd's default snapshot count. A
     /// snapshot carries the whole kept event history, so it is not cheap.
     pub const SNAPSHOT_INTERVAL_ENTRIES: u64 = 100_000;
@@ -501,6 +544,34 @@ impl AgentConfig {
             }
         };
 
+        let all_loopback = !eip_pool.is_empty()
+            && eip_pool
+                .iter()
+                .all(|block| matches!(block, IpNet::V4(v4) if v4.addr().is_loopback()));
+        let interface = overrides
+            .eip_interface
+            .or(file.eip.interface)
+            .unwrap_or_else(|| defaults::EIP_INTERFACE.to_owned());
+        if interface.is_empty() || interface.len() > 11 {
+            return Err(ConfigError::new(
+                "eip.interface",
+                format!(
+                    "{interface:?} must be 1 to 11 bytes (the EIP label <interface>:eip must fit in 15)"
+                ),
+            ));
+        }
+        let eip_binder = match overrides.eip_binder.or(file.eip.binder).as_deref() {
+            None if all_loopback => EipBinderChoice::Loopback,
+            Some("loopback") => EipBinderChoice::Loopback,
+            None | Some("linux") => EipBinderChoice::Linux { interface },
+            Some(other) => {
+                return Err(ConfigError::new(
+                    "eip.binder",
+                    format!("\"linux\" or \"loopback\", not {other:?}"),
+                ));
+            }
+        };
+
         let millis = |key: &str, flag: Option<&str>, file: Option<u64>, default: u64| {
             let value = match flag {
                 Some(text) => parse::<u64>(key, text, "milliseconds")?,
@@ -557,6 +628,7 @@ impl AgentConfig {
             eip_pool,
             dataplane_threads,
             dataplane_driver,
+            eip_binder,
             raft: RaftSettings {
                 heartbeat: Duration::from_millis(heartbeat),
                 election_timeout_min: Duration::from_millis(election_min),

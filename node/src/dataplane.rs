@@ -34,6 +34,7 @@ use tokio::time::Instant;
 
 use crate::api::statuses::DataPlaneReport;
 use crate::eip::lease::{Decision, Leadership, LeaseTiming, decide};
+use fulcrum_eip::Binder;
 
 /// This node's forwarder and what it was given.
 pub struct NodeDataPlane {
@@ -135,6 +136,16 @@ impl NodeDataPlane {
                 .applied_generations()
                 .iter()
                 .all(|applied| *applied >= generation)
+    }
+
+    /// Client connections open on this node's listeners, all threads.
+    pub fn active_connections(&self) -> u64 {
+        self.forwarder
+            .counters()
+            .listeners
+            .values()
+            .map(|stats| stats.active_connections)
+            .sum()
     }
 
     /// Whether this node is the EIP owner, as last fed.
@@ -417,17 +428,22 @@ fn health_check(check: &HealthCheck) -> dataplane::config::HealthCheck {
 
 /// Feeds `data_plane` from `replica`: the projection at every applied entry,
 /// and the EIP addresses while the lease says this node may hold them
-/// ([`crate::eip::lease`]), re-deciding at every change of Raft's metrics and
-/// when a hold runs out.
+/// ([`crate::eip::lease`]), re-deciding at every change of Raft's metrics
+/// (each quorum acknowledgement renews the hold) and when a hold runs out.
+///
+/// Order: a claim binds the addresses before the forwarder listens on them;
+/// a release stops the forwarder before the addresses go.
 pub async fn feed_from(
     replica: Arc<crate::replica::Replica>,
     data_plane: Arc<NodeDataPlane>,
+    binder: Arc<dyn Binder>,
     timing: LeaseTiming,
     mut yielding: tokio::sync::watch::Receiver<bool>,
 ) {
     let mut metrics = replica.raft().metrics();
     let mut compiled: Option<(Option<u64>, DataPlaneConfig)> = None;
     let mut owned = false;
+    let mut last_error = None;
     loop {
         let now = Instant::now();
         let current = replica.metrics();
@@ -447,14 +463,31 @@ pub async fn feed_from(
         } else {
             decide(&leadership(&replica, &current, now), &timing, now)
         };
-        let (held, wake) = match decision {
-            Decision::Hold { until } => (
-                source.listeners.iter().map(|entry| entry.address).collect(),
-                until,
-            ),
-            Decision::Release(_) => (BTreeSet::new(), now + Duration::from_secs(3600)),
+        let (owner, wake) = match decision {
+            Decision::Hold { until } => {
+                let held: BTreeSet<Ipv4Addr> =
+                    source.listeners.iter().map(|entry| entry.address).collect();
+                match bind(&binder, &held, until, timing.release_latency).await {
+                    Ok(()) => {
+                        last_error = None;
+                        data_plane.feed(source, &held, true);
+                        (true, until)
+                    }
+                    Err(error) => {
+                        if last_error.as_ref() != Some(&error) {
+                            tracing::error!(%error, "cannot hold the EIPs");
+                            last_error = Some(error);
+                        }
+                        unbind(&data_plane, &binder, source).await;
+                        (false, until)
+                    }
+                }
+            }
+            Decision::Release(_) => {
+                unbind(&data_plane, &binder, source).await;
+                (false, now + Duration::from_secs(3600))
+            }
         };
-        let owner = matches!(decision, Decision::Hold { .. });
         if owner != owned {
             match decision {
                 Decision::Hold { .. } => tracing::info!("holding the EIPs"),
@@ -462,12 +495,55 @@ pub async fn feed_from(
             }
             owned = owner;
         }
-        data_plane.feed(source, &held, owner);
         tokio::select! {
             changed = metrics.changed() => if changed.is_err() { return },
             changed = yielding.changed() => if changed.is_err() { return },
             () = tokio::time::sleep_until(wake) => {}
         }
+    }
+}
+
+/// Holds `addresses` until `until` through `binder`, off the async workers.
+/// A binder slower than the lease's allowance for a release is logged: its
+/// kernel-side hold ends that much after `until`.
+async fn bind(
+    binder: &Arc<dyn Binder>,
+    addresses: &BTreeSet<Ipv4Addr>,
+    until: Instant,
+    allowance: Duration,
+) -> Result<(), String> {
+    let started = Instant::now();
+    let binder = Arc::clone(binder);
+    let addresses = addresses.clone();
+    let held = tokio::task::spawn_blocking(move || binder.hold(&addresses, until.into_std()))
+        .await
+        .map_err(|error| error.to_string())?
+        .map_err(|error| error.to_string());
+    let took = started.elapsed();
+    if took > allowance {
+        tracing::warn!(
+            ?took,
+            ?allowance,
+            "the EIP binder was slower than the lease allows for a release"
+        );
+    }
+    held
+}
+
+/// Stops serving the EIPs: the forwarder first, then the addresses.
+async fn unbind(data_plane: &NodeDataPlane, binder: &Arc<dyn Binder>, source: &DataPlaneConfig) {
+    data_plane.feed(source, &BTreeSet::new(), false);
+    if binder.held().is_empty() {
+        return;
+    }
+    let binder = Arc::clone(binder);
+    let released = tokio::task::spawn_blocking(move || binder.release()).await;
+    match released {
+        Ok(Ok(())) => {}
+        Ok(Err(error)) => {
+            tracing::error!(%error, "cannot release the EIPs now; their holds end by themselves");
+        }
+        Err(error) => tracing::error!(%error, "the EIP release task failed"),
     }
 }
 

@@ -335,4 +335,17 @@ fn a_bad_configuration_exits_64_and_names_the_key() {
     assert_eq!(output.status.code(), Some(64));
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("dataplane.driver"), "{stderr}");
+
+    for (flag, value, key) in [
+        ("--eip-binder", "carrier-pigeon", "eip.binder"),
+        ("--eip-interface", "a-very-long-ifname", "eip.interface"),
+    ] {
+        let output = Command::new(BIN)
+            .args(["agent", "--dev", flag, value])
+            .output()
+            .unwrap();
+        assert_eq!(output.status.code(), Some(64), "{flag}");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(stderr.contains(key), "{stderr}");
+    }
 }

@@ -110,6 +110,12 @@ pub struct AgentArgs {
     /// dataplane.driver: auto (io_uring where available) or epoll
     #[arg(long)]
     pub dataplane_driver: Option<String>,
+    /// eip.binder: linux (an interface, nftables, ARP) or loopback (127.0.0.0/8)
+    #[arg(long)]
+    pub eip_binder: Option<String>,
+    /// eip.interface: where the Linux binder puts EIP addresses
+    #[arg(long)]
+    pub eip_interface: Option<String>,
     /// raft.heartbeat_ms
     #[arg(long)]
     pub heartbeat_ms: Option<String>,
@@ -134,6 +140,8 @@ impl AgentArgs {
             eip_pool: self.eip_pool.clone(),
             dataplane_threads: self.dataplane_threads.clone(),
             dataplane_driver: self.dataplane_driver.clone(),
+            eip_binder: self.eip_binder.clone(),
+            eip_interface: self.eip_interface.clone(),
             heartbeat_ms: self.heartbeat_ms.clone(),
             election_timeout_min_ms: self.election_timeout_min_ms.clone(),
             election_timeout_max_ms: self.election_timeout_max_ms.clone(),

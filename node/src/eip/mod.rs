@@ -1,8 +1,10 @@
 //! EIP ownership: which node holds the EIP addresses, and when.
 //!
 //! [`lease`] holds the rule and its timing argument. The node's data-plane
-//! feed applies it: while the rule says hold, the node's forwarder serves
-//! the listeners of every associated EIP; otherwise it serves none.
+//! feed applies it: while the rule says hold, the node's binder
+//! ([`fulcrum_eip`]) holds the addresses until the lease's end, renewed at
+//! every quorum acknowledgement, and the node's forwarder serves the
+//! listeners of every associated EIP; otherwise it serves none.
 
 pub mod lease;
 
@@ -10,6 +12,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::sync::watch;
+
+use fulcrum_eip::Binder;
 
 use crate::dataplane::NodeDataPlane;
 
@@ -19,7 +23,13 @@ use crate::dataplane::NodeDataPlane;
 pub struct Handover {
     yielding: watch::Sender<bool>,
     data_plane: Arc<NodeDataPlane>,
+    binder: Arc<dyn Binder>,
 }
+
+/// How long a hand-over lets open connections on the EIPs finish before it
+/// releases them; new connections wait meanwhile (their SYNs are dropped,
+/// and clients send them again, to the new owner).
+pub const HANDOVER_DRAIN: Duration = Duration::from_millis(500);
 
 /// Released EIPs; dropping it lets the node claim them again if it still
 /// leads (a transfer that failed).
@@ -28,15 +38,20 @@ pub struct Released<'a>(&'a Handover);
 impl Drop for Released<'_> {
     fn drop(&mut self) {
         self.0.yielding.send_replace(false);
+        let binder = Arc::clone(&self.0.binder);
+        // The release ended the draining; this ends one a failure left.
+        tokio::task::spawn_blocking(move || binder.drain(false));
     }
 }
 
 impl Handover {
-    /// The hand-over of the node that serves through `data_plane`.
-    pub fn new(data_plane: Arc<NodeDataPlane>) -> Self {
+    /// The hand-over of the node that serves through `data_plane` on the
+    /// addresses `binder` holds.
+    pub fn new(data_plane: Arc<NodeDataPlane>, binder: Arc<dyn Binder>) -> Self {
         Self {
             yielding: watch::Sender::new(false),
             data_plane,
+            binder,
         }
     }
 
@@ -46,16 +61,31 @@ impl Handover {
     }
 
     /// Releases the EIPs and waits, up to `patience`, until this node's
-    /// forwarder has stopped serving them.
+    /// forwarder has stopped serving them and its binder holds none. First,
+    /// for up to [`HANDOVER_DRAIN`], new connections wait while open ones
+    /// finish.
     ///
     /// # Errors
     /// The forwarder did not confirm the release in time (the EIPs stay
     /// released until the returned guard would have been dropped).
     pub async fn release(&self, patience: Duration) -> Result<Released<'_>, &'static str> {
-        self.yielding.send_replace(true);
         let released = Released(self);
         let deadline = tokio::time::Instant::now() + patience;
-        while !self.data_plane.serves_nothing() {
+        let binder = Arc::clone(&self.binder);
+        match tokio::task::spawn_blocking(move || binder.drain(true)).await {
+            Ok(Ok(())) => {
+                let drained = tokio::time::Instant::now() + HANDOVER_DRAIN.min(patience / 2);
+                while self.data_plane.active_connections() > 0
+                    && tokio::time::Instant::now() < drained
+                {
+                    tokio::time::sleep(Duration::from_millis(2)).await;
+                }
+            }
+            Ok(Err(error)) => tracing::warn!(%error, "cannot drain the EIPs; releasing at once"),
+            Err(error) => tracing::warn!(%error, "the drain task failed; releasing at once"),
+        }
+        self.yielding.send_replace(true);
+        while !(self.data_plane.serves_nothing() && self.binder.held().is_empty()) {
             if tokio::time::Instant::now() >= deadline {
                 return Err("the data plane did not release the EIPs in time");
             }

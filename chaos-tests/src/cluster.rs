@@ -1,0 +1,312 @@
+//! A local cluster in network namespaces, driven through
+//! `deploy/local-cluster`: nodes started, killed, stopped, continued,
+//! restarted and partitioned; the API reached with the `fulcrum` CLI from the
+//! client namespace.
+//!
+//! The namespaces have fixed names, so one cluster runs at a time in this
+//! machine: [`LocalCluster::up`] takes a process-wide lock and, against other
+//! processes, refuses when a cluster is already up.
+
+use std::collections::BTreeMap;
+use std::io;
+use std::net::Ipv4Addr;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::time::{Duration, Instant};
+
+use fulcrum_eip::arp::Mac;
+
+/// The client namespace's name.
+pub const CLIENT_NAMESPACE: &str = "fulcrum-client";
+/// The client's address.
+pub const CLIENT_ADDRESS: Ipv4Addr = Ipv4Addr::new(10, 88, 0, 100);
+
+/// One local cluster per process at a time.
+static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
+
+/// A running local cluster; taken down (data purged) when dropped.
+pub struct LocalCluster {
+    script: PathBuf,
+    binary: PathBuf,
+    state: PathBuf,
+    nodes: usize,
+    _turn: MutexGuard<'static, ()>,
+}
+
+/// Signals the cluster's processes can be sent.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Signal {
+    /// Killed at once; nothing is cleaned up.
+    Kill,
+    /// Stopped (frozen) until continued.
+    Stop,
+    /// Continued after a stop.
+    Cont,
+    /// Asked to stop gracefully.
+    Term,
+}
+
+impl Signal {
+    fn name(self) -> &'static str {
+        match self {
+            Self::Kill => "KILL",
+            Self::Stop => "STOP",
+            Self::Cont => "CONT",
+            Self::Term => "TERM",
+        }
+    }
+}
+
+impl LocalCluster {
+    /// Brings up `nodes` nodes running `binary`, with their data and logs
+    /// under `state`, and waits for a leader.
+    ///
+    /// # Errors
+    /// Not root, a cluster already up, or no leader in time; the error
+    /// carries the script's output.
+    pub fn up(binary: &Path, nodes: usize, state: &Path) -> io::Result<Self> {
+        let turn = ONE_AT_A_TIME.lock().unwrap_or_else(PoisonError::into_inner);
+        let cluster = Self {
+            script: PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../deploy/local-cluster"),
+            binary: binary.to_owned(),
+            state: state.to_owned(),
+            nodes,
+            _turn: turn,
+        };
+        cluster.script(&["up", &nodes.to_string()])?;
+        Ok(cluster)
+    }
+
+    /// How many nodes it has; they are numbered from 1.
+    pub fn nodes(&self) -> usize {
+        self.nodes
+    }
+
+    /// Node `node`'s address.
+    pub fn node_address(node: usize) -> Ipv4Addr {
+        Ipv4Addr::new(10, 88, 0, 10 + u8::try_from(node).unwrap_or(0))
+    }
+
+    /// Node `node`'s API endpoint.
+    pub fn endpoint(node: usize) -> String {
+        format!("{}:7400", Self::node_address(node))
+    }
+
+    /// Node `node`'s network namespace.
+    pub fn namespace(node: usize) -> String {
+        format!("fulcrum-node{node}")
+    }
+
+    /// Where node `node` writes its log.
+    pub fn log(&self, node: usize) -> PathBuf {
+        self.state.join(format!("node{node}.log"))
+    }
+
+    /// Runs the `fulcrum` CLI against `node` from the client namespace.
+    ///
+    /// # Errors
+    /// The CLI could not be run; a refusal is in the output's status.
+    pub fn cli(&self, node: usize, args: &[&str]) -> io::Result<Output> {
+        Command::new("ip")
+            .args(["netns", "exec", CLIENT_NAMESPACE])
+            .arg(&self.binary)
+            .args(["--endpoint", &Self::endpoint(node), "--timeout", "5"])
+            .args(args)
+            .output()
+    }
+
+    /// Runs the CLI against the first node that accepts the command.
+    ///
+    /// # Errors
+    /// Every node refused; the error carries the last refusal.
+    pub fn cli_ok(&self, args: &[&str]) -> io::Result<String> {
+        let mut refusal = String::new();
+        for node in 1..=self.nodes {
+            let output = self.cli(node, args)?;
+            if output.status.success() {
+                return Ok(String::from_utf8_lossy(&output.stdout).into_owned());
+            }
+            refusal = format!(
+                "node {node}: {}{}",
+                String::from_utf8_lossy(&output.stdout),
+                String::from_utf8_lossy(&output.stderr)
+            );
+        }
+        Err(io::Error::other(format!("fulcrum {args:?}: {refusal}")))
+    }
+
+    /// The leader, as the first node that answers sees it.
+    pub fn leader(&self) -> Option<usize> {
+        let text = self
+            .cli_ok(&["--output", "json", "cluster", "status"])
+            .ok()?;
+        let status: serde_json::Value = serde_json::from_str(&text).ok()?;
+        status["leaderId"]
+            .as_u64()
+            .and_then(|id| usize::try_from(id).ok())
+    }
+
+    /// Waits until a leader other than `not` is known, for up to `patience`.
+    pub fn wait_for_leader(&self, not: Option<usize>, patience: Duration) -> Option<usize> {
+        let deadline = Instant::now() + patience;
+        while Instant::now() < deadline {
+            if let Some(leader) = self.leader()
+                && Some(leader) != not
+            {
+                return Some(leader);
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        None
+    }
+
+    /// Node `node`'s process id.
+    ///
+    /// # Errors
+    /// The node has no pid file.
+    pub fn pid(&self, node: usize) -> io::Result<u32> {
+        let text = std::fs::read_to_string(self.state.join(format!("node{node}.pid")))?;
+        text.trim()
+            .parse()
+            .map_err(|_| io::Error::other(format!("node {node}'s pid file holds {text:?}")))
+    }
+
+    /// Sends `signal` to node `node`'s process.
+    ///
+    /// # Errors
+    /// No such process.
+    pub fn signal(&self, node: usize, signal: Signal) -> io::Result<()> {
+        let pid = self.pid(node)?;
+        let output = Command::new("kill")
+            .args(["-s", signal.name(), &pid.to_string()])
+            .output()?;
+        if !output.status.success() {
+            return Err(io::Error::other(format!(
+                "kill -s {} {pid}: {}",
+                signal.name(),
+                String::from_utf8_lossy(&output.stderr)
+            )));
+        }
+        if signal == Signal::Kill {
+            // Reaped by the script's shell long gone: wait until it is gone.
+            let deadline = Instant::now() + Duration::from_secs(5);
+            while Path::new(&format!("/proc/{pid}")).exists() && Instant::now() < deadline {
+                std::thread::sleep(Duration::from_millis(5));
+            }
+        }
+        Ok(())
+    }
+
+    /// Starts node `node` again, with its data.
+    ///
+    /// # Errors
+    /// It is running, or the script failed.
+    pub fn start(&self, node: usize) -> io::Result<()> {
+        self.script(&["start", &node.to_string()]).map(drop)
+    }
+
+    /// Cuts node `node` off from the other nodes; clients still reach it.
+    ///
+    /// # Errors
+    /// The script failed.
+    pub fn isolate(&self, node: usize) -> io::Result<()> {
+        self.script(&["isolate", &node.to_string()]).map(drop)
+    }
+
+    /// Removes every partition.
+    ///
+    /// # Errors
+    /// The script failed.
+    pub fn heal(&self) -> io::Result<()> {
+        self.script(&["heal"]).map(drop)
+    }
+
+    /// Each node's MAC address on the cluster's bridge → the node.
+    ///
+    /// # Errors
+    /// `ip` failed or printed no MAC address.
+    pub fn macs(&self) -> io::Result<BTreeMap<Mac, usize>> {
+        (1..=self.nodes)
+            .map(|node| {
+                let output = Command::new("ip")
+                    .args(["-n", &Self::namespace(node), "-o", "link", "show", "eth0"])
+                    .output()?;
+                let text = String::from_utf8_lossy(&output.stdout);
+                let mac = text
+                    .split_whitespace()
+                    .skip_while(|word| *word != "link/ether")
+                    .nth(1)
+                    .and_then(parse_mac)
+                    .ok_or_else(|| io::Error::other(format!("no MAC for node {node}: {text}")))?;
+                Ok((mac, node))
+            })
+            .collect()
+    }
+
+    fn script(&self, args: &[&str]) -> io::Result<String> {
+        let output = Command::new(&self.script)
+            .args(args)
+            .env("FULCRUM_CLUSTER_DIR", &self.state)
+            .env("FULCRUM_BIN", &self.binary)
+            .output()?;
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        );
+        if output.status.success() {
+            Ok(text)
+        } else {
+            Err(io::Error::other(format!(
+                "deploy/local-cluster {args:?}: {text}"
+            )))
+        }
+    }
+}
+
+impl Drop for LocalCluster {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            // What a failed test needs to be understood, before `down` purges it.
+            for node in 1..=self.nodes {
+                let log = std::fs::read_to_string(self.log(node)).unwrap_or_default();
+                let tail: Vec<&str> = log.lines().rev().take(40).collect();
+                eprintln!("--- node {node}'s log, last lines ---");
+                for line in tail.iter().rev() {
+                    eprintln!("{line}");
+                }
+            }
+        }
+        // Continue stopped nodes, so that they can be killed.
+        for node in 1..=self.nodes {
+            let _ = self.signal(node, Signal::Cont);
+        }
+        let _ = self.script(&["down", "--purge"]);
+    }
+}
+
+fn parse_mac(text: &str) -> Option<Mac> {
+    let mut mac = [0_u8; 6];
+    let mut parts = text.split(':');
+    for byte in &mut mac {
+        *byte = u8::from_str_radix(parts.next()?, 16).ok()?;
+    }
+    parts.next().is_none().then_some(mac)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn macs_parse_as_ip_prints_them() {
+        assert_eq!(
+            parse_mac("12:cb:96:fc:05:8a"),
+            Some([0x12, 0xcb, 0x96, 0xfc, 0x05, 0x8a])
+        );
+        assert_eq!(parse_mac("12:cb:96:fc:05"), None);
+        assert_eq!(parse_mac("12:cb:96:fc:05:8a:00"), None);
+        assert_eq!(LocalCluster::node_address(3), Ipv4Addr::new(10, 88, 0, 13));
+    }
+}
