@@ -108,10 +108,15 @@ impl LocalCluster {
     /// # Errors
     /// The CLI could not be run; a refusal is in the output's status.
     pub fn cli(&self, node: usize, args: &[&str]) -> io::Result<Output> {
+        self.cli_within(node, 5, args)
+    }
+
+    fn cli_within(&self, node: usize, seconds: u32, args: &[&str]) -> io::Result<Output> {
         Command::new("ip")
             .args(["netns", "exec", CLIENT_NAMESPACE])
             .arg(&self.binary)
-            .args(["--endpoint", &Self::endpoint(node), "--timeout", "5"])
+            .args(["--endpoint", &Self::endpoint(node)])
+            .args(["--timeout", &seconds.to_string()])
             .args(args)
             .output()
     }
@@ -136,12 +141,17 @@ impl LocalCluster {
         Err(io::Error::other(format!("fulcrum {args:?}: {refusal}")))
     }
 
-    /// The leader, as the first node that answers sees it.
+    /// The leader, as the first node that answers within a second sees it.
     pub fn leader(&self) -> Option<usize> {
-        let text = self
-            .cli_ok(&["--output", "json", "cluster", "status"])
+        (1..=self.nodes).find_map(|node| self.leader_seen_by(node))
+    }
+
+    /// The leader, as node `node` sees it (it answers within a second).
+    pub fn leader_seen_by(&self, node: usize) -> Option<usize> {
+        let output = self
+            .cli_within(node, 1, &["--output", "json", "cluster", "status"])
             .ok()?;
-        let status: serde_json::Value = serde_json::from_str(&text).ok()?;
+        let status: serde_json::Value = serde_json::from_slice(&output.stdout).ok()?;
         status["leaderId"]
             .as_u64()
             .and_then(|id| usize::try_from(id).ok())
