@@ -88,6 +88,16 @@ impl LocalCluster {
         Ipv4Addr::new(10, 88, 0, 10 + u8::try_from(node).unwrap_or(0))
     }
 
+    /// The node at `address` (0 when it is no node's).
+    pub fn node_at(address: Ipv4Addr) -> usize {
+        let [a, b, c, last] = address.octets();
+        if [a, b, c] == [10, 88, 0] && last > 10 {
+            usize::from(last - 10)
+        } else {
+            0
+        }
+    }
+
     /// Node `node`'s API endpoint.
     pub fn endpoint(node: usize) -> String {
         format!("{}:7400", Self::node_address(node))
@@ -318,5 +328,8 @@ mod tests {
         assert_eq!(parse_mac("12:cb:96:fc:05"), None);
         assert_eq!(parse_mac("12:cb:96:fc:05:8a:00"), None);
         assert_eq!(LocalCluster::node_address(3), Ipv4Addr::new(10, 88, 0, 13));
+        assert_eq!(LocalCluster::node_at(Ipv4Addr::new(10, 88, 0, 13)), 3);
+        assert_eq!(LocalCluster::node_at(Ipv4Addr::new(10, 88, 0, 100)), 90);
+        assert_eq!(LocalCluster::node_at(Ipv4Addr::new(10, 9, 0, 13)), 0);
     }
 }

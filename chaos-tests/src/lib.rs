@@ -6,10 +6,12 @@
 //! linearizability checker ([`history`], [`recorder`], [`register`]), tested
 //! on real Jepsen etcd histories; the set checker ([`set`]: lost and
 //! phantom adds); a local cluster in network namespaces to run against
-//! ([`cluster`]) and probes of its data plane ([`probe`]). The runner, the
+//! ([`cluster`]), the guide's steps with real backends ([`guide`]) and
+//! probes of its data plane ([`probe`]). The runner, the
 //! nemeses and the workloads come next.
 
 pub mod cluster;
+pub mod guide;
 pub mod history;
 pub mod probe;
 pub mod recorder;

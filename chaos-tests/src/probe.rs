@@ -271,7 +271,7 @@ pub struct ArpRound {
 
 /// Asks who answers for `address` every `period`, from the client
 /// namespace, until stopped; each round collects answers until the next.
-pub fn watch_arp(address: Ipv4Addr, period: Duration) -> Running<Vec<ArpRound>> {
+pub fn watch_arp(address: Ipv4Addr, period: Duration) -> Running<Ownership> {
     run_until_stopped(move |stop| {
         let mut port = Port::open("eth0")?;
         let mut rounds = Vec::new();
@@ -281,8 +281,109 @@ pub fn watch_arp(address: Ipv4Addr, period: Duration) -> Running<Vec<ArpRound>> 
             let answers = port.answers(address, asked + period)?;
             rounds.push(ArpRound { asked, answers });
         }
-        Ok(rounds)
+        Ok(Ownership { rounds })
     })
+}
+
+/// What an ARP watch saw: who owned the address when.
+pub struct Ownership {
+    /// The rounds, in order.
+    pub rounds: Vec<ArpRound>,
+}
+
+impl Ownership {
+    /// The most MAC addresses that answered one question: above 1, two
+    /// nodes held the address at once.
+    pub fn most_owners_at_once(&self) -> usize {
+        self.rounds
+            .iter()
+            .map(|round| round.answers.len())
+            .max()
+            .unwrap_or(0)
+    }
+
+    /// The rounds in which more than one MAC address answered.
+    pub fn instants_of_two_owners(&self) -> usize {
+        self.rounds
+            .iter()
+            .filter(|round| round.answers.len() > 1)
+            .count()
+    }
+
+    /// The owners in the order they answered, each run of one owner once.
+    pub fn owner_sequence(&self) -> Vec<Mac> {
+        let mut sequence: Vec<Mac> = Vec::new();
+        for round in &self.rounds {
+            for mac in &round.answers {
+                if sequence.last() != Some(mac) {
+                    sequence.push(*mac);
+                }
+            }
+        }
+        sequence
+    }
+
+    /// When `mac` answered first and last.
+    pub fn answered(&self, mac: &Mac) -> Option<(Instant, Instant)> {
+        let mut times = self
+            .rounds
+            .iter()
+            .filter(|round| round.answers.contains(mac))
+            .map(|round| round.asked);
+        let first = times.next()?;
+        Some((first, times.next_back().unwrap_or(first)))
+    }
+
+    /// The longest time no one answered, between two answered rounds.
+    pub fn longest_silence(&self) -> Duration {
+        let answered: Vec<Instant> = self
+            .rounds
+            .iter()
+            .filter(|round| !round.answers.is_empty())
+            .map(|round| round.asked)
+            .collect();
+        answered
+            .windows(2)
+            .map(|pair| pair[1] - pair[0])
+            .max()
+            .unwrap_or_default()
+    }
+
+    /// The owner sequence with node numbers from `nodes` (MAC → node).
+    pub fn describe(&self, nodes: &std::collections::BTreeMap<Mac, usize>) -> String {
+        self.owner_sequence()
+            .iter()
+            .map(|mac| match nodes.get(mac) {
+                Some(node) => format!("node {node}"),
+                None => fulcrum_eip::arp::format_mac(mac),
+            })
+            .collect::<Vec<_>>()
+            .join(" → ")
+    }
+}
+
+/// The samples that failed.
+pub fn failures(samples: &[Sample]) -> Vec<&Sample> {
+    samples
+        .iter()
+        .filter(|sample| matches!(sample.outcome, Outcome::Failed(_)))
+        .collect()
+}
+
+/// The share of served samples that `backend` answered.
+pub fn share_of(samples: &[Sample], backend: &str) -> f64 {
+    let served: Vec<&Greeting> = samples
+        .iter()
+        .filter_map(|sample| match &sample.outcome {
+            Outcome::Served(greeting) => Some(greeting),
+            Outcome::Failed(_) => None,
+        })
+        .collect();
+    let hits = served
+        .iter()
+        .filter(|greeting| greeting.backend == backend)
+        .count();
+    hits as f64 / served.len().max(1) as f64
 }
 
 #[cfg(test)]

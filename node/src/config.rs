@@ -37,9 +37,9 @@
 //! driver = "auto"          # or "epoll"
 //!
 //! [raft]
-//! heartbeat_ms = 100
-//! election_timeout_min_ms = 500
-//! election_timeout_max_ms = 1000
+//! heartbeat_ms = 50
+//! election_timeout_min_ms = 300
+//! election_timeout_max_ms = 600
 //! request_timeout_ms = 10000
 //! snapshot_interval_entries = 100000
 //! log_entries_kept_after_snapshot = 5000
@@ -334,11 +334,11 @@ pub struct AgentConfig {
 /// Default values: the public ones documented in the README.
 pub mod defaults {
     /// `raft.heartbeat_ms`.
-    pub const HEARTBEAT_MS: u64 = 100;
+    pub const HEARTBEAT_MS: u64 = 50;
     /// `raft.election_timeout_min_ms`.
-    pub const ELECTION_TIMEOUT_MIN_MS: u64 = 500;
+    pub const ELECTION_TIMEOUT_MIN_MS: u64 = 300;
     /// `raft.election_timeout_max_ms`.
-    pub const ELECTION_TIMEOUT_MAX_MS: u64 = 1000;
+    pub const ELECTION_TIMEOUT_MAX_MS: u64 = 600;
     /// `raft.request_timeout_ms`.
     pub const REQUEST_TIMEOUT_MS: u64 = 10_000;
     /// `dataplane.threads`.

@@ -7,30 +7,28 @@
 
 #![allow(unreachable_pub, clippy::unwrap_used, clippy::expect_used)]
 
-use std::net::{Ipv4Addr, SocketAddr};
+use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
 use fulcrum_chaos_tests::cluster::{LocalCluster, Signal};
+use fulcrum_chaos_tests::guide::{Guide, HTTP_PORT, TCP_PORT};
 use fulcrum_chaos_tests::probe::{
-    ArpRound, Backend, Outcome, Sample, probe_many, probe_steadily, watch_arp,
+    Outcome, failures, probe_many, probe_steadily, share_of, watch_arp,
 };
-use fulcrum_eip::arp::{Mac, format_mac};
+use fulcrum_eip::arp::Mac;
 
-const HTTP_PORT: u16 = 80;
-const TCP_PORT: u16 = 9000;
 const ARP_PERIOD: Duration = Duration::from_millis(20);
 
-/// A cluster with the guide's four steps done: an HTTP listener on port 80
-/// to web1 (weight 3) and web2 (weight 1), a TCP listener on 9000 to tcp1
-/// (3) and tcp2 (1); every backend in the client namespace.
-struct Guide {
-    cluster: LocalCluster,
-    eip: Ipv4Addr,
-    _state: tempfile::TempDir,
+fn mac_of(macs: &BTreeMap<Mac, usize>, node: usize) -> Mac {
+    macs.iter()
+        .find(|(_, n)| **n == node)
+        .map(|(mac, _)| *mac)
+        .unwrap()
 }
 
-fn guide() -> Guide {
+#[test]
+fn the_eip_serves_the_guides_listeners_by_weight_and_follows_the_leader_through_faults() {
     let uid = std::process::Command::new("id").arg("-u").output().unwrap();
     assert_eq!(
         String::from_utf8_lossy(&uid.stdout).trim(),
@@ -44,251 +42,16 @@ fn guide() -> Guide {
         &state.path().join("cluster"),
     )
     .unwrap();
-    for (name, port) in [("web1", 8081), ("web2", 8082)] {
-        Backend::http(name, port).unwrap();
-    }
-    for (name, port) in [("tcp1", 9001), ("tcp2", 9002)] {
-        Backend::tcp(name, port).unwrap();
-    }
-    let steps: &[&[&str]] = &[
-        &["network", "create", "vpc", "--cidr", "10.88.0.0/24"],
-        &[
-            "subnet",
-            "create",
-            "backend",
-            "--network",
-            "vpc",
-            "--cidr",
-            "10.88.0.0/24",
-        ],
-        &[
-            "instance",
-            "create",
-            "client",
-            "--subnet",
-            "backend",
-            "--address",
-            "10.88.0.100",
-        ],
-        &[
-            "lb",
-            "create",
-            "shop",
-            "--network",
-            "vpc",
-            "--subnet",
-            "backend",
-        ],
-    ];
-    for step in steps {
-        cluster.cli_ok(step).unwrap();
-    }
-    let allocated = cluster
-        .cli_ok(&["--output", "json", "eip", "allocate", "public"])
-        .unwrap();
-    let eip: Ipv4Addr =
-        serde_json::from_str::<serde_json::Value>(&allocated).unwrap()["eip"]["address"]
-            .as_str()
-            .unwrap()
-            .parse()
-            .unwrap();
-    let steps: &[&[&str]] = &[
-        &["lb", "associate-eip", "shop", "public"],
-        &[
-            "group",
-            "create",
-            "web",
-            "--lb",
-            "shop",
-            "--member",
-            "client:8081:3",
-            "--member",
-            "client:8082:1",
-        ],
-        &[
-            "listener",
-            "create",
-            "http",
-            "--lb",
-            "shop",
-            "--protocol",
-            "http",
-            "--port",
-            "80",
-            "--group",
-            "web",
-        ],
-        &[
-            "group",
-            "create",
-            "raw",
-            "--lb",
-            "shop",
-            "--member",
-            "client:9001:3",
-            "--member",
-            "client:9002:1",
-        ],
-        &[
-            "listener",
-            "create",
-            "tcp",
-            "--lb",
-            "shop",
-            "--protocol",
-            "tcp",
-            "--port",
-            "9000",
-            "--group",
-            "raw",
-        ],
-    ];
-    for step in steps {
-        cluster.cli_ok(step).unwrap();
-    }
-    let guide = Guide {
-        cluster,
-        eip,
-        _state: state,
-    };
-    guide.wait_served(HTTP_PORT, true, Duration::from_secs(30));
-    guide.wait_served(TCP_PORT, false, Duration::from_secs(30));
-    guide
-}
-
-impl Guide {
-    fn target(&self, port: u16) -> SocketAddr {
-        SocketAddr::from((self.eip, port))
-    }
-
-    /// Waits until a probe through `port` is served.
-    fn wait_served(&self, port: u16, http: bool, patience: Duration) -> Sample {
-        let deadline = Instant::now() + patience;
-        loop {
-            let sample = probe_many(self.target(port), http, 1, Duration::from_millis(500))
-                .unwrap()
-                .remove(0);
-            if matches!(sample.outcome, Outcome::Served(_)) {
-                return sample;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "port {port} not served through the EIP: {:?}",
-                sample.outcome
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
-    }
-
-    /// The node that forwards requests through the EIP now.
-    fn serving_node(&self) -> usize {
-        let Outcome::Served(greeting) = self
-            .wait_served(HTTP_PORT, true, Duration::from_secs(10))
-            .outcome
-        else {
-            unreachable!()
-        };
-        let last = greeting.via.octets()[3];
-        usize::from(last - 10)
-    }
-}
-
-/// What an ARP watch saw.
-struct Ownership {
-    rounds: Vec<ArpRound>,
-}
-
-impl Ownership {
-    /// The most MAC addresses that answered one question.
-    fn most_owners_at_once(&self) -> usize {
-        self.rounds
-            .iter()
-            .map(|round| round.answers.len())
-            .max()
-            .unwrap_or(0)
-    }
-
-    /// The owners in the order they answered, each run of one owner once.
-    fn owner_sequence(&self) -> Vec<Mac> {
-        let mut sequence: Vec<Mac> = Vec::new();
-        for round in &self.rounds {
-            for mac in &round.answers {
-                if sequence.last() != Some(mac) {
-                    sequence.push(*mac);
-                }
-            }
-        }
-        sequence
-    }
-
-    /// When `mac` answered first and last.
-    fn answered(&self, mac: &Mac) -> Option<(Instant, Instant)> {
-        let mut times = self
-            .rounds
-            .iter()
-            .filter(|round| round.answers.contains(mac))
-            .map(|round| round.asked);
-        let first = times.next()?;
-        Some((first, times.next_back().unwrap_or(first)))
-    }
-
-    /// The longest time no one answered, between two answered rounds.
-    fn longest_silence(&self) -> Duration {
-        let answered: Vec<Instant> = self
-            .rounds
-            .iter()
-            .filter(|round| !round.answers.is_empty())
-            .map(|round| round.asked)
-            .collect();
-        answered
-            .windows(2)
-            .map(|pair| pair[1] - pair[0])
-            .max()
-            .unwrap_or_default()
-    }
-
-    fn describe(&self, macs: &std::collections::BTreeMap<Mac, usize>) -> String {
-        self.owner_sequence()
-            .iter()
-            .map(|mac| match macs.get(mac) {
-                Some(node) => format!("node {node}"),
-                None => format_mac(mac),
-            })
-            .collect::<Vec<_>>()
-            .join(" → ")
-    }
-}
-
-fn failures(samples: &[Sample]) -> Vec<&Sample> {
-    samples
-        .iter()
-        .filter(|sample| matches!(sample.outcome, Outcome::Failed(_)))
-        .collect()
-}
-
-fn share_of(samples: &[Sample], backend: &str) -> f64 {
-    let served: Vec<_> = samples
-        .iter()
-        .filter_map(|sample| match &sample.outcome {
-            Outcome::Served(greeting) => Some(greeting),
-            Outcome::Failed(_) => None,
-        })
-        .collect();
-    let hits = served
-        .iter()
-        .filter(|greeting| greeting.backend == backend)
-        .count();
-    hits as f64 / served.len().max(1) as f64
-}
-
-#[test]
-fn the_eip_serves_the_guides_listeners_by_weight_and_follows_the_leader_through_faults() {
-    let guide = guide();
-    let macs = guide.cluster.macs().unwrap();
+    let guide = Guide::set_up(&cluster).unwrap();
+    let macs = cluster.macs().unwrap();
 
     // 1. HTTP and TCP through the EIP, from the client namespace, by weight.
-    let leader = guide.cluster.leader().unwrap();
-    assert_eq!(guide.serving_node(), leader, "the leader serves the EIP");
+    let leader = cluster.leader().unwrap();
+    assert_eq!(
+        guide.serving_node().unwrap(),
+        leader,
+        "the leader serves the EIP"
+    );
     let http = probe_many(guide.target(HTTP_PORT), true, 400, Duration::from_secs(2)).unwrap();
     assert!(failures(&http).is_empty(), "{:?}", failures(&http).first());
     let web1 = share_of(&http, "web1");
@@ -314,36 +77,25 @@ fn the_eip_serves_the_guides_listeners_by_weight_and_follows_the_leader_through_
     );
     std::thread::sleep(Duration::from_millis(300));
     let killed_at = Instant::now();
-    guide.cluster.signal(leader, Signal::Kill).unwrap();
-    let successor = guide
-        .cluster
+    cluster.signal(leader, Signal::Kill).unwrap();
+    let successor = cluster
         .wait_for_leader(Some(leader), Duration::from_secs(15))
         .expect("a new leader after SIGKILL");
     assert_eq!(
-        guide.serving_node(),
+        guide.serving_node().unwrap(),
         successor,
         "the new leader serves the EIP"
     );
     std::thread::sleep(Duration::from_millis(500));
     let samples = traffic.finish().unwrap();
-    let ownership = Ownership {
-        rounds: watch.finish().unwrap(),
-    };
+    let ownership = watch.finish().unwrap();
     assert!(
         ownership.most_owners_at_once() <= 1,
         "two nodes answered ARP for the EIP at once: {}",
         ownership.describe(&macs)
     );
-    let killed_mac = macs
-        .iter()
-        .find(|(_, node)| **node == leader)
-        .map(|(mac, _)| *mac)
-        .unwrap();
-    let successor_mac = macs
-        .iter()
-        .find(|(_, node)| **node == successor)
-        .map(|(mac, _)| *mac)
-        .unwrap();
+    let killed_mac = mac_of(&macs, leader);
+    let successor_mac = mac_of(&macs, successor);
     assert_eq!(
         ownership.owner_sequence(),
         vec![killed_mac, successor_mac],
@@ -353,7 +105,7 @@ fn the_eip_serves_the_guides_listeners_by_weight_and_follows_the_leader_through_
     let served_after = samples
         .iter()
         .filter(|sample| sample.sent > killed_at)
-        .any(|sample| matches!(&sample.outcome, Outcome::Served(g) if usize::from(g.via.octets()[3] - 10) == successor));
+        .any(|sample| matches!(&sample.outcome, Outcome::Served(g) if LocalCluster::node_at(g.via) == successor));
     assert!(served_after, "no request was served by the new leader");
     eprintln!(
         "SIGKILL: EIP silent for {:?} (ARP), {} of {} requests failed",
@@ -361,30 +113,23 @@ fn the_eip_serves_the_guides_listeners_by_weight_and_follows_the_leader_through_
         failures(&samples).len(),
         samples.len()
     );
-    guide.cluster.start(leader).unwrap();
+    cluster.start(leader).unwrap();
 
     // 3. SIGSTOP the leader longer than its lease, then SIGCONT.
     let stopped = successor;
     let stopped_mac = successor_mac;
     let watch = watch_arp(guide.eip, ARP_PERIOD);
     std::thread::sleep(Duration::from_millis(200));
-    guide.cluster.signal(stopped, Signal::Stop).unwrap();
-    let next = guide
-        .cluster
+    cluster.signal(stopped, Signal::Stop).unwrap();
+    let next = cluster
         .wait_for_leader(Some(stopped), Duration::from_secs(15))
         .expect("a new leader while the old one is stopped");
-    assert_eq!(guide.serving_node(), next);
+    assert_eq!(guide.serving_node().unwrap(), next);
     std::thread::sleep(Duration::from_secs(2));
-    guide.cluster.signal(stopped, Signal::Cont).unwrap();
+    cluster.signal(stopped, Signal::Cont).unwrap();
     std::thread::sleep(Duration::from_secs(3));
-    let ownership = Ownership {
-        rounds: watch.finish().unwrap(),
-    };
-    let next_mac = macs
-        .iter()
-        .find(|(_, node)| **node == next)
-        .map(|(mac, _)| *mac)
-        .unwrap();
+    let ownership = watch.finish().unwrap();
+    let next_mac = mac_of(&macs, next);
     assert!(
         ownership.most_owners_at_once() <= 1,
         "two owners at once: {}",
@@ -407,18 +152,18 @@ fn the_eip_serves_the_guides_listeners_by_weight_and_follows_the_leader_through_
         "the continued node claimed the EIP back: {}",
         ownership.describe(&macs)
     );
-    assert_eq!(guide.serving_node(), next);
+    assert_eq!(guide.serving_node().unwrap(), next);
 
     // 4. Isolate the leader from the other nodes (clients still reach it).
     let isolated = next;
     let isolated_mac = next_mac;
     let watch = watch_arp(guide.eip, ARP_PERIOD);
     std::thread::sleep(Duration::from_millis(200));
-    guide.cluster.isolate(isolated).unwrap();
+    cluster.isolate(isolated).unwrap();
     let majority_node = (1..=3).find(|node| *node != isolated).unwrap();
     let deadline = Instant::now() + Duration::from_secs(15);
     let elected = loop {
-        if let Some(leader) = guide.cluster.leader_seen_by(majority_node)
+        if let Some(leader) = cluster.leader_seen_by(majority_node)
             && leader != isolated
         {
             break leader;
@@ -427,20 +172,14 @@ fn the_eip_serves_the_guides_listeners_by_weight_and_follows_the_leader_through_
         std::thread::sleep(Duration::from_millis(100));
     };
     assert_eq!(
-        guide.serving_node(),
+        guide.serving_node().unwrap(),
         elected,
         "the majority's leader serves the EIP"
     );
-    guide.cluster.heal().unwrap();
+    cluster.heal().unwrap();
     std::thread::sleep(Duration::from_secs(3));
-    let ownership = Ownership {
-        rounds: watch.finish().unwrap(),
-    };
-    let elected_mac = macs
-        .iter()
-        .find(|(_, node)| **node == elected)
-        .map(|(mac, _)| *mac)
-        .unwrap();
+    let ownership = watch.finish().unwrap();
+    let elected_mac = mac_of(&macs, elected);
     assert!(
         ownership.most_owners_at_once() <= 1,
         "two owners at once across the partition: {}",
@@ -465,16 +204,13 @@ fn the_eip_serves_the_guides_listeners_by_weight_and_follows_the_leader_through_
         Duration::from_secs(3),
     );
     std::thread::sleep(Duration::from_millis(300));
-    guide
-        .cluster
+    cluster
         .cli_ok(&["cluster", "transfer-leadership", &target.to_string()])
         .unwrap();
     std::thread::sleep(Duration::from_millis(1500));
     let samples = traffic.finish().unwrap();
-    let ownership = Ownership {
-        rounds: watch.finish().unwrap(),
-    };
-    assert_eq!(guide.serving_node(), target);
+    let ownership = watch.finish().unwrap();
+    assert_eq!(guide.serving_node().unwrap(), target);
     assert!(
         failures(&samples).is_empty(),
         "{} of {} requests failed in a graceful transfer: {:?}",

@@ -32,14 +32,21 @@ const RULES: &[Rule] = &[
         forbidden: &["tokio", "openraft"],
     },
     Rule {
+        folder: "eip",
+        ours: Some(&[]),
+        forbidden: &["tokio", "openraft"],
+    },
+    Rule {
         folder: "node",
         ours: None,
         forbidden: &[],
     },
     Rule {
+        // A black box's tester: it may bind and probe addresses (the EIP
+        // crate's ARP and namespace tools), never reach into the node.
         folder: "chaos-tests",
-        ours: Some(&["fulcrum-api"]),
-        forbidden: &[],
+        ours: Some(&["fulcrum-api", "fulcrum-eip"]),
+        forbidden: &["fulcrum-node", "fulcrum-raft-store", "openraft"],
     },
 ];
 
