@@ -167,16 +167,21 @@ impl LocalCluster {
             .and_then(|id| usize::try_from(id).ok())
     }
 
-    /// Waits until a leader other than `not` is known, for up to `patience`.
+    /// Waits until a leader other than `not` is known, for up to
+    /// `patience`, asking the nodes other than `not` (which may be stopped,
+    /// or cut off and still believe it leads).
     pub fn wait_for_leader(&self, not: Option<usize>, patience: Duration) -> Option<usize> {
         let deadline = Instant::now() + patience;
         while Instant::now() < deadline {
-            if let Some(leader) = self.leader()
+            let seen = (1..=self.nodes)
+                .filter(|node| Some(*node) != not)
+                .find_map(|node| self.leader_seen_by(node));
+            if let Some(leader) = seen
                 && Some(leader) != not
             {
                 return Some(leader);
             }
-            std::thread::sleep(Duration::from_millis(100));
+            std::thread::sleep(Duration::from_millis(50));
         }
         None
     }

@@ -98,67 +98,46 @@ fn main() {
     let mut arp_rounds = 0;
     let target = guide.target(HTTP_PORT);
 
-    let mut killed = Vec::new();
-    for round in 0..kills {
-        let leader = cluster
-            .wait_for_leader(None, Duration::from_secs(15))
-            .unwrap();
-        let watch = watch_arp(guide.eip, ARP_PERIOD);
-        let traffic = probe_steadily(target, true, PROBE_PERIOD, PROBE_TIMEOUT);
-        std::thread::sleep(Duration::from_millis(300));
-        let fault = Instant::now();
-        cluster.signal(leader, Signal::Kill).unwrap();
-        let successor = cluster
-            .wait_for_leader(Some(leader), Duration::from_secs(15))
-            .unwrap();
-        guide.serving_node().unwrap();
-        std::thread::sleep(Duration::from_millis(300));
-        let samples = traffic.finish().unwrap();
-        let ownership = watch.finish().unwrap();
-        two_owner_instants += ownership.instants_of_two_owners();
-        arp_rounds += ownership.rounds.len();
-        match recovery(&samples, fault, successor) {
-            Some(figures) => killed.push(figures),
-            None => println!("kill round {round}: node {successor} never served"),
-        }
-        cluster.start(leader).unwrap();
-        std::thread::sleep(Duration::from_secs(2));
-    }
-
-    let mut isolated = Vec::new();
-    for round in 0..partitions {
-        let leader = cluster
-            .wait_for_leader(None, Duration::from_secs(15))
-            .unwrap();
-        let watch = watch_arp(guide.eip, ARP_PERIOD);
-        let traffic = probe_steadily(target, true, PROBE_PERIOD, PROBE_TIMEOUT);
-        std::thread::sleep(Duration::from_millis(300));
-        let fault = Instant::now();
-        cluster.isolate(leader).unwrap();
-        let witness = (1..=3).find(|node| *node != leader).unwrap();
-        let deadline = Instant::now() + Duration::from_secs(15);
-        let successor = loop {
-            if let Some(seen) = cluster.leader_seen_by(witness)
-                && seen != leader
-            {
-                break seen;
+    // One fault per round: the traffic and the ARP watch run around it.
+    let mut fault_rounds = |rounds: usize, inject: &dyn Fn(usize), repair: &dyn Fn(usize)| {
+        let mut recoveries = Vec::new();
+        for round in 0..rounds {
+            let leader = cluster
+                .wait_for_leader(None, Duration::from_secs(15))
+                .unwrap();
+            let watch = watch_arp(guide.eip, ARP_PERIOD);
+            let traffic = probe_steadily(target, true, PROBE_PERIOD, PROBE_TIMEOUT);
+            std::thread::sleep(Duration::from_millis(300));
+            let fault = Instant::now();
+            inject(leader);
+            let successor = cluster
+                .wait_for_leader(Some(leader), Duration::from_secs(15))
+                .unwrap();
+            guide.serving_node().unwrap();
+            std::thread::sleep(Duration::from_millis(300));
+            let samples = traffic.finish().unwrap();
+            let ownership = watch.finish().unwrap();
+            two_owner_instants += ownership.instants_of_two_owners();
+            arp_rounds += ownership.rounds.len();
+            match recovery(&samples, fault, successor) {
+                Some(figures) => recoveries.push(figures),
+                None => println!("round {round}: node {successor} never served"),
             }
-            assert!(Instant::now() < deadline, "no leader in the majority");
-            std::thread::sleep(Duration::from_millis(50));
-        };
-        guide.serving_node().unwrap();
-        std::thread::sleep(Duration::from_millis(300));
-        let samples = traffic.finish().unwrap();
-        let ownership = watch.finish().unwrap();
-        two_owner_instants += ownership.instants_of_two_owners();
-        arp_rounds += ownership.rounds.len();
-        match recovery(&samples, fault, successor) {
-            Some(figures) => isolated.push(figures),
-            None => println!("partition round {round}: node {successor} never served"),
+            repair(leader);
+            std::thread::sleep(Duration::from_secs(2));
         }
-        cluster.heal().unwrap();
-        std::thread::sleep(Duration::from_secs(2));
-    }
+        recoveries
+    };
+    let killed = fault_rounds(
+        kills,
+        &|leader| cluster.signal(leader, Signal::Kill).unwrap(),
+        &|leader| cluster.start(leader).unwrap(),
+    );
+    let isolated = fault_rounds(
+        partitions,
+        &|leader| cluster.isolate(leader).unwrap(),
+        &|_| cluster.heal().unwrap(),
+    );
 
     let mut silences = Vec::new();
     let mut transfer_failures = 0;

@@ -160,17 +160,9 @@ fn the_eip_serves_the_guides_listeners_by_weight_and_follows_the_leader_through_
     let watch = watch_arp(guide.eip, ARP_PERIOD);
     std::thread::sleep(Duration::from_millis(200));
     cluster.isolate(isolated).unwrap();
-    let majority_node = (1..=3).find(|node| *node != isolated).unwrap();
-    let deadline = Instant::now() + Duration::from_secs(15);
-    let elected = loop {
-        if let Some(leader) = cluster.leader_seen_by(majority_node)
-            && leader != isolated
-        {
-            break leader;
-        }
-        assert!(Instant::now() < deadline, "the majority elected no leader");
-        std::thread::sleep(Duration::from_millis(100));
-    };
+    let elected = cluster
+        .wait_for_leader(Some(isolated), Duration::from_secs(15))
+        .expect("the majority elected a leader");
     assert_eq!(
         guide.serving_node().unwrap(),
         elected,
