@@ -31,6 +31,7 @@ pub struct LocalCluster {
     binary: PathBuf,
     state: PathBuf,
     nodes: usize,
+    purge: bool,
     _turn: MutexGuard<'static, ()>,
 }
 
@@ -72,10 +73,17 @@ impl LocalCluster {
             binary: binary.to_owned(),
             state: state.to_owned(),
             nodes,
+            purge: true,
             _turn: turn,
         };
         cluster.script(&["up", &nodes.to_string()])?;
         Ok(cluster)
+    }
+
+    /// Keeps the data and logs when the cluster is taken down (they are
+    /// removed by default).
+    pub fn keep_logs(&mut self) {
+        self.purge = false;
     }
 
     /// How many nodes it has; they are numbered from 1.
@@ -239,11 +247,56 @@ impl LocalCluster {
         self.script(&["isolate", &node.to_string()]).map(drop)
     }
 
-    /// Removes every partition.
+    /// Drops packets between `node` and each of `peers` (only those
+    /// arriving at `node` when `direction` is [`Direction::Inbound`]), all of
+    /// them or, with `loss_percent`, that share of them at random.
+    ///
+    /// # Errors
+    /// nft refused the rules.
+    pub fn cut(
+        &self,
+        node: usize,
+        peers: &[usize],
+        direction: Direction,
+        loss_percent: Option<u8>,
+    ) -> io::Result<()> {
+        if peers.is_empty() {
+            return Ok(());
+        }
+        let addresses = peers
+            .iter()
+            .map(|peer| Self::node_address(*peer).to_string())
+            .collect::<Vec<_>>()
+            .join(", ");
+        let share = loss_percent.map_or_else(String::new, |percent| {
+            format!("numgen random mod 100 < {percent} ")
+        });
+        let mut script = format!(
+            "add table inet {CHAOS_TABLE}\n\
+             add chain inet {CHAOS_TABLE} input {{ type filter hook input priority -20; policy accept; }}\n\
+             add chain inet {CHAOS_TABLE} output {{ type filter hook output priority -20; policy accept; }}\n\
+             add rule inet {CHAOS_TABLE} input ip saddr {{ {addresses} }} {share}drop\n"
+        );
+        if direction == Direction::Both {
+            script.push_str(&format!(
+                "add rule inet {CHAOS_TABLE} output ip daddr {{ {addresses} }} {share}drop\n"
+            ));
+        }
+        nft_in(&Self::namespace(node), &script)
+    }
+
+    /// Removes every partition and packet loss.
     ///
     /// # Errors
     /// The script failed.
     pub fn heal(&self) -> io::Result<()> {
+        for node in 1..=self.nodes {
+            // Absent when this node had no cut: not an error.
+            let _ = nft_in(
+                &Self::namespace(node),
+                &format!("delete table inet {CHAOS_TABLE}\n"),
+            );
+        }
         self.script(&["heal"]).map(drop)
     }
 
@@ -307,7 +360,45 @@ impl Drop for LocalCluster {
         for node in 1..=self.nodes {
             let _ = self.signal(node, Signal::Cont);
         }
-        let _ = self.script(&["down", "--purge"]);
+        let _ = if self.purge {
+            self.script(&["down", "--purge"])
+        } else {
+            self.script(&["down"])
+        };
+    }
+}
+
+/// The nftables table the harness's cuts live in, in each node's namespace.
+const CHAOS_TABLE: &str = "fulcrum-chaos";
+
+/// Which packets a cut drops.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Direction {
+    /// Both ways.
+    Both,
+    /// Only those arriving at the cut node (it still sends).
+    Inbound,
+}
+
+/// Runs an nftables `script` inside namespace `namespace`.
+fn nft_in(namespace: &str, script: &str) -> io::Result<()> {
+    use std::io::Write as _;
+    let mut child = Command::new("ip")
+        .args(["netns", "exec", namespace, "nft", "-f", "-"])
+        .stdin(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()?;
+    if let Some(mut stdin) = child.stdin.take() {
+        stdin.write_all(script.as_bytes())?;
+    }
+    let output = child.wait_with_output()?;
+    if output.status.success() {
+        Ok(())
+    } else {
+        Err(io::Error::other(format!(
+            "nft in {namespace}: {}",
+            String::from_utf8_lossy(&output.stderr).trim()
+        )))
     }
 }
 

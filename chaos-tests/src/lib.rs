@@ -13,7 +13,11 @@
 pub mod cluster;
 pub mod guide;
 pub mod history;
+pub mod nemesis;
 pub mod probe;
 pub mod recorder;
 pub mod register;
+pub mod rng;
+pub mod run;
 pub mod set;
+pub mod workload;

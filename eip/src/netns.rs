@@ -10,6 +10,19 @@ use std::thread;
 
 use nix::sched::{CloneFlags, setns};
 
+/// Moves the calling thread into the network namespace `name`; sockets it
+/// makes from then on live there.
+///
+/// # Errors
+/// No such namespace, or no permission to enter it (needs CAP_SYS_ADMIN).
+pub fn enter(name: &str) -> io::Result<()> {
+    let path = format!("/run/netns/{name}");
+    let namespace = File::open(&path)
+        .map_err(|error| io::Error::new(error.kind(), format!("{path}: {error}")))?;
+    setns(&namespace, CloneFlags::CLONE_NEWNET)
+        .map_err(|errno| io::Error::from_raw_os_error(errno as i32))
+}
+
 /// Runs `work` on a new thread that has entered the network namespace
 /// `name`, and returns what it returns.
 ///
@@ -21,14 +34,11 @@ where
     T: Send + 'static,
     F: FnOnce() -> T + Send + 'static,
 {
-    let path = format!("/run/netns/{name}");
-    let namespace = File::open(&path)
-        .map_err(|error| io::Error::new(error.kind(), format!("{path}: {error}")))?;
+    let name_owned = name.to_owned();
     thread::Builder::new()
         .name(format!("netns-{name}"))
         .spawn(move || {
-            setns(&namespace, CloneFlags::CLONE_NEWNET)
-                .map_err(|errno| io::Error::from_raw_os_error(errno as i32))?;
+            enter(&name_owned)?;
             Ok(work())
         })?
         .join()

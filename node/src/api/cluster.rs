@@ -10,6 +10,7 @@ use fulcrum_api::{Client, v1};
 use fulcrum_raft_store::raft::{ClusterNode, TypeConfig};
 use openraft::error::{ClientWriteError, RaftError};
 use openraft::{ChangeMembers, RaftMetrics};
+use sha2::{Digest, Sha256};
 use tokio::time::Instant;
 use tonic::{Request, Response, Status};
 use v1::command::Kind;
@@ -124,6 +125,8 @@ fn status_of(metrics: &RaftMetrics<TypeConfig>, revision: u64) -> v1::GetCluster
             .map_or(0, |log_id| log_id.index),
         revision,
         members,
+        state_digest: Vec::new(),
+        state_log_index: 0,
     }
 }
 
@@ -179,11 +182,23 @@ impl v1::cluster_service_server::ClusterService for Api {
         request: Request<v1::GetClusterStatusRequest>,
     ) -> Result<Response<v1::GetClusterStatusResponse>, Status> {
         let deadline = deadline_of(request.metadata(), self.default_deadline);
+        let digest = request.get_ref().include_state_digest;
+        let with_digest = |mut status: v1::GetClusterStatusResponse| {
+            if digest {
+                let state = self.replica.state()?;
+                let bytes = state
+                    .to_snapshot_bytes()
+                    .map_err(|error| Status::internal(error.to_string()))?;
+                status.state_digest = Sha256::digest(&bytes).to_vec();
+                status.state_log_index = state.last_log_index();
+            }
+            Ok(Response::new(status))
+        };
         if Consistency::of(request.get_ref().read.as_ref()) == Consistency::Local {
-            return self.local_status().map(Response::new);
+            return with_digest(self.local_status()?);
         }
         match self.find_leader(deadline).await? {
-            Leader::Here => self.local_status().map(Response::new),
+            Leader::Here => with_digest(self.local_status()?),
             Leader::There(client) => {
                 client
                     .cluster()

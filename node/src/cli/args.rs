@@ -683,7 +683,12 @@ pub enum EventsCommand {
 #[derive(Debug, Subcommand)]
 pub enum ClusterCommand {
     /// Members, leader, term, applied revision and each follower's lag.
-    Status,
+    Status {
+        /// Also the answering node's state digest (with --local, compare it
+        /// across nodes at the same applied index).
+        #[arg(long)]
+        digest: bool,
+    },
     /// The cluster's settings: EIP pool, quotas, retention.
     Settings,
     /// Replace the EIP pool.

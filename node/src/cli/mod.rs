@@ -1640,6 +1640,17 @@ fn cluster_status_text(status: &v1::GetClusterStatusResponse) -> String {
         ("APPLIED INDEX", status.applied_index.to_string()),
         ("REVISION", status.revision.to_string()),
     ]);
+    if !status.state_digest.is_empty() {
+        let hex: String = status
+            .state_digest
+            .iter()
+            .map(|byte| format!("{byte:02x}"))
+            .collect();
+        text.push_str(&fields(&[(
+            "STATE DIGEST",
+            format!("{hex} (at log index {})", status.state_log_index),
+        )]));
+    }
     text.push('\n');
     text.push_str(&meta_table(
         &[
@@ -1706,10 +1717,11 @@ fn settings_text(settings: &v1::ClusterSettings) -> String {
 async fn cluster(session: &Session, command: ClusterCommand) -> Outcome {
     let mut client = session.client.cluster();
     match command {
-        ClusterCommand::Status => {
+        ClusterCommand::Status { digest } => {
             let reply = client
                 .get_cluster_status(session.request(v1::GetClusterStatusRequest {
                     read: session.read(),
+                    include_state_digest: digest,
                 }))
                 .await?
                 .into_inner();

@@ -1,0 +1,336 @@
+//! The control-plane workloads, through the public gRPC API only.
+//!
+//! - **Register**: each of a few Load Balancers is a register whose value is
+//!   its description (an integer). Reads are linearizable reads; writes set
+//!   the description; a compare-and-set reads the Load Balancer and, if the
+//!   value is the expected one, updates it with the revision it read as the
+//!   expected revision (ABORTED when anything changed in between, which
+//!   makes it a real compare-and-set). Every operation is recorded
+//!   ([`Recorder`]).
+//! - **Set**: listeners with unique ports and unique client tokens added to
+//!   one Load Balancer; each add's outcome is kept for the set checker.
+//!
+//! An error whose gRPC code says the request was refused is a failure; any
+//! other (timeouts, unavailable, broken connections) leaves the outcome
+//! unknown.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Mutex, PoisonError};
+use std::time::Duration;
+
+use fulcrum_api::{Client, v1};
+use tonic::{Code, Status};
+
+use crate::recorder::{Completion, Recorder, Request};
+use crate::rng::Rng;
+use crate::set::{Add, Outcome};
+
+/// How long one operation may take before its outcome is unknown.
+pub const OPERATION_TIMEOUT: Duration = Duration::from_secs(1);
+
+/// Whether `status` says the request was certainly not applied.
+pub fn refused(status: &Status) -> bool {
+    matches!(
+        status.code(),
+        Code::InvalidArgument
+            | Code::NotFound
+            | Code::AlreadyExists
+            | Code::FailedPrecondition
+            | Code::ResourceExhausted
+            | Code::OutOfRange
+            | Code::Aborted
+            | Code::PermissionDenied
+            | Code::Unauthenticated
+    )
+}
+
+/// A request with the workload's deadline.
+fn request<T>(message: T) -> tonic::Request<T> {
+    let mut request = tonic::Request::new(message);
+    request.set_timeout(OPERATION_TIMEOUT);
+    request
+}
+
+fn linearizable() -> Option<v1::ReadOptions> {
+    Some(v1::ReadOptions {
+        consistency: v1::ReadConsistency::Linearizable as i32,
+    })
+}
+
+/// A connection to one node, made again after it breaks.
+pub struct Node {
+    endpoint: String,
+    client: Option<Client>,
+}
+
+impl Node {
+    /// The node at `endpoint`; connects on first use.
+    pub fn new(endpoint: String) -> Self {
+        Self {
+            endpoint,
+            client: None,
+        }
+    }
+
+    /// The client, connecting if needed.
+    ///
+    /// # Errors
+    /// The node could not be reached in time (UNAVAILABLE).
+    pub async fn client(&mut self) -> Result<Client, Status> {
+        if let Some(client) = &self.client {
+            return Ok(client.clone());
+        }
+        let client = Client::connect(&self.endpoint, OPERATION_TIMEOUT)
+            .await
+            .map_err(|error| Status::unavailable(error.to_string()))?;
+        self.client = Some(client.clone());
+        Ok(client)
+    }
+
+    /// Forgets the connection (after an error that may have broken it).
+    pub fn reset(&mut self) {
+        self.client = None;
+    }
+}
+
+/// Whether the client holds a connection to its node; when it cannot make
+/// one, it waits a little and says no. An operation is invoked only on a
+/// connection: one refused at connect time was certainly never applied, and
+/// need not enter the history as an unknown.
+async fn connected(node: &mut Node) -> bool {
+    if node.client().await.is_ok() {
+        return true;
+    }
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    false
+}
+
+/// The value of a register as its Load Balancer holds it, with the
+/// revision it was read at.
+async fn read_register(node: &mut Node, id: &str) -> Result<(i64, u64), Status> {
+    let reply = node
+        .client()
+        .await?
+        .load_balancers()
+        .get_load_balancer(request(v1::GetLoadBalancerRequest {
+            id: id.to_owned(),
+            read: linearizable(),
+        }))
+        .await?
+        .into_inner();
+    let load_balancer = reply.load_balancer.unwrap_or_default();
+    let value = load_balancer.description.parse().unwrap_or(0);
+    Ok((value, load_balancer.revision))
+}
+
+async fn write_register(
+    node: &mut Node,
+    id: &str,
+    value: i64,
+    expected_revision: Option<u64>,
+    token: String,
+) -> Result<(), Status> {
+    node.client()
+        .await?
+        .load_balancers()
+        .update_load_balancer(request(v1::UpdateLoadBalancerRequest {
+            client_token: token,
+            id: id.to_owned(),
+            expected_revision,
+            description: Some(value.to_string()),
+            ..v1::UpdateLoadBalancerRequest::default()
+        }))
+        .await
+        .map(drop)
+}
+
+/// One register client: random reads, writes and compare-and-sets on
+/// `registers` (Load Balancer ids) until `stop`, recorded in `recorder`.
+pub async fn register_client(
+    mut node: Node,
+    registers: Arc<Vec<String>>,
+    recorder: Arc<Recorder>,
+    mut rng: Rng,
+    tokens: Arc<AtomicU64>,
+    stop: Arc<AtomicBool>,
+) {
+    let mut process = recorder.new_process();
+    let mut last_seen = 0_i64;
+    while !stop.load(Ordering::Relaxed) {
+        if !connected(&mut node).await {
+            continue;
+        }
+        let key = rng.pick(&registers).clone();
+        let token = format!("reg-{}", tokens.fetch_add(1, Ordering::Relaxed));
+        let operation = match rng.below(4) {
+            0 | 1 => Request::Read,
+            2 => Request::Write(i64::try_from(rng.below(1_000_000)).unwrap_or(0)),
+            _ => Request::Cas(last_seen, i64::try_from(rng.below(1_000_000)).unwrap_or(0)),
+        };
+        let invocation = recorder.invoke(process, &key, operation);
+        let outcome = match operation {
+            Request::Read => read_register(&mut node, &key).await.map(|(value, _)| {
+                last_seen = value;
+                Completion::Ok(Some(value))
+            }),
+            Request::Write(value) => write_register(&mut node, &key, value, None, token)
+                .await
+                .map(|()| Completion::Ok(None)),
+            Request::Cas(from, to) => match read_register(&mut node, &key).await {
+                Ok((value, _)) if value != from => {
+                    last_seen = value;
+                    Ok(Completion::Fail)
+                }
+                Ok((_, revision)) => write_register(&mut node, &key, to, Some(revision), token)
+                    .await
+                    .map(|()| Completion::Ok(None)),
+                Err(status) => Err(status),
+            },
+        };
+        let completion = match outcome {
+            Ok(completion) => completion,
+            Err(status) if refused(&status) => Completion::Fail,
+            Err(_) => {
+                node.reset();
+                Completion::Info
+            }
+        };
+        process = recorder.complete(invocation, completion);
+        tokio::time::sleep(Duration::from_millis(rng.below(20))).await;
+    }
+}
+
+/// The adds of the set workload, as their clients saw them.
+#[derive(Debug, Default)]
+pub struct SetAdds {
+    adds: Mutex<Vec<Add>>,
+}
+
+impl SetAdds {
+    /// Every add so far.
+    pub fn all(&self) -> Vec<Add> {
+        self.adds
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    fn push(&self, add: Add) {
+        self.adds
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .push(add);
+    }
+}
+
+/// The first port the set workload uses; element `n` is port `SET_BASE_PORT + n`.
+pub const SET_BASE_PORT: u64 = 10_000;
+
+/// One set client: adds listeners with fresh ports (from `next`) to
+/// `load_balancer_id` until `stop`.
+pub async fn set_client(
+    mut node: Node,
+    load_balancer_id: String,
+    adds: Arc<SetAdds>,
+    next: Arc<AtomicU64>,
+    stop: Arc<AtomicBool>,
+) {
+    while !stop.load(Ordering::Relaxed) {
+        if !connected(&mut node).await {
+            continue;
+        }
+        let element = next.fetch_add(1, Ordering::Relaxed);
+        if SET_BASE_PORT + element > u64::from(u16::MAX) {
+            return;
+        }
+        let created = match node.client().await {
+            Ok(client) => {
+                client
+                    .listeners()
+                    .create_listener(request(v1::CreateListenerRequest {
+                        client_token: format!("set-{element}"),
+                        load_balancer_id: load_balancer_id.clone(),
+                        name: format!("s{element}"),
+                        protocol: v1::Protocol::Tcp as i32,
+                        port: u32::try_from(SET_BASE_PORT + element).unwrap_or(0),
+                        ..v1::CreateListenerRequest::default()
+                    }))
+                    .await
+            }
+            Err(status) => Err(status),
+        };
+        let outcome = match created {
+            Ok(_) => Outcome::Ok,
+            Err(status) if refused(&status) => Outcome::Failed,
+            Err(_) => {
+                node.reset();
+                Outcome::Unknown
+            }
+        };
+        adds.push(Add { element, outcome });
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// The set's final read: every element (port − [`SET_BASE_PORT`]) among
+/// the Load Balancer's listeners, read linearizably.
+///
+/// # Errors
+/// The read failed.
+pub async fn read_set(
+    node: &mut Node,
+    load_balancer_id: &str,
+) -> Result<std::collections::BTreeSet<u64>, Status> {
+    let mut elements = std::collections::BTreeSet::new();
+    let mut page_token = String::new();
+    loop {
+        let reply = node
+            .client()
+            .await?
+            .listeners()
+            .list_listeners(request(v1::ListListenersRequest {
+                load_balancer_id: load_balancer_id.to_owned(),
+                page_size: 1000,
+                page_token: page_token.clone(),
+                read: linearizable(),
+            }))
+            .await?
+            .into_inner();
+        elements.extend(
+            reply
+                .listeners
+                .iter()
+                .filter_map(|listener| u64::from(listener.port).checked_sub(SET_BASE_PORT)),
+        );
+        if reply.next_page_token.is_empty() {
+            return Ok(elements);
+        }
+        page_token = reply.next_page_token;
+    }
+}
+
+/// A final read of each register, recorded as operations of a fresh process.
+///
+/// # Errors
+/// A read failed (the run's final phase retries on another node).
+pub async fn read_registers(
+    node: &mut Node,
+    registers: &[String],
+    recorder: &Recorder,
+) -> Result<(), Status> {
+    for key in registers {
+        let process = recorder.new_process();
+        let invocation = recorder.invoke(process, key, Request::Read);
+        match read_register(node, key).await {
+            Ok((value, _)) => {
+                recorder.complete(invocation, Completion::Ok(Some(value)));
+            }
+            Err(status) => {
+                recorder.complete(invocation, Completion::Info);
+                return Err(status);
+            }
+        }
+    }
+    Ok(())
+}
