@@ -147,6 +147,10 @@ pub fn parse_jepsen_register(text: &str) -> Result<Vec<Operation>, ParseError> {
                         *swapped = Some(true);
                         operation.completed = Some(at);
                     }
+                    // Fulcrum's histories mark a compare-and-set refused
+                    // without comparing (the revision changed) `:refused`:
+                    // it did nothing and saw nothing.
+                    (":fail", Action::Cas { .. }) if value == ":refused" => *slot = None,
                     (":fail", Action::Cas { swapped, .. }) => {
                         *swapped = Some(false);
                         operation.completed = Some(at);

@@ -27,7 +27,8 @@ pub enum Nemesis {
     /// reach each other, the third reaches both: the majorities ring of
     /// three nodes), one-way.
     Partition,
-    /// SIGKILL, with or without a restart within the round.
+    /// SIGKILL, with or without a restart within the round, or restarted
+    /// at once (a voter back before the lease it backed has ended).
     Kill,
     /// SIGSTOP past the EIP lease, then SIGCONT.
     Stop,
@@ -105,6 +106,8 @@ pub enum Fault {
         /// Restarted at the repair.
         restart: bool,
     },
+    /// SIGKILL and an immediate restart.
+    Bounce(Target),
     /// SIGSTOP, SIGCONT at the repair.
     Stop(Target),
     /// This share of packets between the node and the others dropped.
@@ -140,6 +143,7 @@ impl fmt::Display for Fault {
                     if *restart { ", restart" } else { "" }
                 )
             }
+            Self::Bounce(target) => write!(f, "SIGKILL {target} and restart at once"),
             Self::Stop(target) => write!(f, "SIGSTOP {target}, then SIGCONT"),
             Self::Loss { node, percent } => write!(f, "{percent}% packet loss at node {node}"),
             Self::Mix(faults) => {
@@ -201,9 +205,12 @@ fn draw(rng: &mut Rng, family: Nemesis, nodes: usize) -> Fault {
             }
             _ => Fault::OneWay(target(rng, nodes)),
         },
-        Nemesis::Kill => Fault::Kill {
-            target: target(rng, nodes),
-            restart: rng.below(3) > 0,
+        Nemesis::Kill => match rng.below(4) {
+            0 => Fault::Bounce(target(rng, nodes)),
+            n => Fault::Kill {
+                target: target(rng, nodes),
+                restart: n > 1,
+            },
         },
         Nemesis::Stop => Fault::Stop(target(rng, nodes)),
         Nemesis::Loss => Fault::Loss {
@@ -225,6 +232,8 @@ pub struct Injected {
     killed_for_good: Vec<usize>,
     stopped: Vec<usize>,
     cut: bool,
+    /// What was not done as drawn (a target already down, no leader found).
+    pub notes: Vec<String>,
 }
 
 impl Injected {
@@ -234,13 +243,26 @@ impl Injected {
     }
 }
 
-fn resolve(cluster: &LocalCluster, target: Target, down: &[usize]) -> usize {
+fn resolve(
+    cluster: &LocalCluster,
+    target: Target,
+    down: &[usize],
+    notes: &mut Vec<String>,
+) -> usize {
     match target {
         Target::Node(node) => node,
-        Target::Leader => cluster
-            .wait_for_leader(None, Duration::from_secs(5))
-            .filter(|leader| !down.contains(leader))
-            .unwrap_or(1),
+        Target::Leader => match cluster.wait_for_leader(None, Duration::from_secs(5)) {
+            Some(leader) if !down.contains(&leader) => leader,
+            other => {
+                let node = (1..=cluster.nodes())
+                    .find(|node| !down.contains(node))
+                    .unwrap_or(1);
+                notes.push(format!(
+                    "leader {other:?} unavailable: the fault hits node {node} instead"
+                ));
+                node
+            }
+        },
     }
 }
 
@@ -268,7 +290,7 @@ fn inject_into(
     };
     match fault {
         Fault::Isolate(target) => {
-            let node = resolve(cluster, *target, down);
+            let node = resolve(cluster, *target, down, &mut injected.notes);
             cluster.cut(node, &others(node), Direction::Both, None)?;
             injected.cut = true;
         }
@@ -277,7 +299,7 @@ fn inject_into(
             injected.cut = true;
         }
         Fault::OneWay(target) => {
-            let node = resolve(cluster, *target, down);
+            let node = resolve(cluster, *target, down, &mut injected.notes);
             cluster.cut(node, &others(node), Direction::Inbound, None)?;
             injected.cut = true;
         }
@@ -286,19 +308,40 @@ fn inject_into(
             injected.cut = true;
         }
         Fault::Kill { target, restart } => {
-            let node = resolve(cluster, *target, down);
-            if !down.contains(&node) {
+            let node = resolve(cluster, *target, down, &mut injected.notes);
+            if down.contains(&node) {
+                injected
+                    .notes
+                    .push(format!("node {node} is down already: not killed"));
+            } else {
                 cluster.signal(node, Signal::Kill)?;
-                if *restart {
+                // One node at most stays dead past its round: the run
+                // tests failover, not a cluster without a quorum.
+                if *restart || !down.is_empty() {
                     injected.killed_for_restart.push(node);
                 } else {
                     injected.killed_for_good.push(node);
                 }
             }
         }
+        Fault::Bounce(target) => {
+            let node = resolve(cluster, *target, down, &mut injected.notes);
+            if down.contains(&node) {
+                injected
+                    .notes
+                    .push(format!("node {node} is down already: not bounced"));
+            } else {
+                cluster.signal(node, Signal::Kill)?;
+                cluster.start(node)?;
+            }
+        }
         Fault::Stop(target) => {
-            let node = resolve(cluster, *target, down);
-            if !down.contains(&node) {
+            let node = resolve(cluster, *target, down, &mut injected.notes);
+            if down.contains(&node) {
+                injected
+                    .notes
+                    .push(format!("node {node} is down already: not stopped"));
+            } else {
                 cluster.signal(node, Signal::Stop)?;
                 injected.stopped.push(node);
             }

@@ -25,9 +25,13 @@ pub enum Request {
 pub enum Completion {
     /// It happened; a read gives the value it saw.
     Ok(Option<i64>),
-    /// It did not happen (a compare-and-set that found another value, or a
-    /// definite refusal).
+    /// It did not happen: a compare-and-set that found another value
+    /// (which says the register held something else), or a read or write
+    /// that was refused.
     Fail,
+    /// It did not happen, and says nothing about the register (a
+    /// compare-and-set refused because the revision changed).
+    Refused,
     /// Unknown: it may have happened, at any time after its invocation.
     Info,
 }
@@ -95,7 +99,7 @@ impl Recorder {
             (Completion::Ok(_), Request::Write(value)) => (":ok", value.to_string()),
             (Completion::Ok(_), Request::Cas(from, to)) => (":ok", format!("[{from} {to}]")),
             (Completion::Fail, Request::Cas(from, to)) => (":fail", format!("[{from} {to}]")),
-            (Completion::Fail, _) => (":fail", ":refused".to_owned()),
+            (Completion::Fail | Completion::Refused, _) => (":fail", ":refused".to_owned()),
             (Completion::Info, _) => (":info", ":timed-out".to_owned()),
         };
         self.push(format!(

@@ -64,15 +64,27 @@ pub fn check(operations: &[Operation], limit: Duration) -> Verdict {
 }
 
 /// `operations` without the writes and compare-and-sets of unknown outcome
-/// whose written value no read returned and no compare-and-set expected.
+/// whose written value no read returned and no compare-and-set expected,
+/// and that were invoked after every failed compare-and-set had completed.
 ///
 /// Sound both ways: such an operation, if it took effect, was overwritten
 /// before anyone looked (a look would have returned or expected its value),
 /// so the rest of the history is explained as well with it as without it;
-/// and an operation of unknown outcome may always not have taken effect.
+/// and an operation of unknown outcome may always not have taken effect. A
+/// failed compare-and-set is a look that does not say what it saw (only
+/// that it was not `from`), so an unknown operation that may have taken
+/// effect before one completed is kept.
 pub fn without_unobserved_unknowns<'a>(operations: &[&'a Operation]) -> Vec<&'a Operation> {
     let mut observed = std::collections::BTreeSet::new();
+    let mut last_failed_compare = None;
     for operation in operations {
+        if let Action::Cas {
+            swapped: Some(false),
+            ..
+        } = operation.action
+        {
+            last_failed_compare = last_failed_compare.max(operation.completed);
+        }
         match operation.action {
             Action::Read { value: Some(value) } if operation.completed.is_some() => {
                 observed.insert(value);
@@ -92,7 +104,9 @@ pub fn without_unobserved_unknowns<'a>(operations: &[&'a Operation]) -> Vec<&'a 
                 Action::Cas { to, .. } => to,
                 Action::Read { .. } => return true,
             };
-            operation.completed.is_some() || observed.contains(&written)
+            operation.completed.is_some()
+                || observed.contains(&written)
+                || last_failed_compare.is_some_and(|last| operation.invoked < last)
         })
         .collect()
 }
@@ -314,6 +328,24 @@ mod tests {
             check(&stale, LIMIT),
             Verdict::NotLinearizable { .. }
         ));
+        // A failed compare-and-set saw some value other than its `from`: an
+        // unknown write before it may be what it saw, and is kept.
+        let failed_compare = [
+            write(0, Some(1), 1),
+            write(2, None, 7),
+            op(
+                3,
+                Some(4),
+                Action::Cas {
+                    from: 1,
+                    to: 5,
+                    swapped: Some(false),
+                },
+            ),
+            write(5, Some(6), 2),
+            read(7, 8, Some(2)),
+        ];
+        assert_eq!(check(&failed_compare, LIMIT), Verdict::Linearizable);
     }
 
     #[test]

@@ -65,6 +65,9 @@ const REGISTERS: usize = 3;
 const REGISTER_CLIENTS: usize = 4;
 /// Set clients.
 const SET_CLIENTS: usize = 2;
+/// A run whose registers completed fewer operations each has checked
+/// nothing worth a pass.
+const MIN_OPERATIONS_PER_KEY: usize = 50;
 /// How long the register checker may search.
 const CHECK_LIMIT: Duration = Duration::from_secs(120);
 
@@ -203,6 +206,9 @@ pub fn run(config: &RunConfig) -> io::Result<RunReport> {
             format!("round {number}: {} for {:?}", round.fault, round.hold),
         );
         let injected = nemesis::inject(&cluster, &round.fault, &dead)?;
+        for line in &injected.notes {
+            note(&mut log, format!("round {number}: {line}"));
+        }
         std::thread::sleep(round.hold);
         nemesis::repair(&cluster, &injected)?;
         dead.extend_from_slice(injected.left_dead());
@@ -256,7 +262,7 @@ pub fn run(config: &RunConfig) -> io::Result<RunReport> {
             Err(last)
         }))
     };
-    let final_set = final_reads
+    let (final_set, final_listeners) = final_reads
         .map_err(|error| io::Error::other(error.to_string()))?
         .map_err(|error| io::Error::other(format!("no final read succeeded: {error}")))?;
     let states = runtime.block_on(runtime.spawn(converged_states(cluster.nodes())));
@@ -316,6 +322,42 @@ pub fn run(config: &RunConfig) -> io::Result<RunReport> {
     if two_owners > 0 {
         violations.push(format!(
             "EIP: {two_owners} ARP questions answered by two nodes"
+        ));
+    }
+    // Guards against passing by seeing nothing.
+    let answered_once = ownership
+        .rounds
+        .iter()
+        .filter(|round| round.answers.len() == 1)
+        .count();
+    if answered_once * 2 < ownership.rounds.len() {
+        violations.push(format!(
+            "EIP: only {answered_once} of {} ARP questions answered by one node",
+            ownership.rounds.len()
+        ));
+    }
+    if rounds_run == 0 {
+        violations.push("no fault round ran (the duration is shorter than one round)".to_owned());
+    }
+    let mut acknowledged_per_key: std::collections::BTreeMap<&str, usize> =
+        registers.iter().map(|key| (key.as_str(), 0)).collect();
+    for operation in &operations {
+        if operation.completed.is_some() {
+            *acknowledged_per_key.entry(&operation.key).or_default() += 1;
+        }
+    }
+    if let Some((key, count)) = acknowledged_per_key
+        .iter()
+        .find(|(_, count)| **count < MIN_OPERATIONS_PER_KEY)
+    {
+        violations.push(format!(
+            "register {key}: only {count} completed operations (at least {MIN_OPERATIONS_PER_KEY} expected)"
+        ));
+    }
+    if final_listeners != final_set.len() {
+        violations.push(format!(
+            "set: {final_listeners} listeners for {} distinct ports: a listener was duplicated",
+            final_set.len()
         ));
     }
 

@@ -119,8 +119,15 @@ async fn read_register(node: &mut Node, id: &str) -> Result<(i64, u64), Status> 
         }))
         .await?
         .into_inner();
-    let load_balancer = reply.load_balancer.unwrap_or_default();
-    let value = load_balancer.description.parse().unwrap_or(0);
+    let load_balancer = reply
+        .load_balancer
+        .ok_or_else(|| Status::internal("the answer holds no Load Balancer"))?;
+    let value = load_balancer.description.parse().map_err(|_| {
+        Status::internal(format!(
+            "the register's description {:?} is not an integer",
+            load_balancer.description
+        ))
+    })?;
     Ok((value, load_balancer.revision))
 }
 
@@ -147,6 +154,11 @@ async fn write_register(
 
 /// One register client: random reads, writes and compare-and-sets on
 /// `registers` (Load Balancer ids) until `stop`, recorded in `recorder`.
+///
+/// A compare-and-set is a recorded read, then, from the value read, an
+/// update that expects the revision read: acknowledged, it swapped from
+/// that value; ABORTED (the revision moved), it did nothing and is
+/// recorded as refused, which the checker drops.
 pub async fn register_client(
     mut node: Node,
     registers: Arc<Vec<String>>,
@@ -156,48 +168,69 @@ pub async fn register_client(
     stop: Arc<AtomicBool>,
 ) {
     let mut process = recorder.new_process();
-    let mut last_seen = 0_i64;
     while !stop.load(Ordering::Relaxed) {
         if !connected(&mut node).await {
             continue;
         }
         let key = rng.pick(&registers).clone();
         let token = format!("reg-{}", tokens.fetch_add(1, Ordering::Relaxed));
-        let operation = match rng.below(4) {
-            0 | 1 => Request::Read,
-            2 => Request::Write(i64::try_from(rng.below(1_000_000)).unwrap_or(0)),
-            _ => Request::Cas(last_seen, i64::try_from(rng.below(1_000_000)).unwrap_or(0)),
-        };
-        let invocation = recorder.invoke(process, &key, operation);
-        let outcome = match operation {
-            Request::Read => read_register(&mut node, &key).await.map(|(value, _)| {
-                last_seen = value;
-                Completion::Ok(Some(value))
-            }),
-            Request::Write(value) => write_register(&mut node, &key, value, None, token)
-                .await
-                .map(|()| Completion::Ok(None)),
-            Request::Cas(from, to) => match read_register(&mut node, &key).await {
-                Ok((value, _)) if value != from => {
-                    last_seen = value;
-                    Ok(Completion::Fail)
-                }
-                Ok((_, revision)) => write_register(&mut node, &key, to, Some(revision), token)
-                    .await
-                    .map(|()| Completion::Ok(None)),
-                Err(status) => Err(status),
-            },
-        };
-        let completion = match outcome {
-            Ok(completion) => completion,
-            Err(status) if refused(&status) => Completion::Fail,
-            Err(_) => {
-                node.reset();
-                Completion::Info
+        let value = i64::try_from(rng.below(1_000_000)).unwrap_or(0);
+        match rng.below(4) {
+            0 | 1 => {
+                (process, _) = recorded_read(&mut node, &recorder, process, &key).await;
             }
-        };
-        process = recorder.complete(invocation, completion);
+            2 => {
+                let invocation = recorder.invoke(process, &key, Request::Write(value));
+                let written = write_register(&mut node, &key, value, None, token).await;
+                process = recorder.complete(invocation, completion(&mut node, written, false));
+            }
+            _ => {
+                let read;
+                (process, read) = recorded_read(&mut node, &recorder, process, &key).await;
+                if let Some((from, revision)) = read {
+                    let invocation = recorder.invoke(process, &key, Request::Cas(from, value));
+                    let swapped =
+                        write_register(&mut node, &key, value, Some(revision), token).await;
+                    process = recorder.complete(invocation, completion(&mut node, swapped, true));
+                }
+            }
+        }
         tokio::time::sleep(Duration::from_millis(rng.below(20))).await;
+    }
+}
+
+/// A read, recorded; returns the process to continue under and what was read.
+async fn recorded_read(
+    node: &mut Node,
+    recorder: &Recorder,
+    process: u64,
+    key: &str,
+) -> (u64, Option<(i64, u64)>) {
+    let invocation = recorder.invoke(process, key, Request::Read);
+    match read_register(node, key).await {
+        Ok((value, revision)) => (
+            recorder.complete(invocation, Completion::Ok(Some(value))),
+            Some((value, revision)),
+        ),
+        Err(status) => (
+            recorder.complete(invocation, completion(node, Err(status), false)),
+            None,
+        ),
+    }
+}
+
+/// How a write or compare-and-set ended: refused codes did nothing (a
+/// compare-and-set's refusal says nothing about the value), others are
+/// unknown (and the connection is made again).
+fn completion(node: &mut Node, outcome: Result<(), Status>, compare: bool) -> Completion {
+    match outcome {
+        Ok(()) => Completion::Ok(None),
+        Err(status) if refused(&status) && compare => Completion::Refused,
+        Err(status) if refused(&status) => Completion::Fail,
+        Err(_) => {
+            node.reset();
+            Completion::Info
+        }
     }
 }
 
@@ -274,15 +307,17 @@ pub async fn set_client(
 }
 
 /// The set's final read: every element (port − [`SET_BASE_PORT`]) among
-/// the Load Balancer's listeners, read linearizably.
+/// the Load Balancer's listeners, read linearizably, and how many listeners
+/// there were (more than elements: a listener was duplicated).
 ///
 /// # Errors
 /// The read failed.
 pub async fn read_set(
     node: &mut Node,
     load_balancer_id: &str,
-) -> Result<std::collections::BTreeSet<u64>, Status> {
+) -> Result<(std::collections::BTreeSet<u64>, usize), Status> {
     let mut elements = std::collections::BTreeSet::new();
+    let mut listeners = 0;
     let mut page_token = String::new();
     loop {
         let reply = node
@@ -297,6 +332,7 @@ pub async fn read_set(
             }))
             .await?
             .into_inner();
+        listeners += reply.listeners.len();
         elements.extend(
             reply
                 .listeners
@@ -304,7 +340,7 @@ pub async fn read_set(
                 .filter_map(|listener| u64::from(listener.port).checked_sub(SET_BASE_PORT)),
         );
         if reply.next_page_token.is_empty() {
-            return Ok(elements);
+            return Ok((elements, listeners));
         }
         page_token = reply.next_page_token;
     }

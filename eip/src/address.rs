@@ -14,6 +14,9 @@ use netlink_packet_route::address::{AddressAttribute, AddressMessage, AddressSco
 use netlink_packet_route::{AddressFamily, RouteNetlinkMessage};
 use netlink_sys::{Socket, SocketAddr, protocols::NETLINK_ROUTE};
 
+/// What every EIP address's label ends with.
+const LABEL_SUFFIX: &str = ":eip";
+
 /// The longest label the kernel keeps (IFNAMSIZ − 1).
 const LABEL_MAX: usize = 15;
 
@@ -31,7 +34,7 @@ impl Addresses {
     /// # Errors
     /// No netlink socket, or a name too long for the label.
     pub(crate) fn of(interface: &str, index: u32) -> io::Result<Self> {
-        let label = format!("{interface}:eip");
+        let label = format!("{interface}{LABEL_SUFFIX}");
         if label.len() > LABEL_MAX {
             return Err(io::Error::new(
                 io::ErrorKind::InvalidInput,
@@ -68,7 +71,13 @@ impl Addresses {
 
     /// Deletes `address`/32 (absent already: no error).
     pub(crate) fn delete(&mut self, address: Ipv4Addr) -> io::Result<()> {
-        let message = self.message(address);
+        self.delete_at(self.index, address)
+    }
+
+    /// Deletes `address`/32 from the interface with `index`.
+    pub(crate) fn delete_at(&mut self, index: u32, address: Ipv4Addr) -> io::Result<()> {
+        let mut message = self.message(address);
+        message.header.index = index;
         match self.request(RouteNetlinkMessage::DelAddress(message), NLM_F_ACK) {
             Err(error) if error.raw_os_error() == Some(nix::libc::EADDRNOTAVAIL) => Ok(()),
             other => other
@@ -77,24 +86,27 @@ impl Addresses {
         }
     }
 
-    /// The addresses on the interface that carry the EIP label.
-    pub(crate) fn labeled(&mut self) -> io::Result<Vec<Ipv4Addr>> {
+    /// The addresses on any interface that carry an EIP label
+    /// (`<interface>:eip`), with their interface's index: a run configured
+    /// with another interface may have left them.
+    pub(crate) fn labeled_anywhere(&mut self) -> io::Result<Vec<(u32, Ipv4Addr)>> {
         let mut query = AddressMessage::default();
         query.header.family = AddressFamily::Inet;
         let answers = self.request(RouteNetlinkMessage::GetAddress(query), NLM_F_DUMP)?;
         Ok(answers
             .into_iter()
             .filter_map(|answer| match answer {
-                RouteNetlinkMessage::NewAddress(message) if message.header.index == self.index => {
-                    let labeled = message
-                        .attributes
-                        .iter()
-                        .any(|a| matches!(a, AddressAttribute::Label(l) if *l == self.label));
+                RouteNetlinkMessage::NewAddress(message) => {
+                    let labeled = message.attributes.iter().any(
+                        |a| matches!(a, AddressAttribute::Label(l) if l.ends_with(LABEL_SUFFIX)),
+                    );
                     let local = message.attributes.iter().find_map(|a| match a {
                         AddressAttribute::Local(IpAddr::V4(v4)) => Some(*v4),
                         _ => None,
                     });
-                    local.filter(|_| labeled)
+                    local
+                        .filter(|_| labeled && message.header.prefix_len == 32)
+                        .map(|address| (message.header.index, address))
                 }
                 _ => None,
             })

@@ -17,14 +17,22 @@
 //! nftables does not refresh the timeout of an element that exists when it is
 //! added again, and cannot delete one that may be absent (nft 1.0.6 has no
 //! `destroy`); a renewal is therefore "add, delete, add with the new
-//! timeout" in one transaction, which the kernel applies atomically.
+//! timeout" in one transaction, which the kernel applies atomically. Every
+//! transient `add` carries a 1 ms timeout, so that even a script cut short
+//! (nft commits what it read) cannot leave an element without one.
+//!
+//! The kernel counts a timeout from when the transaction lands, so the hold
+//! ends that long after the caller's deadline. To keep that short, `nft` is
+//! started first and the timeout is computed only when the script is
+//! written to it; [`update`] returns how long the transaction took from that
+//! moment, and the caller closes the gate at once when it took too long.
 
 use std::collections::BTreeSet;
 use std::fmt::Write as _;
 use std::io::{self, Write as _};
 use std::net::Ipv4Addr;
 use std::process::{Command, Stdio};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// The tables' name, in both families.
 const TABLE: &str = "fulcrum";
@@ -97,37 +105,59 @@ pub(crate) fn drain(addresses: Option<&BTreeSet<Ipv4Addr>>) -> io::Result<()> {
     run(&script)
 }
 
-/// Holds `open` for `timeout` from now (adding them to the managed ones
-/// first), and lets `close` go, in one transaction.
+/// Holds `open` until `until` (adding them to the managed ones first), and
+/// lets `close` go, in one transaction; an `until` already past holds
+/// nothing. Returns how long the transaction took from the moment its
+/// timeout was computed: the hold may end that much after `until`.
 pub(crate) fn update(
     open: &BTreeSet<Ipv4Addr>,
-    timeout: Duration,
+    until: Instant,
     close: &BTreeSet<Ipv4Addr>,
-) -> io::Result<()> {
-    let millis = timeout.as_millis().max(1);
-    let mut script = String::new();
-    add_managed(&mut script, open);
-    for family in FAMILIES {
-        for address in open {
-            let element = format!("{family} {TABLE} held {{ {address} }}");
-            let _ = writeln!(script, "add element {element}");
-            let _ = writeln!(script, "delete element {element}");
-            let _ = writeln!(
-                script,
-                "add element {family} {TABLE} held {{ {address} timeout {millis}ms }}"
-            );
-        }
-        for address in close {
-            let element = format!("{family} {TABLE} held {{ {address} }}");
-            let _ = writeln!(script, "add element {element}");
-            let _ = writeln!(script, "delete element {element}");
-        }
+) -> io::Result<Duration> {
+    if open.is_empty() && close.is_empty() {
+        return Ok(Duration::ZERO);
     }
-    if script.is_empty() {
-        return Ok(());
-    }
-    run(&script)
+    run_with(|| {
+        let millis = until.saturating_duration_since(Instant::now()).as_millis();
+        let (open, close): (&BTreeSet<Ipv4Addr>, BTreeSet<Ipv4Addr>) = if millis == 0 {
+            (&EMPTY, open.union(close).copied().collect())
+        } else {
+            (open, close.clone())
+        };
+        let mut script = String::new();
+        add_managed(&mut script, open);
+        for family in FAMILIES {
+            for address in open {
+                let _ = writeln!(
+                    script,
+                    "add element {family} {TABLE} held {{ {address} timeout 1ms }}"
+                );
+                let _ = writeln!(
+                    script,
+                    "delete element {family} {TABLE} held {{ {address} }}"
+                );
+                let _ = writeln!(
+                    script,
+                    "add element {family} {TABLE} held {{ {address} timeout {millis}ms }}"
+                );
+            }
+            for address in &close {
+                let _ = writeln!(
+                    script,
+                    "add element {family} {TABLE} held {{ {address} timeout 1ms }}"
+                );
+                let _ = writeln!(
+                    script,
+                    "delete element {family} {TABLE} held {{ {address} }}"
+                );
+            }
+        }
+        script
+    })
 }
+
+/// No address.
+static EMPTY: BTreeSet<Ipv4Addr> = BTreeSet::new();
 
 fn add_managed(script: &mut String, addresses: &BTreeSet<Ipv4Addr>) {
     for family in FAMILIES {
@@ -142,6 +172,12 @@ fn add_managed(script: &mut String, addresses: &BTreeSet<Ipv4Addr>) {
 
 /// Runs `script` as one nftables transaction.
 fn run(script: &str) -> io::Result<()> {
+    run_with(|| script.to_owned()).map(drop)
+}
+
+/// Starts `nft`, then builds the script with `script` and runs it as one
+/// transaction; returns the time from building to the end of the run.
+fn run_with(script: impl FnOnce() -> String) -> io::Result<Duration> {
     let mut child = Command::new("nft")
         .args(["-f", "-"])
         .stdin(Stdio::piped())
@@ -154,12 +190,13 @@ fn run(script: &str) -> io::Result<()> {
                 format!("cannot run nft (package nftables): {error}"),
             )
         })?;
+    let built = Instant::now();
     if let Some(mut stdin) = child.stdin.take() {
-        stdin.write_all(script.as_bytes())?;
+        stdin.write_all(script().as_bytes())?;
     }
     let output = child.wait_with_output()?;
     if output.status.success() {
-        Ok(())
+        Ok(built.elapsed())
     } else {
         Err(io::Error::other(format!(
             "nft refused the EIP gate's change: {}",

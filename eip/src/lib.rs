@@ -57,7 +57,17 @@ pub trait Binder: Send + Sync {
     /// The kernel refused a change; the holds still end at their `until`.
     fn release(&self) -> io::Result<()>;
 
-    /// The addresses held, as last set.
+    /// Releases everything for good: later holds are refused (a stopping
+    /// node, whose last renewal may still be under way).
+    ///
+    /// # Errors
+    /// As [`Binder::release`].
+    fn shut_down(&self) -> io::Result<()> {
+        self.release()
+    }
+
+    /// The addresses held, as last set (without waiting for a change in
+    /// progress).
     fn held(&self) -> BTreeSet<Ipv4Addr>;
 }
 

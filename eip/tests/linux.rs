@@ -114,9 +114,11 @@ impl Drop for Pair {
 fn a_hold_answers_ends_by_itself_is_renewed_released_and_cleaned_up_after_a_kill() {
     let pair = Pair::new();
     let binder = Arc::new(
-        run_in(&pair.holder, || Linux::start("eth0"))
-            .unwrap()
-            .unwrap(),
+        run_in(&pair.holder, || {
+            Linux::start("eth0", Duration::from_millis(200))
+        })
+        .unwrap()
+        .unwrap(),
     );
     let holder_mac = run_in(&pair.holder, || Port::open("eth0").unwrap().mac()).unwrap();
     // A server on the EIP, made inside the holder's namespace (FREEBIND is
@@ -188,9 +190,11 @@ fn a_hold_answers_ends_by_itself_is_renewed_released_and_cleaned_up_after_a_kill
     // deletes it and starts with nothing held.
     pair.hold(&binder, Duration::from_secs(30));
     drop(binder);
-    let restarted = run_in(&pair.holder, || Linux::start("eth0"))
-        .unwrap()
-        .unwrap();
+    let restarted = run_in(&pair.holder, || {
+        Linux::start("eth0", Duration::from_millis(200))
+    })
+    .unwrap()
+    .unwrap();
     assert!(!pair.holder_addresses().contains("10.77.0.50"));
     assert!(restarted.held().is_empty());
     assert_eq!(pair.owners(), Vec::<Mac>::new());
@@ -198,6 +202,9 @@ fn a_hold_answers_ends_by_itself_is_renewed_released_and_cleaned_up_after_a_kill
 
 #[test]
 fn an_interface_that_does_not_exist_is_named_in_the_error() {
-    let error = Linux::start("no-such-if0").err().unwrap().to_string();
+    let error = Linux::start("no-such-if0", Duration::from_millis(200))
+        .err()
+        .unwrap()
+        .to_string();
     assert!(error.contains("no-such-if0"), "{error}");
 }

@@ -101,12 +101,16 @@ fn lease_timing(config: &AgentConfig) -> LeaseTiming {
 }
 
 /// The binder `choice` names, started.
-fn eip_binder(choice: &EipBinderChoice) -> Result<Arc<dyn Binder>, AgentError> {
+fn eip_binder(
+    choice: &EipBinderChoice,
+    timing: &LeaseTiming,
+) -> Result<Arc<dyn Binder>, AgentError> {
     Ok(match choice {
         EipBinderChoice::Loopback => Arc::new(fulcrum_eip::Loopback::default()),
-        EipBinderChoice::Linux { interface } => {
-            Arc::new(fulcrum_eip::Linux::start(interface).map_err(AgentError::EipBinder)?)
-        }
+        EipBinderChoice::Linux { interface } => Arc::new(
+            fulcrum_eip::Linux::start(interface, timing.release_latency)
+                .map_err(AgentError::EipBinder)?,
+        ),
     })
 }
 
@@ -221,10 +225,12 @@ impl Agent {
             NodeDataPlane::start(config.dataplane_threads as usize, config.dataplane_driver)
                 .map_err(AgentError::DataPlane)?,
         );
+        let timing = lease_timing(&config);
         let raft_server = RaftService::new(
             replica.clone(),
             store.snapshot_directory(),
             data_plane.clone(),
+            timing.voter_lease.mul_f64(1.0 + timing.drift),
         )
         .into_server();
         let raft_stop = until_stopped();
@@ -238,7 +244,7 @@ impl Agent {
             }
         });
         let report = Arc::new(OwnerReport::new(data_plane.clone()));
-        let binder = eip_binder(&config.eip_binder)?;
+        let binder = eip_binder(&config.eip_binder, &lease_timing(&config))?;
         let handover = Arc::new(Handover::new(data_plane.clone(), binder.clone()));
         let routes = Api::new(
             replica.clone(),
@@ -265,6 +271,7 @@ impl Agent {
             binder.clone(),
             lease_timing(&config),
             handover.subscribe(),
+            handover.transfer_mark(),
         ));
         let follower = tokio::spawn(report.follow_owner(replica.clone()));
         let mut agent = Self {
@@ -371,7 +378,7 @@ impl Agent {
         // The addresses go at once (the kernel would silence them when the
         // hold ends, but leave them on the interface).
         let binder = self.binder.clone();
-        if let Ok(Err(error)) = tokio::task::spawn_blocking(move || binder.release()).await {
+        if let Ok(Err(error)) = tokio::task::spawn_blocking(move || binder.shut_down()).await {
             tracing::warn!(%error, "the EIPs were not released; their holds end by themselves");
         }
         let data_plane = self.data_plane.clone();

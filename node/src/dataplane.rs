@@ -439,6 +439,7 @@ pub async fn feed_from(
     binder: Arc<dyn Binder>,
     timing: LeaseTiming,
     mut yielding: tokio::sync::watch::Receiver<bool>,
+    transfer: crate::eip::TransferMark,
 ) {
     let mut metrics = replica.raft().metrics();
     let mut compiled: Option<(Option<u64>, DataPlaneConfig)> = None;
@@ -460,6 +461,8 @@ pub async fn feed_from(
         };
         let decision = if *yielding.borrow_and_update() {
             Decision::Release("handing leadership over")
+        } else if crate::eip::transfer_forbids(&transfer, current.current_term, now) {
+            Decision::Release("leadership transfer triggered in this term")
         } else {
             decide(&leadership(&replica, &current, now), &timing, now)
         };

@@ -31,15 +31,27 @@ pub struct RaftService {
     raft: Raft<TypeConfig, StateMachine>,
     snapshot_directory: PathBuf,
     received: AtomicU64,
+    /// Until then, this node grants no vote except for a leadership
+    /// transfer (see [`RaftService::new`]).
+    votes_from: tokio::time::Instant,
 }
 
 impl RaftService {
     /// Serves `replica`'s Raft node, receiving snapshots into
     /// `snapshot_directory` (the store's), and answers for `data_plane`.
+    ///
+    /// For `vote_quiet` after it starts, it refuses vote requests (other
+    /// than a leadership transfer's): openraft does not keep a voter's lease
+    /// across a restart, so a voter that acknowledged a leader's heartbeat,
+    /// was killed and came back at once would otherwise vote for another
+    /// node while that leader still holds the EIPs under the lease the
+    /// voter's acknowledgement backed. `vote_quiet` is the voters' lease
+    /// with the clock-drift bound, so the old lease has surely ended.
     pub fn new(
         replica: Arc<Replica>,
         snapshot_directory: PathBuf,
         data_plane: Arc<NodeDataPlane>,
+        vote_quiet: Duration,
     ) -> Self {
         Self {
             raft: replica.raft().clone(),
@@ -47,6 +59,7 @@ impl RaftService {
             data_plane,
             snapshot_directory,
             received: AtomicU64::new(0),
+            votes_from: tokio::time::Instant::now() + vote_quiet,
         }
     }
 
@@ -169,6 +182,11 @@ impl v1::raft_service_server::RaftService for RaftService {
     ) -> Result<Response<v1::RaftVoteResponse>, Status> {
         let request = rpc::vote_request_from_wire(request.get_ref())
             .map_err(|error| Status::invalid_argument(error.to_string()))?;
+        if !request.leadership_transfer && tokio::time::Instant::now() < self.votes_from {
+            return Err(Status::unavailable(
+                "this node started less than the voters' lease ago: it grants no vote yet",
+            ));
+        }
         let response = self
             .raft
             .vote(request)

@@ -66,7 +66,14 @@ async fn start(id: u64) -> TestNode {
     let data_plane = std::sync::Arc::new(
         fulcrum_node::dataplane::NodeDataPlane::start(1, fulcrum_dataplane::Driver::Auto).unwrap(),
     );
-    let service = RaftService::new(replica, store.snapshot_directory(), data_plane).into_server();
+    // Votes refused for the voters' lease after a start, as the agent does.
+    let service = RaftService::new(
+        replica,
+        store.snapshot_directory(),
+        data_plane,
+        Duration::from_millis(600),
+    )
+    .into_server();
     let server = tokio::spawn(async move {
         let incoming = tokio_stream::wrappers::TcpListenerStream::new(listener);
         let _ = tonic::transport::Server::builder()

@@ -368,6 +368,8 @@ impl v1::cluster_service_server::ClusterService for Api {
                         .release(remaining(deadline))
                         .await
                         .map_err(Status::unavailable)?;
+                    self.handover
+                        .transferring_in(self.replica.metrics().current_term);
                     self.replica
                         .raft()
                         .trigger()

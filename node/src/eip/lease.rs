@@ -24,7 +24,9 @@
 //! votes from a quorum, which shares a voter with the quorum that
 //! acknowledged `t`; that voter received the heartbeat after `t` and refuses
 //! votes for `voter_lease` on its clock, at least `voter_lease × (1 − ρ)` in
-//! real time. So the new leader is elected after the old hold has ended,
+//! real time (also when it restarts meanwhile: openraft forgets the lease
+//! across a restart, so the node's Raft service refuses votes for
+//! `voter_lease × (1 + ρ)` after it starts). So the new leader is elected after the old hold has ended,
 //! and rule 2 puts its claim later still. A leadership transfer bypasses
 //! the voters' lease, so a leader releases before it transfers.
 //!

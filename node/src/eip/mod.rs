@@ -24,6 +24,25 @@ pub struct Handover {
     yielding: watch::Sender<bool>,
     data_plane: Arc<NodeDataPlane>,
     binder: Arc<dyn Binder>,
+    /// The term in which a transfer was last triggered, and when. For
+    /// [`TRANSFER_QUIET`] after that, in that term, the node holds no EIP
+    /// even if the transfer seems to have failed: a late transfer message
+    /// still lets its target win an election that skips the voters' leases.
+    transferred_in: TransferMark,
+}
+
+/// How long after triggering a transfer the node stays without EIPs in
+/// that term (a transfer message is a single RPC with a deadline well under it).
+pub const TRANSFER_QUIET: Duration = Duration::from_secs(3);
+
+/// The term and time of the last transfer triggered.
+pub type TransferMark = Arc<std::sync::Mutex<Option<(u64, tokio::time::Instant)>>>;
+
+/// Whether `mark` forbids holding in `term` at `now`.
+pub fn transfer_forbids(mark: &TransferMark, term: u64, now: tokio::time::Instant) -> bool {
+    mark.lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .is_some_and(|(marked, at)| marked == term && now < at + TRANSFER_QUIET)
 }
 
 /// How long a hand-over lets open connections on the EIPs finish before it
@@ -52,7 +71,23 @@ impl Handover {
             yielding: watch::Sender::new(false),
             data_plane,
             binder,
+            transferred_in: TransferMark::default(),
         }
+    }
+
+    /// Records that a transfer is triggered in `term`; call it before
+    /// triggering.
+    pub fn transferring_in(&self, term: u64) {
+        *self
+            .transferred_in
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) =
+            Some((term, tokio::time::Instant::now()));
+    }
+
+    /// The last transfer's mark, for the feed ([`transfer_forbids`]).
+    pub fn transfer_mark(&self) -> TransferMark {
+        Arc::clone(&self.transferred_in)
     }
 
     /// Whether the node is handing leadership over (the feed releases then).
