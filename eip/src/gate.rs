@@ -128,28 +128,14 @@ pub(crate) fn update(
         add_managed(&mut script, open);
         for family in FAMILIES {
             for address in open {
-                let _ = writeln!(
-                    script,
-                    "add element {family} {TABLE} held {{ {address} timeout 1ms }}"
-                );
-                let _ = writeln!(
-                    script,
-                    "delete element {family} {TABLE} held {{ {address} }}"
-                );
+                remove_held(&mut script, family, address);
                 let _ = writeln!(
                     script,
                     "add element {family} {TABLE} held {{ {address} timeout {millis}ms }}"
                 );
             }
             for address in &close {
-                let _ = writeln!(
-                    script,
-                    "add element {family} {TABLE} held {{ {address} timeout 1ms }}"
-                );
-                let _ = writeln!(
-                    script,
-                    "delete element {family} {TABLE} held {{ {address} }}"
-                );
+                remove_held(&mut script, family, address);
             }
         }
         script
@@ -158,6 +144,19 @@ pub(crate) fn update(
 
 /// No address.
 static EMPTY: BTreeSet<Ipv4Addr> = BTreeSet::new();
+
+/// Removes `address` from `family`'s held set whether it is there or not
+/// (added first, with a 1 ms timeout, so the delete cannot fail).
+fn remove_held(script: &mut String, family: &str, address: &Ipv4Addr) {
+    let _ = writeln!(
+        script,
+        "add element {family} {TABLE} held {{ {address} timeout 1ms }}"
+    );
+    let _ = writeln!(
+        script,
+        "delete element {family} {TABLE} held {{ {address} }}"
+    );
+}
 
 fn add_managed(script: &mut String, addresses: &BTreeSet<Ipv4Addr>) {
     for family in FAMILIES {
