@@ -22,6 +22,24 @@ pub const CLIENT_NAMESPACE: &str = "fulcrum-client";
 /// The client's address.
 pub const CLIENT_ADDRESS: Ipv4Addr = Ipv4Addr::new(10, 88, 0, 100);
 
+/// Fails the calling test unless it runs as root: network namespaces need
+/// it (CI runs as root), and such a test must fail rather than pass
+/// without having run.
+///
+/// # Panics
+/// When the effective user is not root.
+pub fn assert_root() {
+    let uid = Command::new("id")
+        .arg("-u")
+        .output()
+        .map(|output| String::from_utf8_lossy(&output.stdout).trim().to_owned())
+        .unwrap_or_default();
+    assert_eq!(
+        uid, "0",
+        "network-namespace tests need root (CI runs as root)"
+    );
+}
+
 /// One local cluster per process at a time.
 static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
 

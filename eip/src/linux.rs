@@ -34,6 +34,13 @@ const SECOND_ANNOUNCEMENT: Duration = Duration::from_millis(1100);
 /// the claim's announcements.
 const REANNOUNCEMENT: Duration = Duration::from_secs(10);
 
+/// A hold of the same addresses is written to the kernel again only once
+/// its end has moved this much: renewing at every quorum acknowledgement
+/// (every heartbeat) would run `nft` twenty times a second for nothing. The
+/// kernel's hold then ends up to this much before the caller's `until`,
+/// never after it.
+const RENEWAL_STEP: Duration = Duration::from_millis(100);
+
 /// An announcement is sent only while the hold has at least this much left.
 const ANNOUNCE_MARGIN: Duration = Duration::from_millis(20);
 
@@ -58,6 +65,8 @@ struct State {
     /// Addresses whose gate is closed but whose deletion failed: tried
     /// again at every call.
     leftover: BTreeSet<Ipv4Addr>,
+    /// The `until` last written to the kernel for the held addresses.
+    written_until: Option<Instant>,
 }
 
 #[derive(Clone, Copy)]
@@ -95,6 +104,7 @@ impl Linux {
                 addresses,
                 held: BTreeMap::new(),
                 leftover: BTreeSet::new(),
+                written_until: None,
             }),
             view: Mutex::new(BTreeSet::new()),
             closed: AtomicBool::new(false),
@@ -151,6 +161,13 @@ impl Linux {
         let before: BTreeSet<Ipv4Addr> = state.held.keys().copied().collect();
         let gone: BTreeSet<Ipv4Addr> = before.difference(wanted).copied().collect();
         let claimed: BTreeSet<Ipv4Addr> = wanted.difference(&before).copied().collect();
+        let renewal_due = state
+            .written_until
+            .is_none_or(|written| until >= written + RENEWAL_STEP);
+        if gone.is_empty() && claimed.is_empty() && !renewal_due {
+            return Ok(());
+        }
+        state.written_until = Some(until);
         let took = gate::update(wanted, until, &gone)?;
         for address in &gone {
             state.held.remove(address);

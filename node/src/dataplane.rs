@@ -470,7 +470,7 @@ pub async fn feed_from(
             Decision::Hold { until } => {
                 let held: BTreeSet<Ipv4Addr> =
                     source.listeners.iter().map(|entry| entry.address).collect();
-                match bind(&binder, &held, until, timing.release_latency).await {
+                match bind(&binder, &held, until).await {
                     Ok(()) => {
                         last_error = None;
                         data_plane.feed(source, &held, true);
@@ -506,31 +506,19 @@ pub async fn feed_from(
     }
 }
 
-/// Holds `addresses` until `until` through `binder`, off the async workers.
-/// A binder slower than the lease's allowance for a release is logged: its
-/// kernel-side hold ends that much after `until`.
+/// Holds `addresses` until `until` through `binder`, off the async workers
+/// (the binder itself undoes a hold that reached the kernel too late).
 async fn bind(
     binder: &Arc<dyn Binder>,
     addresses: &BTreeSet<Ipv4Addr>,
     until: Instant,
-    allowance: Duration,
 ) -> Result<(), String> {
-    let started = Instant::now();
     let binder = Arc::clone(binder);
     let addresses = addresses.clone();
-    let held = tokio::task::spawn_blocking(move || binder.hold(&addresses, until.into_std()))
+    tokio::task::spawn_blocking(move || binder.hold(&addresses, until.into_std()))
         .await
         .map_err(|error| error.to_string())?
-        .map_err(|error| error.to_string());
-    let took = started.elapsed();
-    if took > allowance {
-        tracing::warn!(
-            ?took,
-            ?allowance,
-            "the EIP binder was slower than the lease allows for a release"
-        );
-    }
-    held
+        .map_err(|error| error.to_string())
 }
 
 /// Stops serving the EIPs: the forwarder first, then the addresses.

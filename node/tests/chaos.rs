@@ -14,12 +14,7 @@ use fulcrum_chaos_tests::run::{RunConfig, run};
 
 #[test]
 fn a_short_chaos_run_finds_no_violation() {
-    let uid = std::process::Command::new("id").arg("-u").output().unwrap();
-    assert_eq!(
-        String::from_utf8_lossy(&uid.stdout).trim(),
-        "0",
-        "network-namespace tests need root (CI runs as root)"
-    );
+    fulcrum_chaos_tests::cluster::assert_root();
     let seed = std::env::var("CHAOS_SEED")
         .ok()
         .and_then(|seed| seed.parse().ok())

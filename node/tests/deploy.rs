@@ -39,12 +39,7 @@ impl Drop for Down {
 
 #[test]
 fn three_namespaced_nodes_form_a_cluster_the_client_namespace_can_use() {
-    let uid = Command::new("id").arg("-u").output().unwrap();
-    assert_eq!(
-        String::from_utf8_lossy(&uid.stdout).trim(),
-        "0",
-        "network-namespace tests need root (CI runs as root)"
-    );
+    fulcrum_chaos_tests::cluster::assert_root();
     let directory = tempfile::tempdir().unwrap();
     let state = directory.path().join("cluster");
     let _down = Down(state.clone());

@@ -29,12 +29,7 @@ fn mac_of(macs: &BTreeMap<Mac, usize>, node: usize) -> Mac {
 
 #[test]
 fn the_eip_serves_the_guides_listeners_by_weight_and_follows_the_leader_through_faults() {
-    let uid = std::process::Command::new("id").arg("-u").output().unwrap();
-    assert_eq!(
-        String::from_utf8_lossy(&uid.stdout).trim(),
-        "0",
-        "network-namespace tests need root (CI runs as root)"
-    );
+    fulcrum_chaos_tests::cluster::assert_root();
     let state = tempfile::tempdir().unwrap();
     let cluster = LocalCluster::up(
         Path::new(env!("CARGO_BIN_EXE_fulcrum")),

@@ -57,9 +57,11 @@ pub struct Released<'a>(&'a Handover);
 impl Drop for Released<'_> {
     fn drop(&mut self) {
         self.0.yielding.send_replace(false);
-        let binder = Arc::clone(&self.0.binder);
-        // The release ended the draining; this ends one a failure left.
-        tokio::task::spawn_blocking(move || binder.drain(false));
+        // A release ends the draining; this ends one a failed release left.
+        if !self.0.binder.held().is_empty() {
+            let binder = Arc::clone(&self.0.binder);
+            tokio::task::spawn_blocking(move || binder.drain(false));
+        }
     }
 }
 
