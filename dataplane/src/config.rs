@@ -25,7 +25,10 @@ pub struct HttpLimits {
     /// A request with more header fields than this is answered 431.
     pub max_headers: usize,
     /// A request head must arrive whole within this time of its first byte,
-    /// or the connection is closed (slow clients cannot hold it).
+    /// or the connection is closed (slow clients cannot hold it). A new
+    /// connection's first head must also arrive within this time of the
+    /// accept, TLS handshake included: one that sends nothing is closed then,
+    /// not at the idle timeout.
     pub header_timeout: Duration,
     /// Connecting to a member must succeed within this time, or the answer is 502.
     pub connect_timeout: Duration,

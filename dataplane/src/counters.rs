@@ -15,6 +15,9 @@ use std::sync::{Arc, Mutex, PoisonError};
 pub enum ErrorKind {
     /// Refused because the listener was at its connection limit.
     ConnectionLimit,
+    /// Closed at once because the whole forwarder was at its connection
+    /// limit (`Settings::node_connection_limit`).
+    NodeConnectionLimit,
     /// No member could take it (503 for HTTP).
     NoMember,
     /// Connecting to the chosen member failed or timed out (502 for HTTP).
@@ -37,8 +40,9 @@ pub enum ErrorKind {
 
 impl ErrorKind {
     /// Every kind, in a fixed order (the order of the counter slots).
-    pub const ALL: [ErrorKind; 10] = [
+    pub const ALL: [ErrorKind; 11] = [
         ErrorKind::ConnectionLimit,
+        ErrorKind::NodeConnectionLimit,
         ErrorKind::NoMember,
         ErrorKind::MemberConnect,
         ErrorKind::MemberProtocol,
@@ -58,6 +62,7 @@ impl ErrorKind {
     pub fn name(self) -> &'static str {
         match self {
             ErrorKind::ConnectionLimit => "connection_limit",
+            ErrorKind::NodeConnectionLimit => "node_connection_limit",
             ErrorKind::NoMember => "no_member",
             ErrorKind::MemberConnect => "member_connect",
             ErrorKind::MemberProtocol => "member_protocol",

@@ -13,9 +13,15 @@ use arc_swap::ArcSwap;
 use rustls::ServerConfig;
 
 use crate::config::{Config, Protocol};
-use crate::counters::{Registry, Snapshot};
+use crate::counters::{Gauge, Registry, Snapshot};
 use crate::health::{Board, MemberHealth};
 use crate::{tls, worker};
+
+/// Client connections open at once in the whole forwarder (every thread and
+/// listener) at most, unless [`Settings::node_connection_limit`] says
+/// otherwise. Each takes a descriptor, and its HTTP connection to a member
+/// another: the process's open-file limit should be at least twice this.
+pub const DEFAULT_NODE_CONNECTION_LIMIT: u32 = 100_000;
 
 /// How the forwarder runs.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -26,6 +32,11 @@ pub struct Settings {
     pub pin_threads: bool,
     /// The I/O driver of every thread.
     pub driver: Driver,
+    /// Client connections open at once over all threads and listeners at
+    /// most; at least 1. Connections beyond it are accepted and closed at
+    /// once (counted as `node_connection_limit` errors of their listener),
+    /// so that the process keeps descriptors for the open ones.
+    pub node_connection_limit: u32,
 }
 
 impl Default for Settings {
@@ -34,6 +45,7 @@ impl Default for Settings {
             threads: std::thread::available_parallelism().map_or(1, usize::from),
             pin_threads: true,
             driver: Driver::Auto,
+            node_connection_limit: DEFAULT_NODE_CONNECTION_LIMIT,
         }
     }
 }
@@ -140,6 +152,10 @@ pub(crate) struct Shared {
     bind_errors: Mutex<BTreeMap<(String, usize), String>>,
     pub(crate) counters: Registry,
     pub(crate) health: Arc<Board>,
+    /// Open client connections, all threads and listeners.
+    pub(crate) node_connections: Arc<Gauge>,
+    /// [`Settings::node_connection_limit`].
+    pub(crate) node_connection_limit: u32,
 }
 
 impl Shared {
@@ -199,6 +215,12 @@ impl Forwarder {
     /// When a thread's runtime cannot be built, or the configuration is invalid.
     pub fn start(settings: &Settings, config: Config) -> io::Result<Self> {
         check(&config).map_err(|error| io::Error::new(io::ErrorKind::InvalidInput, error))?;
+        if settings.node_connection_limit == 0 {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "node_connection_limit: must be at least 1",
+            ));
+        }
         let threads = settings.threads.max(1);
         let generation = config.generation;
         let shared = Arc::new(Shared {
@@ -209,6 +231,8 @@ impl Forwarder {
             bind_errors: Mutex::new(BTreeMap::new()),
             counters: Registry::default(),
             health: Arc::new(Board::default()),
+            node_connections: Arc::new(Gauge::default()),
+            node_connection_limit: settings.node_connection_limit,
         });
         let cores = std::thread::available_parallelism().map_or(1, usize::from);
         tracing::info!(

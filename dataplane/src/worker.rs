@@ -296,6 +296,14 @@ impl Worker {
             }
         }
         self.bind_missing(plan, true);
+        self.context.pool.keep_only(
+            plan.config
+                .listeners
+                .iter()
+                .flat_map(|listener| &listener.group.members)
+                .map(|member| member.address)
+                .collect(),
+        );
         if let Some(checker) = &mut self.checker {
             checker.reconcile(&plan.config, &self.shared.health);
         }
@@ -408,12 +416,21 @@ async fn accept_loop(
             Ok((stream, peer)) => {
                 let service = slot.current();
                 service.counters.connection();
+                let shared = &service.shared;
+                let limit = Some(shared.node_connection_limit);
+                let Some(in_node) = shared.node_connections.try_acquire(limit) else {
+                    // Over the node's ceiling: closed at once, so that open
+                    // connections keep their descriptors.
+                    service.counters.error(ErrorKind::NodeConnectionLimit);
+                    drop(stream);
+                    continue;
+                };
                 let admitted = service.gauge.try_acquire(service.listener.connection_limit);
                 let open = context.track();
                 let slot = slot.clone();
                 let context = Rc::clone(&context);
                 monoio::spawn(async move {
-                    let _open = open;
+                    let _open = (open, in_node);
                     match admitted {
                         Some(_admitted) => serve(slot, service, stream, peer, context).await,
                         None => {
@@ -460,41 +477,43 @@ async fn serve(
     context: Rc<ThreadContext>,
 ) {
     let _ = stream.set_nodelay(true);
+    // The handshake (HTTPS) and the first request head share one deadline.
+    let head_deadline = Instant::now() + service.http.header_timeout;
     match service.listener.protocol {
         Protocol::Tcp => tcp::serve(service, stream, peer).await,
-        Protocol::Http => http::serve(slot, stream, peer, Scheme::Http, context).await,
+        Protocol::Http => {
+            http::serve(slot, stream, peer, Scheme::Http, context, head_deadline).await;
+        }
         Protocol::Https => {
-            let Some(stream) = handshake(&service, stream).await else {
+            let Some(stream) = handshake(&service, stream, head_deadline).await else {
                 return;
             };
-            http::serve(slot, stream, peer, Scheme::Https, context).await;
+            http::serve(slot, stream, peer, Scheme::Https, context, head_deadline).await;
         }
     }
 }
 
-/// Refuses a connection over the listener's limit: TCP closes it at once,
-/// HTTP and HTTPS answer 503.
+/// Refuses a connection over the listener's limit: HTTP answers 503, TCP
+/// and HTTPS close it at once (HTTPS before the handshake, whose cost the
+/// limit is there to bound).
 async fn refuse(service: Rc<Service>, mut stream: TcpStream) {
     match service.listener.protocol {
-        Protocol::Tcp => drop(stream),
+        Protocol::Tcp | Protocol::Https => drop(stream),
         Protocol::Http => http::refuse(&mut stream, &service, ErrorKind::ConnectionLimit).await,
-        Protocol::Https => {
-            if let Some(mut stream) = handshake(&service, stream).await {
-                http::refuse(&mut stream, &service, ErrorKind::ConnectionLimit).await;
-            }
-        }
     }
 }
 
-/// The TLS handshake, within the header timeout; failures are counted and
-/// the connection closed.
+/// The TLS handshake, by `deadline`; failures are counted and the
+/// connection closed.
 async fn handshake(
     service: &Service,
     stream: TcpStream,
+    deadline: Instant,
 ) -> Option<monoio_rustls::ServerTlsStream<TcpStream>> {
     let config = service.tls.clone()?;
     let acceptor = monoio_rustls::TlsAcceptor::from(config);
-    match monoio::time::timeout(service.http.header_timeout, acceptor.accept(stream)).await {
+    let wait = deadline.saturating_duration_since(Instant::now());
+    match monoio::time::timeout(wait, acceptor.accept(stream)).await {
         Ok(Ok(stream)) => Some(stream),
         Ok(Err(error)) => {
             tracing::debug!(%error, "TLS handshake failed");

@@ -8,10 +8,10 @@ use std::io::{Read, Write};
 use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use fulcrum_dataplane::config::{Algorithm, HealthCheck, HealthCheckKind, Protocol};
-use fulcrum_dataplane::{Driver, ErrorKind};
+use fulcrum_dataplane::{Driver, ErrorKind, Forwarder, Settings};
 use support::*;
 
 /// The share of `name` in `counts`.
@@ -351,16 +351,19 @@ fn malformed_requests_get_their_answer_and_others_are_served() {
     };
     assert_eq!(answer(b"NOT HTTP AT ALL\r\n\r\n"), Some(400));
     assert_eq!(
-        answer(b"GET / HTTP/1.1\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n"),
+        answer(b"GET / HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n"),
         Some(400)
     );
-    let oversized = format!("GET / HTTP/1.1\r\nX-Big: {}\r\n\r\n", "x".repeat(20_000));
+    let oversized = format!(
+        "GET / HTTP/1.1\r\nHost: x\r\nX-Big: {}\r\n\r\n",
+        "x".repeat(20_000)
+    );
     assert_eq!(answer(oversized.as_bytes()), Some(431));
     let many = format!("GET / HTTP/1.1\r\n{}\r\n", "X-F: 1\r\n".repeat(150));
     assert_eq!(answer(many.as_bytes()), Some(431));
     assert_eq!(
         answer(
-            b"POST /echo HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\nhello\r\n0\r\n\r\n"
+            b"POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\nhello\r\n0\r\n\r\n"
         ),
         Some(400)
     );
@@ -379,7 +382,7 @@ fn malformed_requests_get_their_answer_and_others_are_served() {
     // A good chunked request still goes through whole.
     let mut client = HttpClient::connect(address);
     let echoed = client
-        .send(b"POST /echo HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n6;x=y\r\n world\r\n0\r\n\r\n")
+        .send(b"POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n6;x=y\r\n world\r\n0\r\n\r\n")
         .unwrap();
     assert_eq!((echoed.status, echoed.body.as_str()), (200, "hello world"));
     let stats = &forwarder.counters().listeners["lsn-1"];
@@ -455,7 +458,7 @@ fn forwarded_headers_keep_alive_and_upgrades() {
     let response = client
         .send(
             format!(
-                "POST /echo HTTP/1.1\r\nContent-Length: {}\r\n\r\n{body}",
+                "POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: {}\r\n\r\n{body}",
                 body.len()
             )
             .as_bytes(),
@@ -702,4 +705,166 @@ fn configurations_that_break_the_rules_are_refused_and_change_nothing() {
         HttpClient::connect(first.address).get("/").unwrap().status,
         200
     );
+}
+
+#[test]
+fn http_1_1_requests_need_exactly_one_host_and_http_1_0_may_go_without() {
+    let backend = Backend::start("a", Kind::Http);
+    let listener = listener(
+        Protocol::Http,
+        Algorithm::WeightedRoundRobin,
+        vec![member(&backend, 1)],
+    );
+    let address = listener.address;
+    let forwarder = start(config(1, vec![listener]));
+    let answer = |raw: &[u8]| {
+        HttpClient::connect(address)
+            .send(raw)
+            .map(|response| response.status)
+    };
+    let cases: [(&[u8], u16); 5] = [
+        (b"GET / HTTP/1.1\r\n\r\n", 400),
+        (b"GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n", 400),
+        (b"GET / HTTP/1.0\r\nHost: a\r\nhost: a\r\n\r\n", 400),
+        (b"GET / HTTP/1.0\r\n\r\n", 200),
+        (b"GET / HTTP/1.1\r\nHost: a\r\n\r\n", 200),
+    ];
+    for (raw, status) in cases {
+        assert_eq!(
+            answer(raw),
+            Some(status),
+            "{}",
+            String::from_utf8_lossy(raw)
+        );
+    }
+    assert_eq!(
+        backend.requests(),
+        2,
+        "refused requests never reach the member"
+    );
+    let stats = &forwarder.counters().listeners["lsn-1"];
+    assert_eq!(stats.errors_of(ErrorKind::BadRequest), 3);
+}
+
+#[test]
+fn a_connection_that_sends_nothing_closes_at_the_header_timeout_not_the_idle_timeout() {
+    let backend = Backend::start("a", Kind::Http);
+    let listener = listener(
+        Protocol::Http,
+        Algorithm::WeightedRoundRobin,
+        vec![member(&backend, 1)],
+    );
+    assert_eq!(listener.idle_timeout, Duration::from_secs(30));
+    let address = listener.address;
+    let mut config = config(1, vec![listener]);
+    config.http.header_timeout = Duration::from_millis(300);
+    let forwarder = start(config);
+
+    let mut silent = TcpStream::connect(address).unwrap();
+    silent
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    let started = Instant::now();
+    let mut buffer = [0u8; 64];
+    let read = silent.read(&mut buffer);
+    assert!(matches!(read, Ok(0)), "closed without an answer: {read:?}");
+    assert!(started.elapsed() < Duration::from_secs(5));
+    assert!(eventually(Duration::from_secs(2), || {
+        forwarder.counters().listeners["lsn-1"].errors_of(ErrorKind::HeaderTimeout) == 1
+    }));
+
+    // Between requests of a keep-alive connection the idle timeout governs:
+    // a pause longer than the header timeout (the pause is the scenario,
+    // not a synchronisation) does not close it.
+    let mut client = HttpClient::connect(address);
+    assert_eq!(client.get("/").unwrap().status, 200);
+    std::thread::sleep(Duration::from_millis(600));
+    assert_eq!(client.get("/").unwrap().status, 200);
+}
+
+#[test]
+fn the_node_connection_limit_spans_listeners_and_spares_open_connections() {
+    let backend = Backend::start("t", Kind::Tcp);
+    let first = listener(
+        Protocol::Tcp,
+        Algorithm::WeightedRoundRobin,
+        vec![member(&backend, 1)],
+    );
+    let mut second = first.clone();
+    second.id = "lsn-2".to_owned();
+    second.address = free_address();
+    let limited = Settings {
+        node_connection_limit: 3,
+        ..settings()
+    };
+    let zero = Settings {
+        node_connection_limit: 0,
+        ..settings()
+    };
+    assert!(Forwarder::start(&zero, config(1, Vec::new())).is_err());
+    let forwarder = start_with(limited, config(1, vec![first.clone(), second.clone()]));
+
+    let mut held: Vec<TcpStream> = [first.address, first.address, second.address]
+        .into_iter()
+        .map(|address| tcp_backend_name(address).unwrap().1)
+        .collect();
+    assert!(
+        tcp_backend_name(second.address).is_none(),
+        "a fourth connection is closed at once, whatever its listener"
+    );
+    assert!(tcp_backend_name(first.address).is_none());
+    for stream in &mut held {
+        stream.write_all(b"ping\n").unwrap();
+        let mut echoed = [0u8; 5];
+        stream.read_exact(&mut echoed).unwrap();
+        assert_eq!(&echoed, b"ping\n", "open connections keep working");
+    }
+    held.pop();
+    assert!(eventually(Duration::from_secs(5), || forwarder
+        .counters()
+        .listeners["lsn-2"]
+        .active_connections
+        == 0));
+    assert!(tcp_backend_name(second.address).is_some(), "a slot is free");
+    let stats = forwarder.counters();
+    for id in ["lsn-1", "lsn-2"] {
+        assert_eq!(
+            stats.listeners[id].errors_of(ErrorKind::NodeConnectionLimit),
+            1
+        );
+        assert_eq!(stats.listeners[id].errors_of(ErrorKind::ConnectionLimit), 0);
+    }
+}
+
+#[test]
+fn a_new_generation_closes_pooled_connections_to_removed_members() {
+    let (a, b) = two_backends(Kind::Http);
+    let mut listener = listener(
+        Protocol::Http,
+        Algorithm::WeightedRoundRobin,
+        vec![member(&a, 1), member(&b, 1)],
+    );
+    let forwarder = start(config(1, vec![listener.clone()]));
+    let mut client = HttpClient::connect(listener.address);
+    let names: Vec<String> = (0..4).map(|_| client.get("/").unwrap().body).collect();
+    assert_eq!(
+        tally(names.iter().map(String::as_str)).len(),
+        2,
+        "{names:?}"
+    );
+    assert!(b.connections() >= 1);
+    assert_eq!((a.closed(), b.closed()), (0, 0), "pooled, not closed");
+
+    listener.group.members.retain(|member| member.id != "b");
+    reconfigure(&forwarder, config(2, vec![listener]));
+    assert!(
+        eventually(Duration::from_secs(2), || b.closed() == b.connections()),
+        "the removed member's pooled connections close: {} of {}",
+        b.closed(),
+        b.connections()
+    );
+    let a_connections = a.connections();
+    assert_eq!(client.get("/").unwrap().body, "a");
+    assert_eq!(a.closed(), 0, "the remaining member's connections stay");
+    assert_eq!(a.connections(), a_connections, "and are reused");
 }

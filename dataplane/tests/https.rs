@@ -5,10 +5,10 @@
 
 mod support;
 
-use std::io::{BufReader, Write};
+use std::io::{BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use fulcrum_dataplane::ErrorKind;
 use fulcrum_dataplane::config::{Algorithm, Certificate, Protocol};
@@ -32,14 +32,8 @@ fn issue(id: &str, name: &str) -> Issued {
     }
 }
 
-/// A TLS client that trusts `roots`, connecting with SNI `name`; returns
-/// the certificate the server presented, the negotiated ALPN protocol and
-/// the response to `GET /`.
-fn fetch(
-    address: SocketAddr,
-    name: &str,
-    roots: &[&Issued],
-) -> (CertificateDer<'static>, Option<Vec<u8>>, Response) {
+/// A TLS client's configuration that trusts `roots`.
+fn client_config(roots: &[&Issued]) -> Arc<rustls::ClientConfig> {
     let mut store = rustls::RootCertStore::empty();
     for root in roots {
         store.add(root.der.clone()).unwrap();
@@ -51,8 +45,17 @@ fn fetch(
         .with_root_certificates(store)
         .with_no_client_auth();
     config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+    Arc::new(config)
+}
+
+/// A TLS connection (not yet handshaken) that trusts `roots` and sends SNI `name`.
+fn connect(
+    address: SocketAddr,
+    name: &str,
+    roots: &[&Issued],
+) -> rustls::StreamOwned<rustls::ClientConnection, TcpStream> {
     let connection = rustls::ClientConnection::new(
-        Arc::new(config),
+        client_config(roots),
         ServerName::try_from(name.to_owned()).unwrap(),
     )
     .unwrap();
@@ -60,19 +63,47 @@ fn fetch(
     socket
         .set_read_timeout(Some(Duration::from_secs(10)))
         .unwrap();
-    let mut tls = rustls::StreamOwned::new(connection, socket);
+    rustls::StreamOwned::new(connection, socket)
+}
+
+/// Sends `GET /` on `tls` and reads the response.
+fn get(tls: &mut rustls::StreamOwned<rustls::ClientConnection, TcpStream>, name: &str) -> Response {
     tls.write_all(format!("GET / HTTP/1.1\r\nHost: {name}\r\n\r\n").as_bytes())
         .unwrap();
-    let presented = tls.conn.peer_certificates().unwrap()[0].clone();
-    let alpn = tls.conn.alpn_protocol().map(<[u8]>::to_vec);
-    let (head, body) = read_message(&mut BufReader::new(&mut tls)).unwrap();
+    let (head, body) = read_message(&mut BufReader::new(tls)).unwrap();
     let status = head.split(' ').nth(1).unwrap().parse().unwrap();
-    let response = Response {
+    Response {
         status,
         head,
         body: String::from_utf8(body).unwrap(),
-    };
+    }
+}
+
+/// A TLS client that trusts `roots`, connecting with SNI `name`; returns
+/// the certificate the server presented, the negotiated ALPN protocol and
+/// the response to `GET /`.
+fn fetch(
+    address: SocketAddr,
+    name: &str,
+    roots: &[&Issued],
+) -> (CertificateDer<'static>, Option<Vec<u8>>, Response) {
+    let mut tls = connect(address, name, roots);
+    let response = get(&mut tls, name);
+    let presented = tls.conn.peer_certificates().unwrap()[0].clone();
+    let alpn = tls.conn.alpn_protocol().map(<[u8]>::to_vec);
     (presented, alpn, response)
+}
+
+/// Whether the peer closed `read`'s stream (end of stream or reset) rather
+/// than sending something or leaving it open until the read timeout.
+fn closed(read: std::io::Result<usize>) -> bool {
+    match read {
+        Ok(n) => n == 0,
+        Err(error) => !matches!(
+            error.kind(),
+            std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+        ),
+    }
 }
 
 #[test]
@@ -129,4 +160,101 @@ fn an_unusable_certificate_is_reported_for_its_listener() {
         errors["lsn-1"].starts_with("certificate cert-broken: "),
         "{errors:?}"
     );
+}
+
+#[test]
+fn over_the_connection_limit_https_closes_before_the_handshake() {
+    let backend = Backend::start("a", Kind::Http);
+    let issued = issue("cert-alpha", "alpha.test");
+    let mut listener = listener(
+        Protocol::Https,
+        Algorithm::WeightedRoundRobin,
+        vec![member(&backend, 1)],
+    );
+    listener.certificates = vec![issued.certificate.clone()];
+    listener.connection_limit = Some(1);
+    let address = listener.address;
+    let forwarder = start(config(1, vec![listener]));
+
+    let mut held = connect(address, "alpha.test", &[&issued]);
+    assert_eq!(get(&mut held, "alpha.test").status, 200);
+    // A second client sends its ClientHello; not a byte of a ServerHello
+    // comes back, only the close.
+    let mut hello = Vec::new();
+    rustls::ClientConnection::new(
+        client_config(&[&issued]),
+        ServerName::try_from("alpha.test").unwrap(),
+    )
+    .unwrap()
+    .write_tls(&mut hello)
+    .unwrap();
+    let mut refused = TcpStream::connect(address).unwrap();
+    refused
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .unwrap();
+    let _ = refused.write_all(&hello);
+    let mut buffer = [0u8; 1024];
+    let read = refused.read(&mut buffer);
+    let shown = format!("{read:?}");
+    assert!(closed(read), "{shown}");
+    assert!(eventually(Duration::from_secs(5), || {
+        forwarder.counters().listeners["lsn-1"].errors_of(ErrorKind::ConnectionLimit) == 1
+    }));
+    let stats = &forwarder.counters().listeners["lsn-1"];
+    assert_eq!(
+        stats.errors_of(ErrorKind::TlsHandshake),
+        0,
+        "no handshake began"
+    );
+    assert_eq!(stats.responses[4], 0, "and no 503 was sent");
+
+    drop(held);
+    assert!(eventually(Duration::from_secs(5), || forwarder
+        .counters()
+        .listeners["lsn-1"]
+        .active_connections
+        == 0));
+    assert_eq!(fetch(address, "alpha.test", &[&issued]).2.status, 200);
+}
+
+#[test]
+fn the_handshake_and_first_head_share_the_header_timeout() {
+    let backend = Backend::start("a", Kind::Http);
+    let issued = issue("cert-alpha", "alpha.test");
+    let mut listener = listener(
+        Protocol::Https,
+        Algorithm::WeightedRoundRobin,
+        vec![member(&backend, 1)],
+    );
+    listener.certificates = vec![issued.certificate.clone()];
+    assert_eq!(listener.idle_timeout, Duration::from_secs(30));
+    let address = listener.address;
+    let mut config = config(1, vec![listener]);
+    config.http.header_timeout = Duration::from_millis(300);
+    let forwarder = start(config);
+
+    // No handshake at all.
+    let mut silent = TcpStream::connect(address).unwrap();
+    silent
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    let started = Instant::now();
+    let mut buffer = [0u8; 64];
+    assert!(closed(silent.read(&mut buffer)));
+    assert!(started.elapsed() < Duration::from_secs(5));
+
+    // A handshake, then no request.
+    let mut tls = connect(address, "alpha.test", &[&issued]);
+    let started = Instant::now();
+    while tls.conn.is_handshaking() {
+        tls.conn.complete_io(&mut tls.sock).unwrap();
+    }
+    assert!(closed(tls.read(&mut buffer)), "closed without a request");
+    assert!(started.elapsed() < Duration::from_secs(5));
+    assert!(eventually(Duration::from_secs(2), || {
+        let stats = &forwarder.counters().listeners["lsn-1"];
+        stats.errors_of(ErrorKind::TlsHandshake) == 1
+            && stats.errors_of(ErrorKind::HeaderTimeout) == 1
+    }));
+    assert_eq!(fetch(address, "alpha.test", &[&issued]).2.status, 200);
 }

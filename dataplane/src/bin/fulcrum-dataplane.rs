@@ -4,6 +4,7 @@
 //!
 //! ```text
 //! fulcrum-dataplane --config FILE [--threads N] [--no-pin] [--driver auto|epoll]
+//!                   [--node-connection-limit N]
 //! ```
 
 use std::path::PathBuf;
@@ -12,8 +13,7 @@ use std::time::{Duration, SystemTime};
 
 use fulcrum_dataplane::{Driver, Forwarder, Settings, file};
 
-const USAGE: &str =
-    "usage: fulcrum-dataplane --config FILE [--threads N] [--no-pin] [--driver auto|epoll]";
+const USAGE: &str = "usage: fulcrum-dataplane --config FILE [--threads N] [--no-pin] [--driver auto|epoll] [--node-connection-limit N]";
 
 fn main() -> ExitCode {
     tracing_subscriber::fmt()
@@ -99,6 +99,13 @@ fn arguments(mut args: impl Iterator<Item = String>) -> Result<(PathBuf, Setting
                     .ok_or("--threads needs a number above 0")?;
             }
             "--no-pin" => settings.pin_threads = false,
+            "--node-connection-limit" => {
+                settings.node_connection_limit = args
+                    .next()
+                    .and_then(|n| n.parse().ok())
+                    .filter(|n| *n > 0)
+                    .ok_or("--node-connection-limit needs a number above 0")?;
+            }
             "--driver" => {
                 settings.driver = match args.next().as_deref() {
                     Some("auto") => Driver::Auto,

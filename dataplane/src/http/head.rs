@@ -5,7 +5,9 @@
 //! stop at the proxy; each side's connection management is the proxy's own.
 //! A request with both `Content-Length` and `Transfer-Encoding`, with
 //! disagreeing lengths, or with a transfer coding other than chunked last is
-//! refused: those are the ambiguities request smuggling lives on.
+//! refused: those are the ambiguities request smuggling lives on. So is an
+//! HTTP/1.1 request without exactly one `Host` field, or any request with
+//! two (RFC 9112, section 3.2): HTTP/1.0 requests may go without one.
 
 use std::io::Write;
 use std::net::IpAddr;
@@ -91,8 +93,12 @@ pub(crate) fn parse_request(
     let mut expect_continue = false;
     let mut upgrade_field = false;
     let mut forwarded_for_written = false;
+    let mut hosts = 0_usize;
     for field in request.headers.iter() {
         let name = field.name;
+        if name.eq_ignore_ascii_case("host") {
+            hosts += 1;
+        }
         if is_hop_by_hop(name) {
             if name.eq_ignore_ascii_case("connection") {
                 connection.read(field.value);
@@ -150,6 +156,11 @@ pub(crate) fn parse_request(
         }
         framing => framing,
     };
+    match hosts {
+        0 if version == 1 => return Err(HeadError::Malformed("HTTP/1.1 request without Host")),
+        0 | 1 => {}
+        _ => return Err(HeadError::Malformed("more than one Host field")),
+    }
     Ok(Some(Request {
         length,
         framing,
@@ -360,10 +371,10 @@ mod tests {
     #[test]
     fn ambiguous_framing_is_refused() {
         for text in [
-            "POST / HTTP/1.1\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n",
-            "POST / HTTP/1.1\r\nContent-Length: 3\r\nContent-Length: 4\r\n\r\n",
-            "POST / HTTP/1.1\r\nContent-Length: -3\r\n\r\n",
-            "POST / HTTP/1.1\r\nTransfer-Encoding: chunked, gzip\r\n\r\n",
+            "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n",
+            "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 3\r\nContent-Length: 4\r\n\r\n",
+            "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: -3\r\n\r\n",
+            "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked, gzip\r\n\r\n",
             "GARBAGE\r\n\r\n",
         ] {
             assert!(
@@ -376,7 +387,10 @@ mod tests {
 
     #[test]
     fn responses_say_how_they_end() {
-        let get = request("GET / HTTP/1.1\r\n\r\n", None).0.unwrap().unwrap();
+        let get = request("GET / HTTP/1.1\r\nHost: a\r\n\r\n", None)
+            .0
+            .unwrap()
+            .unwrap();
         let mut out = Vec::new();
         let response = parse_response(
             b"HTTP/1.1 200 OK\r\nConnection: keep-alive\r\nContent-Length: 2\r\n\r\nhi",
@@ -394,5 +408,34 @@ mod tests {
         assert_eq!(response.framing, Framing::UntilClose);
         assert!(!response.reusable && response.closes_client);
         assert!(out.ends_with(b"Connection: close\r\n\r\n"));
+    }
+
+    #[test]
+    fn http_1_1_requests_need_exactly_one_host() {
+        let check = |text: &str, expected: Result<(), HeadError>| {
+            let parsed = request(text, None).0.map(|request| {
+                assert!(request.is_some(), "{text}: incomplete");
+            });
+            assert_eq!(parsed, expected, "{text}");
+        };
+        check("GET / HTTP/1.1\r\nHost: a\r\n\r\n", Ok(()));
+        check("GET / HTTP/1.1\r\nhOsT: a\r\n\r\n", Ok(()));
+        check("GET / HTTP/1.0\r\n\r\n", Ok(()));
+        check("GET / HTTP/1.0\r\nHost: a\r\n\r\n", Ok(()));
+        check(
+            "GET / HTTP/1.1\r\n\r\n",
+            Err(HeadError::Malformed("HTTP/1.1 request without Host")),
+        );
+        check(
+            "GET / HTTP/1.1\r\nX-Host: a\r\n\r\n",
+            Err(HeadError::Malformed("HTTP/1.1 request without Host")),
+        );
+        for text in [
+            "GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n",
+            "GET / HTTP/1.1\r\nHost: a\r\nhost: a\r\n\r\n",
+            "GET / HTTP/1.0\r\nHost: a\r\nHost: b\r\n\r\n",
+        ] {
+            check(text, Err(HeadError::Malformed("more than one Host field")));
+        }
     }
 }

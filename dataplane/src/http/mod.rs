@@ -9,10 +9,13 @@
 //! | case | answer |
 //! |---|---|
 //! | request head not HTTP/1.x, ambiguous framing, bad chunked body | 400, close |
+//! | HTTP/1.1 request without `Host`, any request with two `Host` fields | 400, close |
 //! | request head over the size or field-count limit | 431, close |
 //! | request head not complete within the header timeout of its first byte | 408, close |
+//! | no byte of a first request within the header timeout of the accept (HTTPS: handshake included) | close, counted as a header timeout |
 //! | no member may take the request (all down, drained or unhealthy) | 503, close |
-//! | the listener is at its connection limit | 503, close |
+//! | the listener is at its connection limit (HTTP) | 503, close |
+//! | the listener is at its connection limit (HTTPS) | close before the TLS handshake |
 //! | connecting to the member fails, or its answer is not HTTP | 502, close |
 //! | the member does not start its answer within the response timeout | 504, close |
 //!
@@ -22,8 +25,9 @@
 //! sends for up to 500 ms before closing (a lingering close): closing with
 //! unread input would send a reset that can destroy the answer in flight.
 
-mod body;
-mod head;
+// Visible to the crate for its fuzz targets (`crate::fuzzing`).
+pub(crate) mod body;
+pub(crate) mod head;
 mod pool;
 
 use std::net::SocketAddr;
@@ -56,16 +60,20 @@ pub(crate) enum Scheme {
 }
 
 /// Serves one client connection: requests one after another until the
-/// client or the proxy closes it.
+/// client or the proxy closes it. The first request's head must be whole
+/// by `first_head_deadline` (the accept plus the header timeout); later
+/// ones may wait the idle timeout for their first byte.
 pub(crate) async fn serve<S: Duplex>(
     slot: ServiceSlot,
     stream: S,
     peer: SocketAddr,
     scheme: Scheme,
     thread: Rc<ThreadContext>,
+    first_head_deadline: Instant,
 ) {
     let mut client = Conn::new(stream, buffer_capacity(&slot.current()));
     let mut heads = Heads::default();
+    let mut head_deadline = Some(first_head_deadline);
     loop {
         let service = slot.current();
         let forwarded = service.listener.insert_x_forwarded_for.then(|| Forwarded {
@@ -76,17 +84,23 @@ pub(crate) async fn serve<S: Duplex>(
             },
             port: service.listener.address.port(),
         });
-        let mut request =
-            match read_request(&mut client, &service, forwarded, &mut heads.request).await {
-                Ok(Some(request)) => request,
-                Ok(None) => return,
-                Err(kind) => {
-                    service.counters.error(kind);
-                    refuse(&mut client.io, &service, kind).await;
-                    linger(&mut client).await;
-                    return;
-                }
-            };
+        let read = read_request(
+            &mut client,
+            &service,
+            forwarded,
+            &mut heads.request,
+            head_deadline.take(),
+        );
+        let mut request = match read.await {
+            Ok(Some(request)) => request,
+            Ok(None) => return,
+            Err(kind) => {
+                service.counters.error(kind);
+                refuse(&mut client.io, &service, kind).await;
+                linger(&mut client).await;
+                return;
+            }
+        };
         // The exchange follows the configuration of the moment the request
         // arrived, not of the moment the connection started waiting for it.
         let service = slot.current();
@@ -122,18 +136,22 @@ enum Next {
     Upgrade(Rc<Member>, Conn<TcpStream>),
 }
 
-/// Waits for a request head: up to the idle timeout for its first byte, then
+/// Waits for a request head: until `deadline` when given (a connection's
+/// first request), otherwise up to the idle timeout for its first byte; then
 /// up to the header timeout for the rest. `Ok(None)`: the client closed or
-/// stayed idle, and the connection ends quietly.
+/// stayed idle (or sent nothing by `deadline`, which is counted), and the
+/// connection ends quietly.
 async fn read_request<S: AsyncReadRent>(
     client: &mut Conn<S>,
     service: &Service,
     forwarded: Option<Forwarded>,
     out: &mut Vec<u8>,
+    deadline: Option<Instant>,
 ) -> Result<Option<Request>, ErrorKind> {
     let limits = &service.http;
+    let mut received = !client.buffered().is_empty();
     let mut deadline =
-        (!client.buffered().is_empty()).then(|| Instant::now() + limits.header_timeout);
+        deadline.or_else(|| received.then(|| Instant::now() + limits.header_timeout));
     loop {
         if !client.buffered().is_empty() {
             match head::parse_request(client.buffered(), limits.max_headers, forwarded, out) {
@@ -161,9 +179,17 @@ async fn read_request<S: AsyncReadRent>(
             Ok(Ok(0)) | Ok(Err(_)) => return Ok(None),
             Ok(Ok(n)) => {
                 service.counters.bytes_in(n);
+                received = true;
                 deadline.get_or_insert_with(|| Instant::now() + limits.header_timeout);
             }
             Err(_) if deadline.is_none() => return Ok(None),
+            // A read cut short by the timeout loses the buffer it was
+            // lent, so `buffered()` says nothing here: `received` does.
+            Err(_) if !received => {
+                // A client that sent nothing gets no 408, only the close.
+                service.counters.error(ErrorKind::HeaderTimeout);
+                return Ok(None);
+            }
             Err(_) => return Err(ErrorKind::HeaderTimeout),
         }
     }
@@ -390,7 +416,9 @@ pub(crate) async fn refuse<S: AsyncWriteRent>(client: &mut S, service: &Service,
         ErrorKind::MemberConnect | ErrorKind::MemberProtocol => (502, "502 Bad Gateway"),
         ErrorKind::NoMember | ErrorKind::ConnectionLimit => (503, "503 Service Unavailable"),
         ErrorKind::MemberTimeout => (504, "504 Gateway Timeout"),
-        ErrorKind::TlsHandshake | ErrorKind::IdleTimeout => return,
+        ErrorKind::TlsHandshake | ErrorKind::IdleTimeout | ErrorKind::NodeConnectionLimit => {
+            return;
+        }
     };
     let answer = format!(
         "HTTP/1.1 {text}\r\nContent-Type: text/plain\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{text}\n",

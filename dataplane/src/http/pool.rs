@@ -1,9 +1,10 @@
 //! Keep-alive connections to members, per thread: a connection that has
 //! carried a complete exchange waits here for the next request to the same
-//! member, for a while.
+//! member, for a while. Only members of the configuration in place are
+//! kept: a new generation closes the connections to members it removed.
 
 use std::cell::RefCell;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
@@ -22,6 +23,9 @@ type Idle = (Instant, Conn<TcpStream>);
 #[derive(Default)]
 pub(crate) struct Pool {
     idle: RefCell<HashMap<SocketAddr, Vec<Idle>>>,
+    /// The addresses of the members of the configuration in place; only
+    /// connections to these are kept.
+    members: RefCell<HashSet<SocketAddr>>,
 }
 
 impl Pool {
@@ -41,12 +45,25 @@ impl Pool {
     /// idle ones. Only connections with nothing buffered come here.
     pub(crate) fn put(&self, address: SocketAddr, connection: Conn<TcpStream>, limit: usize) {
         debug_assert!(connection.buffered().is_empty());
+        if !self.members.borrow().contains(&address) {
+            // An exchange that started before its member was removed.
+            return;
+        }
         let mut idle = self.idle.borrow_mut();
         let connections = idle.entry(address).or_default();
         connections.retain(|(since, _)| since.elapsed() < MAX_IDLE);
         if connections.len() < limit {
             connections.push((Instant::now(), connection));
         }
+    }
+
+    /// Keeps connections to `members` from now on, and closes the idle
+    /// connections to any other address (when a new generation is applied).
+    pub(crate) fn keep_only(&self, members: HashSet<SocketAddr>) {
+        self.idle
+            .borrow_mut()
+            .retain(|address, _| members.contains(address));
+        *self.members.borrow_mut() = members;
     }
 
     /// Closes every idle connection (at shutdown).

@@ -24,6 +24,8 @@ pub fn free_address() -> SocketAddr {
 #[derive(Default)]
 pub struct Seen {
     pub connections: AtomicU64,
+    /// Connections that ended (either side closed them).
+    pub closed: AtomicU64,
     pub requests: AtomicU64,
     /// The head of the latest request.
     pub last_head: Mutex<String>,
@@ -92,6 +94,7 @@ impl Backend {
                         };
                         // `stop` holds a duplicate of the socket: close it for both.
                         let _ = stream.shutdown(Shutdown::Both);
+                        seen.closed.fetch_add(1, Ordering::SeqCst);
                     });
                 }
             });
@@ -119,6 +122,11 @@ impl Backend {
 
     pub fn connections(&self) -> u64 {
         self.seen.connections.load(Ordering::SeqCst)
+    }
+
+    /// Connections that ended.
+    pub fn closed(&self) -> u64 {
+        self.seen.closed.load(Ordering::SeqCst)
     }
 }
 
@@ -337,11 +345,26 @@ pub fn start(config: Config) -> Forwarder {
 
 /// The same, on `driver`.
 pub fn start_on(config: Config, driver: Driver) -> Forwarder {
-    let settings = Settings {
+    start_with(
+        Settings {
+            driver,
+            ..settings()
+        },
+        config,
+    )
+}
+
+/// The settings of [`start`]: two unpinned threads.
+pub fn settings() -> Settings {
+    Settings {
         threads: 2,
         pin_threads: false,
-        driver,
-    };
+        ..Settings::default()
+    }
+}
+
+/// A forwarder with `settings`.
+pub fn start_with(settings: Settings, config: Config) -> Forwarder {
     Forwarder::start(&settings, config).unwrap()
 }
 
