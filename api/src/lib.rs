@@ -20,7 +20,12 @@ pub const FILE_DESCRIPTOR_SET: &[u8] =
     include_bytes!(concat!(env!("OUT_DIR"), "/fulcrum_descriptor.bin"));
 
 /// The log envelope format this build writes and the newest it can apply.
-pub const LOG_FORMAT_VERSION: u32 = 1;
+/// Version 2 adds the hard limits (ceilings, request bounds, address
+/// classes); entries of version 1 still apply by version 1's rules.
+pub const LOG_FORMAT_VERSION: u32 = 2;
+
+/// The oldest log envelope format this build still applies.
+pub const OLDEST_LOG_FORMAT_VERSION: u32 = 1;
 
 #[cfg(test)]
 mod tests {

@@ -16,11 +16,52 @@ use super::ids::{
     CertificateId, EipId, GroupId, InstanceId, ListenerId, LoadBalancerId, MemberId, NetworkId,
     SubnetId,
 };
+use super::limits::{self, QuotaLimit, Rules};
 use super::model::{
     Algorithm, ConnectionLimit, HealthCheck, HealthCheckKind, Protocol, Quotas, settings_limits,
 };
 use super::rejection::Rejection;
 use super::validate;
+
+/// New quotas: the four that an update always names, and the five it may.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct QuotasUpdate {
+    /// Load Balancers in the cluster.
+    pub load_balancers: u32,
+    /// Listeners per Load Balancer.
+    pub listeners_per_load_balancer: u32,
+    /// Groups per Load Balancer.
+    pub groups_per_load_balancer: u32,
+    /// Members per group.
+    pub members_per_group: u32,
+    /// Networks, unless unchanged.
+    pub networks: Option<u32>,
+    /// Subnets, unless unchanged.
+    pub subnets: Option<u32>,
+    /// Instances, unless unchanged.
+    pub instances: Option<u32>,
+    /// EIPs, unless unchanged.
+    pub eips: Option<u32>,
+    /// Certificates, unless unchanged.
+    pub certificates: Option<u32>,
+}
+
+impl QuotasUpdate {
+    /// The quotas after this update.
+    pub fn applied_to(&self, current: &Quotas) -> Quotas {
+        Quotas {
+            load_balancers: self.load_balancers,
+            listeners_per_load_balancer: self.listeners_per_load_balancer,
+            groups_per_load_balancer: self.groups_per_load_balancer,
+            members_per_group: self.members_per_group,
+            networks: self.networks.unwrap_or(current.networks),
+            subnets: self.subnets.unwrap_or(current.subnets),
+            instances: self.instances.unwrap_or(current.instances),
+            eips: self.eips.unwrap_or(current.eips),
+            certificates: self.certificates.unwrap_or(current.certificates),
+        }
+    }
+}
 
 /// Name, description and tags of a resource being created.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -207,7 +248,7 @@ pub struct UpdateSettings {
     /// A new pool.
     pub eip_pool: Option<Vec<Ipv4Net>>,
     /// New quotas.
-    pub quotas: Option<Quotas>,
+    pub quotas: Option<QuotasUpdate>,
     /// New token retention.
     pub client_token_retention_ms: Option<u64>,
     /// New token capacity.
@@ -465,42 +506,79 @@ fn member_spec(field: &str, raw: &v1::MemberSpec) -> Result<MemberSpec, Rejectio
     })
 }
 
-fn member_specs(raw: &[v1::MemberSpec]) -> Result<Vec<MemberSpec>, Rejection> {
+fn member_specs(raw: &[v1::MemberSpec], rules: Rules) -> Result<Vec<MemberSpec>, Rejection> {
+    if rules.bounded() && raw.len() > limits::MAX_MEMBERS_PER_GROUP as usize {
+        return Err(Rejection::invalid(
+            "members",
+            format!(
+                "has {} members; a request or a group has at most {}, whatever the quota",
+                raw.len(),
+                limits::MAX_MEMBERS_PER_GROUP
+            ),
+        ));
+    }
     raw.iter()
         .enumerate()
         .map(|(position, member)| member_spec(&format!("members[{position}]"), member))
         .collect()
 }
 
-fn quotas(raw: &v1::Quotas) -> Result<Quotas, Rejection> {
-    let quota = |field: &str, value: u32| {
-        if (1..=settings_limits::MAX_QUOTA).contains(&value) {
+/// New quotas: the first four replace the current ones, the optional ones
+/// keep theirs when absent.
+fn quotas(raw: &v1::Quotas, rules: Rules) -> Result<QuotasUpdate, Rejection> {
+    use limits::quota;
+    let check = |limit: &QuotaLimit, value: u32| {
+        let ceiling = if rules.bounded() {
+            limit.ceiling
+        } else {
+            limits::MAX_QUOTA_V1
+        };
+        if (1..=ceiling).contains(&value) {
             Ok(value)
         } else {
             Err(Rejection::invalid(
-                field,
-                format!(
-                    "{value} is out of range; a quota is 1 to {}",
-                    settings_limits::MAX_QUOTA
-                ),
+                &format!("quotas.{}", limit.field),
+                format!("{value} is out of range; this quota is 1 to {ceiling}"),
             ))
         }
     };
-    Ok(Quotas {
-        load_balancers: quota("quotas.load_balancers", raw.load_balancers)?,
-        listeners_per_load_balancer: quota(
-            "quotas.listeners_per_load_balancer",
+    let optional =
+        |limit: &QuotaLimit, value: Option<u32>| value.map(|value| check(limit, value)).transpose();
+    Ok(QuotasUpdate {
+        load_balancers: check(&quota::LOAD_BALANCERS, raw.load_balancers)?,
+        listeners_per_load_balancer: check(
+            &quota::LISTENERS_PER_LOAD_BALANCER,
             raw.listeners_per_load_balancer,
         )?,
-        groups_per_load_balancer: quota(
-            "quotas.groups_per_load_balancer",
+        groups_per_load_balancer: check(
+            &quota::GROUPS_PER_LOAD_BALANCER,
             raw.groups_per_load_balancer,
         )?,
-        members_per_group: quota("quotas.members_per_group", raw.members_per_group)?,
+        members_per_group: check(&quota::MEMBERS_PER_GROUP, raw.members_per_group)?,
+        networks: optional(&quota::NETWORKS, raw.networks)?,
+        subnets: optional(&quota::SUBNETS, raw.subnets)?,
+        instances: optional(&quota::INSTANCES, raw.instances)?,
+        eips: optional(&quota::EIPS, raw.eips)?,
+        certificates: optional(&quota::CERTIFICATES, raw.certificates)?,
     })
 }
 
-fn settings_update(raw: &v1::UpdateClusterSettingsRequest) -> Result<UpdateSettings, Rejection> {
+/// Refuses an address of a forbidden class (link-local, multicast, ...).
+fn usable_address(field: &str, address: Ipv4Addr, what: &str) -> Result<Ipv4Addr, Rejection> {
+    let host = Ipv4Net::from(address);
+    if let Some(range) = limits::forbidden_range_of(&host) {
+        return Err(Rejection::invalid(
+            field,
+            format!("{address} is {}; {what} may not be", range.what),
+        ));
+    }
+    Ok(address)
+}
+
+fn settings_update(
+    raw: &v1::UpdateClusterSettingsRequest,
+    rules: Rules,
+) -> Result<UpdateSettings, Rejection> {
     let eip_pool = match &raw.eip_pool {
         None => None,
         Some(pool) => Some(
@@ -514,7 +592,28 @@ fn settings_update(raw: &v1::UpdateClusterSettingsRequest) -> Result<UpdateSetti
         ),
     };
     if let Some(pool) = &eip_pool {
+        if rules.bounded() && pool.len() > limits::MAX_EIP_POOL_BLOCKS {
+            return Err(Rejection::invalid(
+                "eip_pool.cidrs",
+                format!(
+                    "has {} blocks; the pool has at most {}",
+                    pool.len(),
+                    limits::MAX_EIP_POOL_BLOCKS
+                ),
+            ));
+        }
         for (position, cidr) in pool.iter().enumerate() {
+            if rules.bounded()
+                && let Some(range) = limits::forbidden_range_of(cidr)
+            {
+                return Err(Rejection::invalid(
+                    &format!("eip_pool.cidrs[{position}]"),
+                    format!(
+                        "{cidr} reaches into {}; EIPs must be unicast host addresses",
+                        range.what
+                    ),
+                ));
+            }
             if let Some(other) = pool[..position].iter().find(|other| overlaps(other, cidr)) {
                 return Err(Rejection::invalid(
                     &format!("eip_pool.cidrs[{position}]"),
@@ -568,7 +667,11 @@ fn settings_update(raw: &v1::UpdateClusterSettingsRequest) -> Result<UpdateSetti
     Ok(UpdateSettings {
         expected_revision: raw.expected_revision,
         eip_pool,
-        quotas: raw.quotas.as_ref().map(quotas).transpose()?,
+        quotas: raw
+            .quotas
+            .as_ref()
+            .map(|raw| quotas(raw, rules))
+            .transpose()?,
         client_token_retention_ms,
         client_token_capacity,
         history_retention_revisions,
@@ -583,7 +686,15 @@ pub(crate) fn overlaps(a: &Ipv4Net, b: &Ipv4Net) -> bool {
 impl TryFrom<&v1::Command> for Command {
     type Error = Rejection;
 
+    /// Checks `raw` by the rules of the log format this build writes.
     fn try_from(raw: &v1::Command) -> Result<Self, Rejection> {
+        Command::parse(raw, Rules::CURRENT)
+    }
+}
+
+impl Command {
+    /// Checks every field of `raw` by `rules` (those of the entry's log format).
+    pub fn parse(raw: &v1::Command, rules: Rules) -> Result<Self, Rejection> {
         use v1::command::Kind;
         let Some(kind) = &raw.kind else {
             return Err(Rejection::invalid("command", "is required"));
@@ -611,7 +722,14 @@ impl TryFrom<&v1::Command> for Command {
             Kind::CreateInstance(request) => Command::CreateInstance {
                 meta: new_meta(&request.name, &request.description, &request.tags)?,
                 subnet_id: SubnetId::parse("subnet_id", &request.subnet_id)?,
-                address: validate::address("address", &request.address)?,
+                address: {
+                    let address = validate::address("address", &request.address)?;
+                    if rules.bounded() {
+                        usable_address("address", address, "an instance's address")?
+                    } else {
+                        address
+                    }
+                },
             },
             Kind::DeleteInstance(request) => Command::DeleteInstance(delete(
                 InstanceId::parse("id", &request.id)?,
@@ -692,7 +810,7 @@ impl TryFrom<&v1::Command> for Command {
                     .as_ref()
                     .map(health_check)
                     .transpose()?,
-                members: member_specs(&request.members)?,
+                members: member_specs(&request.members, rules)?,
             }),
             Kind::UpdateGroup(request) => {
                 if request.clear_health_check && request.health_check.is_some() {
@@ -757,7 +875,7 @@ impl TryFrom<&v1::Command> for Command {
             Kind::ReplaceMembers(request) => Command::ReplaceMembers {
                 group_id: GroupId::parse("group_id", &request.group_id)?,
                 expected_revision: request.expected_revision,
-                members: member_specs(&request.members)?,
+                members: member_specs(&request.members, rules)?,
             },
             Kind::UploadCertificate(request) => {
                 let meta = new_meta(&request.name, &request.description, &request.tags)?;
@@ -776,7 +894,7 @@ impl TryFrom<&v1::Command> for Command {
                 request.cascade,
             )),
             Kind::UpdateClusterSettings(request) => {
-                Command::UpdateSettings(settings_update(request)?)
+                Command::UpdateSettings(settings_update(request, rules)?)
             }
         })
     }

@@ -12,11 +12,12 @@ use super::model::{Group, Settings};
 fn group_mut<'a>(
     catalog: &'a mut Catalog,
     group_id: &GroupId,
+    log_index: u64,
     recorded: &RecordedEvent,
 ) -> &'a mut Group {
     let group = catalog.groups.get_mut(group_id).unwrap_or_else(|| {
         panic!(
-            "revision {}: event for missing group {group_id}",
+            "log index {log_index}, revision {}: event for missing group {group_id}",
             recorded.revision
         )
     });
@@ -26,42 +27,53 @@ fn group_mut<'a>(
 }
 
 macro_rules! remove_or_diverge {
-    ($map:expr, $id:expr, $recorded:expr) => {
+    ($map:expr, $id:expr, $log_index:expr, $recorded:expr) => {
         if $map.remove($id).is_none() {
             panic!(
-                "revision {}: deleting {}, which does not exist",
-                $recorded.revision, $id
+                "log index {}, revision {}: deleting {}, which does not exist",
+                $log_index, $recorded.revision, $id
             );
         }
     };
 }
 
 /// Applies `recorded` to the catalog and settings.
-pub(crate) fn evolve(catalog: &mut Catalog, settings: &mut Settings, recorded: &RecordedEvent) {
+pub(crate) fn evolve(
+    catalog: &mut Catalog,
+    settings: &mut Settings,
+    log_index: u64,
+    recorded: &RecordedEvent,
+) {
     match &recorded.event {
         Event::NetworkCreated(network) => {
             catalog.networks.insert(network.id.clone(), network.clone());
         }
-        Event::NetworkDeleted { id } => remove_or_diverge!(catalog.networks, id, recorded),
+        Event::NetworkDeleted { id } => {
+            remove_or_diverge!(catalog.networks, id, log_index, recorded)
+        }
         Event::SubnetCreated(subnet) => {
             catalog.subnets.insert(subnet.id.clone(), subnet.clone());
         }
-        Event::SubnetDeleted { id, .. } => remove_or_diverge!(catalog.subnets, id, recorded),
+        Event::SubnetDeleted { id, .. } => {
+            remove_or_diverge!(catalog.subnets, id, log_index, recorded)
+        }
         Event::InstanceCreated(instance) => {
             catalog
                 .instances
                 .insert(instance.id.clone(), instance.clone());
         }
-        Event::InstanceDeleted { id, .. } => remove_or_diverge!(catalog.instances, id, recorded),
+        Event::InstanceDeleted { id, .. } => {
+            remove_or_diverge!(catalog.instances, id, log_index, recorded)
+        }
         Event::EipAllocated(eip) => {
             catalog.eips.insert(eip.id.clone(), eip.clone());
         }
-        Event::EipReleased { id } => remove_or_diverge!(catalog.eips, id, recorded),
+        Event::EipReleased { id } => remove_or_diverge!(catalog.eips, id, log_index, recorded),
         Event::LoadBalancerCreated(lb) | Event::LoadBalancerUpdated(lb) => {
             catalog.load_balancers.insert(lb.id.clone(), lb.clone());
         }
         Event::LoadBalancerDeleted { id } => {
-            remove_or_diverge!(catalog.load_balancers, id, recorded)
+            remove_or_diverge!(catalog.load_balancers, id, log_index, recorded)
         }
         Event::EipAssociated { eip, load_balancer }
         | Event::EipDisassociated { eip, load_balancer } => {
@@ -75,25 +87,29 @@ pub(crate) fn evolve(catalog: &mut Catalog, settings: &mut Settings, recorded: &
                 .listeners
                 .insert(listener.id.clone(), listener.clone());
         }
-        Event::ListenerDeleted { id, .. } => remove_or_diverge!(catalog.listeners, id, recorded),
+        Event::ListenerDeleted { id, .. } => {
+            remove_or_diverge!(catalog.listeners, id, log_index, recorded)
+        }
         Event::GroupCreated(group) | Event::GroupUpdated(group) => {
             catalog.groups.insert(group.id.clone(), group.clone());
         }
-        Event::GroupDeleted { id, .. } => remove_or_diverge!(catalog.groups, id, recorded),
+        Event::GroupDeleted { id, .. } => {
+            remove_or_diverge!(catalog.groups, id, log_index, recorded)
+        }
         Event::MemberAdded { group_id, member } => {
-            group_mut(catalog, group_id, recorded)
+            group_mut(catalog, group_id, log_index, recorded)
                 .members
                 .push(member.clone());
         }
         Event::MemberUpdated { group_id, member } => {
-            let group = group_mut(catalog, group_id, recorded);
+            let group = group_mut(catalog, group_id, log_index, recorded);
             let slot = group
                 .members
                 .iter_mut()
                 .find(|existing| existing.id == member.id)
                 .unwrap_or_else(|| {
                     panic!(
-                        "revision {}: updating missing member {}",
+                        "log index {log_index}, revision {}: updating missing member {}",
                         recorded.revision, member.id
                     )
                 });
@@ -103,12 +119,12 @@ pub(crate) fn evolve(catalog: &mut Catalog, settings: &mut Settings, recorded: &
             group_id,
             member_id,
         } => {
-            let group = group_mut(catalog, group_id, recorded);
+            let group = group_mut(catalog, group_id, log_index, recorded);
             let before = group.members.len();
             group.members.retain(|member| &member.id != member_id);
             assert!(
                 group.members.len() + 1 == before,
-                "revision {}: removing missing member {member_id}",
+                "log index {log_index}, revision {}: removing missing member {member_id}",
                 recorded.revision
             );
         }
@@ -117,7 +133,9 @@ pub(crate) fn evolve(catalog: &mut Catalog, settings: &mut Settings, recorded: &
                 .certificates
                 .insert(certificate.id.clone(), certificate.clone());
         }
-        Event::CertificateDeleted { id } => remove_or_diverge!(catalog.certificates, id, recorded),
+        Event::CertificateDeleted { id } => {
+            remove_or_diverge!(catalog.certificates, id, log_index, recorded)
+        }
         Event::SettingsUpdated(new) => *settings = new.clone(),
     }
 }

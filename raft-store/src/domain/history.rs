@@ -14,6 +14,17 @@ pub struct History {
     pub(super) events: BTreeMap<Revision, Vec<RecordedEvent>>,
     /// Every revision below this one has been compacted away.
     pub(super) first_kept: Revision,
+    /// The encoded size of the kept events: derived, so not stored (a state
+    /// read back recounts it, see [`History::recount`]).
+    #[serde(skip)]
+    pub(super) bytes: u64,
+}
+
+/// The encoded size of one revision's events. Encoding to a counter cannot
+/// fail for these types (no maps with non-string keys, no unsized values).
+fn encoded_bytes(events: &[RecordedEvent]) -> u64 {
+    postcard::serialize_with_flavor(events, postcard::ser_flavors::Size::default())
+        .map_or(0, |size: usize| size as u64)
 }
 
 /// A request for history older than what is kept.
@@ -31,13 +42,51 @@ impl History {
         if let Some((&last, _)) = self.events.last_key_value() {
             assert!(revision > last, "history: revision {revision} after {last}");
         }
+        self.bytes += encoded_bytes(&events);
         self.events.insert(revision, events);
     }
 
+    /// Counts the kept events' size again (after the history was read back).
+    pub(crate) fn recount(&mut self) {
+        self.bytes = self
+            .events
+            .values()
+            .map(|events| encoded_bytes(events))
+            .sum();
+    }
+
+    /// The encoded size of the kept events.
+    pub fn bytes(&self) -> u64 {
+        self.bytes
+    }
+
     /// Drops revisions so that at most `retention` remain before `current`
-    /// (inclusive), and answers which revisions it dropped.
-    pub(crate) fn compact(&mut self, current: Revision, retention: u64) -> Vec<Revision> {
-        let first_kept = current.saturating_sub(retention.saturating_sub(1)).max(1);
+    /// (inclusive) and, when `max_bytes` is given, so that the kept events
+    /// encode to at most that many bytes (the newest revision always stays);
+    /// answers which revisions it dropped.
+    pub(crate) fn compact(
+        &mut self,
+        current: Revision,
+        retention: u64,
+        max_bytes: Option<u64>,
+    ) -> Vec<Revision> {
+        let mut first_kept = current.saturating_sub(retention.saturating_sub(1)).max(1);
+        let mut bytes_after = self.bytes
+            - self
+                .events
+                .range(..first_kept)
+                .map(|(_, events)| encoded_bytes(events))
+                .sum::<u64>();
+        if let Some(max_bytes) = max_bytes {
+            let mut newer = self.events.range(first_kept..).peekable();
+            while bytes_after > max_bytes {
+                let (Some((_, events)), Some(&(&next, _))) = (newer.next(), newer.peek()) else {
+                    break;
+                };
+                bytes_after -= encoded_bytes(events);
+                first_kept = next;
+            }
+        }
         if first_kept <= self.first_kept {
             return Vec::new();
         }
@@ -46,6 +95,7 @@ impl History {
             .into_keys()
             .collect();
         self.first_kept = first_kept;
+        self.bytes = bytes_after;
         dropped
     }
 

@@ -15,6 +15,8 @@ mod evolve;
 mod history;
 mod ids;
 mod invariants;
+mod legacy;
+pub mod limits;
 mod model;
 pub mod projection;
 mod records;

@@ -276,15 +276,31 @@ pub struct Quotas {
     pub groups_per_load_balancer: u32,
     /// Members per group.
     pub members_per_group: u32,
+    /// Networks in the cluster.
+    pub networks: u32,
+    /// Subnets in the cluster.
+    pub subnets: u32,
+    /// Instances in the cluster.
+    pub instances: u32,
+    /// EIPs allocated in the cluster.
+    pub eips: u32,
+    /// Certificates in the cluster.
+    pub certificates: u32,
 }
 
 impl Default for Quotas {
     fn default() -> Self {
+        use super::limits::quota;
         Self {
-            load_balancers: 1000,
-            listeners_per_load_balancer: 50,
-            groups_per_load_balancer: 50,
-            members_per_group: 200,
+            load_balancers: quota::LOAD_BALANCERS.default,
+            listeners_per_load_balancer: quota::LISTENERS_PER_LOAD_BALANCER.default,
+            groups_per_load_balancer: quota::GROUPS_PER_LOAD_BALANCER.default,
+            members_per_group: quota::MEMBERS_PER_GROUP.default,
+            networks: quota::NETWORKS.default,
+            subnets: quota::SUBNETS.default,
+            instances: quota::INSTANCES.default,
+            eips: quota::EIPS.default,
+            certificates: quota::CERTIFICATES.default,
         }
     }
 }
@@ -320,8 +336,6 @@ pub mod settings_limits {
     pub const DEFAULT_HISTORY_RETENTION_REVISIONS: u64 = 100_000;
     /// Revisions of history kept at most.
     pub const MAX_HISTORY_RETENTION_REVISIONS: u64 = 10_000_000;
-    /// The largest value any quota may take.
-    pub const MAX_QUOTA: u32 = 1_000_000;
 }
 
 impl Default for Settings {

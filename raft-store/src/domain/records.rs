@@ -250,7 +250,14 @@ impl State {
                     state.clock_ms = meta.clock_ms;
                     state.history.first_kept = meta.history_first_kept;
                 }
-                TAG_SETTINGS => state.settings = decode(key, value)?,
+                TAG_SETTINGS => {
+                    state.settings = super::legacy::decode_settings(value).map_err(|source| {
+                        RecordError::Malformed {
+                            key: key.to_vec(),
+                            source,
+                        }
+                    })?;
+                }
                 TAG_NETWORK => insert(
                     &mut catalog.networks,
                     key,
@@ -310,6 +317,7 @@ impl State {
                 _ => return Err(unknown()),
             }
         }
+        state.history.recount();
         Ok(state)
     }
 }

@@ -9,12 +9,15 @@ use std::io::{self, Read, Write};
 
 use sha2::{Digest, Sha256};
 
+use super::legacy::StateV1;
 use super::state::State;
 
 /// The first bytes of every snapshot.
 pub const SNAPSHOT_MAGIC: [u8; 8] = *b"FULCRUMS";
-/// The snapshot format this build writes and reads.
-pub const SNAPSHOT_FORMAT_VERSION: u32 = 1;
+/// The snapshot format this build writes. It also reads format 1 (before
+/// the five resource quotas), through `legacy::StateV1`.
+pub const SNAPSHOT_FORMAT_VERSION: u32 = 2;
+const OLDEST_SNAPSHOT_FORMAT_VERSION: u32 = 1;
 const HEADER_BYTES: usize = 8 + 4 + 8;
 const CHECKSUM_BYTES: usize = 32;
 
@@ -164,7 +167,7 @@ impl State {
             });
         }
         let version = u32::from_le_bytes([header[8], header[9], header[10], header[11]]);
-        if version != SNAPSHOT_FORMAT_VERSION {
+        if !(OLDEST_SNAPSHOT_FORMAT_VERSION..=SNAPSHOT_FORMAT_VERSION).contains(&version) {
             return Err(SnapshotError::UnsupportedVersion {
                 found: version,
                 supported: SNAPSHOT_FORMAT_VERSION,
@@ -183,8 +186,11 @@ impl State {
             read: 0,
         };
         let mut scratch = vec![0u8; READ_SCRATCH_BYTES];
-        let decoded =
-            postcard::from_io::<State, _>((&mut body, &mut scratch)).map(|(state, _)| state);
+        let decoded = if version == OLDEST_SNAPSHOT_FORMAT_VERSION {
+            postcard::from_io::<StateV1, _>((&mut body, &mut scratch)).map(|(old, _)| old.into())
+        } else {
+            postcard::from_io::<State, _>((&mut body, &mut scratch)).map(|(state, _)| state)
+        };
         // Hash whatever the decoder left, so that corruption is reported as
         // such rather than as whatever the decoder tripped on.
         io::copy(&mut body, &mut io::sink())?;
@@ -204,7 +210,8 @@ impl State {
         if digest.as_slice() != checksum {
             return Err(SnapshotError::ChecksumMismatch);
         }
-        let state = decoded?;
+        let mut state: State = decoded?;
+        state.history.recount();
         if read_up_to(&mut input, &mut [0u8; 1])? != 0 {
             return Err(SnapshotError::TrailingBytes);
         }

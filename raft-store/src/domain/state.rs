@@ -13,6 +13,7 @@ use super::decide::{Context, decide};
 use super::event::{Event, RecordedEvent};
 use super::evolve::evolve;
 use super::history::History;
+use super::limits::{self, Rules};
 use super::model::{Revision, Settings};
 use super::projection::dataplane::DataPlaneConfig;
 use super::projection::eip_ownership::EipOwnership;
@@ -109,13 +110,13 @@ impl State {
             "log index {log_index} applied after {}",
             self.last_log_index
         );
-        if envelope.format_version != LOG_FORMAT_VERSION {
+        let Some(rules) = Rules::of_format(envelope.format_version) else {
             return Err(ApplyError::UnsupportedFormat {
                 log_index,
                 found: envelope.format_version,
                 supported: LOG_FORMAT_VERSION,
             });
-        }
+        };
         self.last_log_index = log_index;
         self.clock_ms = self.clock_ms.max(envelope.accepted_at_unix_ms);
         let mut changed = BTreeSet::from([RecordKey::Meta]);
@@ -151,9 +152,9 @@ impl State {
             }
         }
 
-        let (answer, events) = match Command::try_from(raw_command) {
+        let (answer, events) = match Command::parse(raw_command, rules) {
             Err(rejection) => (Err(rejection), Vec::new()),
-            Ok(command) => self.decide_and_evolve(log_index, &command, &mut changed),
+            Ok(command) => self.decide_and_evolve(log_index, rules, &command, &mut changed),
         };
         if let (Some(token), Some(fingerprint)) = (token, fingerprint) {
             changed.insert(RecordKey::Token(token.clone()));
@@ -181,16 +182,20 @@ impl State {
     fn decide_and_evolve(
         &mut self,
         log_index: u64,
+        rules: Rules,
         command: &Command,
         changed: &mut BTreeSet<RecordKey>,
     ) -> (Answer, Vec<RecordedEvent>) {
         let revision = self.revision + 1;
-        let mut context = Context::new(revision, self.clock_ms, log_index);
+        let mut context = Context::new(revision, self.clock_ms, log_index, rules);
         let events = match decide(&self.catalog, &self.settings, &mut context, command) {
             Ok(events) => events,
             Err(rejection) => return (Err(rejection), Vec::new()),
         };
-        assert!(!events.is_empty(), "an accepted command produced no event");
+        assert!(
+            !events.is_empty(),
+            "log index {log_index}: an accepted command produced no event"
+        );
         let receipt = Receipt {
             revision,
             resource_id: subject_id(command, &events),
@@ -204,15 +209,17 @@ impl State {
             })
             .collect();
         for event in &recorded {
-            evolve(&mut self.catalog, &mut self.settings, event);
+            evolve(&mut self.catalog, &mut self.settings, log_index, event);
             changed.extend(event.event.record_keys());
         }
         self.revision = revision;
         self.history.append(revision, recorded.clone());
         changed.insert(RecordKey::History(revision));
-        let dropped = self
-            .history
-            .compact(revision, self.settings.history_retention_revisions);
+        let dropped = self.history.compact(
+            revision,
+            self.settings.history_retention_revisions,
+            rules.bounded().then_some(limits::MAX_HISTORY_BYTES),
+        );
         changed.extend(dropped.into_iter().map(RecordKey::History));
         (Ok(receipt), recorded)
     }

@@ -276,6 +276,11 @@ impl From<&Quotas> for v1::Quotas {
             listeners_per_load_balancer: quotas.listeners_per_load_balancer,
             groups_per_load_balancer: quotas.groups_per_load_balancer,
             members_per_group: quotas.members_per_group,
+            networks: Some(quotas.networks),
+            subnets: Some(quotas.subnets),
+            instances: Some(quotas.instances),
+            eips: Some(quotas.eips),
+            certificates: Some(quotas.certificates),
         }
     }
 }

@@ -264,6 +264,42 @@ pub mod rpc {
         }
     }
 
+    /// An append request to the wire, its entries cut to at most
+    /// `max_entry_bytes` (encoded) but never to none, so that a follower
+    /// behind large entries still moves on one message at a time. Answers
+    /// the last entry's log id when the batch was cut: the caller then owes
+    /// openraft a partial success up to it. The commit index sent is capped
+    /// at that entry, so the follower commits nothing it was not sent.
+    pub fn append_request_to_wire_bounded(
+        request: &AppendEntriesRequest<TypeConfig>,
+        max_entry_bytes: usize,
+    ) -> (v1::RaftAppendRequest, Option<crate::raft::types::LogId>) {
+        let mut wire = append_request_to_wire(request);
+        let mut bytes = 0usize;
+        let kept = wire
+            .entries
+            .iter()
+            .position(|entry| {
+                bytes = bytes.saturating_add(prost::Message::encoded_len(entry));
+                bytes > max_entry_bytes
+            })
+            .map_or(wire.entries.len(), |first_over| first_over.max(1));
+        if kept == wire.entries.len() {
+            return (wire, None);
+        }
+        wire.entries.truncate(kept);
+        // 1 <= kept < entries.len(): the batch was cut after at least one entry.
+        let last_sent = request.entries[kept - 1].log_id;
+        if request
+            .leader_commit
+            .as_ref()
+            .is_some_and(|commit| commit > &last_sent)
+        {
+            wire.leader_commit = Some(log_id_to_wire(&last_sent));
+        }
+        (wire, Some(last_sent))
+    }
+
     /// An append request from the wire.
     pub fn append_request_from_wire(
         wire: v1::RaftAppendRequest,

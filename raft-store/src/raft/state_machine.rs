@@ -102,7 +102,7 @@ fn write_snapshot_file(path: &Path, meta: &SnapshotMeta, state: &State) -> io::R
     file.sync_all()?;
     std::fs::rename(&partial, path)?;
     if let Some(directory) = path.parent() {
-        std::fs::File::open(directory)?.sync_all()?;
+        sync_directory(directory)?;
     }
     Ok(())
 }
@@ -273,17 +273,29 @@ fn put_snapshot_record(db: &DB, batch: &mut WriteBatch, path: &Path) -> io::Resu
     Ok(file_name)
 }
 
-/// Removes snapshot files other than the current one. Failures only leave files behind.
+/// The name prefix of a snapshot being received from the leader (the Raft
+/// service writes `receiving-N.partial` before it hands the file over).
+pub const RECEIVING_PREFIX: &str = "receiving-";
+
+/// Removes snapshot files other than the current one, but never one being
+/// received: its receiver removes it if the transfer fails. Failures only
+/// leave files behind.
 fn remove_other_snapshots(directory: &Path, keep: &str) {
     let Ok(entries) = std::fs::read_dir(directory) else {
         return;
     };
     for entry in entries.flatten() {
         let name = entry.file_name();
-        if name.to_string_lossy() != keep {
+        let name = name.to_string_lossy();
+        if name != keep && !name.starts_with(RECEIVING_PREFIX) {
             let _ = std::fs::remove_file(entry.path());
         }
     }
+}
+
+/// Makes a rename or creation in `directory` durable.
+fn sync_directory(directory: &Path) -> io::Result<()> {
+    std::fs::File::open(directory)?.sync_all()
 }
 
 impl RaftStateMachine<TypeConfig> for StateMachine {
@@ -384,6 +396,9 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
         if snapshot.path != path {
             std::fs::rename(&snapshot.path, &path)?;
         }
+        // The file's new name must be durable before the batch below records
+        // it: a crash in between must not leave a record of a missing file.
+        sync_directory(&self.snapshot_directory)?;
         self.applied = meta.last_log_id;
         self.membership = meta.last_membership.clone();
         // One batch replaces every record, the position and the snapshot
@@ -442,5 +457,35 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
             meta,
             snapshot: SnapshotFile { path },
         }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cleaning_keeps_the_current_snapshot_and_one_being_received() {
+        let directory = tempfile::tempdir().expect("directory");
+        for name in [
+            "snapshot-1-1-5.snap",
+            "snapshot-1-1-2.snap",
+            "receiving-3.partial",
+        ] {
+            std::fs::write(directory.path().join(name), b"x").expect("write");
+        }
+        remove_other_snapshots(directory.path(), "snapshot-1-1-5.snap");
+        let mut left: Vec<String> = std::fs::read_dir(directory.path())
+            .expect("list")
+            .map(|entry| {
+                entry
+                    .expect("entry")
+                    .file_name()
+                    .to_string_lossy()
+                    .into_owned()
+            })
+            .collect();
+        left.sort();
+        assert_eq!(left, ["receiving-3.partial", "snapshot-1-1-5.snap"]);
     }
 }

@@ -6,6 +6,7 @@
 mod guide;
 mod harness;
 mod history;
+mod limits;
 mod properties;
 mod rules;
 mod snapshot;

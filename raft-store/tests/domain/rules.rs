@@ -95,6 +95,7 @@ fn quotas(load_balancers: u32, listeners: u32, groups: u32, members: u32) -> Kin
             listeners_per_load_balancer: listeners,
             groups_per_load_balancer: groups,
             members_per_group: members,
+            ..Default::default()
         }),
         ..Default::default()
     })

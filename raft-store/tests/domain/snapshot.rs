@@ -34,7 +34,7 @@ fn corrupt_or_foreign_snapshots_are_refused_with_the_reason() {
         check(&newer),
         SnapshotError::UnsupportedVersion {
             found: 99,
-            supported: 1
+            supported: 2
         }
     ));
 
@@ -52,13 +52,13 @@ fn corrupt_or_foreign_snapshots_are_refused_with_the_reason() {
 fn an_entry_of_an_unknown_format_stops_apply() {
     let mut state = State::default();
     let mut entry = envelope("", START_MS, network("n", "10.0.0.0/16"));
-    entry.format_version = 2;
+    entry.format_version = 3;
     assert_eq!(
         state.apply(1, &entry),
         Err(ApplyError::UnsupportedFormat {
             log_index: 1,
-            found: 2,
-            supported: 1
+            found: 3,
+            supported: 2
         })
     );
     assert_eq!(state, State::default(), "nothing was applied");

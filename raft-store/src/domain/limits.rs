@@ -1,0 +1,180 @@
+//! Every hard limit of the replicated state, in one place, and the rule sets
+//! that say which of them a log entry is judged by.
+//!
+//! A limit bounds what one command may carry and what the catalog may hold,
+//! whatever the quotas say: quotas are the operator's knob, these are the
+//! ceilings of that knob. The README's "Limits" table lists each one; a test
+//! (`tests/domain/limits.rs`) takes each to its value and one past it.
+
+use std::net::Ipv4Addr;
+
+use ipnet::Ipv4Net;
+
+/// Which rules judge a log entry: those of the log format that wrote it.
+///
+/// An entry committed by an older build must apply exactly as that build
+/// applied it, or a replica that replays the log would diverge from one that
+/// applied it before an upgrade. So the limits this file adds to the older
+/// rules bind only entries written in the newer format.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Rules {
+    /// Log format 1: field rules and quotas, no ceilings and no address classes.
+    V1,
+    /// Log format 2: every limit of this file.
+    V2,
+}
+
+impl Rules {
+    /// The rules of the format this build writes.
+    pub const CURRENT: Rules = Rules::V2;
+
+    /// The rules of log format `version`, if this build knows it.
+    pub fn of_format(version: u32) -> Option<Rules> {
+        match version {
+            1 => Some(Rules::V1),
+            2 => Some(Rules::V2),
+            _ => None,
+        }
+    }
+
+    /// Whether the ceilings, request bounds and address classes apply.
+    pub fn bounded(self) -> bool {
+        self >= Rules::V2
+    }
+}
+
+/// Resources one command may create: ids pack a 16-bit ordinal beside the
+/// log index, so this is the id space of one log entry.
+pub const MAX_RESOURCES_PER_COMMAND: usize = u16::MAX as usize;
+
+/// Members in one group, and so in one request, whatever the quota says.
+pub const MAX_MEMBERS_PER_GROUP: u32 = 1000;
+
+// A command creates at most a group and its members: that must fit the id space.
+const _: () = assert!((MAX_MEMBERS_PER_GROUP as usize) < MAX_RESOURCES_PER_COMMAND);
+
+/// Blocks in the EIP pool.
+pub const MAX_EIP_POOL_BLOCKS: usize = 64;
+
+/// Bytes of event history kept (encoded), besides the retention in revisions:
+/// the oldest revisions are compacted first when the history grows past it.
+pub const MAX_HISTORY_BYTES: u64 = 128 << 20;
+
+/// The largest value a quota could take under log format 1 (all quotas).
+pub const MAX_QUOTA_V1: u32 = 1_000_000;
+
+/// One quota: its default and the ceiling it may not be raised past.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct QuotaLimit {
+    /// The field's name in `Quotas`.
+    pub field: &'static str,
+    /// A new cluster's value.
+    pub default: u32,
+    /// The largest value an operator may set.
+    pub ceiling: u32,
+}
+
+macro_rules! quota_limits {
+    ($($name:ident: $field:literal, default $default:expr, ceiling $ceiling:expr;)*) => {
+        /// Defaults and ceilings of every quota.
+        pub mod quota {
+            use super::QuotaLimit;
+            $(
+                #[doc = concat!("Quota `", $field, "`.")]
+                pub const $name: QuotaLimit = QuotaLimit {
+                    field: $field,
+                    default: $default,
+                    ceiling: $ceiling,
+                };
+            )*
+            /// Every quota, in the order of the `Quotas` message.
+            pub const ALL: &[QuotaLimit] = &[$($name),*];
+        }
+    };
+}
+
+quota_limits! {
+    LOAD_BALANCERS: "load_balancers", default 1000, ceiling 10_000;
+    LISTENERS_PER_LOAD_BALANCER: "listeners_per_load_balancer", default 50, ceiling 200;
+    GROUPS_PER_LOAD_BALANCER: "groups_per_load_balancer", default 50, ceiling 200;
+    MEMBERS_PER_GROUP: "members_per_group", default 200, ceiling super::MAX_MEMBERS_PER_GROUP;
+    NETWORKS: "networks", default 100, ceiling 1000;
+    SUBNETS: "subnets", default 1000, ceiling 10_000;
+    INSTANCES: "instances", default 10_000, ceiling 100_000;
+    EIPS: "eips", default 1000, ceiling 10_000;
+    CERTIFICATES: "certificates", default 1000, ceiling 10_000;
+}
+
+/// A range of addresses that may never be an EIP nor a member's address.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ForbiddenRange {
+    /// The block.
+    pub block: Ipv4Net,
+    /// What it is, for the refusal's message.
+    pub what: &'static str,
+}
+
+const fn forbidden(a: u8, b: u8, c: u8, d: u8, prefix: u8, what: &'static str) -> ForbiddenRange {
+    ForbiddenRange {
+        block: Ipv4Net::new_assert(Ipv4Addr::new(a, b, c, d), prefix),
+        what,
+    }
+}
+
+/// Addresses that no EIP and no instance may use, on any binder: they are
+/// not unicast addresses of a host on a network (169.254.169.254 is the
+/// metadata service of most clouds). Loopback is the node's rule: it depends
+/// on the binder (see the node's admission checks).
+pub const FORBIDDEN_RANGES: [ForbiddenRange; 4] = [
+    forbidden(0, 0, 0, 0, 8, "unspecified (0.0.0.0/8)"),
+    forbidden(
+        169,
+        254,
+        0,
+        0,
+        16,
+        "link-local (169.254.0.0/16, cloud metadata)",
+    ),
+    forbidden(224, 0, 0, 0, 4, "multicast (224.0.0.0/4)"),
+    forbidden(
+        240,
+        0,
+        0,
+        0,
+        4,
+        "reserved or broadcast (240.0.0.0/4, 255.255.255.255)",
+    ),
+];
+
+/// The forbidden range that `block` touches, if any.
+pub fn forbidden_range_of(block: &Ipv4Net) -> Option<&'static ForbiddenRange> {
+    FORBIDDEN_RANGES.iter().find(|range| {
+        range.block.contains(&block.network()) || block.contains(&range.block.network())
+    })
+}
+
+/// The loopback block: EIPs and members may use it only on the loopback binder.
+pub const LOOPBACK: Ipv4Net = forbidden(127, 0, 0, 0, 8, "loopback (127.0.0.0/8)").block;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn forbidden_ranges_catch_the_metadata_service_and_broadcast() {
+        let host = |text: &str| Ipv4Net::new(text.parse().expect("address"), 32).expect("prefix");
+        assert!(forbidden_range_of(&host("169.254.169.254")).is_some());
+        assert!(forbidden_range_of(&host("255.255.255.255")).is_some());
+        assert!(forbidden_range_of(&host("0.0.0.0")).is_some());
+        assert!(forbidden_range_of(&host("239.1.2.3")).is_some());
+        assert!(forbidden_range_of(&host("10.0.1.10")).is_none());
+        assert!(forbidden_range_of(&"0.0.0.0/0".parse().expect("cidr")).is_some());
+    }
+
+    #[test]
+    fn every_quota_default_is_within_its_ceiling() {
+        for limit in quota::ALL {
+            assert!((1..=limit.ceiling).contains(&limit.default), "{limit:?}");
+        }
+    }
+}
