@@ -72,10 +72,15 @@ const MIN_OPERATIONS_PER_KEY: usize = 50;
 const CHECK_LIMIT: Duration = Duration::from_secs(120);
 
 fn json_id(text: &str, field: &str) -> io::Result<String> {
+    json_field(text, field, "id")
+}
+
+/// `field.name` of a JSON answer, as text.
+fn json_field(text: &str, field: &str, name: &str) -> io::Result<String> {
     serde_json::from_str::<serde_json::Value>(text)
         .ok()
-        .and_then(|value| value[field]["id"].as_str().map(str::to_owned))
-        .ok_or_else(|| io::Error::other(format!("no {field}.id in {text}")))
+        .and_then(|value| value[field][name].as_str().map(str::to_owned))
+        .ok_or_else(|| io::Error::other(format!("no {field}.{name} in {text}")))
 }
 
 /// Runs `config` and checks it.
@@ -99,9 +104,15 @@ pub fn run(config: &RunConfig) -> io::Result<RunReport> {
     };
 
     // The workloads' resources.
-    cluster.cli_ok(&["cluster", "update-settings", "--quota-listeners", "60000"])?;
+    cluster.cli_ok(&[
+        "cluster",
+        "update-settings",
+        "--quota-listeners",
+        &workload::SET_ELEMENTS_PER_LOAD_BALANCER.to_string(),
+    ])?;
     let recorder = Arc::new(Recorder::default());
     let mut registers = Vec::new();
+    let mut network_and_subnet = None;
     for key in 0..REGISTERS {
         let name = format!("reg-{key}");
         let created = cluster.cli_ok(&[
@@ -118,6 +129,10 @@ pub fn run(config: &RunConfig) -> io::Result<RunReport> {
             "0",
         ])?;
         let id = json_id(&created, "loadBalancer")?;
+        network_and_subnet = Some((
+            json_field(&created, "loadBalancer", "networkId")?,
+            json_field(&created, "loadBalancer", "subnetId")?,
+        ));
         // The register's initial value, as a write that precedes every
         // other operation on it (the workload starts later).
         let process = recorder.new_process();
@@ -125,27 +140,6 @@ pub fn run(config: &RunConfig) -> io::Result<RunReport> {
         recorder.complete(invocation, Completion::Ok(None));
         registers.push(id);
     }
-    let set_lb = json_id(
-        &cluster.cli_ok(&[
-            "--output",
-            "json",
-            "lb",
-            "create",
-            "set",
-            "--network",
-            "vpc",
-            "--subnet",
-            "backend",
-        ])?,
-        "loadBalancer",
-    )?;
-    note(
-        &mut log,
-        format!(
-            "seed {}; registers {registers:?}; set on {set_lb}",
-            config.seed
-        ),
-    );
 
     // Workloads on a runtime whose threads live in the client namespace.
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -157,6 +151,26 @@ pub fn run(config: &RunConfig) -> io::Result<RunReport> {
             }
         })
         .build()?;
+    let (network_id, subnet_id) =
+        network_and_subnet.ok_or_else(|| io::Error::other("no register was created"))?;
+    let set_load_balancers = runtime
+        .block_on(runtime.spawn(async move {
+            let mut node = Node::new(LocalCluster::endpoint(1));
+            workload::create_set_load_balancers(&mut node, &network_id, &subnet_id).await
+        }))
+        .map_err(io::Error::other)?
+        .map_err(|status| {
+            io::Error::other(format!("creating the set's Load Balancers: {status}"))
+        })?;
+    let set_load_balancers = Arc::new(set_load_balancers);
+    note(
+        &mut log,
+        format!(
+            "seed {}; registers {registers:?}; set on {} Load Balancers",
+            config.seed,
+            set_load_balancers.len()
+        ),
+    );
     let stop = Arc::new(AtomicBool::new(false));
     let registers = Arc::new(registers);
     let tokens = Arc::new(AtomicU64::new(0));
@@ -176,7 +190,7 @@ pub fn run(config: &RunConfig) -> io::Result<RunReport> {
     for client in 0..SET_CLIENTS {
         tasks.push(runtime.spawn(workload::set_client(
             Node::new(LocalCluster::endpoint(2 + client % 2)),
-            set_lb.clone(),
+            Arc::clone(&set_load_balancers),
             Arc::clone(&adds),
             Arc::clone(&next_element),
             Arc::clone(&stop),
@@ -242,7 +256,7 @@ pub fn run(config: &RunConfig) -> io::Result<RunReport> {
     let final_reads = {
         let registers = Arc::clone(&registers);
         let recorder = Arc::clone(&recorder);
-        let set_lb = set_lb.clone();
+        let set_load_balancers = Arc::clone(&set_load_balancers);
         runtime.block_on(runtime.spawn(async move {
             let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
             let mut last = String::new();
@@ -251,7 +265,7 @@ pub fn run(config: &RunConfig) -> io::Result<RunReport> {
                     let mut client = Node::new(LocalCluster::endpoint(node));
                     let read = async {
                         workload::read_registers(&mut client, &registers, &recorder).await?;
-                        workload::read_set(&mut client, &set_lb).await
+                        workload::read_set(&mut client, &set_load_balancers).await
                     };
                     match read.await {
                         Ok(set) => return Ok(set),

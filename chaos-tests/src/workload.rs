@@ -260,11 +260,76 @@ impl SetAdds {
 /// The first port the set workload uses; element `n` is port `SET_BASE_PORT + n`.
 pub const SET_BASE_PORT: u64 = 10_000;
 
-/// One set client: adds listeners with fresh ports (from `next`) to
-/// `load_balancer_id` until `stop`.
+/// Elements (listeners) per Load Balancer of the set: the ceiling of the
+/// listeners-per-Load-Balancer quota (README, "Limits"), which the run
+/// raises the quota to. (A client's knowledge: this crate uses the API only.)
+pub const SET_ELEMENTS_PER_LOAD_BALANCER: u64 = 200;
+
+/// The Load Balancers the set needs for every port above [`SET_BASE_PORT`].
+pub const SET_LOAD_BALANCERS: u64 =
+    (u16::MAX as u64 - SET_BASE_PORT).div_ceil(SET_ELEMENTS_PER_LOAD_BALANCER);
+
+/// How long creating the set's Load Balancers may take (before any fault).
+const SET_SETUP_PATIENCE: Duration = Duration::from_secs(60);
+
+/// Creates the set's Load Balancers (`set-0`, `set-1`, ...) in `network_id`
+/// and `subnet_id`, retrying each under its own client token until it is
+/// acknowledged; answers their ids in order. Element `n` goes to the
+/// Load Balancer `n / SET_ELEMENTS_PER_LOAD_BALANCER`.
+///
+/// # Errors
+/// A creation was refused, or did not succeed within a minute.
+pub async fn create_set_load_balancers(
+    node: &mut Node,
+    network_id: &str,
+    subnet_id: &str,
+) -> Result<Vec<String>, Status> {
+    let deadline = tokio::time::Instant::now() + SET_SETUP_PATIENCE;
+    let mut ids = Vec::new();
+    for shard in 0..SET_LOAD_BALANCERS {
+        loop {
+            let created = match node.client().await {
+                Ok(client) => {
+                    client
+                        .load_balancers()
+                        .create_load_balancer(request(v1::CreateLoadBalancerRequest {
+                            client_token: format!("set-lb-{shard}"),
+                            name: format!("set-{shard}"),
+                            network_id: network_id.to_owned(),
+                            subnet_id: subnet_id.to_owned(),
+                            ..v1::CreateLoadBalancerRequest::default()
+                        }))
+                        .await
+                }
+                Err(status) => Err(status),
+            };
+            match created {
+                Ok(reply) => {
+                    let id = reply
+                        .into_inner()
+                        .load_balancer
+                        .map(|lb| lb.id)
+                        .ok_or_else(|| Status::internal("a creation answered no Load Balancer"))?;
+                    ids.push(id);
+                    break;
+                }
+                Err(status) if refused(&status) => return Err(status),
+                Err(status) if tokio::time::Instant::now() > deadline => return Err(status),
+                Err(_) => {
+                    node.reset();
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+            }
+        }
+    }
+    Ok(ids)
+}
+
+/// One set client: adds listeners with fresh ports (from `next`) to the
+/// set's Load Balancers until `stop`.
 pub async fn set_client(
     mut node: Node,
-    load_balancer_id: String,
+    load_balancers: Arc<Vec<String>>,
     adds: Arc<SetAdds>,
     next: Arc<AtomicU64>,
     stop: Arc<AtomicBool>,
@@ -274,6 +339,10 @@ pub async fn set_client(
             continue;
         }
         let element = next.fetch_add(1, Ordering::Relaxed);
+        let shard = usize::try_from(element / SET_ELEMENTS_PER_LOAD_BALANCER).unwrap_or(usize::MAX);
+        let Some(load_balancer_id) = load_balancers.get(shard) else {
+            return;
+        };
         if SET_BASE_PORT + element > u64::from(u16::MAX) {
             return;
         }
@@ -307,16 +376,30 @@ pub async fn set_client(
 }
 
 /// The set's final read: every element (port − [`SET_BASE_PORT`]) among
-/// the Load Balancer's listeners, read linearizably, and how many listeners
-/// there were (more than elements: a listener was duplicated).
+/// the set's Load Balancers' listeners, read linearizably, and how many
+/// listeners there were (more than elements: a listener was duplicated).
 ///
 /// # Errors
 /// The read failed.
 pub async fn read_set(
     node: &mut Node,
-    load_balancer_id: &str,
+    load_balancers: &[String],
 ) -> Result<(std::collections::BTreeSet<u64>, usize), Status> {
     let mut elements = std::collections::BTreeSet::new();
+    let mut listeners = 0;
+    for load_balancer_id in load_balancers {
+        listeners += read_set_listeners(node, load_balancer_id, &mut elements).await?;
+    }
+    Ok((elements, listeners))
+}
+
+/// Adds the elements of one Load Balancer of the set to `elements`, and
+/// answers how many listeners it has.
+async fn read_set_listeners(
+    node: &mut Node,
+    load_balancer_id: &str,
+    elements: &mut std::collections::BTreeSet<u64>,
+) -> Result<usize, Status> {
     let mut listeners = 0;
     let mut page_token = String::new();
     loop {
@@ -340,7 +423,7 @@ pub async fn read_set(
                 .filter_map(|listener| u64::from(listener.port).checked_sub(SET_BASE_PORT)),
         );
         if reply.next_page_token.is_empty() {
-            return Ok((elements, listeners));
+            return Ok(listeners);
         }
         page_token = reply.next_page_token;
     }

@@ -110,7 +110,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             api_address: Some(api.local_addr()?.to_string()),
             raft_address: Some(raft.local_addr()?.to_string()),
             initial_members: Some(initial.clone()),
-            eip_pool: Some("127.0.0.0/8".into()),
+            eip_pool: Some("127.77.0.0/16".into()),
             ..Overrides::default()
         };
         let config = AgentConfig::resolve(None, overrides, false)?;

@@ -14,6 +14,7 @@
 use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use fulcrum_api::{Client, v1};
@@ -23,16 +24,19 @@ use openraft::{Raft, SnapshotPolicy};
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
-use tonic::transport::server::TcpIncoming;
 
+use crate::admission::AddressPolicy;
 use crate::api::Api;
-use crate::config::{AgentConfig, EipBinderChoice, InitialMember, Membership};
+use crate::cluster_id::{self, ClusterIdentity};
+use crate::config::{AgentConfig, ApiLimits, EipBinderChoice, InitialMember, Membership};
 use crate::dataplane::{NodeDataPlane, OwnerReport};
 use crate::eip::Handover;
 use crate::eip::lease::LeaseTiming;
+use crate::health::TaskFailures;
 use crate::raft_network::PeerNetwork;
 use crate::raft_service::RaftService;
 use crate::replica::Replica;
+use crate::transport::{ConnectionLimits, OversizeAsExhausted, limited_incoming};
 
 /// The client token under which bootstrapping members propose the EIP pool.
 pub const BOOTSTRAP_EIP_POOL_TOKEN: &str = "fulcrum-bootstrap-eip-pool";
@@ -72,6 +76,13 @@ pub enum AgentError {
     /// The EIP binder could not take charge of its interface.
     #[error("eip: {0}")]
     EipBinder(std::io::Error),
+    /// The cluster id could not be read or kept.
+    #[error("node.data_dir: cluster id: {0}")]
+    ClusterId(std::io::Error),
+    /// The node was a member whose data directory has been emptied: taking
+    /// part again as if new could lose what it had acknowledged.
+    #[error("node.data_dir is empty, but {0}")]
+    DataLost(String),
 }
 
 /// A node that runs until [`Agent::shutdown`].
@@ -152,10 +163,17 @@ async fn open_store(directory: &Path) -> Result<Store, AgentError> {
     }
 }
 
-/// Accepted connections with Nagle's algorithm off: a small answer (a Raft
-/// acknowledgement, an API reply) must not wait for the peer's delayed ACK.
-fn incoming(listener: TcpListener) -> TcpIncoming {
-    TcpIncoming::from(listener).with_nodelay(Some(true))
+/// How long an HTTP/2 keepalive ping may go unanswered before the
+/// connection is closed.
+const KEEPALIVE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// A gRPC server with the `[api]` limits: streams per connection and
+/// HTTP/2 keepalive (connections and request size are the transport's).
+fn server_builder(limits: &ApiLimits) -> tonic::transport::Server {
+    tonic::transport::Server::builder()
+        .max_concurrent_streams(Some(limits.max_concurrent_streams))
+        .http2_keepalive_interval(Some(limits.keepalive_interval))
+        .http2_keepalive_timeout(Some(KEEPALIVE_TIMEOUT))
 }
 
 async fn bind(key: &'static str, address: SocketAddr) -> Result<TcpListener, AgentError> {
@@ -202,7 +220,9 @@ impl Agent {
             .state_machine()
             .map_err(|error| AgentError::Store(error.to_string()))?;
         let state = state_machine.shared_state();
-        let peers = PeerNetwork::default();
+        let identity =
+            Arc::new(ClusterIdentity::load(&config.data_dir).map_err(AgentError::ClusterId)?);
+        let peers = PeerNetwork::new(identity);
         let raft: Raft<TypeConfig, StateMachine> = Raft::new(
             config.node_id,
             openraft_config(&config)?,
@@ -212,7 +232,11 @@ impl Agent {
         )
         .await
         .map_err(|error| AgentError::Raft(error.to_string()))?;
-        let replica = Replica::new(config.node_id, raft.clone(), state, peers);
+        let addresses = AddressPolicy {
+            loopback_binder: config.eip_binder == EipBinderChoice::Loopback,
+            allow_remote_members: config.allow_remote_members,
+        };
+        let replica = Replica::new(config.node_id, raft.clone(), state, peers, addresses);
 
         let (stop, stopped) = tokio::sync::watch::channel(false);
         let until_stopped = move || {
@@ -226,18 +250,27 @@ impl Agent {
                 .map_err(AgentError::DataPlane)?,
         );
         let timing = lease_timing(&config);
-        let raft_server = RaftService::new(
+        let raft_service = RaftService::new(
             replica.clone(),
             store.snapshot_directory(),
             data_plane.clone(),
             timing.voter_lease.mul_f64(1.0 + timing.drift),
-        )
-        .into_server();
+        );
+        let raft_ready = raft_service.ready();
+        let raft_server = raft_service.into_server();
         let raft_stop = until_stopped();
+        let connection_limits = ConnectionLimits {
+            max_connections: config.api.max_connections,
+            first_request_timeout: config.api.first_request_timeout,
+        };
+        let mut raft_builder = server_builder(&config.api);
         let raft_task = tokio::spawn(async move {
-            let served = tonic::transport::Server::builder()
+            let served = raft_builder
                 .add_service(raft_server)
-                .serve_with_incoming_shutdown(incoming(raft_listener), raft_stop)
+                .serve_with_incoming_shutdown(
+                    limited_incoming(raft_listener, connection_limits),
+                    raft_stop,
+                )
                 .await;
             if let Err(error) = served {
                 tracing::error!(%error, "the Raft server stopped");
@@ -246,45 +279,63 @@ impl Agent {
         let report = Arc::new(OwnerReport::new(data_plane.clone()));
         let binder = eip_binder(&config.eip_binder, &lease_timing(&config))?;
         let handover = Arc::new(Handover::new(data_plane.clone(), binder.clone()));
-        let routes = Api::new(
+        let (routes, health_reporter) = Api::new(
             replica.clone(),
             report.clone(),
             handover.clone(),
             config.request_timeout,
+            &config.api,
         )
         .into_router()
         .map_err(|error| AgentError::Api(error.to_string()))?;
         let api_stop = until_stopped();
+        let api_builder = server_builder(&config.api);
         let api_task = tokio::spawn(async move {
-            let served = tonic::transport::Server::builder()
+            let served = api_builder
+                .layer(OversizeAsExhausted)
                 .add_routes(routes)
-                .serve_with_incoming_shutdown(incoming(api_listener), api_stop)
+                .serve_with_incoming_shutdown(
+                    limited_incoming(api_listener, connection_limits),
+                    api_stop,
+                )
                 .await;
             if let Err(error) = served {
                 tracing::error!(%error, "the API server stopped");
             }
         });
 
-        let feeder = tokio::spawn(crate::dataplane::feed_from(
-            replica.clone(),
-            data_plane.clone(),
-            binder.clone(),
-            lease_timing(&config),
-            handover.subscribe(),
-            handover.transfer_mark(),
+        let failures = TaskFailures::default();
+        let feeder = tokio::spawn(failures.watch(
+            "the data-plane feed",
+            crate::dataplane::feed_from(
+                replica.clone(),
+                data_plane.clone(),
+                binder.clone(),
+                lease_timing(&config),
+                handover.subscribe(),
+                handover.transfer_mark(),
+            ),
         ));
-        let follower = tokio::spawn(report.follow_owner(replica.clone()));
+        let follower = tokio::spawn(
+            failures.watch("the owner's report", report.follow_owner(replica.clone())),
+        );
+        let health = tokio::spawn(crate::health::report(
+            replica.clone(),
+            failures,
+            health_reporter,
+            crate::api::PUBLIC_SERVICES,
+        ));
         let mut agent = Self {
             replica,
             api_address,
             raft_address,
             stop,
             servers: vec![raft_task, api_task],
-            background: vec![feeder, follower],
+            background: vec![feeder, follower, health],
             data_plane,
             binder,
         };
-        agent.enter_cluster(&config).await?;
+        agent.enter_cluster(&config, raft_ready).await?;
         tracing::info!(
             node_id = config.node_id,
             %api_address,
@@ -295,21 +346,43 @@ impl Agent {
         Ok(agent)
     }
 
-    async fn enter_cluster(&mut self, config: &AgentConfig) -> Result<(), AgentError> {
+    async fn enter_cluster(
+        &mut self,
+        config: &AgentConfig,
+        raft_ready: Arc<AtomicBool>,
+    ) -> Result<(), AgentError> {
         let raft = self.replica.raft();
+        let identity = self.replica.cluster_identity().clone();
         let initialized = raft
             .is_initialized()
             .await
             .map_err(|error| AgentError::Raft(error.to_string()))?;
         if initialized {
             tracing::info!("the store holds a cluster: restarting, not initialising");
+            // A store of an older build has no cluster id kept: a member of
+            // a bootstrapped cluster derives it again; others learn it from
+            // the first leader that replicates to them.
+            if identity.get().is_none()
+                && let Membership::Bootstrap(members) = &config.membership
+            {
+                identity
+                    .adopt(&cluster_id::derive(members))
+                    .map_err(AgentError::ClusterId)?;
+            }
+            raft_ready.store(true, Ordering::Release);
             return Ok(());
         }
         match &config.membership {
             Membership::Restart => {
                 tracing::info!("no cluster yet: waiting to be added by a member");
+                raft_ready.store(true, Ordering::Release);
             }
             Membership::Bootstrap(members) => {
+                refuse_if_data_lost(members, config.node_id).await?;
+                identity
+                    .adopt(&cluster_id::derive(members))
+                    .map_err(AgentError::ClusterId)?;
+                raft_ready.store(true, Ordering::Release);
                 let members = members
                     .iter()
                     .map(
@@ -346,8 +419,12 @@ impl Agent {
                     raft_address: self.raft_address.to_string(),
                     api_address: self.api_address.to_string(),
                 };
-                self.background
-                    .push(tokio::spawn(join(member.clone(), request)));
+                self.background.push(tokio::spawn(join(
+                    member.clone(),
+                    request,
+                    identity,
+                    raft_ready,
+                )));
             }
         }
         Ok(())
@@ -463,12 +540,103 @@ async fn propose_eip_pool(replica: Arc<Replica>, cidrs: Vec<String>) {
     }
 }
 
-/// Asks the member at `member` to add this node as a learner, then to promote it.
-async fn join(member: String, request: v1::AddLearnerRequest) {
+/// How long a starting node waits for each peer's status.
+const PEER_STATUS_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// The status of the member at `api_address`, as it knows it (a local read:
+/// no leader needed), or why there is none.
+async fn peer_status(api_address: &str) -> Result<v1::GetClusterStatusResponse, String> {
+    let client = Client::connect(api_address, PEER_STATUS_TIMEOUT)
+        .await
+        .map_err(|error| error.to_string())?;
+    let mut request = tonic::Request::new(v1::GetClusterStatusRequest {
+        read: Some(v1::ReadOptions {
+            consistency: v1::ReadConsistency::Local as i32,
+        }),
+        include_state_digest: false,
+    });
+    request.set_timeout(PEER_STATUS_TIMEOUT);
+    client
+        .cluster()
+        .get_cluster_status(request)
+        .await
+        .map(tonic::Response::into_inner)
+        .map_err(|status| status.message().to_owned())
+}
+
+/// The reason `node_id` must not start as new, if `status` (a leader's)
+/// shows that it had acknowledged log entries: its data is lost, not new.
+fn lost_data_of(node_id: u64, status: &v1::GetClusterStatusResponse) -> Option<String> {
+    let member = status
+        .members
+        .iter()
+        .find(|member| member.node_id == node_id)?;
+    let matched = member.matched_index.filter(|&matched| matched > 0)?;
+    Some(format!(
+        "node {node_id} is a member of cluster {} whose leader (node {}) knows it had the log up to index {matched}: its data was lost, and taking part as new could lose acknowledged writes. Remove it (fulcrum cluster remove-node {node_id}) and add it again with --join",
+        status.cluster_id, status.node_id
+    ))
+}
+
+/// Refuses to bootstrap a node whose data directory was emptied while its
+/// cluster runs: asks every other initial member, and the leader among
+/// them knows whether this node had acknowledged entries.
+async fn refuse_if_data_lost(members: &[InitialMember], node_id: u64) -> Result<(), AgentError> {
+    for member in members.iter().filter(|member| member.id != node_id) {
+        match peer_status(&member.api_address).await {
+            Ok(status) => {
+                if let Some(reason) = lost_data_of(node_id, &status) {
+                    return Err(AgentError::DataLost(reason));
+                }
+            }
+            Err(reason) => {
+                tracing::debug!(peer = member.id, %reason, "no status from a peer while starting");
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Asks the member at `member` to add this node as a learner, then to promote
+/// it; first learns the cluster's id from it, and refuses to join a cluster
+/// that knows this node had acknowledged entries (its data is lost).
+async fn join(
+    member: String,
+    request: v1::AddLearnerRequest,
+    identity: Arc<ClusterIdentity>,
+    raft_ready: Arc<AtomicBool>,
+) {
     let deadline = Instant::now() + ENTER_CLUSTER_PATIENCE;
     let node_id = request.node_id;
     loop {
         let attempt = async {
+            if identity.get().is_none() {
+                let status = peer_status(&member).await?;
+                if status.cluster_id.is_empty() {
+                    return Err(format!("{member} belongs to no cluster yet"));
+                }
+                let leader = match status.leader_id {
+                    Some(leader) if leader != status.node_id => status
+                        .members
+                        .iter()
+                        .find(|candidate| candidate.node_id == leader)
+                        .map(|candidate| candidate.api_address.clone()),
+                    _ => None,
+                };
+                let leader_status = match leader {
+                    Some(address) => peer_status(&address).await?,
+                    None => status.clone(),
+                };
+                if let Some(reason) = lost_data_of(node_id, &leader_status) {
+                    return Err(format!(
+                        "refusing to join: node.data_dir is empty, but {reason}"
+                    ));
+                }
+                identity
+                    .adopt(&status.cluster_id)
+                    .map_err(|error| error.to_string())?;
+                raft_ready.store(true, Ordering::Release);
+            }
             let client = Client::connect(&member, Duration::from_secs(2))
                 .await
                 .map_err(|error| error.to_string())?;
@@ -487,6 +655,10 @@ async fn join(member: String, request: v1::AddLearnerRequest) {
         match attempt.await {
             Ok(_) => {
                 tracing::info!(%member, "joined the cluster as a voter");
+                return;
+            }
+            Err(reason) if reason.starts_with("refusing to join") => {
+                tracing::error!(%member, %reason, "not joining the cluster");
                 return;
             }
             Err(reason) if Instant::now() < deadline => {

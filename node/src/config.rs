@@ -32,6 +32,19 @@
 //! binder = "linux"
 //! interface = "eth0"
 //!
+//! # On the loopback binder, members outside 127.0.0.0/8 are refused unless
+//! # this says they are yours to send traffic to.
+//! allow_remote_members = false
+//!
+//! [api]
+//! max_request_bytes = 1572864     # larger requests: RESOURCE_EXHAUSTED, unread
+//! max_connections = 4096          # per port; beyond it new ones are closed
+//! max_concurrent_streams = 128    # per connection
+//! max_watch_streams = 1024        # per node; beyond it RESOURCE_EXHAUSTED
+//! max_deadline_ms = 60000         # a longer client deadline is cut to this
+//! first_request_timeout_ms = 10000  # a connection that sends nothing is closed
+//! keepalive_interval_ms = 30000   # HTTP/2 pings; no answer in 10 s closes
+//!
 //! [dataplane]
 //! threads = 1
 //! driver = "auto"          # or "epoll"
@@ -61,7 +74,7 @@ pub const DEV_API_ADDRESS: &str = "127.0.0.1:7400";
 /// The dev agent's Raft address.
 pub const DEV_RAFT_ADDRESS: &str = "127.0.0.1:7401";
 /// The dev agent's EIP pool: loopback, which needs no address added.
-pub const DEV_EIP_POOL: &str = "127.0.0.0/8";
+pub const DEV_EIP_POOL: &str = "127.77.0.0/16";
 
 /// A configuration error: the key at fault and what is wrong with it.
 #[derive(Debug, thiserror::Error)]
@@ -110,6 +123,20 @@ struct File {
     eip: EipSection,
     #[serde(default)]
     raft: RaftSection,
+    #[serde(default)]
+    api: ApiSection,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ApiSection {
+    max_request_bytes: Option<u64>,
+    max_connections: Option<u64>,
+    max_concurrent_streams: Option<u64>,
+    max_watch_streams: Option<u64>,
+    max_deadline_ms: Option<u64>,
+    first_request_timeout_ms: Option<u64>,
+    keepalive_interval_ms: Option<u64>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -141,6 +168,7 @@ struct DataplaneSection {
 struct EipSection {
     binder: Option<String>,
     interface: Option<String>,
+    allow_remote_members: Option<bool>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -329,6 +357,43 @@ pub struct AgentConfig {
     pub raft: RaftSettings,
     /// The deadline of a request that carries none.
     pub request_timeout: Duration,
+    /// On the loopback binder, accept members outside 127.0.0.0/8.
+    pub allow_remote_members: bool,
+    /// The limits of the gRPC servers.
+    pub api: ApiLimits,
+}
+
+/// The limits of the gRPC servers (`[api]`), each with a default.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ApiLimits {
+    /// A request message over this many bytes is refused before decoding.
+    pub max_request_bytes: usize,
+    /// Open connections per port; past it new ones are closed at once.
+    pub max_connections: usize,
+    /// Concurrent requests (HTTP/2 streams) per connection.
+    pub max_concurrent_streams: u32,
+    /// Watch streams open on this node.
+    pub max_watch_streams: usize,
+    /// The longest deadline a request may ask for.
+    pub max_deadline: Duration,
+    /// A connection that sends no byte for this long after it opens is closed.
+    pub first_request_timeout: Duration,
+    /// How often an idle HTTP/2 connection is pinged.
+    pub keepalive_interval: Duration,
+}
+
+impl Default for ApiLimits {
+    fn default() -> Self {
+        Self {
+            max_request_bytes: defaults::MAX_REQUEST_BYTES as usize,
+            max_connections: defaults::MAX_CONNECTIONS as usize,
+            max_concurrent_streams: defaults::MAX_CONCURRENT_STREAMS as u32,
+            max_watch_streams: defaults::MAX_WATCH_STREAMS as usize,
+            max_deadline: Duration::from_millis(defaults::MAX_DEADLINE_MS),
+            first_request_timeout: Duration::from_millis(defaults::FIRST_REQUEST_TIMEOUT_MS),
+            keepalive_interval: Duration::from_millis(defaults::KEEPALIVE_INTERVAL_MS),
+        }
+    }
 }
 
 /// Default values: the public ones documented in the README.
@@ -350,6 +415,85 @@ pub mod defaults {
     pub const SNAPSHOT_INTERVAL_ENTRIES: u64 = 100_000;
     /// `raft.log_entries_kept_after_snapshot`.
     pub const LOG_ENTRIES_KEPT_AFTER_SNAPSHOT: u64 = 5_000;
+    /// `api.max_request_bytes`: 1.5 MiB, etcd's `--max-request-bytes`.
+    pub const MAX_REQUEST_BYTES: u64 = 3 << 19;
+    /// `api.max_connections`.
+    pub const MAX_CONNECTIONS: u64 = 4096;
+    /// `api.max_concurrent_streams`.
+    pub const MAX_CONCURRENT_STREAMS: u64 = 128;
+    /// `api.max_watch_streams`.
+    pub const MAX_WATCH_STREAMS: u64 = 1024;
+    /// `api.max_deadline_ms`.
+    pub const MAX_DEADLINE_MS: u64 = 60_000;
+    /// `api.first_request_timeout_ms`.
+    pub const FIRST_REQUEST_TIMEOUT_MS: u64 = 10_000;
+    /// `api.keepalive_interval_ms`.
+    pub const KEEPALIVE_INTERVAL_MS: u64 = 30_000;
+}
+
+/// `[api]`: each key within its bounds, or its default when absent.
+fn api_limits(section: &ApiSection) -> Result<ApiLimits, ConfigError> {
+    let bounded =
+        |key: &str, value: Option<u64>, default: u64, bounds: std::ops::RangeInclusive<u64>| {
+            let value = value.unwrap_or(default);
+            if bounds.contains(&value) {
+                Ok(value)
+            } else {
+                Err(ConfigError::new(
+                    key,
+                    format!(
+                        "{value} is out of range; it is {} to {}",
+                        bounds.start(),
+                        bounds.end()
+                    ),
+                ))
+            }
+        };
+    Ok(ApiLimits {
+        // At least 64 KiB: a certificate's PEM (64 KiB) and its key must fit.
+        max_request_bytes: bounded(
+            "api.max_request_bytes",
+            section.max_request_bytes,
+            defaults::MAX_REQUEST_BYTES,
+            (256 << 10)..=(32 << 20),
+        )? as usize,
+        max_connections: bounded(
+            "api.max_connections",
+            section.max_connections,
+            defaults::MAX_CONNECTIONS,
+            1..=1_000_000,
+        )? as usize,
+        max_concurrent_streams: bounded(
+            "api.max_concurrent_streams",
+            section.max_concurrent_streams,
+            defaults::MAX_CONCURRENT_STREAMS,
+            1..=10_000,
+        )? as u32,
+        max_watch_streams: bounded(
+            "api.max_watch_streams",
+            section.max_watch_streams,
+            defaults::MAX_WATCH_STREAMS,
+            1..=1_000_000,
+        )? as usize,
+        max_deadline: Duration::from_millis(bounded(
+            "api.max_deadline_ms",
+            section.max_deadline_ms,
+            defaults::MAX_DEADLINE_MS,
+            1..=3_600_000,
+        )?),
+        first_request_timeout: Duration::from_millis(bounded(
+            "api.first_request_timeout_ms",
+            section.first_request_timeout_ms,
+            defaults::FIRST_REQUEST_TIMEOUT_MS,
+            1..=600_000,
+        )?),
+        keepalive_interval: Duration::from_millis(bounded(
+            "api.keepalive_interval_ms",
+            section.keepalive_interval_ms,
+            defaults::KEEPALIVE_INTERVAL_MS,
+            1000..=3_600_000,
+        )?),
+    })
 }
 
 fn parse<T: std::str::FromStr>(key: &str, text: &str, expected: &str) -> Result<T, ConfigError>
@@ -644,6 +788,8 @@ impl AgentConfig {
                     .unwrap_or(defaults::LOG_ENTRIES_KEPT_AFTER_SNAPSHOT),
             },
             request_timeout: Duration::from_millis(request_timeout),
+            allow_remote_members: file.eip.allow_remote_members.unwrap_or(false),
+            api: api_limits(&file.api)?,
         })
     }
 }

@@ -6,18 +6,39 @@ use std::time::Duration;
 use tokio::time::Instant;
 use tonic::metadata::MetadataMap;
 
-/// The longest deadline a node honours; longer ones are cut to this.
+/// The longest deadline a peer's forwarded call is honoured for.
 pub const MAX_DEADLINE: Duration = Duration::from_secs(300);
 
-/// The instant by which a request must be answered.
+/// A server's deadlines: the default, and the cap on what a client asks.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Deadlines {
+    /// The deadline of a request that names none.
+    pub default: Duration,
+    /// The longest deadline honoured; longer ones are cut to this.
+    pub max: Duration,
+}
+
+impl Deadlines {
+    /// The instant by which the request carrying `metadata` must be answered.
+    pub fn of(&self, metadata: &MetadataMap) -> Instant {
+        let timeout = metadata
+            .get("grpc-timeout")
+            .and_then(|value| value.to_str().ok())
+            .and_then(parse_grpc_timeout)
+            .unwrap_or(self.default)
+            .min(self.max);
+        Instant::now() + timeout
+    }
+}
+
+/// The instant by which a request must be answered, by `default` and
+/// [`MAX_DEADLINE`].
 pub fn deadline_of(metadata: &MetadataMap, default: Duration) -> Instant {
-    let timeout = metadata
-        .get("grpc-timeout")
-        .and_then(|value| value.to_str().ok())
-        .and_then(parse_grpc_timeout)
-        .unwrap_or(default)
-        .min(MAX_DEADLINE);
-    Instant::now() + timeout
+    Deadlines {
+        default,
+        max: MAX_DEADLINE,
+    }
+    .of(metadata)
 }
 
 /// What is left of `deadline`, zero once it has passed.

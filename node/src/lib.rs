@@ -4,18 +4,26 @@
 //! - [`agent`]: a running node: store, Raft, servers, entering the cluster;
 //! - [`replica`]: writes from any node (forwarded to the leader) and
 //!   linearizable reads (read index);
+//! - [`admission`]: the checks a command passes before it is proposed;
+//! - [`transport`]: the gRPC servers' limits (connections, request size);
 //! - [`raft_network`], [`raft_service`]: the Raft network over gRPC;
+//! - [`cluster_id`]: which cluster a node belongs to, checked on every Raft message;
 //! - [`api`]: the public `fulcrum.v1` services, reflection and health;
+//! - [`health`]: what the health service reports, and why;
 //! - [`cli`]: the `fulcrum` command line.
 
+pub mod admission;
 pub mod agent;
 pub mod api;
 pub mod cli;
+pub mod cluster_id;
 pub mod config;
 pub mod dataplane;
 pub mod deadline;
 pub mod eip;
 pub mod errors;
+pub mod health;
 pub mod raft_network;
 pub mod raft_service;
 pub mod replica;
+pub mod transport;

@@ -18,22 +18,67 @@ use openraft::raft::{
 };
 use openraft::{AnyError, OptionalSend};
 use tokio::io::AsyncReadExt;
+use tonic::service::Interceptor;
+use tonic::service::interceptor::InterceptedService;
 use tonic::transport::{Channel, Endpoint};
+
+use crate::cluster_id::{CLUSTER_ID_HEADER, ClusterIdentity};
 
 /// The bytes of a snapshot sent in one message.
 pub const SNAPSHOT_CHUNK_BYTES: usize = 1 << 20;
 /// The largest Raft message either side accepts (a batch of entries).
 pub const MAX_RAFT_MESSAGE_BYTES: usize = 64 << 20;
+/// The encoded entries one append message carries at most (a single larger
+/// entry still goes alone): well inside [`MAX_RAFT_MESSAGE_BYTES`], since one
+/// entry is at most `api.max_request_bytes` (32 MiB at most) plus its envelope.
+pub const APPEND_BATCH_BYTES: usize = 8 << 20;
 /// How long connecting to a peer may take.
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(1);
 
-/// Hands openraft a client per peer, sharing one channel per address.
-#[derive(Clone, Default)]
+/// Hands openraft a client per peer, sharing one channel per address; every
+/// message carries this node's cluster id.
+#[derive(Clone)]
 pub struct PeerNetwork {
     channels: Arc<Mutex<BTreeMap<String, Channel>>>,
+    identity: Arc<ClusterIdentity>,
+}
+
+/// A Raft service client whose every request carries the cluster id.
+pub type RaftClient = RaftServiceClient<InterceptedService<Channel, ClusterIdHeader>>;
+
+/// Puts this node's cluster id on a request (none while it has none: the
+/// receiver then refuses the request, and says why).
+#[derive(Clone)]
+pub struct ClusterIdHeader {
+    identity: Arc<ClusterIdentity>,
+}
+
+impl Interceptor for ClusterIdHeader {
+    fn call(
+        &mut self,
+        mut request: tonic::Request<()>,
+    ) -> Result<tonic::Request<()>, tonic::Status> {
+        if let Some(id) = self.identity.header() {
+            request.metadata_mut().insert(CLUSTER_ID_HEADER, id);
+        }
+        Ok(request)
+    }
 }
 
 impl PeerNetwork {
+    /// The network of a node of the cluster `identity` names.
+    pub fn new(identity: Arc<ClusterIdentity>) -> Self {
+        Self {
+            channels: Arc::default(),
+            identity,
+        }
+    }
+
+    /// This node's cluster id.
+    pub fn identity(&self) -> &Arc<ClusterIdentity> {
+        &self.identity
+    }
+
     fn channel(&self, address: &str) -> Result<Channel, String> {
         let mut channels = self
             .channels
@@ -54,9 +99,12 @@ impl PeerNetwork {
 
 impl PeerNetwork {
     /// A client of the Raft service at `address`, on the cached channel.
-    pub(crate) fn raft_client(&self, address: &str) -> Result<RaftServiceClient<Channel>, String> {
+    pub(crate) fn raft_client(&self, address: &str) -> Result<RaftClient, String> {
+        let header = ClusterIdHeader {
+            identity: self.identity.clone(),
+        };
         self.channel(address).map(|channel| {
-            RaftServiceClient::new(channel)
+            RaftServiceClient::with_interceptor(channel, header)
                 .max_decoding_message_size(MAX_RAFT_MESSAGE_BYTES)
                 .max_encoding_message_size(MAX_RAFT_MESSAGE_BYTES)
         })
@@ -75,7 +123,7 @@ impl RaftNetworkFactory<TypeConfig> for PeerNetwork {
 /// The client for one peer.
 pub struct PeerClient {
     target: u64,
-    client: Result<RaftServiceClient<Channel>, String>,
+    client: Result<RaftClient, String>,
 }
 
 /// Why a call to a peer failed, as openraft wants to hear it.
@@ -94,7 +142,7 @@ impl PeerClient {
         })
     }
 
-    fn client(&self) -> Result<RaftServiceClient<Channel>, Unreachable<TypeConfig>> {
+    fn client(&self) -> Result<RaftClient, Unreachable<TypeConfig>> {
         self.client
             .clone()
             .map_err(|reason| self.unreachable(reason))
@@ -155,11 +203,19 @@ impl RaftNetworkV2<TypeConfig> for PeerClient {
         option: RPCOption,
     ) -> Result<AppendEntriesResponse<TypeConfig>, RPCError<TypeConfig>> {
         let mut client = self.client().map_err(RPCError::Unreachable)?;
-        let wire = with_deadline(rpc::append_request_to_wire(&request), &option);
+        let (wire, cut_at) = rpc::append_request_to_wire_bounded(&request, APPEND_BATCH_BYTES);
+        let wire = with_deadline(wire, &option);
         let reply = self
             .within_deadline("append", &option, client.append_entries(wire))
             .await?;
-        rpc::append_response_from_wire(&reply).map_err(|error| self.invalid_reply(error))
+        let response =
+            rpc::append_response_from_wire(&reply).map_err(|error| self.invalid_reply(error))?;
+        Ok(match (response, cut_at) {
+            (AppendEntriesResponse::Success, Some(last_sent)) => {
+                AppendEntriesResponse::PartialSuccess(Some(last_sent))
+            }
+            (response, _) => response,
+        })
     }
 
     async fn transfer_leader(

@@ -5,15 +5,16 @@
 
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
 use fulcrum_api::v1;
-use fulcrum_raft_store::raft::{SnapshotFile, StateMachine, TypeConfig, rpc};
+use fulcrum_raft_store::raft::{RECEIVING_PREFIX, SnapshotFile, StateMachine, TypeConfig, rpc};
 use openraft::Raft;
 use tokio::io::AsyncWriteExt;
 use tonic::{Request, Response, Status, Streaming};
 
+use crate::cluster_id::Unknown;
 use crate::dataplane::NodeDataPlane;
 use crate::deadline::deadline_of;
 use crate::replica::{LeaderAnswer, Replica};
@@ -34,6 +35,9 @@ pub struct RaftService {
     /// Until then, this node grants no vote except for a leadership
     /// transfer (see [`RaftService::new`]).
     votes_from: tokio::time::Instant,
+    /// Whether the node has settled how it enters its cluster; until then
+    /// it answers no Raft message (see [`RaftService::ready`]).
+    ready: Arc<AtomicBool>,
 }
 
 impl RaftService {
@@ -60,7 +64,32 @@ impl RaftService {
             snapshot_directory,
             received: AtomicU64::new(0),
             votes_from: tokio::time::Instant::now() + vote_quiet,
+            ready: Arc::new(AtomicBool::new(false)),
         }
+    }
+
+    /// The switch that opens the service. A node with an empty store first
+    /// asks its peers whether it was a member whose data was lost (then it
+    /// must not take part at all); answering a leader before that would make
+    /// the leader's record of what it had acknowledged useless.
+    pub fn ready(&self) -> Arc<AtomicBool> {
+        self.ready.clone()
+    }
+
+    /// Whether a message may be answered: the node is ready, and the message
+    /// carries this node's cluster id (or, for `Unknown::Adopt`, the node has
+    /// none yet and takes the sender's).
+    fn admit(
+        &self,
+        metadata: &tonic::metadata::MetadataMap,
+        unknown: Unknown,
+    ) -> Result<(), Status> {
+        if !self.ready.load(Ordering::Acquire) {
+            return Err(Status::unavailable(
+                "this node is starting: it answers Raft messages once it knows its place in the cluster",
+            ));
+        }
+        self.replica.cluster_identity().check(metadata, unknown)
     }
 
     /// The gRPC server for this service, with Fulcrum's message limits.
@@ -104,7 +133,7 @@ impl RaftService {
         let number = self.received.fetch_add(1, Ordering::Relaxed);
         let path = self
             .snapshot_directory
-            .join(format!("receiving-{number}.partial"));
+            .join(format!("{RECEIVING_PREFIX}{number}.partial"));
         let result = self
             .write_chunks(&mut stream, &path, header.total_bytes)
             .await;
@@ -166,6 +195,7 @@ impl v1::raft_service_server::RaftService for RaftService {
         &self,
         request: Request<v1::RaftAppendRequest>,
     ) -> Result<Response<v1::RaftAppendResponse>, Status> {
+        self.admit(request.metadata(), Unknown::Adopt)?;
         let request = rpc::append_request_from_wire(request.into_inner())
             .map_err(|error| Status::invalid_argument(error.to_string()))?;
         let response = self
@@ -180,6 +210,7 @@ impl v1::raft_service_server::RaftService for RaftService {
         &self,
         request: Request<v1::RaftVoteRequest>,
     ) -> Result<Response<v1::RaftVoteResponse>, Status> {
+        self.admit(request.metadata(), Unknown::Refuse)?;
         let request = rpc::vote_request_from_wire(request.get_ref())
             .map_err(|error| Status::invalid_argument(error.to_string()))?;
         if !request.leadership_transfer && tokio::time::Instant::now() < self.votes_from {
@@ -199,6 +230,7 @@ impl v1::raft_service_server::RaftService for RaftService {
         &self,
         request: Request<Streaming<v1::RaftSnapshotChunk>>,
     ) -> Result<Response<v1::RaftSnapshotResponse>, Status> {
+        self.admit(request.metadata(), Unknown::Adopt)?;
         self.receive_snapshot(request.into_inner())
             .await
             .map(Response::new)
@@ -208,11 +240,13 @@ impl v1::raft_service_server::RaftService for RaftService {
         &self,
         request: Request<v1::ProposeRequest>,
     ) -> Result<Response<v1::ProposeResponse>, Status> {
+        self.admit(request.metadata(), Unknown::Refuse)?;
         let deadline = deadline_of(request.metadata(), FORWARDED_DEFAULT_DEADLINE);
         let request = request.into_inner();
         let command = request
             .command
             .ok_or_else(|| Status::invalid_argument("command: a proposal carries a command"))?;
+        self.replica.admit(&request.client_token, &command)?;
         let outcome = match self
             .replica
             .propose_as_leader(request.client_token, command, deadline)
@@ -238,6 +272,7 @@ impl v1::raft_service_server::RaftService for RaftService {
         &self,
         request: Request<v1::ReadIndexRequest>,
     ) -> Result<Response<v1::ReadIndexResponse>, Status> {
+        self.admit(request.metadata(), Unknown::Refuse)?;
         let deadline = deadline_of(request.metadata(), FORWARDED_DEFAULT_DEADLINE);
         let outcome = match self.replica.read_index_as_leader(deadline).await? {
             LeaderAnswer::Answered(index) => v1::read_index_response::Outcome::ReadIndex(index),
@@ -254,6 +289,7 @@ impl v1::raft_service_server::RaftService for RaftService {
         &self,
         request: Request<v1::RaftTransferLeaderRequest>,
     ) -> Result<Response<v1::RaftTransferLeaderResponse>, Status> {
+        self.admit(request.metadata(), Unknown::Refuse)?;
         let request = rpc::transfer_leader_request_from_wire(request.get_ref())
             .map_err(|error| Status::invalid_argument(error.to_string()))?;
         let outcome = self
@@ -271,8 +307,9 @@ impl v1::raft_service_server::RaftService for RaftService {
 
     async fn data_plane_status(
         &self,
-        _request: Request<v1::DataPlaneStatusRequest>,
+        request: Request<v1::DataPlaneStatusRequest>,
     ) -> Result<Response<v1::DataPlaneStatusResponse>, Status> {
+        self.admit(request.metadata(), Unknown::Refuse)?;
         Ok(Response::new(self.data_plane.status()))
     }
 }

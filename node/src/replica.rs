@@ -14,6 +14,7 @@
 //! Reads: a linearizable read waits until the local state machine has applied
 //! a read index the leader confirmed with a quorum (openraft's ReadIndex).
 
+use std::net::Ipv4Addr;
 use std::sync::{Arc, RwLockReadGuard};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -25,6 +26,7 @@ use openraft::{Raft, RaftMetrics, ReadPolicy};
 use tokio::time::Instant;
 use tonic::Status;
 
+use crate::admission::{self, AddressPolicy};
 use crate::deadline::remaining;
 use crate::errors::{no_leader, outcome_unknown, rejection_status};
 use crate::raft_network::PeerNetwork;
@@ -65,22 +67,47 @@ pub struct Replica {
     raft: Raft<TypeConfig, StateMachine>,
     state: SharedState,
     peers: PeerNetwork,
+    addresses: AddressPolicy,
 }
 
 impl Replica {
-    /// The replica of node `id`.
+    /// The replica of node `id`, admitting commands by `addresses`.
     pub fn new(
         id: u64,
         raft: Raft<TypeConfig, StateMachine>,
         state: SharedState,
         peers: PeerNetwork,
+        addresses: AddressPolicy,
     ) -> Arc<Self> {
         Arc::new(Self {
             id,
             raft,
             state,
             peers,
+            addresses,
         })
+    }
+
+    /// This node's cluster id.
+    pub fn cluster_identity(&self) -> &Arc<crate::cluster_id::ClusterIdentity> {
+        self.peers.identity()
+    }
+
+    /// Checks a command before it is proposed (see [`crate::admission`]):
+    /// a refusal here means it never reaches the log.
+    pub fn admit(&self, client_token: &str, command: &v1::Command) -> Result<(), Status> {
+        let metrics = self.raft.metrics();
+        let nodes: Vec<Ipv4Addr> = {
+            let metrics = metrics.borrow_watched();
+            let texts: Vec<String> = metrics
+                .membership_config
+                .membership()
+                .nodes()
+                .flat_map(|(_, node)| [node.api_address.clone(), node.raft_address.clone()])
+                .collect();
+            admission::ipv4_hosts(texts.iter().map(String::as_str))
+        };
+        admission::admit(&self.addresses, client_token, command, &nodes)
     }
 
     /// This node's id.
@@ -125,6 +152,7 @@ impl Replica {
         command: v1::Command,
         deadline: Instant,
     ) -> Result<Receipt, Status> {
+        self.admit(&client_token, &command)?;
         let retry_is_safe = !client_token.is_empty();
         loop {
             let failure = match self.leader() {

@@ -80,7 +80,7 @@ fn the_guide_through_the_cli_on_three_agent_processes() {
             .arg(directory.path().join(format!("node-{id}")))
             .args(["--api-address", api, "--raft-address", raft])
             .args(["--initial-members", &initial])
-            .args(["--eip-pool", "127.0.0.0/8"])
+            .args(["--eip-pool", "127.77.0.0/16"])
             .args(["--heartbeat-ms", "50", "--election-timeout-min-ms", "300"])
             .args(["--election-timeout-max-ms", "600"])
             .stdout(Stdio::null())
@@ -96,7 +96,7 @@ fn the_guide_through_the_cli_on_three_agent_processes() {
     loop {
         let status = fulcrum(endpoints[0], &["--output", "json", "cluster", "settings"]);
         if status.status.success()
-            && String::from_utf8_lossy(&status.stdout).contains("127.0.0.0/8")
+            && String::from_utf8_lossy(&status.stdout).contains("127.77.0.0/16")
         {
             break;
         }
@@ -109,7 +109,7 @@ fn the_guide_through_the_cli_on_three_agent_processes() {
     // What the guide takes as given: a network, a subnet, instances, an EIP.
     ok(
         endpoints[0],
-        &["network", "create", "vpc", "--cidr", "10.0.0.0/16"],
+        &["network", "create", "vpc", "--cidr", "127.0.0.0/16"],
     );
     ok(
         endpoints[1],
@@ -120,7 +120,7 @@ fn the_guide_through_the_cli_on_three_agent_processes() {
             "--network",
             "vpc",
             "--cidr",
-            "10.0.1.0/24",
+            "127.0.1.0/24",
         ],
     );
     ok(
@@ -132,7 +132,7 @@ fn the_guide_through_the_cli_on_three_agent_processes() {
             "--subnet",
             "backend",
             "--address",
-            "10.0.1.10",
+            "127.0.1.10",
         ],
     );
     ok(
@@ -144,7 +144,7 @@ fn the_guide_through_the_cli_on_three_agent_processes() {
             "--subnet",
             "backend",
             "--address",
-            "10.0.1.11",
+            "127.0.1.11",
         ],
     );
     let eip = ok(endpoints[1], &["eip", "allocate", "public"]);
@@ -211,8 +211,8 @@ fn the_guide_through_the_cli_on_three_agent_processes() {
         "HTTP",
         "80",
         "web",
-        "10.0.1.10",
-        "10.0.1.11",
+        "127.0.1.10",
+        "127.0.1.11",
         "ACTIVE",
     ] {
         assert!(
@@ -226,7 +226,7 @@ fn the_guide_through_the_cli_on_three_agent_processes() {
         "listener",
         "group",
         "member",
-        "10.0.1.10:8080",
+        "127.0.1.10:8080",
     ] {
         assert!(
             tree.contains(expected),

@@ -9,6 +9,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use fulcrum_api::{LOG_FORMAT_VERSION, v1};
+use fulcrum_node::cluster_id::{CLUSTER_ID_HEADER, ClusterIdentity};
 use fulcrum_node::raft_network::PeerNetwork;
 use fulcrum_node::raft_service::RaftService;
 use fulcrum_node::replica::Replica;
@@ -29,6 +30,14 @@ struct TestNode {
     server: tokio::task::JoinHandle<()>,
     address: String,
     _directory: tempfile::TempDir,
+}
+
+/// The cluster id every test node shares.
+const CLUSTER_ID: &str = "00000000000000a1";
+
+/// A Raft network whose messages carry `CLUSTER_ID`.
+fn peer_network() -> PeerNetwork {
+    PeerNetwork::new(Arc::new(ClusterIdentity::in_memory(CLUSTER_ID)))
 }
 
 fn config() -> Arc<Config> {
@@ -56,13 +65,22 @@ async fn start(id: u64) -> TestNode {
     let raft = Raft::new(
         id,
         config(),
-        PeerNetwork::default(),
+        peer_network(),
         store.log_store(),
         state_machine,
     )
     .await
     .unwrap();
-    let replica = Replica::new(id, raft.clone(), state.clone(), PeerNetwork::default());
+    let replica = Replica::new(
+        id,
+        raft.clone(),
+        state.clone(),
+        peer_network(),
+        fulcrum_node::admission::AddressPolicy {
+            loopback_binder: true,
+            allow_remote_members: true,
+        },
+    );
     let data_plane = std::sync::Arc::new(
         fulcrum_node::dataplane::NodeDataPlane::start(1, fulcrum_dataplane::Driver::Auto).unwrap(),
     );
@@ -72,8 +90,11 @@ async fn start(id: u64) -> TestNode {
         store.snapshot_directory(),
         data_plane,
         Duration::from_millis(600),
-    )
-    .into_server();
+    );
+    service
+        .ready()
+        .store(true, std::sync::atomic::Ordering::Release);
+    let service = service.into_server();
     let server = tokio::spawn(async move {
         let incoming = tokio_stream::wrappers::TcpListenerStream::new(listener);
         let _ = tonic::transport::Server::builder()
@@ -243,4 +264,57 @@ async fn three_nodes_elect_replicate_fail_over_and_ship_snapshots() {
     let snapshot = late.raft.metrics().borrow_watched().snapshot;
     assert!(snapshot.is_some(), "the late node installed a snapshot");
     assert_eq!(late.state.read().unwrap().catalog().networks().len(), 55);
+}
+
+/// A message from another cluster (or carrying no cluster id) is refused
+/// before Raft sees it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_message_from_another_cluster_is_refused() {
+    let node = start(1).await;
+    let channel = tonic::transport::Endpoint::from_shared(format!("http://{}", node.address))
+        .unwrap()
+        .connect()
+        .await
+        .unwrap();
+    let mut client = v1::raft_service_client::RaftServiceClient::new(channel);
+    let vote = || v1::RaftVoteRequest {
+        vote: Some(v1::RaftVote {
+            term: 1,
+            node_id: 2,
+            committed: false,
+        }),
+        ..Default::default()
+    };
+    let refused = client.vote(vote()).await.unwrap_err();
+    assert_eq!(
+        refused.code(),
+        tonic::Code::FailedPrecondition,
+        "{refused:?}"
+    );
+    assert!(refused.message().contains(CLUSTER_ID_HEADER), "{refused:?}");
+
+    let mut foreign = tonic::Request::new(vote());
+    foreign
+        .metadata_mut()
+        .insert(CLUSTER_ID_HEADER, "00000000000000b2".parse().unwrap());
+    let refused = client.vote(foreign).await.unwrap_err();
+    assert_eq!(
+        refused.code(),
+        tonic::Code::FailedPrecondition,
+        "{refused:?}"
+    );
+    assert!(refused.message().contains("never mix"), "{refused:?}");
+
+    let mut own = tonic::Request::new(vote());
+    own.metadata_mut()
+        .insert(CLUSTER_ID_HEADER, CLUSTER_ID.parse().unwrap());
+    let answered = client.vote(own).await;
+    assert!(
+        answered
+            .as_ref()
+            .err()
+            .is_none_or(|status| status.code() != tonic::Code::FailedPrecondition),
+        "{answered:?}"
+    );
+    node.server.abort();
 }

@@ -92,7 +92,7 @@ async fn cluster(count: usize) -> (Vec<Option<Agent>>, Vec<tempfile::TempDir>) {
             api_address: Some(api.local_addr().unwrap().to_string()),
             raft_address: Some(raft.local_addr().unwrap().to_string()),
             initial_members: Some(initial.join(",")),
-            eip_pool: Some("127.0.0.0/8".into()),
+            eip_pool: Some("127.77.0.0/16".into()),
             dataplane_threads: Some("1".into()),
             heartbeat_ms: Some("50".into()),
             election_timeout_min_ms: Some("300".into()),

@@ -16,7 +16,7 @@ use tonic::{Request, Response, Status};
 use v1::command::Kind;
 
 use super::Api;
-use crate::deadline::{deadline_of, remaining};
+use crate::deadline::remaining;
 use crate::errors::{invalid, no_leader};
 use crate::replica::Consistency;
 
@@ -54,7 +54,9 @@ impl Api {
     fn local_status(&self) -> Result<v1::GetClusterStatusResponse, Status> {
         let metrics = self.replica.metrics();
         let revision = self.replica.state()?.revision();
-        Ok(status_of(&metrics, revision))
+        let mut status = status_of(&metrics, revision);
+        status.cluster_id = self.replica.cluster_identity().get().unwrap_or_default();
+        Ok(status)
     }
 
     async fn change_membership(
@@ -127,6 +129,7 @@ fn status_of(metrics: &RaftMetrics<TypeConfig>, revision: u64) -> v1::GetCluster
         members,
         state_digest: Vec::new(),
         state_log_index: 0,
+        cluster_id: String::new(),
     }
 }
 
@@ -181,7 +184,7 @@ impl v1::cluster_service_server::ClusterService for Api {
         &self,
         request: Request<v1::GetClusterStatusRequest>,
     ) -> Result<Response<v1::GetClusterStatusResponse>, Status> {
-        let deadline = deadline_of(request.metadata(), self.default_deadline);
+        let deadline = self.deadlines.of(request.metadata());
         let digest = request.get_ref().include_state_digest;
         let with_digest = |mut status: v1::GetClusterStatusResponse| {
             if digest {
@@ -212,7 +215,7 @@ impl v1::cluster_service_server::ClusterService for Api {
         &self,
         request: Request<v1::AddLearnerRequest>,
     ) -> Result<Response<v1::AddLearnerResponse>, Status> {
-        let deadline = deadline_of(request.metadata(), self.default_deadline);
+        let deadline = self.deadlines.of(request.metadata());
         let message = request.get_ref();
         if message.node_id == 0 {
             return Err(invalid("node_id", "must be 1 or more"));
@@ -262,7 +265,7 @@ impl v1::cluster_service_server::ClusterService for Api {
         &self,
         request: Request<v1::PromoteNodeRequest>,
     ) -> Result<Response<v1::PromoteNodeResponse>, Status> {
-        let deadline = deadline_of(request.metadata(), self.default_deadline);
+        let deadline = self.deadlines.of(request.metadata());
         let node_id = request.get_ref().node_id;
         match self.find_leader(deadline).await? {
             Leader::There(client) => client.cluster().promote_node(request.into_inner()).await,
@@ -287,7 +290,7 @@ impl v1::cluster_service_server::ClusterService for Api {
         &self,
         request: Request<v1::RemoveNodeRequest>,
     ) -> Result<Response<v1::RemoveNodeResponse>, Status> {
-        let deadline = deadline_of(request.metadata(), self.default_deadline);
+        let deadline = self.deadlines.of(request.metadata());
         let node_id = request.get_ref().node_id;
         match self.find_leader(deadline).await? {
             Leader::There(client) => client.cluster().remove_node(request.into_inner()).await,
@@ -317,7 +320,7 @@ impl v1::cluster_service_server::ClusterService for Api {
         &self,
         request: Request<v1::TransferLeadershipRequest>,
     ) -> Result<Response<v1::TransferLeadershipResponse>, Status> {
-        let deadline = deadline_of(request.metadata(), self.default_deadline);
+        let deadline = self.deadlines.of(request.metadata());
         let to = request.get_ref().to_node_id;
         match self.find_leader(deadline).await? {
             Leader::There(client) => {

@@ -83,6 +83,16 @@ impl v1::event_service_server::EventService for Api {
         &self,
         request: Request<v1::WatchRequest>,
     ) -> Result<Response<Self::WatchStream>, Status> {
+        let permit = self
+            .watch_streams
+            .clone()
+            .try_acquire_owned()
+            .map_err(|_| {
+                Status::resource_exhausted(format!(
+                    "this node serves {} watch streams already (api.max_watch_streams); close one, or watch through another node",
+                    self.max_watch_streams
+                ))
+            })?;
         let mut from = request.into_inner().from_revision;
         {
             let state = self.replica.state()?;
@@ -91,6 +101,8 @@ impl v1::event_service_server::EventService for Api {
         let (sender, receiver) = tokio::sync::mpsc::channel(WATCH_BUFFER);
         let replica = self.replica.clone();
         tokio::spawn(async move {
+            // Held while the stream lives: the task ends when the watcher leaves.
+            let _permit = permit;
             let mut applied = replica.raft().metrics();
             loop {
                 // The metrics are marked seen before the read, so an entry

@@ -18,8 +18,10 @@ use std::time::Duration;
 use fulcrum_api::v1;
 use fulcrum_raft_store::domain::{Receipt, Rejection, State};
 use tonic::{Request, Response, Status};
+use tonic_health::server::HealthReporter;
 
-use crate::deadline::deadline_of;
+use crate::config::ApiLimits;
+use crate::deadline::Deadlines;
 use crate::errors::rejection_status;
 use crate::replica::{Consistency, Replica};
 use statuses::DataPlaneReport;
@@ -27,22 +29,38 @@ use statuses::DataPlaneReport;
 use crate::eip::Handover;
 use views::Views;
 
-/// The largest request or answer the public API accepts (a certificate
-/// chain, a page of a listing).
+/// The largest answer the public API sends (a page of a listing); requests
+/// are bounded by `api.max_request_bytes`.
 pub const MAX_MESSAGE_BYTES: usize = 16 << 20;
+/// The public services, as the health service and reflection name them.
+pub const PUBLIC_SERVICES: &[&str] = &[
+    v1::network_service_server::SERVICE_NAME,
+    v1::eip_service_server::SERVICE_NAME,
+    v1::load_balancer_service_server::SERVICE_NAME,
+    v1::listener_service_server::SERVICE_NAME,
+    v1::virtual_server_group_service_server::SERVICE_NAME,
+    v1::certificate_service_server::SERVICE_NAME,
+    v1::event_service_server::SERVICE_NAME,
+    v1::cluster_service_server::SERVICE_NAME,
+];
+
 /// Listings answer this many items when the caller names no page size.
 pub const DEFAULT_PAGE_SIZE: usize = 100;
 /// Listings answer at most this many items per page.
 pub const MAX_PAGE_SIZE: usize = 1000;
 
-/// What every API service shares: the replica, the data plane's report and
-/// the default deadline.
+/// What every API service shares: the replica, the data plane's report,
+/// the deadlines and the limits.
 #[derive(Clone)]
 pub struct Api {
     replica: Arc<Replica>,
     report: Arc<dyn DataPlaneReport>,
     handover: Arc<Handover>,
-    default_deadline: Duration,
+    deadlines: Deadlines,
+    max_request_bytes: usize,
+    /// One permit per open watch stream.
+    watch_streams: Arc<tokio::sync::Semaphore>,
+    max_watch_streams: usize,
 }
 
 impl Api {
@@ -53,50 +71,54 @@ impl Api {
         report: Arc<dyn DataPlaneReport>,
         handover: Arc<Handover>,
         default_deadline: Duration,
+        limits: &ApiLimits,
     ) -> Self {
         Self {
             replica,
             report,
             handover,
-            default_deadline,
+            deadlines: Deadlines {
+                default: default_deadline.min(limits.max_deadline),
+                max: limits.max_deadline,
+            },
+            max_request_bytes: limits.max_request_bytes,
+            watch_streams: Arc::new(tokio::sync::Semaphore::new(limits.max_watch_streams)),
+            max_watch_streams: limits.max_watch_streams,
         }
     }
 
     /// Every public service, reflection (v1 and v1alpha, for older generic
     /// clients) and health, ready to serve.
-    pub fn into_router(self) -> Result<tonic::service::Routes, tonic_reflection::server::Error> {
+    pub fn into_router(
+        self,
+    ) -> Result<(tonic::service::Routes, HealthReporter), tonic_reflection::server::Error> {
         // Reflection lists the public services only (the descriptor set also
         // holds the internal Raft service, which this port does not serve).
-        let public_services = [
-            v1::network_service_server::SERVICE_NAME,
-            v1::eip_service_server::SERVICE_NAME,
-            v1::load_balancer_service_server::SERVICE_NAME,
-            v1::listener_service_server::SERVICE_NAME,
-            v1::virtual_server_group_service_server::SERVICE_NAME,
-            v1::certificate_service_server::SERVICE_NAME,
-            v1::event_service_server::SERVICE_NAME,
-            v1::cluster_service_server::SERVICE_NAME,
-            "grpc.health.v1.Health",
-        ];
         let reflection = || {
-            public_services.iter().fold(
-                tonic_reflection::server::Builder::configure()
-                    .register_encoded_file_descriptor_set(fulcrum_api::FILE_DESCRIPTOR_SET)
-                    .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET),
-                |builder, name| builder.with_service_name(*name),
-            )
+            PUBLIC_SERVICES
+                .iter()
+                .chain(["grpc.health.v1.Health"].iter())
+                .fold(
+                    tonic_reflection::server::Builder::configure()
+                        .register_encoded_file_descriptor_set(fulcrum_api::FILE_DESCRIPTOR_SET)
+                        .register_encoded_file_descriptor_set(
+                            tonic_health::pb::FILE_DESCRIPTOR_SET,
+                        ),
+                    |builder, name| builder.with_service_name(*name),
+                )
         };
         let reflection_v1 = reflection().build_v1()?;
         let reflection_v1alpha = reflection().build_v1alpha()?;
-        // The overall status ("") starts SERVING and stays so while the server runs.
-        let (_health_reporter, health) = tonic_health::server::health_reporter();
+        // The overall status ("") and each service's are kept true to the
+        // node's health by `health::report`, with this reporter.
+        let (health_reporter, health) = tonic_health::server::health_reporter();
         let mut routes = tonic::service::Routes::default();
         macro_rules! add {
             ($($server:path),* $(,)?) => {
                 $(
                     routes = routes.add_service(
                         <$server>::new(self.clone())
-                            .max_decoding_message_size(MAX_MESSAGE_BYTES)
+                            .max_decoding_message_size(self.max_request_bytes)
                             .max_encoding_message_size(MAX_MESSAGE_BYTES),
                     );
                 )*
@@ -112,10 +134,13 @@ impl Api {
             v1::event_service_server::EventServiceServer<Api>,
             v1::cluster_service_server::ClusterServiceServer<Api>,
         );
-        Ok(routes
-            .add_service(reflection_v1)
-            .add_service(reflection_v1alpha)
-            .add_service(health))
+        Ok((
+            routes
+                .add_service(reflection_v1)
+                .add_service(reflection_v1alpha)
+                .add_service(health),
+            health_reporter,
+        ))
     }
 
     /// Commits the command carried by `request` and answers its receipt.
@@ -125,7 +150,7 @@ impl Api {
         client_token: impl FnOnce(&Req) -> String,
         kind: impl FnOnce(Req) -> v1::command::Kind,
     ) -> Result<Receipt, Status> {
-        let deadline = deadline_of(request.metadata(), self.default_deadline);
+        let deadline = self.deadlines.of(request.metadata());
         let request = request.into_inner();
         let token = client_token(&request);
         let command = v1::Command {
@@ -151,7 +176,7 @@ impl Api {
         read: Option<&v1::ReadOptions>,
         render: impl FnOnce(&Views<'_>, &State) -> Result<R, Status>,
     ) -> Result<Response<R>, Status> {
-        let deadline = deadline_of(request.metadata(), self.default_deadline);
+        let deadline = self.deadlines.of(request.metadata());
         self.replica
             .read_barrier(Consistency::of(read), deadline)
             .await?;

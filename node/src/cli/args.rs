@@ -80,7 +80,7 @@ pub struct AgentArgs {
     #[arg(long)]
     pub config: Option<PathBuf>,
     /// A single-node cluster under ./fulcrum-data, API on 127.0.0.1:7400,
-    /// loopback EIP pool 127.0.0.0/8; no root needed.
+    /// loopback EIP pool 127.77.0.0/16; no root needed.
     #[arg(long)]
     pub dev: bool,
     /// node.id
@@ -711,6 +711,21 @@ pub enum ClusterCommand {
         /// At most this many members per group.
         #[arg(long)]
         quota_members: Option<u32>,
+        /// At most this many networks.
+        #[arg(long)]
+        quota_networks: Option<u32>,
+        /// At most this many subnets.
+        #[arg(long)]
+        quota_subnets: Option<u32>,
+        /// At most this many instances.
+        #[arg(long)]
+        quota_instances: Option<u32>,
+        /// At most this many EIPs.
+        #[arg(long)]
+        quota_eips: Option<u32>,
+        /// At most this many certificates.
+        #[arg(long)]
+        quota_certificates: Option<u32>,
         /// Seconds a client token is remembered.
         #[arg(long)]
         token_retention_s: Option<u64>,

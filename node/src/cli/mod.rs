@@ -1630,6 +1630,7 @@ async fn events(session: &Session, command: EventsCommand) -> Outcome {
 fn cluster_status_text(status: &v1::GetClusterStatusResponse) -> String {
     let mut text = fields(&[
         ("ANSWERED BY", status.node_id.to_string()),
+        ("CLUSTER ID", status.cluster_id.clone()),
         (
             "LEADER",
             status
@@ -1690,6 +1691,11 @@ fn cluster_status_text(status: &v1::GetClusterStatusResponse) -> String {
     text
 }
 
+/// A quota the server may leave out (an older server has none of these).
+fn optional_quota(value: Option<u32>) -> String {
+    value.map_or_else(|| "-".to_owned(), |value| value.to_string())
+}
+
 fn settings_text(settings: &v1::ClusterSettings) -> String {
     let quotas = settings.quotas.unwrap_or_default();
     fields(&[
@@ -1701,6 +1707,11 @@ fn settings_text(settings: &v1::ClusterSettings) -> String {
         ),
         ("GROUPS PER LB", quotas.groups_per_load_balancer.to_string()),
         ("MEMBERS PER GROUP", quotas.members_per_group.to_string()),
+        ("NETWORKS (QUOTA)", optional_quota(quotas.networks)),
+        ("SUBNETS (QUOTA)", optional_quota(quotas.subnets)),
+        ("INSTANCES (QUOTA)", optional_quota(quotas.instances)),
+        ("EIPS (QUOTA)", optional_quota(quotas.eips)),
+        ("CERTIFICATES (QUOTA)", optional_quota(quotas.certificates)),
         (
             "TOKEN RETENTION (S)",
             settings.client_token_retention_s.to_string(),
@@ -1763,6 +1774,11 @@ async fn cluster(session: &Session, command: ClusterCommand) -> Outcome {
             quota_listeners,
             quota_groups,
             quota_members,
+            quota_networks,
+            quota_subnets,
+            quota_instances,
+            quota_eips,
+            quota_certificates,
             token_retention_s,
             token_capacity,
             history_revisions,
@@ -1770,7 +1786,12 @@ async fn cluster(session: &Session, command: ClusterCommand) -> Outcome {
             let quota_given = quota_load_balancers.is_some()
                 || quota_listeners.is_some()
                 || quota_groups.is_some()
-                || quota_members.is_some();
+                || quota_members.is_some()
+                || quota_networks.is_some()
+                || quota_subnets.is_some()
+                || quota_instances.is_some()
+                || quota_eips.is_some()
+                || quota_certificates.is_some();
             let quotas = if quota_given {
                 // Quotas are replaced as a whole: start from the current ones.
                 let current = client
@@ -1790,6 +1811,12 @@ async fn cluster(session: &Session, command: ClusterCommand) -> Outcome {
                     groups_per_load_balancer: quota_groups
                         .unwrap_or(current.groups_per_load_balancer),
                     members_per_group: quota_members.unwrap_or(current.members_per_group),
+                    // The optional quotas keep their value when absent.
+                    networks: quota_networks,
+                    subnets: quota_subnets,
+                    instances: quota_instances,
+                    eips: quota_eips,
+                    certificates: quota_certificates,
                 })
             } else {
                 None

@@ -1,0 +1,250 @@
+//! The gRPC servers' transport limits: how many connections a port holds,
+//! how long a new connection may stay silent, and how a request over the
+//! size limit is answered.
+//!
+//! - [`limited_incoming`] accepts connections while fewer than
+//!   `max_connections` are open; past that, a new connection is closed at
+//!   once (the ones open keep working). Each connection must send its first
+//!   byte within `first_request_timeout`, or it is closed: a client that
+//!   opens sockets and says nothing cannot hold the port's slots.
+//! - [`OversizeAsExhausted`] answers a request message over
+//!   `api.max_request_bytes` with RESOURCE_EXHAUSTED, as etcd does. tonic
+//!   refuses such a message from its 5-byte length prefix, before reading or
+//!   decoding it, but calls it OUT_OF_RANGE.
+
+use std::future::Future;
+use std::io;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use futures::Stream;
+use http::HeaderValue;
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use tokio::time::Sleep;
+use tonic::transport::server::{Connected, TcpConnectInfo};
+
+/// How long the accept loop pauses after the OS refused an accept (out of
+/// file descriptors, say), so that it does not spin.
+const ACCEPT_ERROR_BACKOFF: Duration = Duration::from_millis(10);
+
+/// The limits of one listening port.
+#[derive(Clone, Copy, Debug)]
+pub struct ConnectionLimits {
+    /// Connections open at once.
+    pub max_connections: usize,
+    /// How long a new connection may send nothing.
+    pub first_request_timeout: Duration,
+}
+
+/// The connections `listener` accepts, within `limits`.
+pub fn limited_incoming(
+    listener: TcpListener,
+    limits: ConnectionLimits,
+) -> impl Stream<Item = io::Result<LimitedConnection>> + Send + 'static {
+    let slots = Arc::new(Semaphore::new(limits.max_connections));
+    futures::stream::unfold((listener, slots), move |(listener, slots)| async move {
+        loop {
+            let (stream, peer) = match listener.accept().await {
+                Ok(accepted) => accepted,
+                Err(error) => {
+                    tracing::warn!(%error, "accepting a connection failed");
+                    tokio::time::sleep(ACCEPT_ERROR_BACKOFF).await;
+                    continue;
+                }
+            };
+            let Ok(slot) = slots.clone().try_acquire_owned() else {
+                tracing::debug!(%peer, max_connections = limits.max_connections, "connection refused: the port is full");
+                drop(stream);
+                continue;
+            };
+            // Nagle's algorithm off: a small answer (a Raft acknowledgement,
+            // an API reply) must not wait for the peer's delayed ACK.
+            if let Err(error) = stream.set_nodelay(true) {
+                tracing::debug!(%peer, %error, "TCP_NODELAY could not be set");
+            }
+            let connection = LimitedConnection {
+                stream,
+                _slot: slot,
+                silence: Some(Box::pin(tokio::time::sleep(limits.first_request_timeout))),
+            };
+            return Some((Ok(connection), (listener, slots)));
+        }
+    })
+}
+
+/// An accepted connection holding one of its port's slots until it closes.
+pub struct LimitedConnection {
+    stream: TcpStream,
+    _slot: OwnedSemaphorePermit,
+    /// Until the first byte arrives: when it fires, the connection is closed.
+    silence: Option<Pin<Box<Sleep>>>,
+}
+
+impl Connected for LimitedConnection {
+    type ConnectInfo = TcpConnectInfo;
+
+    fn connect_info(&self) -> Self::ConnectInfo {
+        self.stream.connect_info()
+    }
+}
+
+impl AsyncRead for LimitedConnection {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        context: &mut Context<'_>,
+        buffer: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        let before = buffer.filled().len();
+        let read = Pin::new(&mut self.stream).poll_read(context, buffer);
+        if self.silence.is_some() {
+            match &read {
+                Poll::Ready(Ok(())) if buffer.filled().len() > before => self.silence = None,
+                Poll::Pending => {
+                    if let Some(silence) = self.silence.as_mut()
+                        && silence.as_mut().poll(context).is_ready()
+                    {
+                        return Poll::Ready(Err(io::Error::new(
+                            io::ErrorKind::TimedOut,
+                            "the connection sent nothing within api.first_request_timeout_ms",
+                        )));
+                    }
+                }
+                _ => {}
+            }
+        }
+        read
+    }
+}
+
+impl AsyncWrite for LimitedConnection {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        context: &mut Context<'_>,
+        bytes: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.stream).poll_write(context, bytes)
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, context: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.stream).poll_flush(context)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, context: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.stream).poll_shutdown(context)
+    }
+
+    fn poll_write_vectored(
+        mut self: Pin<&mut Self>,
+        context: &mut Context<'_>,
+        buffers: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.stream).poll_write_vectored(context, buffers)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.stream.is_write_vectored()
+    }
+}
+
+/// A layer that turns tonic's refusal of an oversized request message
+/// (OUT_OF_RANGE) into RESOURCE_EXHAUSTED naming the setting.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct OversizeAsExhausted;
+
+impl<S> tower::Layer<S> for OversizeAsExhausted {
+    type Service = OversizeService<S>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        OversizeService { inner }
+    }
+}
+
+/// The service [`OversizeAsExhausted`] wraps around another.
+#[derive(Clone, Debug)]
+pub struct OversizeService<S> {
+    inner: S,
+}
+
+/// tonic's words for a message over the decoding limit (percent-encoded in
+/// the `grpc-message` header, spaces as `%20`).
+const OVERSIZE_MESSAGE_PREFIX: &str = "Error,%20decoded%20message%20length%20too%20large";
+const GRPC_OUT_OF_RANGE: &[u8] = b"11";
+
+impl<S, Request, Body> tower::Service<Request> for OversizeService<S>
+where
+    S: tower::Service<Request, Response = http::Response<Body>>,
+    S::Future: Send + 'static,
+{
+    type Response = http::Response<Body>;
+    type Error = S::Error;
+    type Future = Pin<Box<dyn Future<Output = Result<Self::Response, Self::Error>> + Send>>;
+
+    fn poll_ready(&mut self, context: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(context)
+    }
+
+    fn call(&mut self, request: Request) -> Self::Future {
+        let answer = self.inner.call(request);
+        Box::pin(async move { answer.await.map(oversize_as_exhausted) })
+    }
+}
+
+/// Rewrites a trailers-only OUT_OF_RANGE answer for an oversized message.
+fn oversize_as_exhausted<Body>(mut response: http::Response<Body>) -> http::Response<Body> {
+    let headers = response.headers_mut();
+    let oversized = headers
+        .get("grpc-status")
+        .is_some_and(|status| status.as_bytes() == GRPC_OUT_OF_RANGE)
+        && headers
+            .get("grpc-message")
+            .and_then(|message| message.to_str().ok())
+            .is_some_and(|message| message.starts_with(OVERSIZE_MESSAGE_PREFIX));
+    if oversized {
+        let original = headers
+            .get("grpc-message")
+            .and_then(|message| message.to_str().ok())
+            .unwrap_or_default()
+            .replace("Error,%20decoded%20message%20length%20too%20large", "");
+        let message = format!(
+            "request:%20larger%20than%20this%20node%20accepts%20(api.max_request_bytes){original}"
+        );
+        headers.insert("grpc-status", HeaderValue::from_static("8"));
+        if let Ok(message) = HeaderValue::from_str(&message) {
+            headers.insert("grpc-message", message);
+        }
+    }
+    response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_the_oversize_refusal_is_rewritten() {
+        let answer = |status: &'static str, message: &'static str| {
+            let mut response = http::Response::new(());
+            response
+                .headers_mut()
+                .insert("grpc-status", HeaderValue::from_static(status));
+            response
+                .headers_mut()
+                .insert("grpc-message", HeaderValue::from_static(message));
+            oversize_as_exhausted(response)
+        };
+        let rewritten = answer(
+            "11",
+            "Error,%20decoded%20message%20length%20too%20large:%20found%2040000000%20bytes,%20the%20limit%20is:%201572864%20bytes",
+        );
+        assert_eq!(rewritten.headers()["grpc-status"], "8");
+        let message = rewritten.headers()["grpc-message"].to_str().expect("ascii");
+        assert!(message.contains("api.max_request_bytes"), "{message}");
+        assert!(message.contains("40000000"), "{message}");
+        let compacted = answer("11", "from_revision:%20compacted");
+        assert_eq!(compacted.headers()["grpc-status"], "11");
+    }
+}

@@ -1,0 +1,174 @@
+//! The in-process cluster the node's tests share: real agents on 127.0.0.1
+//! with OS-chosen ports, each with its own data directory.
+
+#![allow(dead_code, unreachable_pub, clippy::unwrap_used, clippy::expect_used)]
+
+use std::time::Duration;
+
+use fulcrum_api::Client;
+use fulcrum_node::agent::Agent;
+use fulcrum_node::config::{AgentConfig, Membership, Overrides};
+use tokio::net::TcpListener;
+use tokio::time::Instant;
+
+pub const PATIENCE: Duration = Duration::from_secs(30);
+
+/// One member: its configuration (kept across restarts), the listeners bound
+/// for its first start, and, while it runs, its agent.
+pub struct Member {
+    pub config: AgentConfig,
+    pub listeners: Option<(TcpListener, TcpListener)>,
+    pub agent: Option<Agent>,
+    pub directory: tempfile::TempDir,
+}
+
+impl Member {
+    pub fn id(&self) -> u64 {
+        self.config.node_id
+    }
+
+    pub fn api(&self) -> String {
+        self.config.api_address.to_string()
+    }
+
+    pub async fn start(&mut self) {
+        let (api, raft) = match self.listeners.take() {
+            Some(listeners) => listeners,
+            // A restart: the ports were released by the shutdown.
+            None => (
+                TcpListener::bind(self.config.api_address).await.unwrap(),
+                TcpListener::bind(self.config.raft_address).await.unwrap(),
+            ),
+        };
+        self.agent = Some(
+            Agent::start_on(self.config.clone(), api, raft)
+                .await
+                .unwrap(),
+        );
+    }
+
+    pub async fn stop(&mut self) {
+        self.agent.take().expect("running").shutdown().await;
+    }
+
+    pub async fn client(&self) -> Client {
+        Client::connect(&self.api(), Duration::from_secs(2))
+            .await
+            .unwrap()
+    }
+
+    /// The projections, serialized: equal bytes mean equal replicas.
+    pub fn projection_bytes(&self) -> Vec<u8> {
+        let agent = self.agent.as_ref().expect("running");
+        let state = agent.replica().state().unwrap();
+        let mut bytes = Vec::new();
+        state.write_snapshot(&mut bytes).unwrap();
+        bytes
+    }
+
+    pub fn applied_index(&self) -> u64 {
+        let metrics = self.agent.as_ref().expect("running").replica().metrics();
+        metrics.last_applied.map_or(0, |log_id| log_id.index)
+    }
+}
+
+/// A listener on an OS-chosen loopback port, kept bound until the agent
+/// takes it (so no other test can take the port meanwhile).
+pub async fn listener() -> TcpListener {
+    TcpListener::bind("127.0.0.1:0").await.unwrap()
+}
+
+/// Configurations and bound listeners of `count` members; those in
+/// `bootstrap` start the cluster.
+pub async fn configs(
+    count: u64,
+    bootstrap: u64,
+) -> Vec<(AgentConfig, (TcpListener, TcpListener), tempfile::TempDir)> {
+    let mut listeners = Vec::new();
+    for _ in 0..count {
+        listeners.push((listener().await, listener().await));
+    }
+    let addresses: Vec<_> = listeners
+        .iter()
+        .map(|(api, raft)| (api.local_addr().unwrap(), raft.local_addr().unwrap()))
+        .collect();
+    let initial: Vec<String> = (0..bootstrap)
+        .map(|n| {
+            let (api, raft) = addresses[n as usize];
+            format!("{}={raft}/{api}", n + 1)
+        })
+        .collect();
+    let mut configs = Vec::new();
+    for (n, ((api, raft), bound)) in addresses.into_iter().zip(listeners).enumerate() {
+        let directory = tempfile::tempdir().unwrap();
+        let overrides = Overrides {
+            id: Some((n + 1).to_string()),
+            data_dir: Some(directory.path().display().to_string()),
+            api_address: Some(api.to_string()),
+            raft_address: Some(raft.to_string()),
+            initial_members: ((n as u64) < bootstrap).then(|| initial.join(",")),
+            eip_pool: Some("127.77.0.0/16".into()),
+            heartbeat_ms: Some("50".into()),
+            election_timeout_min_ms: Some("300".into()),
+            election_timeout_max_ms: Some("600".into()),
+            ..Overrides::default()
+        };
+        let mut config = AgentConfig::resolve(None, overrides, false).unwrap();
+        // Snapshot often and keep no log behind it, so a member that falls
+        // behind can only catch up from a snapshot.
+        config.raft.snapshot_interval_entries = 10;
+        config.raft.log_entries_kept_after_snapshot = 0;
+        if n as u64 >= bootstrap {
+            assert_eq!(config.membership, Membership::Restart);
+        }
+        configs.push((config, bound, directory));
+    }
+    configs
+}
+
+pub async fn cluster(count: u64, bootstrap: u64) -> Vec<Member> {
+    cluster_with(count, bootstrap, |_| {}).await
+}
+
+/// A cluster whose members' configurations `tweak` changes first.
+pub async fn cluster_with(
+    count: u64,
+    bootstrap: u64,
+    tweak: impl Fn(&mut AgentConfig),
+) -> Vec<Member> {
+    let mut members = Vec::new();
+    for (mut config, listeners, directory) in configs(count, bootstrap).await {
+        tweak(&mut config);
+        let mut member = Member {
+            config,
+            listeners: Some(listeners),
+            agent: None,
+            directory,
+        };
+        member.start().await;
+        members.push(member);
+    }
+    members
+}
+
+/// The leader, as the running members agree on it.
+pub async fn leader(members: &[Member]) -> u64 {
+    let deadline = Instant::now() + PATIENCE;
+    loop {
+        let leaders: Vec<Option<u64>> = members
+            .iter()
+            .filter_map(|member| member.agent.as_ref())
+            .map(|agent| agent.replica().metrics().current_leader)
+            .collect();
+        if let Some(Some(leader)) = leaders.first()
+            && leaders.iter().all(|known| *known == Some(*leader))
+            && members
+                .iter()
+                .any(|member| member.id() == *leader && member.agent.is_some())
+        {
+            return *leader;
+        }
+        assert!(Instant::now() < deadline, "no agreed leader: {leaders:?}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
