@@ -246,7 +246,11 @@ impl Agent {
             }
         };
         let data_plane = Arc::new(
-            NodeDataPlane::start(config.dataplane_threads as usize, config.dataplane_driver)
+            NodeDataPlane::start(
+                config.dataplane_threads as usize,
+                config.dataplane_driver,
+                config.dataplane_max_connections,
+            )
                 .map_err(AgentError::DataPlane)?,
         );
         let timing = lease_timing(&config);

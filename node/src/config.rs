@@ -48,6 +48,7 @@
 //! [dataplane]
 //! threads = 1
 //! driver = "auto"          # or "epoll"
+//! max_connections = 100000 # client connections over every listener at once
 //!
 //! [raft]
 //! heartbeat_ms = 50
@@ -161,6 +162,7 @@ struct ClusterSection {
 struct DataplaneSection {
     threads: Option<u32>,
     driver: Option<String>,
+    max_connections: Option<u32>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -351,6 +353,8 @@ pub struct AgentConfig {
     pub dataplane_threads: u32,
     /// The data plane's I/O driver.
     pub dataplane_driver: fulcrum_dataplane::Driver,
+    /// Client connections the data plane holds at once, over every listener.
+    pub dataplane_max_connections: u32,
     /// The EIP binder.
     pub eip_binder: EipBinderChoice,
     /// Raft's timing.
@@ -688,6 +692,17 @@ impl AgentConfig {
             }
         };
 
+        let dataplane_max_connections = file
+            .dataplane
+            .max_connections
+            .unwrap_or(fulcrum_dataplane::DEFAULT_NODE_CONNECTION_LIMIT);
+        if !(1..=10_000_000).contains(&dataplane_max_connections) {
+            return Err(ConfigError::new(
+                "dataplane.max_connections",
+                "must be 1 to 10000000",
+            ));
+        }
+
         let all_loopback = !eip_pool.is_empty()
             && eip_pool
                 .iter()
@@ -772,6 +787,7 @@ impl AgentConfig {
             eip_pool,
             dataplane_threads,
             dataplane_driver,
+            dataplane_max_connections,
             eip_binder,
             raft: RaftSettings {
                 heartbeat: Duration::from_millis(heartbeat),

@@ -61,10 +61,15 @@ impl NodeDataPlane {
     ///
     /// # Errors
     /// When the forwarder's threads cannot start.
-    pub fn start(threads: usize, driver: dataplane::Driver) -> std::io::Result<Self> {
+    pub fn start(
+        threads: usize,
+        driver: dataplane::Driver,
+        max_connections: u32,
+    ) -> std::io::Result<Self> {
         let settings = dataplane::Settings {
             threads,
             driver,
+            node_connection_limit: max_connections,
             ..dataplane::Settings::default()
         };
         let forwarder = dataplane::Forwarder::start(&settings, dataplane::Config::default())?;

@@ -82,7 +82,12 @@ async fn start(id: u64) -> TestNode {
         },
     );
     let data_plane = std::sync::Arc::new(
-        fulcrum_node::dataplane::NodeDataPlane::start(1, fulcrum_dataplane::Driver::Auto).unwrap(),
+        fulcrum_node::dataplane::NodeDataPlane::start(
+            1,
+            fulcrum_dataplane::Driver::Auto,
+            fulcrum_dataplane::DEFAULT_NODE_CONNECTION_LIMIT,
+        )
+        .unwrap(),
     );
     // Votes refused for the voters' lease after a start, as the agent does.
     let service = RaftService::new(

@@ -9,9 +9,10 @@
 //! The catalog: the instance quota's ceiling (100,000 instances), up to
 //! LOAD_BALANCERS Load Balancers (default 1,000; the ceiling is 10,000), each
 //! with one group at the member ceiling (1,000 members) and one listener.
-//! Then, timed one by one: a group created with 1,000 members, a replacement
-//! of all 1,000 members of a group by 1,000 others, an instance deleted
-//! (its groups looked up), and a Load Balancer deleted with cascade.
+//! Then, each 21 times on different targets: a group created with 1,000
+//! members, a replacement of all 1,000 members of a group by 1,000 others,
+//! an instance deleted (its groups looked up), and a Load Balancer deleted
+//! with cascade; the minimum, median and maximum of each.
 
 // This tool's output is its report.
 #![allow(clippy::print_stdout)]
@@ -24,6 +25,9 @@ use fulcrum_raft_store::domain::limits::{MAX_MEMBERS_PER_GROUP, quota};
 use v1::command::Kind;
 
 type Error = Box<dyn std::error::Error + Send + Sync>;
+
+/// Each largest command is applied this many times (on different targets).
+const RUNS: usize = 21;
 
 /// Applies commands in log order, at one millisecond apart.
 struct Log {
@@ -74,6 +78,9 @@ fn main() -> Result<(), Error> {
         Some(text) => text.parse()?,
         None => 1000,
     };
+    if load_balancers < 2 * RUNS {
+        return Err(format!("LOAD_BALANCERS must be at least {}", 2 * RUNS).into());
+    }
     let mut log = Log {
         state: State::default(),
         index: 0,
@@ -156,44 +163,58 @@ fn main() -> Result<(), Error> {
         log.state.history().bytes() >> 20,
     );
 
-    let (_, create) = log.apply(Kind::CreateGroup(v1::CreateGroupRequest {
-        load_balancer_id: balancers[0].clone(),
-        name: "largest".into(),
-        members: members(&instances, 50_000, group_members, 9090),
-        ..Default::default()
-    }))?;
-    println!(
-        "CreateGroup with {group_members} members: {:.2} ms",
-        ms(create)
+    let mut create = Vec::new();
+    let mut replace = Vec::new();
+    let mut delete_instance = Vec::new();
+    let mut delete_lb = Vec::new();
+    for run in 0..RUNS {
+        create.push(
+            log.apply(Kind::CreateGroup(v1::CreateGroupRequest {
+                load_balancer_id: balancers[0].clone(),
+                name: format!("largest{run}"),
+                members: members(&instances, 50_000 + run * 97, group_members, 9090),
+                ..Default::default()
+            }))?
+            .1,
+        );
+        replace.push(
+            log.apply(Kind::ReplaceMembers(v1::ReplaceMembersRequest {
+                group_id: groups[run].clone(),
+                members: members(&instances, 70_000 + run * 97, group_members, 8080),
+                ..Default::default()
+            }))?
+            .1,
+        );
+        delete_instance.push(
+            log.apply(Kind::DeleteInstance(v1::DeleteInstanceRequest {
+                id: instances[instance_count - 1 - run].clone(),
+                ..Default::default()
+            }))?
+            .1,
+        );
+        delete_lb.push(
+            log.apply(Kind::DeleteLoadBalancer(v1::DeleteLoadBalancerRequest {
+                id: balancers[RUNS + run].clone(),
+                cascade: true,
+                ..Default::default()
+            }))?
+            .1,
+        );
+    }
+    println!("each over {RUNS} runs, min / median / max:");
+    report(&format!("CreateGroup with {group_members} members"), create);
+    report(
+        &format!("ReplaceMembers, {group_members} out and {group_members} in"),
+        replace,
     );
-
-    let (_, replace) = log.apply(Kind::ReplaceMembers(v1::ReplaceMembersRequest {
-        group_id: groups[0].clone(),
-        members: members(&instances, 70_000, group_members, 8080),
-        ..Default::default()
-    }))?;
-    println!(
-        "ReplaceMembers, {group_members} out and {group_members} in: {:.2} ms",
-        ms(replace)
+    report(
+        &format!(
+            "DeleteInstance (its groups looked up among {} members)",
+            load_balancers * group_members
+        ),
+        delete_instance,
     );
-
-    let unused = instances[instance_count - 1].clone();
-    let (_, delete_instance) = log.apply(Kind::DeleteInstance(v1::DeleteInstanceRequest {
-        id: unused,
-        ..Default::default()
-    }))?;
-    println!(
-        "DeleteInstance (its groups looked up among {} members): {:.2} ms",
-        load_balancers * group_members,
-        ms(delete_instance)
-    );
-
-    let (_, delete_lb) = log.apply(Kind::DeleteLoadBalancer(v1::DeleteLoadBalancerRequest {
-        id: balancers[1].clone(),
-        cascade: true,
-        ..Default::default()
-    }))?;
-    println!("DeleteLoadBalancer with cascade: {:.2} ms", ms(delete_lb));
+    report("DeleteLoadBalancer with cascade (a listener, a group of 1,000)", delete_lb);
     if let Some(peak) = peak_resident_mib() {
         println!("peak resident memory: {peak} MiB");
     }
@@ -202,4 +223,19 @@ fn main() -> Result<(), Error> {
 
 fn ms(duration: Duration) -> f64 {
     duration.as_secs_f64() * 1000.0
+}
+
+/// One line: what was measured, and its minimum, median and maximum.
+fn report(what: &str, mut durations: Vec<Duration>) {
+    durations.sort_unstable();
+    let (Some(min), Some(max)) = (durations.first(), durations.last()) else {
+        return;
+    };
+    let median = durations[durations.len() / 2];
+    println!(
+        "  {what}: {:.2} / {:.2} / {:.2} ms",
+        ms(*min),
+        ms(median),
+        ms(*max)
+    );
 }

@@ -27,8 +27,8 @@ fn group_mut<'a>(
 }
 
 macro_rules! remove_or_diverge {
-    ($map:expr, $id:expr, $log_index:expr, $recorded:expr) => {
-        if $map.remove($id).is_none() {
+    ($catalog:expr, $remove:ident, $id:expr, $log_index:expr, $recorded:expr) => {
+        if $catalog.$remove($id).is_none() {
             panic!(
                 "log index {}, revision {}: deleting {}, which does not exist",
                 $log_index, $recorded.revision, $id
@@ -45,61 +45,50 @@ pub(crate) fn evolve(
     recorded: &RecordedEvent,
 ) {
     match &recorded.event {
-        Event::NetworkCreated(network) => {
-            catalog.networks.insert(network.id.clone(), network.clone());
-        }
+        Event::NetworkCreated(network) => catalog.put_network(network.clone()),
         Event::NetworkDeleted { id } => {
-            remove_or_diverge!(catalog.networks, id, log_index, recorded)
+            remove_or_diverge!(catalog, remove_network, id, log_index, recorded)
         }
-        Event::SubnetCreated(subnet) => {
-            catalog.subnets.insert(subnet.id.clone(), subnet.clone());
-        }
+        Event::SubnetCreated(subnet) => catalog.put_subnet(subnet.clone()),
         Event::SubnetDeleted { id, .. } => {
-            remove_or_diverge!(catalog.subnets, id, log_index, recorded)
+            remove_or_diverge!(catalog, remove_subnet, id, log_index, recorded)
         }
-        Event::InstanceCreated(instance) => {
-            catalog
-                .instances
-                .insert(instance.id.clone(), instance.clone());
-        }
+        Event::InstanceCreated(instance) => catalog.put_instance(instance.clone()),
         Event::InstanceDeleted { id, .. } => {
-            remove_or_diverge!(catalog.instances, id, log_index, recorded)
+            remove_or_diverge!(catalog, remove_instance, id, log_index, recorded)
         }
-        Event::EipAllocated(eip) => {
-            catalog.eips.insert(eip.id.clone(), eip.clone());
+        Event::EipAllocated(eip) => catalog.put_eip(eip.clone()),
+        Event::EipReleased { id } => {
+            remove_or_diverge!(catalog, remove_eip, id, log_index, recorded)
         }
-        Event::EipReleased { id } => remove_or_diverge!(catalog.eips, id, log_index, recorded),
         Event::LoadBalancerCreated(lb) | Event::LoadBalancerUpdated(lb) => {
-            catalog.load_balancers.insert(lb.id.clone(), lb.clone());
+            catalog.put_load_balancer(lb.clone());
         }
         Event::LoadBalancerDeleted { id } => {
-            remove_or_diverge!(catalog.load_balancers, id, log_index, recorded)
+            remove_or_diverge!(catalog, remove_load_balancer, id, log_index, recorded)
         }
         Event::EipAssociated { eip, load_balancer }
         | Event::EipDisassociated { eip, load_balancer } => {
-            catalog.eips.insert(eip.id.clone(), eip.clone());
-            catalog
-                .load_balancers
-                .insert(load_balancer.id.clone(), load_balancer.clone());
+            catalog.put_eip(eip.clone());
+            catalog.put_load_balancer(load_balancer.clone());
         }
         Event::ListenerCreated(listener) | Event::ListenerUpdated(listener) => {
-            catalog
-                .listeners
-                .insert(listener.id.clone(), listener.clone());
+            catalog.put_listener(listener.clone());
         }
         Event::ListenerDeleted { id, .. } => {
-            remove_or_diverge!(catalog.listeners, id, log_index, recorded)
+            remove_or_diverge!(catalog, remove_listener, id, log_index, recorded)
         }
         Event::GroupCreated(group) | Event::GroupUpdated(group) => {
-            catalog.groups.insert(group.id.clone(), group.clone());
+            catalog.put_group(group.clone());
         }
         Event::GroupDeleted { id, .. } => {
-            remove_or_diverge!(catalog.groups, id, log_index, recorded)
+            remove_or_diverge!(catalog, remove_group, id, log_index, recorded)
         }
         Event::MemberAdded { group_id, member } => {
             group_mut(catalog, group_id, log_index, recorded)
                 .members
                 .push(member.clone());
+            catalog.relations.add_member(group_id, &member.instance_id);
         }
         Event::MemberUpdated { group_id, member } => {
             let group = group_mut(catalog, group_id, log_index, recorded);
@@ -120,21 +109,24 @@ pub(crate) fn evolve(
             member_id,
         } => {
             let group = group_mut(catalog, group_id, log_index, recorded);
-            let before = group.members.len();
-            group.members.retain(|member| &member.id != member_id);
-            assert!(
-                group.members.len() + 1 == before,
-                "log index {log_index}, revision {}: removing missing member {member_id}",
-                recorded.revision
-            );
-        }
-        Event::CertificateUploaded(certificate) => {
+            let position = group
+                .members
+                .iter()
+                .position(|member| &member.id == member_id)
+                .unwrap_or_else(|| {
+                    panic!(
+                        "log index {log_index}, revision {}: removing missing member {member_id}",
+                        recorded.revision
+                    )
+                });
+            let removed = group.members.remove(position);
             catalog
-                .certificates
-                .insert(certificate.id.clone(), certificate.clone());
+                .relations
+                .remove_member(group_id, &removed.instance_id);
         }
+        Event::CertificateUploaded(certificate) => catalog.put_certificate(certificate.clone()),
         Event::CertificateDeleted { id } => {
-            remove_or_diverge!(catalog.certificates, id, log_index, recorded)
+            remove_or_diverge!(catalog, remove_certificate, id, log_index, recorded)
         }
         Event::SettingsUpdated(new) => *settings = new.clone(),
     }

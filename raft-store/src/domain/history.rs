@@ -137,3 +137,42 @@ impl History {
         self.events.iter()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::event::Event;
+    use crate::domain::ids::EipId;
+
+    fn events(revision: Revision) -> Vec<RecordedEvent> {
+        vec![RecordedEvent {
+            revision,
+            at_ms: 0,
+            event: Event::EipReleased {
+                id: EipId::parse("id", "eip-0000000000000").expect("id"),
+            },
+        }]
+    }
+
+    #[test]
+    fn history_is_compacted_by_bytes_too_and_keeps_the_newest_revision() {
+        let mut history = History::default();
+        for revision in 1..=10 {
+            history.append(revision, events(revision));
+        }
+        let per_revision = encoded_bytes(&events(1));
+        assert_eq!(history.bytes(), 10 * per_revision);
+        // Room for three revisions: the seven oldest go.
+        let dropped = history.compact(10, 100, Some(3 * per_revision));
+        assert_eq!(dropped, (1..=7).collect::<Vec<_>>());
+        assert_eq!(history.first_kept(), 8);
+        assert_eq!(history.bytes(), 3 * per_revision);
+        // Room for none: the newest revision stays.
+        history.compact(10, 100, Some(0));
+        assert_eq!(history.revisions_from(0).collect::<Vec<_>>(), [10]);
+        let mut read_back = history.clone();
+        read_back.bytes = 0;
+        read_back.recount();
+        assert_eq!(read_back, history);
+    }
+}

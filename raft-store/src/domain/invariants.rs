@@ -10,6 +10,14 @@ impl State {
     /// Checks every invariant listed on [`State`]; the error says which broke.
     pub fn check_invariants(&self) -> Result<(), String> {
         let catalog = &self.catalog;
+        let mut rebuilt = catalog.clone();
+        rebuilt.reindex();
+        if rebuilt.relations != catalog.relations {
+            return Err(format!(
+                "the relations index differs from a rebuild: kept {:?}, rebuilt {:?}",
+                catalog.relations, rebuilt.relations
+            ));
+        }
         let revision = self.revision;
         let mut revisions = Vec::new();
         revisions.extend(

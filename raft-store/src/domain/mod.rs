@@ -20,6 +20,7 @@ pub mod limits;
 mod model;
 pub mod projection;
 mod records;
+mod relations;
 mod rejection;
 mod snapshot;
 mod state;

@@ -318,6 +318,7 @@ impl State {
             }
         }
         state.history.recount();
+        state.catalog.reindex();
         Ok(state)
     }
 }

@@ -40,8 +40,7 @@ pub(super) fn delete_certificate(
         target.expected_revision,
     )?;
     let users = listeners_using(
-        catalog,
-        |listener| listener.certificate_id.as_ref() == Some(&certificate.id),
+        catalog.listeners_using_certificate(&certificate.id),
         target.cascade,
         |users| {
             format!(

@@ -1,8 +1,9 @@
 //! The rules for EIPs: allocating them from the pool, releasing them, and
 //! binding them to Load Balancers.
 
-use std::collections::BTreeSet;
 use std::net::Ipv4Addr;
+
+use ipnet::Ipv4Net;
 
 use super::{Context, current, diverged};
 use crate::domain::catalog::Catalog;
@@ -27,7 +28,6 @@ pub(super) fn allocate_eip(
         ));
     }
     context.within_new_quota(catalog.eips.len(), settings.quotas.eips, &quota::EIPS)?;
-    let taken: BTreeSet<Ipv4Addr> = catalog.eips.values().map(|eip| eip.address).collect();
     let address = match address {
         Some(address) => {
             if !settings.eip_pool.iter().any(|cidr| cidr.contains(&address)) {
@@ -39,7 +39,7 @@ pub(super) fn allocate_eip(
                     ),
                 ));
             }
-            if taken.contains(&address) {
+            if catalog.eip_at(&address).is_some() {
                 return Err(Rejection::already_exists(
                     "address",
                     format!("EIP {address} is already allocated"),
@@ -50,8 +50,7 @@ pub(super) fn allocate_eip(
         None => settings
             .eip_pool
             .iter()
-            .flat_map(|cidr| cidr.hosts())
-            .find(|candidate| !taken.contains(candidate))
+            .find_map(|cidr| lowest_free(catalog, cidr))
             .ok_or_else(|| {
                 Rejection::exhausted(format!(
                     "every address of the EIP pool ({}) is allocated",
@@ -65,6 +64,24 @@ pub(super) fn allocate_eip(
         address,
         load_balancer_id: None,
     })])
+}
+
+/// The lowest host address of `cidr` that no EIP holds: a walk of the
+/// block's hosts beside the allocated addresses inside it (both in order),
+/// so it costs the allocated addresses of the block, not a scan of all EIPs.
+fn lowest_free(catalog: &Catalog, cidr: &Ipv4Net) -> Option<Ipv4Addr> {
+    let mut hosts = cidr.hosts();
+    let first = hosts.next()?;
+    let mut taken = catalog
+        .relations
+        .eip_at
+        .range(first..=cidr.broadcast())
+        .map(|(address, _)| *address)
+        .peekable();
+    std::iter::once(first).chain(hosts).find(|host| {
+        while taken.next_if(|address| address < host).is_some() {}
+        taken.peek() != Some(host)
+    })
 }
 
 fn pool_text(settings: &Settings) -> String {

@@ -193,8 +193,7 @@ pub(super) fn delete_group(
 ) -> Result<Vec<Event>, Rejection> {
     let group = current(catalog.group("id", &target.id), target.expected_revision)?;
     let users = listeners_using(
-        catalog,
-        |listener| listener.default_group_id.as_ref() == Some(&group.id),
+        catalog.listeners_using_group(&group.id),
         target.cascade,
         |users| {
             format!(

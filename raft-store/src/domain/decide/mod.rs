@@ -350,17 +350,12 @@ fn check_name_free_within<'a, Id: PartialEq + std::fmt::Display + 'a>(
 
 /// The listeners that depend on a resource being deleted. Without `cascade`
 /// any dependent refuses the deletion, with `explain` given their ids.
-fn listeners_using(
-    catalog: &Catalog,
-    uses: impl Fn(&Listener) -> bool,
+fn listeners_using<'a>(
+    users: impl Iterator<Item = &'a Listener>,
     cascade: bool,
     explain: impl FnOnce(String) -> String,
-) -> Result<Vec<&Listener>, Rejection> {
-    let users: Vec<&Listener> = catalog
-        .listeners
-        .values()
-        .filter(|listener| uses(listener))
-        .collect();
+) -> Result<Vec<&'a Listener>, Rejection> {
+    let users: Vec<&Listener> = users.collect();
     if !users.is_empty() && !cascade {
         let ids = list_ids(users.iter().map(|listener| listener.id.as_str()));
         return Err(Rejection::precondition(Some("id"), explain(ids)));

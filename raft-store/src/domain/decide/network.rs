@@ -38,9 +38,7 @@ pub(super) fn delete_network(
 ) -> Result<Vec<Event>, Rejection> {
     let network = current(catalog.network("id", &target.id), target.expected_revision)?;
     let subnets: Vec<&str> = catalog
-        .subnets
-        .values()
-        .filter(|subnet| subnet.network_id == network.id)
+        .subnets_of(&network.id)
         .map(|subnet| subnet.id.as_str())
         .collect();
     if !subnets.is_empty() {
@@ -77,9 +75,8 @@ pub(super) fn create_subnet(
         ));
     }
     if let Some(sibling) = catalog
-        .subnets
-        .values()
-        .find(|subnet| &subnet.network_id == network_id && overlaps(&subnet.cidr, cidr))
+        .subnets_of(network_id)
+        .find(|subnet| overlaps(&subnet.cidr, cidr))
     {
         return Err(Rejection::already_exists(
             "cidr",
@@ -107,18 +104,15 @@ pub(super) fn delete_subnet(
     target: &DeleteTarget<SubnetId>,
 ) -> Result<Vec<Event>, Rejection> {
     let subnet = current(catalog.subnet("id", &target.id), target.expected_revision)?;
-    let instances = list_ids(
-        catalog
-            .instances
-            .values()
-            .filter(|instance| instance.subnet_id == subnet.id)
-            .map(|instance| instance.id.as_str()),
-    );
+    let mut instances: Vec<&str> = catalog
+        .instances_of(&subnet.id)
+        .map(|instance| instance.id.as_str())
+        .collect();
+    instances.sort_unstable();
+    let instances = list_ids(instances.into_iter());
     let load_balancers = list_ids(
         catalog
-            .load_balancers
-            .values()
-            .filter(|lb| lb.subnet_id == subnet.id)
+            .load_balancers_in(&subnet.id)
             .map(|lb| lb.id.as_str()),
     );
     if !instances.is_empty() || !load_balancers.is_empty() {
@@ -154,11 +148,7 @@ pub(super) fn create_instance(
             ),
         ));
     }
-    if let Some(other) = catalog
-        .instances
-        .values()
-        .find(|instance| &instance.subnet_id == subnet_id && &instance.address == address)
-    {
+    if let Some(other) = catalog.instance_at(subnet_id, address) {
         return Err(Rejection::already_exists(
             "address",
             format!(
@@ -187,14 +177,7 @@ pub(super) fn delete_instance(
     let instance = current(catalog.instance("id", &target.id), target.expected_revision)?;
     let groups = list_ids(
         catalog
-            .groups
-            .values()
-            .filter(|group| {
-                group
-                    .members
-                    .iter()
-                    .any(|member| member.instance_id == instance.id)
-            })
+            .groups_with_member(&instance.id)
             .map(|group| group.id.as_str()),
     );
     if !groups.is_empty() {
