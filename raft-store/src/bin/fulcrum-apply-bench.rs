@@ -128,6 +128,8 @@ fn main() -> Result<(), Error> {
         instances.push(id);
     }
     let group_members = MAX_MEMBERS_PER_GROUP as usize;
+    // The last RUNS instances are in no group: they are the ones deleted.
+    let (member_pool, spare) = instances.split_at(instance_count - RUNS);
     let mut balancers = Vec::new();
     let mut groups = Vec::new();
     for n in 0..load_balancers {
@@ -140,7 +142,7 @@ fn main() -> Result<(), Error> {
         let (group, _) = log.apply(Kind::CreateGroup(v1::CreateGroupRequest {
             load_balancer_id: lb.clone(),
             name: "web".into(),
-            members: members(&instances, n * 97, group_members, 8080),
+            members: members(member_pool, n * 97, group_members, 8080),
             ..Default::default()
         }))?;
         log.apply(Kind::CreateListener(v1::CreateListenerRequest {
@@ -172,7 +174,7 @@ fn main() -> Result<(), Error> {
             log.apply(Kind::CreateGroup(v1::CreateGroupRequest {
                 load_balancer_id: balancers[0].clone(),
                 name: format!("largest{run}"),
-                members: members(&instances, 50_000 + run * 97, group_members, 9090),
+                members: members(member_pool, 50_000 + run * 97, group_members, 9090),
                 ..Default::default()
             }))?
             .1,
@@ -180,14 +182,14 @@ fn main() -> Result<(), Error> {
         replace.push(
             log.apply(Kind::ReplaceMembers(v1::ReplaceMembersRequest {
                 group_id: groups[run].clone(),
-                members: members(&instances, 70_000 + run * 97, group_members, 8080),
+                members: members(member_pool, 70_000 + run * 97, group_members, 8080),
                 ..Default::default()
             }))?
             .1,
         );
         delete_instance.push(
             log.apply(Kind::DeleteInstance(v1::DeleteInstanceRequest {
-                id: instances[instance_count - 1 - run].clone(),
+                id: spare[run].clone(),
                 ..Default::default()
             }))?
             .1,

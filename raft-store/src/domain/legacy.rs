@@ -95,6 +95,55 @@ pub(crate) fn decode_settings(bytes: &[u8]) -> Result<Settings, postcard::Error>
 #[cfg(test)]
 mod tests {
     use super::*;
+    use sha2::{Digest, Sha256};
+
+    /// A format-1 snapshot's body, written as that build wrote it.
+    #[derive(Serialize)]
+    struct StateV1Out<'a> {
+        last_log_index: u64,
+        revision: Revision,
+        clock_ms: i64,
+        settings: &'a SettingsV1,
+        catalog: &'a Catalog,
+        tokens: &'a TokenMemory,
+        history: &'a History,
+    }
+
+    #[test]
+    fn a_format_one_snapshot_reads_with_default_new_quotas() {
+        let settings = SettingsV1 {
+            eip_pool: Vec::new(),
+            quotas: QuotasV1 {
+                load_balancers: 1,
+                listeners_per_load_balancer: 2,
+                groups_per_load_balancer: 3,
+                members_per_group: 4,
+            },
+            client_token_retention_ms: 1000,
+            client_token_capacity: 5,
+            history_retention_revisions: 6,
+            revision: 7,
+        };
+        let body = postcard::to_stdvec(&StateV1Out {
+            last_log_index: 9,
+            revision: 7,
+            clock_ms: 1_700_000_000_000,
+            settings: &settings,
+            catalog: &Catalog::default(),
+            tokens: &TokenMemory::default(),
+            history: &History::default(),
+        })
+        .expect("encode");
+        let mut bytes = super::super::snapshot::SNAPSHOT_MAGIC.to_vec();
+        bytes.extend_from_slice(&1u32.to_le_bytes());
+        bytes.extend_from_slice(&(body.len() as u64).to_le_bytes());
+        bytes.extend_from_slice(&body);
+        bytes.extend_from_slice(&Sha256::digest(&body));
+        let state = State::from_snapshot_bytes(&bytes).expect("a format-1 snapshot reads");
+        assert_eq!(state.last_log_index(), 9);
+        assert_eq!(state.settings().quotas.members_per_group, 4);
+        assert_eq!(state.settings().quotas.instances, Quotas::default().instances);
+    }
 
     #[test]
     fn a_format_one_settings_record_reads_with_default_new_quotas() {
