@@ -251,7 +251,7 @@ impl Agent {
                 config.dataplane_driver,
                 config.dataplane_max_connections,
             )
-                .map_err(AgentError::DataPlane)?,
+            .map_err(AgentError::DataPlane)?,
         );
         let timing = lease_timing(&config);
         let raft_service = RaftService::new(
@@ -544,12 +544,20 @@ async fn propose_eip_pool(replica: Arc<Replica>, cidrs: Vec<String>) {
     }
 }
 
-/// How long a starting node waits for each peer's status.
-const PEER_STATUS_TIMEOUT: Duration = Duration::from_secs(2);
+/// How long a starting node waits for its peers' status (asked at once).
+const PEER_STATUS_TIMEOUT: Duration = Duration::from_secs(1);
 
 /// The status of the member at `api_address`, as it knows it (a local read:
 /// no leader needed), or why there is none.
 async fn peer_status(api_address: &str) -> Result<v1::GetClusterStatusResponse, String> {
+    // A peer whose port is bound but not yet served accepts the connection
+    // and then says nothing: the whole exchange has one deadline.
+    tokio::time::timeout(PEER_STATUS_TIMEOUT, ask_peer_status(api_address))
+        .await
+        .map_err(|_| format!("{api_address} did not answer within {PEER_STATUS_TIMEOUT:?}"))?
+}
+
+async fn ask_peer_status(api_address: &str) -> Result<v1::GetClusterStatusResponse, String> {
     let client = Client::connect(api_address, PEER_STATUS_TIMEOUT)
         .await
         .map_err(|error| error.to_string())?;
@@ -586,15 +594,21 @@ fn lost_data_of(node_id: u64, status: &v1::GetClusterStatusResponse) -> Option<S
 /// cluster runs: asks every other initial member, and the leader among
 /// them knows whether this node had acknowledged entries.
 async fn refuse_if_data_lost(members: &[InitialMember], node_id: u64) -> Result<(), AgentError> {
-    for member in members.iter().filter(|member| member.id != node_id) {
-        match peer_status(&member.api_address).await {
+    // All at once: a peer that is not up yet costs one timeout, not one each.
+    let peers = members.iter().filter(|member| member.id != node_id);
+    let answers = futures::future::join_all(
+        peers.map(|member| async move { (member.id, peer_status(&member.api_address).await) }),
+    )
+    .await;
+    for (peer, answer) in answers {
+        match answer {
             Ok(status) => {
                 if let Some(reason) = lost_data_of(node_id, &status) {
                     return Err(AgentError::DataLost(reason));
                 }
             }
             Err(reason) => {
-                tracing::debug!(peer = member.id, %reason, "no status from a peer while starting");
+                tracing::debug!(peer, %reason, "no status from a peer while starting");
             }
         }
     }
