@@ -11,13 +11,16 @@
 //!   errors, health and counters.
 //!
 //! Inside: `worker` (one thread: runtime, listeners, services), `tcp` (L4
-//! relay), `http` (L7 proxy), `tls`, `health`, `counters`.
+//! relay), `http` (L7 proxy), `tls`, `health`, `counters`. The hidden
+//! `fuzzing` module is the fuzz targets' logic (see `fuzz/`).
 
 pub mod balance;
 pub mod config;
 mod counters;
 pub mod file;
 mod forwarder;
+#[doc(hidden)]
+pub mod fuzzing;
 mod health;
 mod http;
 mod io;
@@ -27,5 +30,5 @@ mod worker;
 
 pub use config::Config;
 pub use counters::{ErrorKind, ListenerStats, MemberStats, Snapshot};
-pub use forwarder::{ApplyError, Driver, Forwarder, Settings};
+pub use forwarder::{ApplyError, DEFAULT_NODE_CONNECTION_LIMIT, Driver, Forwarder, Settings};
 pub use health::MemberHealth;

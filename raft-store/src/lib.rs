@@ -3,8 +3,13 @@
 //! [`domain`] is the pure, deterministic core that every replica runs on the
 //! same log: commands are checked by `decide` at their log position, turned
 //! into events, and folded by `evolve` into the projections (catalog,
-//! data-plane configuration, EIP ownership, event history). The RocksDB log
-//! store and the openraft state machine around it arrive with the storage work.
+//! data-plane configuration, EIP ownership, event history).
+//!
+//! [`raft`] holds openraft's types, the Raft codec and, with the `store`
+//! feature (on by default), the RocksDB log store and state machine. The
+//! hidden `fuzzing` module is the fuzz targets' logic (see `fuzz/`).
 
 pub mod domain;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod raft;

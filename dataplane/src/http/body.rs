@@ -13,7 +13,7 @@ use super::head::Framing;
 use crate::io::Conn;
 
 /// The longest chunk-size or trailer line accepted.
-const MAX_LINE: usize = 4096;
+pub(crate) const MAX_LINE: usize = 4096;
 
 /// Why a body could not be forwarded.
 #[derive(Debug)]
@@ -137,9 +137,15 @@ async fn read_line<R: AsyncReadRent>(
 
 /// The size on a chunk-size line (`1a;name=value\r\n`): hexadecimal, at
 /// most 15 digits, optional extensions after `;`.
-fn chunk_size(line: &[u8]) -> Option<u64> {
+pub(crate) fn chunk_size(line: &[u8]) -> Option<u64> {
     let line = line.strip_suffix(b"\r\n")?;
-    let digits = line.split(|b| *b == b';').next()?.trim_ascii_end();
+    // Only spaces and tabs may follow the digits (RFC 9112's BWS): a bare CR
+    // there could end the line for a member that reads it otherwise.
+    let digits = line.split(|b| *b == b';').next()?;
+    let digits = match digits.iter().rposition(|b| !matches!(b, b' ' | b'\t')) {
+        Some(last) => &digits[..=last],
+        None => &digits[..0],
+    };
     if digits.is_empty() || digits.len() > 15 || !digits.iter().all(u8::is_ascii_hexdigit) {
         return None;
     }
@@ -155,6 +161,7 @@ mod tests {
         assert_eq!(chunk_size(b"1a\r\n"), Some(26));
         assert_eq!(chunk_size(b"0\r\n"), Some(0));
         assert_eq!(chunk_size(b"FF ;name=value\r\n"), Some(255));
+        assert_eq!(chunk_size(b"FF\t;name=value\r\n"), Some(255));
         for bad in [
             &b"\r\n"[..],
             b"xyz\r\n",
@@ -162,6 +169,7 @@ mod tests {
             b"1a",
             b"1234567890123456\r\n",
             b" 1\r\n",
+            b"5\r;x\r\n",
         ] {
             assert_eq!(chunk_size(bad), None, "{:?}", String::from_utf8_lossy(bad));
         }

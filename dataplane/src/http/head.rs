@@ -200,6 +200,11 @@ pub(crate) fn parse_response(
     let (Some(status), Some(version)) = (response.code, response.version) else {
         return Err(HeadError::Malformed("incomplete status line"));
     };
+    // httparse takes any three digits; a status line has 100 to 999 (found
+    // by fuzzing: `011` went to the client as `11`).
+    if status < 100 {
+        return Err(HeadError::Malformed("status code below 100"));
+    }
     out.clear();
     let _ = write!(
         out,

@@ -216,7 +216,10 @@ fn main() -> Result<(), Error> {
         ),
         delete_instance,
     );
-    report("DeleteLoadBalancer with cascade (a listener, a group of 1,000)", delete_lb);
+    report(
+        "DeleteLoadBalancer with cascade (a listener, a group of 1,000)",
+        delete_lb,
+    );
     if let Some(peak) = peak_resident_mib() {
         println!("peak resident memory: {peak} MiB");
     }

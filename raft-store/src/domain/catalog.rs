@@ -114,7 +114,12 @@ impl Catalog {
         &'a self,
         load_balancer_id: &LoadBalancerId,
     ) -> impl Iterator<Item = &'a Listener> + 'a {
-        related(&self.listeners, self.relations.listeners_of_load_balancer.get(load_balancer_id))
+        related(
+            &self.listeners,
+            self.relations
+                .listeners_of_load_balancer
+                .get(load_balancer_id),
+        )
     }
 
     /// The groups of a Load Balancer, in id order.
@@ -122,16 +127,28 @@ impl Catalog {
         &'a self,
         load_balancer_id: &LoadBalancerId,
     ) -> impl Iterator<Item = &'a Group> + 'a {
-        related(&self.groups, self.relations.groups_of_load_balancer.get(load_balancer_id))
+        related(
+            &self.groups,
+            self.relations.groups_of_load_balancer.get(load_balancer_id),
+        )
     }
 
     /// The subnets of a network, in id order.
-    pub fn subnets_of<'a>(&'a self, network_id: &NetworkId) -> impl Iterator<Item = &'a Subnet> + 'a {
-        related(&self.subnets, self.relations.subnets_of_network.get(network_id))
+    pub fn subnets_of<'a>(
+        &'a self,
+        network_id: &NetworkId,
+    ) -> impl Iterator<Item = &'a Subnet> + 'a {
+        related(
+            &self.subnets,
+            self.relations.subnets_of_network.get(network_id),
+        )
     }
 
     /// The instances of a subnet, in address order.
-    pub fn instances_of<'a>(&'a self, subnet_id: &SubnetId) -> impl Iterator<Item = &'a Instance> + 'a {
+    pub fn instances_of<'a>(
+        &'a self,
+        subnet_id: &SubnetId,
+    ) -> impl Iterator<Item = &'a Instance> + 'a {
         self.relations
             .instances_of_subnet
             .get(subnet_id)
@@ -154,7 +171,10 @@ impl Catalog {
         &'a self,
         subnet_id: &SubnetId,
     ) -> impl Iterator<Item = &'a LoadBalancer> + 'a {
-        related(&self.load_balancers, self.relations.load_balancers_of_subnet.get(subnet_id))
+        related(
+            &self.load_balancers,
+            self.relations.load_balancers_of_subnet.get(subnet_id),
+        )
     }
 
     /// The listeners whose default group is `group_id`, in id order.
@@ -162,7 +182,10 @@ impl Catalog {
         &'a self,
         group_id: &GroupId,
     ) -> impl Iterator<Item = &'a Listener> + 'a {
-        related(&self.listeners, self.relations.listeners_of_group.get(group_id))
+        related(
+            &self.listeners,
+            self.relations.listeners_of_group.get(group_id),
+        )
     }
 
     /// The listeners that serve `certificate_id`, in id order.
@@ -170,7 +193,10 @@ impl Catalog {
         &'a self,
         certificate_id: &CertificateId,
     ) -> impl Iterator<Item = &'a Listener> + 'a {
-        related(&self.listeners, self.relations.listeners_of_certificate.get(certificate_id))
+        related(
+            &self.listeners,
+            self.relations.listeners_of_certificate.get(certificate_id),
+        )
     }
 
     /// The groups `instance_id` is a member of, in id order.

@@ -142,7 +142,10 @@ mod tests {
         let state = State::from_snapshot_bytes(&bytes).expect("a format-1 snapshot reads");
         assert_eq!(state.last_log_index(), 9);
         assert_eq!(state.settings().quotas.members_per_group, 4);
-        assert_eq!(state.settings().quotas.instances, Quotas::default().instances);
+        assert_eq!(
+            state.settings().quotas.instances,
+            Quotas::default().instances
+        );
     }
 
     #[test]

@@ -129,7 +129,11 @@ impl Relations {
             link(&mut self.listeners_of_group, group, &listener.id);
         }
         if let Some(certificate) = &listener.certificate_id {
-            link(&mut self.listeners_of_certificate, certificate, &listener.id);
+            link(
+                &mut self.listeners_of_certificate,
+                certificate,
+                &listener.id,
+            );
         }
     }
 
@@ -143,19 +147,31 @@ impl Relations {
             unlink(&mut self.listeners_of_group, group, &listener.id);
         }
         if let Some(certificate) = &listener.certificate_id {
-            unlink(&mut self.listeners_of_certificate, certificate, &listener.id);
+            unlink(
+                &mut self.listeners_of_certificate,
+                certificate,
+                &listener.id,
+            );
         }
     }
 
     pub(crate) fn add_group(&mut self, group: &Group) {
-        link(&mut self.groups_of_load_balancer, &group.load_balancer_id, &group.id);
+        link(
+            &mut self.groups_of_load_balancer,
+            &group.load_balancer_id,
+            &group.id,
+        );
         for member in &group.members {
             self.add_member(&group.id, &member.instance_id);
         }
     }
 
     pub(crate) fn remove_group(&mut self, group: &Group) {
-        unlink(&mut self.groups_of_load_balancer, &group.load_balancer_id, &group.id);
+        unlink(
+            &mut self.groups_of_load_balancer,
+            &group.load_balancer_id,
+            &group.id,
+        );
         for member in &group.members {
             self.remove_member(&group.id, &member.instance_id);
         }

@@ -227,6 +227,12 @@ pub(crate) fn entry_from_wire(wire: v1::RaftEntry) -> io::Result<Entry> {
         Payload::Blank(_) => EntryPayload::Blank,
         Payload::Command(envelope) => EntryPayload::Normal(super::types::Proposal(envelope)),
         Payload::Membership(membership) => {
+            // A membership entry names at least one set of voters (openraft
+            // would take a membership with none as a quorum of any nodes);
+            // only the stored "no membership yet" value has none.
+            if membership.configs.is_empty() {
+                return Err(invalid("membership entry without voters"));
+            }
             EntryPayload::Membership(membership_from_wire(&membership)?)
         }
     };
