@@ -1,7 +1,8 @@
 //! The Fulcrum node: what runs on every member of a cluster, and the CLI.
 //!
 //! - [`config`]: the agent's checked configuration (file, environment, flags);
-//! - [`agent`]: a running node: store, Raft, servers, entering the cluster;
+//! - [`agent`]: a running node: store, Raft, servers, background tasks;
+//! - [`enter`]: how a node enters its cluster (bootstrap, join, restart);
 //! - [`replica`]: writes from any node (forwarded to the leader) and
 //!   linearizable reads (read index);
 //! - [`admission`]: the checks a command passes before it is proposed;
@@ -21,6 +22,7 @@ pub mod config;
 pub mod dataplane;
 pub mod deadline;
 pub mod eip;
+pub mod enter;
 pub mod errors;
 pub mod health;
 pub mod raft_network;
