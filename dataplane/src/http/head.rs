@@ -149,6 +149,11 @@ pub(crate) fn parse_request(
     if upgrade {
         out.extend_from_slice(b"Connection: upgrade\r\n");
     }
+    if hosts == 0 && version == 0 {
+        // The member gets HTTP/1.1, which needs a Host; a request without an
+        // authority sends an empty one (RFC 9112, section 3.2).
+        out.extend_from_slice(b"Host: \r\n");
+    }
     out.extend_from_slice(b"\r\n");
     let framing = match body.framing(false)? {
         Framing::UntilClose => {
@@ -442,5 +447,11 @@ mod tests {
         ] {
             check(text, Err(HeadError::Malformed("more than one Host field")));
         }
+        // Forwarded as HTTP/1.1, an HTTP/1.0 request without Host gains an
+        // empty one; with a Host, it keeps its own.
+        let (_, out) = request("GET / HTTP/1.0\r\n\r\n", None);
+        assert_eq!(out, "GET / HTTP/1.1\r\nHost: \r\n\r\n");
+        let (_, out) = request("GET / HTTP/1.0\r\nHost: a\r\n\r\n", None);
+        assert_eq!(out, "GET / HTTP/1.1\r\nHost: a\r\n\r\n");
     }
 }
