@@ -94,3 +94,47 @@ fn votes_round_trip_and_a_missing_vote_is_refused() {
     let error = rpc::append_response_from_wire(&v1::RaftAppendResponse::default()).unwrap_err();
     assert!(error.to_string().contains("without a result"), "{error}");
 }
+
+/// A normal entry whose envelope carries `bytes` bytes of client token.
+fn large_entry(index: u64, bytes: usize) -> Entry {
+    Entry::new_normal(
+        log_id(1, index),
+        fulcrum_raft_store::raft::Proposal(v1::LogEnvelope {
+            format_version: fulcrum_api::LOG_FORMAT_VERSION,
+            client_token: "x".repeat(bytes),
+            accepted_at_unix_ms: 0,
+            command: None,
+        }),
+    )
+}
+
+#[test]
+fn appends_are_cut_by_bytes_but_never_to_nothing() {
+    const MIB: usize = 1 << 20;
+    let request = AppendEntriesRequest::<TypeConfig> {
+        vote: Vote::new_committed(1, 1),
+        prev_log_id: Some(log_id(1, 0)),
+        entries: (1..=10).map(|index| large_entry(index, MIB)).collect(),
+        leader_commit: Some(log_id(1, 10)),
+    };
+    // Ten entries of 1 MiB in batches of 3.5 MiB: three go, the commit
+    // index sent stops at the last of them.
+    let (wire, cut_at) = rpc::append_request_to_wire_bounded(&request, 7 * MIB / 2);
+    assert_eq!(wire.entries.len(), 3);
+    assert_eq!(cut_at, Some(log_id(1, 3)));
+    let sent = rpc::append_request_from_wire(wire).unwrap();
+    assert_eq!(sent.leader_commit, Some(log_id(1, 3)));
+    assert_eq!(sent.entries, request.entries[..3]);
+
+    // One entry larger than a batch still goes, alone.
+    let (wire, cut_at) = rpc::append_request_to_wire_bounded(&request, MIB / 2);
+    assert_eq!((wire.entries.len(), cut_at), (1, Some(log_id(1, 1))));
+
+    // A batch that fits is sent whole, its commit index untouched.
+    let (wire, cut_at) = rpc::append_request_to_wire_bounded(&request, 64 * MIB);
+    assert_eq!((wire.entries.len(), cut_at), (10, None));
+    assert_eq!(
+        rpc::append_request_from_wire(wire).unwrap().leader_commit,
+        Some(log_id(1, 10))
+    );
+}
