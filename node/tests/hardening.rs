@@ -429,3 +429,37 @@ async fn a_node_restarted_with_a_wiped_data_directory_does_not_rejoin() {
         .await;
     assert!(served.is_ok(), "{served:?}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_connection_that_sends_nothing_is_closed() {
+    use tokio::io::AsyncReadExt;
+    let nodes = cluster_with(1, 1, |config| {
+        config.api.first_request_timeout = Duration::from_millis(200);
+    })
+    .await;
+    leader(&nodes).await;
+    let mut silent = tokio::net::TcpStream::connect(nodes[0].api())
+        .await
+        .unwrap();
+    // The server speaks first (its HTTP/2 settings), then closes: reading
+    // ends (end of stream or a reset) well before the patience runs out.
+    let mut buffer = [0u8; 1024];
+    let closed = tokio::time::timeout(PATIENCE, async {
+        loop {
+            match silent.read(&mut buffer).await {
+                Ok(0) | Err(_) => return,
+                Ok(_) => {}
+            }
+        }
+    })
+    .await;
+    assert!(closed.is_ok(), "a silent connection was kept open");
+    // A client that speaks is served.
+    let served = nodes[0]
+        .client()
+        .await
+        .networks()
+        .list_networks(v1::ListNetworksRequest::default())
+        .await;
+    assert!(served.is_ok(), "{served:?}");
+}
