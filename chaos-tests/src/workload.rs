@@ -271,6 +271,8 @@ pub const SET_LOAD_BALANCERS: u64 =
 
 /// How long creating the set's Load Balancers may take (before any fault).
 const SET_SETUP_PATIENCE: Duration = Duration::from_secs(60);
+/// The pause before creating one of them again after a failure.
+const SET_SETUP_BACKOFF: Duration = Duration::from_millis(50);
 
 /// Creates the set's Load Balancers (`set-0`, `set-1`, ...) in `network_id`
 /// and `subnet_id`, retrying each under its own client token until it is
@@ -317,7 +319,7 @@ pub async fn create_set_load_balancers(
                 Err(status) if tokio::time::Instant::now() > deadline => return Err(status),
                 Err(_) => {
                     node.reset();
-                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    tokio::time::sleep(SET_SETUP_BACKOFF).await;
                 }
             }
         }
