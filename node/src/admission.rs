@@ -44,31 +44,22 @@ pub fn admit(
     node_addresses: &[Ipv4Addr],
 ) -> Result<(), Status> {
     validate::client_token(client_token).map_err(|rejection| rejection_status(&rejection))?;
-    Command::try_from(command).map_err(|rejection| rejection_status(&rejection))?;
-    use v1::command::Kind;
-    match &command.kind {
-        Some(Kind::CreateInstance(request)) => {
-            // The domain has parsed it: the address is a valid IPv4 address.
-            let address: Ipv4Addr = request
-                .address
-                .parse()
-                .map_err(|_| invalid("address", "is not an IPv4 address"))?;
-            member_address(policy, address, node_addresses)
-        }
-        Some(Kind::UpdateClusterSettings(request)) => match &request.eip_pool {
-            Some(pool) => pool
-                .cidrs
-                .iter()
-                .enumerate()
-                .try_for_each(|(position, cidr)| {
-                    let field = format!("eip_pool.cidrs[{position}]");
-                    let block: Ipv4Net = cidr
-                        .parse()
-                        .map_err(|_| invalid(&field, "is not an IPv4 CIDR"))?;
-                    pool_block(policy, &field, &block, node_addresses)
-                }),
-            None => Ok(()),
-        },
+    // The domain's own checks, whose parsed values the address rules read.
+    match Command::try_from(command).map_err(|rejection| rejection_status(&rejection))? {
+        Command::CreateInstance { address, .. } => member_address(policy, address, node_addresses),
+        Command::UpdateSettings(update) => update
+            .eip_pool
+            .iter()
+            .flatten()
+            .enumerate()
+            .try_for_each(|(position, block)| {
+                pool_block(
+                    policy,
+                    &format!("eip_pool.cidrs[{position}]"),
+                    block,
+                    node_addresses,
+                )
+            }),
         _ => Ok(()),
     }
 }

@@ -62,7 +62,8 @@ impl TaskFailures {
 /// Why the node is unhealthy, or `None` when it is healthy. `raft_gone`:
 /// Raft's metrics channel has closed (its core task has ended).
 pub fn diagnose(replica: &Replica, failures: &TaskFailures, raft_gone: bool) -> Option<String> {
-    if let Err(fatal) = &replica.metrics().running_state {
+    // Read in place: the metrics change at every heartbeat, so no copy.
+    if let Err(fatal) = &replica.raft().metrics().borrow_watched().running_state {
         return Some(format!("Raft has stopped: {fatal}"));
     }
     if raft_gone {

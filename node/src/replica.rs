@@ -97,16 +97,14 @@ impl Replica {
     /// a refusal here means it never reaches the log.
     pub fn admit(&self, client_token: &str, command: &v1::Command) -> Result<(), Status> {
         let metrics = self.raft.metrics();
-        let nodes: Vec<Ipv4Addr> = {
-            let metrics = metrics.borrow_watched();
-            let texts: Vec<String> = metrics
+        let nodes: Vec<Ipv4Addr> = admission::ipv4_hosts(
+            metrics
+                .borrow_watched()
                 .membership_config
                 .membership()
                 .nodes()
-                .flat_map(|(_, node)| [node.api_address.clone(), node.raft_address.clone()])
-                .collect();
-            admission::ipv4_hosts(texts.iter().map(String::as_str))
-        };
+                .flat_map(|(_, node)| [node.api_address.as_str(), node.raft_address.as_str()]),
+        );
         admission::admit(&self.addresses, client_token, command, &nodes)
     }
 

@@ -196,26 +196,22 @@ where
 /// Rewrites a trailers-only OUT_OF_RANGE answer for an oversized message.
 fn oversize_as_exhausted<Body>(mut response: http::Response<Body>) -> http::Response<Body> {
     let headers = response.headers_mut();
-    let oversized = headers
-        .get("grpc-status")
-        .is_some_and(|status| status.as_bytes() == GRPC_OUT_OF_RANGE)
-        && headers
-            .get("grpc-message")
-            .and_then(|message| message.to_str().ok())
-            .is_some_and(|message| message.starts_with(OVERSIZE_MESSAGE_PREFIX));
-    if oversized {
-        let original = headers
-            .get("grpc-message")
-            .and_then(|message| message.to_str().ok())
-            .unwrap_or_default()
-            .replace("Error,%20decoded%20message%20length%20too%20large", "");
-        let message = format!(
-            "request:%20larger%20than%20this%20node%20accepts%20(api.max_request_bytes){original}"
-        );
-        headers.insert("grpc-status", HeaderValue::from_static("8"));
-        if let Ok(message) = HeaderValue::from_str(&message) {
-            headers.insert("grpc-message", message);
-        }
+    if headers.get("grpc-status").map(HeaderValue::as_bytes) != Some(GRPC_OUT_OF_RANGE) {
+        return response;
+    }
+    let Some(detail) = headers
+        .get("grpc-message")
+        .and_then(|message| message.to_str().ok())
+        .and_then(|message| message.strip_prefix(OVERSIZE_MESSAGE_PREFIX))
+    else {
+        return response;
+    };
+    let message = format!(
+        "request:%20larger%20than%20this%20node%20accepts%20(api.max_request_bytes){detail}"
+    );
+    headers.insert("grpc-status", HeaderValue::from_static("8"));
+    if let Ok(message) = HeaderValue::from_str(&message) {
+        headers.insert("grpc-message", message);
     }
     response
 }

@@ -154,7 +154,7 @@ pub fn forbidden_range_of(block: &Ipv4Net) -> Option<&'static ForbiddenRange> {
 }
 
 /// The loopback block: EIPs and members may use it only on the loopback binder.
-pub const LOOPBACK: Ipv4Net = forbidden(127, 0, 0, 0, 8, "loopback (127.0.0.0/8)").block;
+pub const LOOPBACK: Ipv4Net = Ipv4Net::new_assert(Ipv4Addr::new(127, 0, 0, 0), 8);
 
 #[cfg(test)]
 mod tests {
