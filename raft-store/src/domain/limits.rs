@@ -43,6 +43,53 @@ impl Rules {
     }
 }
 
+// Field limits (checked by `validate.rs`, at every log format).
+
+/// Names: 1 to 32 characters.
+pub const MAX_NAME_CHARS: usize = 32;
+/// Descriptions: at most 256 characters.
+pub const MAX_DESCRIPTION_CHARS: usize = 256;
+/// Tags per resource.
+pub const MAX_TAGS: usize = 50;
+/// Characters in a tag key.
+pub const MAX_TAG_KEY_CHARS: usize = 128;
+/// Characters in a tag value.
+pub const MAX_TAG_VALUE_CHARS: usize = 256;
+/// Characters in a client token.
+pub const MAX_CLIENT_TOKEN_CHARS: usize = 64;
+/// The largest connection limit.
+pub const MAX_CONNECTION_LIMIT: i64 = 1_000_000;
+/// The largest member weight.
+pub const MAX_WEIGHT: u32 = 100;
+/// The weight of a member that does not name one.
+pub const DEFAULT_WEIGHT: u8 = 10;
+/// Listener idle timeout bounds and default, in seconds.
+pub const MAX_IDLE_TIMEOUT_S: u32 = 4000;
+/// The idle timeout of a listener that does not name one.
+pub const DEFAULT_IDLE_TIMEOUT_S: u32 = 60;
+/// Shortest and longest prefix of a network or subnet.
+pub const CIDR_PREFIX_RANGE: std::ops::RangeInclusive<u8> = 8..=30;
+/// Characters in a health check path.
+pub const MAX_HTTP_PATH_CHARS: usize = 1000;
+/// PEM text of a certificate chain or key.
+pub const MAX_PEM_BYTES: usize = 64 * 1024;
+
+/// Defaults and bounds of the settings.
+pub mod settings_limits {
+    /// A day.
+    pub const DEFAULT_CLIENT_TOKEN_RETENTION_MS: u64 = 24 * 60 * 60 * 1000;
+    /// A week at most.
+    pub const MAX_CLIENT_TOKEN_RETENTION_MS: u64 = 7 * 24 * 60 * 60 * 1000;
+    /// Tokens remembered by default.
+    pub const DEFAULT_CLIENT_TOKEN_CAPACITY: u32 = 100_000;
+    /// Tokens remembered at most.
+    pub const MAX_CLIENT_TOKEN_CAPACITY: u32 = 1_000_000;
+    /// Revisions of history kept by default.
+    pub const DEFAULT_HISTORY_RETENTION_REVISIONS: u64 = 100_000;
+    /// Revisions of history kept at most.
+    pub const MAX_HISTORY_RETENTION_REVISIONS: u64 = 10_000_000;
+}
+
 /// Resources one command may create: ids pack a 16-bit ordinal beside the
 /// log index, so this is the id space of one log entry.
 pub const MAX_RESOURCES_PER_COMMAND: usize = u16::MAX as usize;

@@ -322,21 +322,7 @@ pub struct Settings {
     pub revision: Revision,
 }
 
-/// Defaults and bounds of the settings.
-pub mod settings_limits {
-    /// A day.
-    pub const DEFAULT_CLIENT_TOKEN_RETENTION_MS: u64 = 24 * 60 * 60 * 1000;
-    /// A week at most.
-    pub const MAX_CLIENT_TOKEN_RETENTION_MS: u64 = 7 * 24 * 60 * 60 * 1000;
-    /// Tokens remembered by default.
-    pub const DEFAULT_CLIENT_TOKEN_CAPACITY: u32 = 100_000;
-    /// Tokens remembered at most.
-    pub const MAX_CLIENT_TOKEN_CAPACITY: u32 = 1_000_000;
-    /// Revisions of history kept by default.
-    pub const DEFAULT_HISTORY_RETENTION_REVISIONS: u64 = 100_000;
-    /// Revisions of history kept at most.
-    pub const MAX_HISTORY_RETENTION_REVISIONS: u64 = 10_000_000;
-}
+pub use super::limits::settings_limits;
 
 impl Default for Settings {
     fn default() -> Self {

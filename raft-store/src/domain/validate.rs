@@ -9,34 +9,12 @@ use ipnet::Ipv4Net;
 use super::model::{ConnectionLimit, StatusCodeRange};
 use super::rejection::Rejection;
 
-/// Names: 1 to 32 characters.
-pub const MAX_NAME_CHARS: usize = 32;
-/// Descriptions: at most 256 characters.
-pub const MAX_DESCRIPTION_CHARS: usize = 256;
-/// Tags per resource.
-pub const MAX_TAGS: usize = 50;
-/// Characters in a tag key.
-pub const MAX_TAG_KEY_CHARS: usize = 128;
-/// Characters in a tag value.
-pub const MAX_TAG_VALUE_CHARS: usize = 256;
-/// Characters in a client token.
-pub const MAX_CLIENT_TOKEN_CHARS: usize = 64;
-/// The largest connection limit.
-pub const MAX_CONNECTION_LIMIT: i64 = 1_000_000;
-/// The largest member weight.
-pub const MAX_WEIGHT: u32 = 100;
-/// The weight of a member that does not name one.
-pub const DEFAULT_WEIGHT: u8 = 10;
-/// Listener idle timeout bounds and default, in seconds.
-pub const MAX_IDLE_TIMEOUT_S: u32 = 4000;
-/// The idle timeout of a listener that does not name one.
-pub const DEFAULT_IDLE_TIMEOUT_S: u32 = 60;
-/// Shortest and longest prefix of a network or subnet.
-pub const CIDR_PREFIX_RANGE: std::ops::RangeInclusive<u8> = 8..=30;
-/// Characters in a health check path.
-pub const MAX_HTTP_PATH_CHARS: usize = 1000;
-/// PEM text of a certificate chain or key.
-pub const MAX_PEM_BYTES: usize = 64 * 1024;
+// The field limits live with every other limit; named here for the rules.
+pub use super::limits::{
+    CIDR_PREFIX_RANGE, DEFAULT_IDLE_TIMEOUT_S, DEFAULT_WEIGHT, MAX_CLIENT_TOKEN_CHARS,
+    MAX_CONNECTION_LIMIT, MAX_DESCRIPTION_CHARS, MAX_HTTP_PATH_CHARS, MAX_IDLE_TIMEOUT_S,
+    MAX_NAME_CHARS, MAX_PEM_BYTES, MAX_TAG_KEY_CHARS, MAX_TAG_VALUE_CHARS, MAX_TAGS, MAX_WEIGHT,
+};
 
 /// A name: 1 to 32 letters (any script, Chinese included), digits, `_` and `-`.
 pub fn name(field: &str, raw: &str) -> Result<String, Rejection> {
