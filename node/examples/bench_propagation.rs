@@ -19,7 +19,7 @@ use std::time::{Duration, Instant};
 
 use fulcrum_api::{Client, v1};
 use fulcrum_node::agent::Agent;
-use fulcrum_node::config::{AgentConfig, Overrides};
+use fulcrum_node::config::{AgentConfig, Given};
 
 const EIP: Ipv4Addr = Ipv4Addr::new(127, 88, 0, 1);
 
@@ -104,15 +104,14 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut directories = Vec::new();
     for (n, (api, raft)) in bound.into_iter().enumerate() {
         let directory = tempfile::tempdir()?;
-        let overrides = Overrides {
-            id: Some((n + 1).to_string()),
-            data_dir: Some(directory.path().display().to_string()),
-            api_address: Some(api.local_addr()?.to_string()),
-            raft_address: Some(raft.local_addr()?.to_string()),
-            initial_members: Some(initial.clone()),
-            eip_pool: Some("127.77.0.0/16".into()),
-            ..Overrides::default()
-        };
+        let overrides = Given::from_pairs([
+            ("node.id", (n + 1).to_string()),
+            ("node.data_dir", directory.path().display().to_string()),
+            ("node.api_address", api.local_addr()?.to_string()),
+            ("node.raft_address", raft.local_addr()?.to_string()),
+            ("cluster.initial_members", initial.clone()),
+            ("cluster.eip_pool", "127.77.0.0/16".to_owned()),
+        ])?;
         let config = AgentConfig::resolve(None, overrides, false)?;
         agents.push(Agent::start_on(config, api, raft).await?);
         directories.push(directory);

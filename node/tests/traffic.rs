@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use fulcrum_api::{Client, v1};
 use fulcrum_node::agent::Agent;
-use fulcrum_node::config::{AgentConfig, Overrides};
+use fulcrum_node::config::{AgentConfig, Given};
 use tokio::net::TcpListener;
 use tokio::time::Instant;
 
@@ -86,19 +86,19 @@ async fn cluster(count: usize) -> (Vec<Option<Agent>>, Vec<tempfile::TempDir>) {
     let (mut agents, mut directories) = (Vec::new(), Vec::new());
     for (n, (api, raft)) in listeners.into_iter().enumerate() {
         let directory = tempfile::tempdir().unwrap();
-        let overrides = Overrides {
-            id: Some((n + 1).to_string()),
-            data_dir: Some(directory.path().display().to_string()),
-            api_address: Some(api.local_addr().unwrap().to_string()),
-            raft_address: Some(raft.local_addr().unwrap().to_string()),
-            initial_members: Some(initial.join(",")),
-            eip_pool: Some("127.77.0.0/16".into()),
-            dataplane_threads: Some("1".into()),
-            heartbeat_ms: Some("50".into()),
-            election_timeout_min_ms: Some("300".into()),
-            election_timeout_max_ms: Some("600".into()),
-            ..Overrides::default()
-        };
+        let overrides = Given::from_pairs([
+            ("node.id", (n + 1).to_string()),
+            ("node.data_dir", directory.path().display().to_string()),
+            ("node.api_address", api.local_addr().unwrap().to_string()),
+            ("node.raft_address", raft.local_addr().unwrap().to_string()),
+            ("cluster.initial_members", initial.join(",")),
+            ("cluster.eip_pool", "127.77.0.0/16".to_owned()),
+            ("dataplane.threads", "1".to_owned()),
+            ("raft.heartbeat_ms", "50".to_owned()),
+            ("raft.election_timeout_min_ms", "300".to_owned()),
+            ("raft.election_timeout_max_ms", "600".to_owned()),
+        ])
+        .unwrap();
         let config = AgentConfig::resolve(None, overrides, false).unwrap();
         agents.push(Some(Agent::start_on(config, api, raft).await.unwrap()));
         directories.push(directory);

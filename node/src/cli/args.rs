@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand};
 
 use super::output::Format;
-use crate::config::Overrides;
+use super::setting_flags::SettingFlags;
 
 /// Fulcrum: a load balancer service on a Raft-replicated log.
 #[derive(Debug, Parser)]
@@ -83,70 +83,9 @@ pub struct AgentArgs {
     /// loopback EIP pool 127.77.0.0/16; no root needed.
     #[arg(long)]
     pub dev: bool,
-    /// node.id
-    #[arg(long)]
-    pub id: Option<String>,
-    /// node.data_dir
-    #[arg(long)]
-    pub data_dir: Option<String>,
-    /// node.api_address (IP:port)
-    #[arg(long)]
-    pub api_address: Option<String>,
-    /// node.raft_address (IP:port)
-    #[arg(long)]
-    pub raft_address: Option<String>,
-    /// cluster.initial_members, as ID=RAFT_ADDRESS/API_ADDRESS,...
-    #[arg(long)]
-    pub initial_members: Option<String>,
-    /// cluster.join: the API address of a member to join
-    #[arg(long)]
-    pub join: Option<String>,
-    /// cluster.eip_pool, as CIDR,CIDR
-    #[arg(long)]
-    pub eip_pool: Option<String>,
-    /// dataplane.threads
-    #[arg(long)]
-    pub dataplane_threads: Option<String>,
-    /// dataplane.driver: auto (io_uring where available) or epoll
-    #[arg(long)]
-    pub dataplane_driver: Option<String>,
-    /// eip.binder: linux (an interface, nftables, ARP) or loopback (127.0.0.0/8)
-    #[arg(long)]
-    pub eip_binder: Option<String>,
-    /// eip.interface: where the Linux binder puts EIP addresses
-    #[arg(long)]
-    pub eip_interface: Option<String>,
-    /// raft.heartbeat_ms
-    #[arg(long)]
-    pub heartbeat_ms: Option<String>,
-    /// raft.election_timeout_min_ms
-    #[arg(long)]
-    pub election_timeout_min_ms: Option<String>,
-    /// raft.election_timeout_max_ms
-    #[arg(long)]
-    pub election_timeout_max_ms: Option<String>,
-}
-
-impl AgentArgs {
-    /// The flags as configuration overrides.
-    pub fn overrides(&self) -> Overrides {
-        Overrides {
-            id: self.id.clone(),
-            data_dir: self.data_dir.clone(),
-            api_address: self.api_address.clone(),
-            raft_address: self.raft_address.clone(),
-            initial_members: self.initial_members.clone(),
-            join: self.join.clone(),
-            eip_pool: self.eip_pool.clone(),
-            dataplane_threads: self.dataplane_threads.clone(),
-            dataplane_driver: self.dataplane_driver.clone(),
-            eip_binder: self.eip_binder.clone(),
-            eip_interface: self.eip_interface.clone(),
-            heartbeat_ms: self.heartbeat_ms.clone(),
-            election_timeout_min_ms: self.election_timeout_min_ms.clone(),
-            election_timeout_max_ms: self.election_timeout_max_ms.clone(),
-        }
-    }
+    /// Every setting as a flag (see `fulcrum agent --help`).
+    #[command(flatten)]
+    pub settings: SettingFlags,
 }
 
 /// Name, description and tags, shared by every `create`.

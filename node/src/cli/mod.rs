@@ -6,6 +6,7 @@
 pub mod args;
 pub mod output;
 mod resolve;
+pub mod setting_flags;
 
 use std::process::ExitCode;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -172,9 +173,8 @@ pub fn agent_config(
         }
         None => None,
     };
-    let overrides =
-        crate::config::Overrides::from_environment(vars).overridden_by(args.overrides());
-    crate::config::AgentConfig::resolve(text.as_deref(), overrides, args.dev)
+    let over = crate::config::Given::from_environment(vars).overridden_by(args.settings.given()?);
+    crate::config::AgentConfig::resolve(text.as_deref(), over, args.dev)
 }
 
 /// Runs a client command (every subcommand but `agent`).

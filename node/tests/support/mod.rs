@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use fulcrum_api::Client;
 use fulcrum_node::agent::Agent;
-use fulcrum_node::config::{AgentConfig, Membership, Overrides};
+use fulcrum_node::config::{AgentConfig, Given, Membership};
 use tokio::net::TcpListener;
 use tokio::time::Instant;
 
@@ -101,18 +101,20 @@ pub async fn configs(
     let mut configs = Vec::new();
     for (n, ((api, raft), bound)) in addresses.into_iter().zip(listeners).enumerate() {
         let directory = tempfile::tempdir().unwrap();
-        let overrides = Overrides {
-            id: Some((n + 1).to_string()),
-            data_dir: Some(directory.path().display().to_string()),
-            api_address: Some(api.to_string()),
-            raft_address: Some(raft.to_string()),
-            initial_members: ((n as u64) < bootstrap).then(|| initial.join(",")),
-            eip_pool: Some("127.77.0.0/16".into()),
-            heartbeat_ms: Some("50".into()),
-            election_timeout_min_ms: Some("300".into()),
-            election_timeout_max_ms: Some("600".into()),
-            ..Overrides::default()
-        };
+        let mut overrides = Given::from_pairs([
+            ("node.id", (n + 1).to_string()),
+            ("node.data_dir", directory.path().display().to_string()),
+            ("node.api_address", api.to_string()),
+            ("node.raft_address", raft.to_string()),
+            ("cluster.eip_pool", "127.77.0.0/16".to_owned()),
+            ("raft.heartbeat_ms", "50".to_owned()),
+            ("raft.election_timeout_min_ms", "300".to_owned()),
+            ("raft.election_timeout_max_ms", "600".to_owned()),
+        ])
+        .unwrap();
+        if let Some(value) = ((n as u64) < bootstrap).then(|| initial.join(",")) {
+            overrides.set("cluster.initial_members", value).unwrap();
+        }
         let mut config = AgentConfig::resolve(None, overrides, false).unwrap();
         // Snapshot often and keep no log behind it, so a member that falls
         // behind can only catch up from a snapshot.
