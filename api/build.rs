@@ -1,9 +1,12 @@
-//! Compiles `proto/fulcrum/v1/*.proto` with protox, a protobuf compiler written
+//! Compiles `proto/fulcrum/v1/*.proto` (the public contract) and
+//! `proto/fulcrum/internal/v1/*.proto` (the peers' service) with protox, a protobuf compiler written
 //! in Rust, so that building needs no system `protoc`.
 
 use std::path::PathBuf;
 
 const PROTO_ROOT: &str = "proto";
+/// The package of the public contract; the others are internal.
+const PUBLIC_PACKAGE: &str = "fulcrum.v1";
 const PROTO_FILES: &[&str] = &[
     "fulcrum/v1/common.proto",
     "fulcrum/v1/resources.proto",
@@ -16,7 +19,7 @@ const PROTO_FILES: &[&str] = &[
     "fulcrum/v1/events.proto",
     "fulcrum/v1/cluster.proto",
     "fulcrum/v1/log.proto",
-    "fulcrum/v1/raft.proto",
+    "fulcrum/internal/v1/raft.proto",
 ];
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -27,9 +30,12 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .collect();
     let descriptors = protox::compile(&files, [PROTO_ROOT])?;
 
-    // Kept for gRPC server reflection.
+    // Kept for gRPC server reflection: the public files only, so that the
+    // API port never describes the peers' service.
     let out_dir = PathBuf::from(std::env::var("OUT_DIR")?);
-    let descriptor_bytes = prost::Message::encode_to_vec(&descriptors);
+    let mut public = descriptors.clone();
+    public.file.retain(|file| file.package() == PUBLIC_PACKAGE);
+    let descriptor_bytes = prost::Message::encode_to_vec(&public);
     std::fs::write(out_dir.join("fulcrum_descriptor.bin"), descriptor_bytes)?;
 
     tonic_prost_build::configure()

@@ -11,11 +11,23 @@ pub mod v1 {
     tonic::include_proto!("fulcrum.v1");
 }
 
+/// The `fulcrum.internal.v1` package: Raft's records and the peers' own
+/// service (Raft, forwarded proposals, read index, leadership transfer,
+/// data-plane status), served on the peer port only.
+pub mod internal {
+    /// Version 1 of the internal package.
+    #[allow(missing_docs, unreachable_pub, clippy::all)]
+    pub mod v1 {
+        tonic::include_proto!("fulcrum.internal.v1");
+    }
+}
+
 pub mod client;
 
 pub use client::Client;
 
-/// The encoded `FileDescriptorSet` of the whole contract, for gRPC server reflection.
+/// The encoded `FileDescriptorSet` of the public contract (`fulcrum.v1`),
+/// for gRPC server reflection; the internal package is left out.
 pub const FILE_DESCRIPTOR_SET: &[u8] =
     include_bytes!(concat!(env!("OUT_DIR"), "/fulcrum_descriptor.bin"));
 
@@ -56,6 +68,11 @@ mod tests {
                 "{expected} missing from {services:?}"
             );
         }
+        assert!(
+            !services.contains(&"RaftService"),
+            "the peers' service must not be described on the public port: {services:?}"
+        );
+        assert!(set.file.iter().all(|file| file.package() == "fulcrum.v1"));
     }
 
     #[test]

@@ -18,6 +18,7 @@ use std::net::{Ipv4Addr, SocketAddr};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
+use fulcrum_api::internal::v1 as internal;
 use fulcrum_api::v1;
 use fulcrum_dataplane as dataplane;
 use fulcrum_raft_store::domain::projection::dataplane::{
@@ -163,16 +164,16 @@ impl NodeDataPlane {
 
     /// What this node's data plane has applied and observed, as the internal
     /// `DataPlaneStatus` call answers it.
-    pub fn status(&self) -> v1::DataPlaneStatusResponse {
+    pub fn status(&self) -> internal::DataPlaneStatusResponse {
         let counters = self.forwarder.counters();
-        v1::DataPlaneStatusResponse {
+        internal::DataPlaneStatusResponse {
             owner: self.is_owner(),
             applied_revision: self.applied_revision(),
             members: self
                 .forwarder
                 .health()
                 .into_iter()
-                .map(|((_, member_id), health)| v1::MemberVerdict {
+                .map(|((_, member_id), health)| internal::MemberVerdict {
                     member_id,
                     healthy: health.healthy,
                 })
@@ -240,9 +241,9 @@ const LOCAL_STATUS_REUSE: Duration = Duration::from_millis(20);
 pub struct OwnerReport {
     local: Arc<NodeDataPlane>,
     /// This node's status, and when it was taken.
-    local_status: Mutex<Option<(Instant, Arc<v1::DataPlaneStatusResponse>)>>,
+    local_status: Mutex<Option<(Instant, Arc<internal::DataPlaneStatusResponse>)>>,
     /// The owner's last answer, while another node is the owner.
-    remote: Mutex<Option<Arc<v1::DataPlaneStatusResponse>>>,
+    remote: Mutex<Option<Arc<internal::DataPlaneStatusResponse>>>,
 }
 
 impl OwnerReport {
@@ -255,7 +256,7 @@ impl OwnerReport {
         }
     }
 
-    fn owners_status(&self) -> Option<Arc<v1::DataPlaneStatusResponse>> {
+    fn owners_status(&self) -> Option<Arc<internal::DataPlaneStatusResponse>> {
         if self.local.is_owner() {
             let mut cached = self
                 .local_status

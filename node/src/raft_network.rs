@@ -6,10 +6,10 @@ use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use fulcrum_api::v1;
-use fulcrum_api::v1::raft_service_client::RaftServiceClient;
+use fulcrum_api::internal::v1 as internal;
 use fulcrum_raft_store::raft::{ClusterNode, SnapshotFile, TypeConfig, Vote, rpc};
 use futures::StreamExt;
+use internal::raft_service_client::RaftServiceClient;
 use openraft::error::{NetworkError, RPCError, ReplicationClosed, StreamingError, Unreachable};
 use openraft::network::{RPCOption, RaftNetworkFactory, RaftNetworkV2};
 use openraft::raft::{
@@ -272,9 +272,9 @@ impl RaftNetworkV2<TypeConfig> for PeerClient {
             .await
             .map_err(|error| self.unreachable(error))?
             .len();
-        let header = v1::RaftSnapshotChunk {
-            part: Some(v1::raft_snapshot_chunk::Part::Header(
-                v1::RaftSnapshotHeader {
+        let header = internal::RaftSnapshotChunk {
+            part: Some(internal::raft_snapshot_chunk::Part::Header(
+                internal::RaftSnapshotHeader {
                     vote: Some(rpc::vote_to_wire(&vote)),
                     meta: Some(rpc::snapshot_meta_to_wire(&snapshot.meta)),
                     total_bytes,
@@ -291,8 +291,8 @@ impl RaftNetworkV2<TypeConfig> for PeerClient {
                 Ok(read) => {
                     buffer.truncate(read);
                     Some((
-                        v1::RaftSnapshotChunk {
-                            part: Some(v1::raft_snapshot_chunk::Part::Data(buffer)),
+                        internal::RaftSnapshotChunk {
+                            part: Some(internal::raft_snapshot_chunk::Part::Data(buffer)),
                         },
                         Some(file),
                     ))

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
-use fulcrum_api::v1;
+use fulcrum_api::internal::v1 as internal;
 use fulcrum_raft_store::raft::{RECEIVING_PREFIX, SnapshotFile, StateMachine, TypeConfig, rpc};
 use openraft::Raft;
 use tokio::io::AsyncWriteExt;
@@ -93,18 +93,18 @@ impl RaftService {
     }
 
     /// The gRPC server for this service, with Fulcrum's message limits.
-    pub fn into_server(self) -> v1::raft_service_server::RaftServiceServer<Self> {
-        v1::raft_service_server::RaftServiceServer::new(self)
+    pub fn into_server(self) -> internal::raft_service_server::RaftServiceServer<Self> {
+        internal::raft_service_server::RaftServiceServer::new(self)
             .max_decoding_message_size(crate::raft_network::MAX_RAFT_MESSAGE_BYTES)
             .max_encoding_message_size(crate::raft_network::MAX_RAFT_MESSAGE_BYTES)
     }
 
     async fn receive_snapshot(
         &self,
-        mut stream: Streaming<v1::RaftSnapshotChunk>,
-    ) -> Result<v1::RaftSnapshotResponse, Status> {
+        mut stream: Streaming<internal::RaftSnapshotChunk>,
+    ) -> Result<internal::RaftSnapshotResponse, Status> {
         let header = match stream.message().await?.and_then(|chunk| chunk.part) {
-            Some(v1::raft_snapshot_chunk::Part::Header(header)) => header,
+            Some(internal::raft_snapshot_chunk::Part::Header(header)) => header,
             _ => {
                 return Err(Status::invalid_argument(
                     "a snapshot stream starts with its header",
@@ -150,14 +150,14 @@ impl RaftService {
             .install_full_snapshot(vote, snapshot)
             .await
             .map_err(|error| Status::unavailable(error.to_string()))?;
-        Ok(v1::RaftSnapshotResponse {
+        Ok(internal::RaftSnapshotResponse {
             vote: Some(rpc::vote_to_wire(&response.vote)),
         })
     }
 
     async fn write_chunks(
         &self,
-        stream: &mut Streaming<v1::RaftSnapshotChunk>,
+        stream: &mut Streaming<internal::RaftSnapshotChunk>,
         path: &std::path::Path,
         total_bytes: u64,
     ) -> Result<(), Status> {
@@ -167,7 +167,7 @@ impl RaftService {
         let mut file = tokio::fs::File::create(path).await.map_err(io)?;
         let mut received = 0u64;
         while let Some(chunk) = stream.message().await? {
-            let Some(v1::raft_snapshot_chunk::Part::Data(data)) = chunk.part else {
+            let Some(internal::raft_snapshot_chunk::Part::Data(data)) = chunk.part else {
                 return Err(Status::invalid_argument(
                     "only the first snapshot chunk is a header",
                 ));
@@ -190,11 +190,11 @@ impl RaftService {
 }
 
 #[tonic::async_trait]
-impl v1::raft_service_server::RaftService for RaftService {
+impl internal::raft_service_server::RaftService for RaftService {
     async fn append_entries(
         &self,
-        request: Request<v1::RaftAppendRequest>,
-    ) -> Result<Response<v1::RaftAppendResponse>, Status> {
+        request: Request<internal::RaftAppendRequest>,
+    ) -> Result<Response<internal::RaftAppendResponse>, Status> {
         self.admit(request.metadata(), Unknown::Adopt)?;
         let request = rpc::append_request_from_wire(request.into_inner())
             .map_err(|error| Status::invalid_argument(error.to_string()))?;
@@ -208,8 +208,8 @@ impl v1::raft_service_server::RaftService for RaftService {
 
     async fn vote(
         &self,
-        request: Request<v1::RaftVoteRequest>,
-    ) -> Result<Response<v1::RaftVoteResponse>, Status> {
+        request: Request<internal::RaftVoteRequest>,
+    ) -> Result<Response<internal::RaftVoteResponse>, Status> {
         self.admit(request.metadata(), Unknown::Refuse)?;
         let request = rpc::vote_request_from_wire(request.get_ref())
             .map_err(|error| Status::invalid_argument(error.to_string()))?;
@@ -228,8 +228,8 @@ impl v1::raft_service_server::RaftService for RaftService {
 
     async fn install_snapshot(
         &self,
-        request: Request<Streaming<v1::RaftSnapshotChunk>>,
-    ) -> Result<Response<v1::RaftSnapshotResponse>, Status> {
+        request: Request<Streaming<internal::RaftSnapshotChunk>>,
+    ) -> Result<Response<internal::RaftSnapshotResponse>, Status> {
         self.admit(request.metadata(), Unknown::Adopt)?;
         self.receive_snapshot(request.into_inner())
             .await
@@ -238,8 +238,8 @@ impl v1::raft_service_server::RaftService for RaftService {
 
     async fn propose(
         &self,
-        request: Request<v1::ProposeRequest>,
-    ) -> Result<Response<v1::ProposeResponse>, Status> {
+        request: Request<internal::ProposeRequest>,
+    ) -> Result<Response<internal::ProposeResponse>, Status> {
         self.admit(request.metadata(), Unknown::Refuse)?;
         let deadline = deadline_of(request.metadata(), FORWARDED_DEFAULT_DEADLINE);
         let request = request.into_inner();
@@ -253,42 +253,44 @@ impl v1::raft_service_server::RaftService for RaftService {
             .await?
         {
             LeaderAnswer::Answered((log_index, receipt)) => {
-                v1::propose_response::Outcome::Receipt(v1::ProposeReceipt {
+                internal::propose_response::Outcome::Receipt(internal::ProposeReceipt {
                     log_index,
                     revision: receipt.revision,
                     resource_id: receipt.resource_id,
                 })
             }
             LeaderAnswer::NotLeader(leader_id) => {
-                v1::propose_response::Outcome::NotLeader(v1::NotLeader { leader_id })
+                internal::propose_response::Outcome::NotLeader(internal::NotLeader { leader_id })
             }
         };
-        Ok(Response::new(v1::ProposeResponse {
+        Ok(Response::new(internal::ProposeResponse {
             outcome: Some(outcome),
         }))
     }
 
     async fn read_index(
         &self,
-        request: Request<v1::ReadIndexRequest>,
-    ) -> Result<Response<v1::ReadIndexResponse>, Status> {
+        request: Request<internal::ReadIndexRequest>,
+    ) -> Result<Response<internal::ReadIndexResponse>, Status> {
         self.admit(request.metadata(), Unknown::Refuse)?;
         let deadline = deadline_of(request.metadata(), FORWARDED_DEFAULT_DEADLINE);
         let outcome = match self.replica.read_index_as_leader(deadline).await? {
-            LeaderAnswer::Answered(index) => v1::read_index_response::Outcome::ReadIndex(index),
+            LeaderAnswer::Answered(index) => {
+                internal::read_index_response::Outcome::ReadIndex(index)
+            }
             LeaderAnswer::NotLeader(leader_id) => {
-                v1::read_index_response::Outcome::NotLeader(v1::NotLeader { leader_id })
+                internal::read_index_response::Outcome::NotLeader(internal::NotLeader { leader_id })
             }
         };
-        Ok(Response::new(v1::ReadIndexResponse {
+        Ok(Response::new(internal::ReadIndexResponse {
             outcome: Some(outcome),
         }))
     }
 
     async fn transfer_leader(
         &self,
-        request: Request<v1::RaftTransferLeaderRequest>,
-    ) -> Result<Response<v1::RaftTransferLeaderResponse>, Status> {
+        request: Request<internal::RaftTransferLeaderRequest>,
+    ) -> Result<Response<internal::RaftTransferLeaderResponse>, Status> {
         self.admit(request.metadata(), Unknown::Refuse)?;
         let request = rpc::transfer_leader_request_from_wire(request.get_ref())
             .map_err(|error| Status::invalid_argument(error.to_string()))?;
@@ -297,7 +299,7 @@ impl v1::raft_service_server::RaftService for RaftService {
             .handle_transfer_leader(request)
             .await
             .map_err(|fatal| Status::unavailable(fatal.to_string()))?;
-        Ok(Response::new(v1::RaftTransferLeaderResponse {
+        Ok(Response::new(internal::RaftTransferLeaderResponse {
             refused: outcome
                 .err()
                 .map(|error| error.to_string())
@@ -307,8 +309,8 @@ impl v1::raft_service_server::RaftService for RaftService {
 
     async fn data_plane_status(
         &self,
-        request: Request<v1::DataPlaneStatusRequest>,
-    ) -> Result<Response<v1::DataPlaneStatusResponse>, Status> {
+        request: Request<internal::DataPlaneStatusRequest>,
+    ) -> Result<Response<internal::DataPlaneStatusResponse>, Status> {
         self.admit(request.metadata(), Unknown::Refuse)?;
         Ok(Response::new(self.data_plane.status()))
     }

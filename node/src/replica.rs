@@ -18,6 +18,7 @@ use std::net::Ipv4Addr;
 use std::sync::{Arc, RwLockReadGuard};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use fulcrum_api::internal::v1 as internal;
 use fulcrum_api::{LOG_FORMAT_VERSION, v1};
 use fulcrum_raft_store::domain::{Receipt, State};
 use fulcrum_raft_store::raft::{ClusterNode, Proposal, SharedState, StateMachine, TypeConfig};
@@ -240,7 +241,7 @@ impl Replica {
             .peers
             .raft_client(&node.raft_address)
             .map_err(Forwarding::NotSent)?;
-        let mut request = tonic::Request::new(v1::ProposeRequest {
+        let mut request = tonic::Request::new(internal::ProposeRequest {
             client_token: client_token.to_owned(),
             command: Some(command.clone()),
         });
@@ -251,14 +252,16 @@ impl Replica {
             .map_err(|status| Forwarding::classify(leader, status))?
             .into_inner();
         match reply.outcome {
-            Some(v1::propose_response::Outcome::Receipt(receipt)) => Ok(LeaderAnswer::Answered((
-                receipt.log_index,
-                Receipt {
-                    revision: receipt.revision,
-                    resource_id: receipt.resource_id,
-                },
-            ))),
-            Some(v1::propose_response::Outcome::NotLeader(not_leader)) => {
+            Some(internal::propose_response::Outcome::Receipt(receipt)) => {
+                Ok(LeaderAnswer::Answered((
+                    receipt.log_index,
+                    Receipt {
+                        revision: receipt.revision,
+                        resource_id: receipt.resource_id,
+                    },
+                )))
+            }
+            Some(internal::propose_response::Outcome::NotLeader(not_leader)) => {
                 Ok(LeaderAnswer::NotLeader(not_leader.leader_id))
             }
             None => Err(Forwarding::Lost(format!(
@@ -329,7 +332,7 @@ impl Replica {
         deadline: Instant,
     ) -> Result<LeaderAnswer<u64>, String> {
         let mut client = self.peers.raft_client(&node.raft_address)?;
-        let mut request = tonic::Request::new(v1::ReadIndexRequest {});
+        let mut request = tonic::Request::new(internal::ReadIndexRequest {});
         request.set_timeout(remaining(deadline));
         let reply = client
             .read_index(request)
@@ -337,10 +340,10 @@ impl Replica {
             .map_err(|status| format!("node {leader}: {}", status.message()))?
             .into_inner();
         match reply.outcome {
-            Some(v1::read_index_response::Outcome::ReadIndex(index)) => {
+            Some(internal::read_index_response::Outcome::ReadIndex(index)) => {
                 Ok(LeaderAnswer::Answered(index))
             }
-            Some(v1::read_index_response::Outcome::NotLeader(not_leader)) => {
+            Some(internal::read_index_response::Outcome::NotLeader(not_leader)) => {
                 Ok(LeaderAnswer::NotLeader(not_leader.leader_id))
             }
             None => Err(format!(
@@ -356,10 +359,10 @@ impl Replica {
     pub async fn leader_data_plane_status(
         &self,
         timeout: Duration,
-    ) -> Result<v1::DataPlaneStatusResponse, String> {
+    ) -> Result<internal::DataPlaneStatusResponse, String> {
         let (leader, node) = self.leader().ok_or("no leader is known")?;
         let mut client = self.peers.raft_client(&node.raft_address)?;
-        let mut request = tonic::Request::new(v1::DataPlaneStatusRequest {});
+        let mut request = tonic::Request::new(internal::DataPlaneStatusRequest {});
         request.set_timeout(timeout);
         client
             .data_plane_status(request)

@@ -8,6 +8,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
+use fulcrum_api::internal::v1 as internal;
 use fulcrum_api::{LOG_FORMAT_VERSION, v1};
 use fulcrum_node::cluster_id::{CLUSTER_ID_HEADER, ClusterIdentity};
 use fulcrum_node::raft_network::PeerNetwork;
@@ -281,9 +282,9 @@ async fn a_message_from_another_cluster_is_refused() {
         .connect()
         .await
         .unwrap();
-    let mut client = v1::raft_service_client::RaftServiceClient::new(channel);
-    let vote = || v1::RaftVoteRequest {
-        vote: Some(v1::RaftVote {
+    let mut client = internal::raft_service_client::RaftServiceClient::new(channel);
+    let vote = || internal::RaftVoteRequest {
+        vote: Some(internal::RaftVote {
             term: 1,
             node_id: 2,
             committed: false,

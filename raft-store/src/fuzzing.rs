@@ -7,6 +7,7 @@
 //! that changes the value). Inputs the code rejects are fine; rejection is an
 //! answer, not a finding. Not an API: the module is hidden from the docs.
 
+use fulcrum_api::internal::v1 as internal;
 use fulcrum_api::v1;
 use prost::Message;
 
@@ -248,7 +249,7 @@ pub fn raft_codec(data: &[u8]) {
     match kind {
         CodecKind::AppendRequest => append_request(message),
         CodecKind::AppendResponse => {
-            let Ok(wire) = v1::RaftAppendResponse::decode(message) else {
+            let Ok(wire) = internal::RaftAppendResponse::decode(message) else {
                 return;
             };
             if let Ok(response) = rpc::append_response_from_wire(&wire) {
@@ -258,7 +259,7 @@ pub fn raft_codec(data: &[u8]) {
             }
         }
         CodecKind::VoteRequest => {
-            let Ok(wire) = v1::RaftVoteRequest::decode(message) else {
+            let Ok(wire) = internal::RaftVoteRequest::decode(message) else {
                 return;
             };
             if let Ok(request) = rpc::vote_request_from_wire(&wire) {
@@ -267,7 +268,7 @@ pub fn raft_codec(data: &[u8]) {
             }
         }
         CodecKind::VoteResponse => {
-            let Ok(wire) = v1::RaftVoteResponse::decode(message) else {
+            let Ok(wire) = internal::RaftVoteResponse::decode(message) else {
                 return;
             };
             if let Ok(response) = rpc::vote_response_from_wire(&wire) {
@@ -276,7 +277,7 @@ pub fn raft_codec(data: &[u8]) {
             }
         }
         CodecKind::TransferLeaderRequest => {
-            let Ok(wire) = v1::RaftTransferLeaderRequest::decode(message) else {
+            let Ok(wire) = internal::RaftTransferLeaderRequest::decode(message) else {
                 return;
             };
             if let Ok(request) = rpc::transfer_leader_request_from_wire(&wire) {
@@ -286,7 +287,7 @@ pub fn raft_codec(data: &[u8]) {
             }
         }
         CodecKind::SnapshotMeta => {
-            let Ok(wire) = v1::RaftSnapshotMeta::decode(message) else {
+            let Ok(wire) = internal::RaftSnapshotMeta::decode(message) else {
                 return;
             };
             if let Ok(meta) = rpc::snapshot_meta_from_wire(&wire) {
@@ -302,7 +303,7 @@ pub fn raft_codec(data: &[u8]) {
 }
 
 fn append_request(message: &[u8]) {
-    let Ok(wire) = v1::RaftAppendRequest::decode(message) else {
+    let Ok(wire) = internal::RaftAppendRequest::decode(message) else {
         return;
     };
     let Ok(request) = rpc::append_request_from_wire(wire) else {
@@ -383,27 +384,27 @@ fn stored(kind: CodecKind, value: &[u8]) {
     );
     match kind {
         CodecKind::StoredEntry => {
-            let Ok(entry) =
-                decode_message::<v1::RaftEntry>("log entry", payload).and_then(entry_from_wire)
+            let Ok(entry) = decode_message::<internal::RaftEntry>("log entry", payload)
+                .and_then(entry_from_wire)
             else {
                 return;
             };
             let stored = frame(&entry_to_wire(&entry).encode_to_vec());
             assert_eq!(encoded_entry_len(&entry), stored.len(), "encoded_entry_len");
             let back = unframe(place, key, &stored)
-                .and_then(|payload| decode_message::<v1::RaftEntry>("log entry", payload))
+                .and_then(|payload| decode_message::<internal::RaftEntry>("log entry", payload))
                 .and_then(entry_from_wire);
             assert!(matches!(&back, Ok(back) if *back == entry), "{back:?}");
         }
         CodecKind::StoredVote => {
-            let Ok(wire) = decode_message::<v1::RaftVote>("vote", payload) else {
+            let Ok(wire) = decode_message::<internal::RaftVote>("vote", payload) else {
                 return;
             };
             let vote = vote_from_wire(&wire);
             assert_eq!(vote_from_wire(&vote_to_wire(&vote)), vote, "vote");
         }
         CodecKind::StoredLogId => {
-            let Ok(wire) = decode_message::<v1::RaftLogId>("log id", payload) else {
+            let Ok(wire) = decode_message::<internal::RaftLogId>("log id", payload) else {
                 return;
             };
             let log_id = log_id_from_wire(&wire);
@@ -414,8 +415,9 @@ fn stored(kind: CodecKind, value: &[u8]) {
             );
         }
         _ => {
-            let Ok(stored) = decode_message::<v1::RaftStoredMembership>("membership", payload)
-                .and_then(|wire| stored_membership_from_wire(&wire))
+            let Ok(stored) =
+                decode_message::<internal::RaftStoredMembership>("membership", payload)
+                    .and_then(|wire| stored_membership_from_wire(&wire))
             else {
                 return;
             };

@@ -13,6 +13,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
+use fulcrum_api::internal::v1 as internal;
 use fulcrum_api::{LOG_FORMAT_VERSION, OLDEST_LOG_FORMAT_VERSION, v1};
 use fulcrum_raft_store::domain::State;
 use fulcrum_raft_store::fuzzing::{self, CodecKind};
@@ -421,7 +422,7 @@ fn raft_codec_seeds() -> Vec<(&'static str, Vec<u8>)> {
             "stored-log-id",
             input(
                 CodecKind::StoredLogId,
-                &v1::RaftLogId {
+                &internal::RaftLogId {
                     term: 3,
                     node_id: 2,
                     index: 41,

@@ -8,7 +8,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::io;
 
-use fulcrum_api::v1;
+use fulcrum_api::internal::v1 as internal;
 use openraft::EntryPayload;
 use openraft::vote::RaftLeaderId;
 use prost::Message;
@@ -68,15 +68,15 @@ pub(crate) fn decode_message<M: Message + Default>(what: &str, payload: &[u8]) -
     })
 }
 
-pub(crate) fn log_id_to_wire(log_id: &LogId) -> v1::RaftLogId {
-    v1::RaftLogId {
+pub(crate) fn log_id_to_wire(log_id: &LogId) -> internal::RaftLogId {
+    internal::RaftLogId {
         term: log_id.leader_id.term,
         node_id: log_id.leader_id.node_id,
         index: log_id.index,
     }
 }
 
-pub(crate) fn log_id_from_wire(wire: &v1::RaftLogId) -> LogId {
+pub(crate) fn log_id_from_wire(wire: &internal::RaftLogId) -> LogId {
     LogId {
         leader_id: LeaderId {
             term: wire.term,
@@ -87,8 +87,8 @@ pub(crate) fn log_id_from_wire(wire: &v1::RaftLogId) -> LogId {
 }
 
 /// A vote to the wire.
-pub fn vote_to_wire(vote: &Vote) -> v1::RaftVote {
-    v1::RaftVote {
+pub fn vote_to_wire(vote: &Vote) -> internal::RaftVote {
+    internal::RaftVote {
         term: vote.leader_id.term(),
         node_id: vote.leader_id.node_id,
         committed: vote.committed,
@@ -96,7 +96,7 @@ pub fn vote_to_wire(vote: &Vote) -> v1::RaftVote {
 }
 
 /// A vote from the wire.
-pub fn vote_from_wire(wire: &v1::RaftVote) -> Vote {
+pub fn vote_from_wire(wire: &internal::RaftVote) -> Vote {
     if wire.committed {
         Vote::new_committed(wire.term, wire.node_id)
     } else {
@@ -104,12 +104,12 @@ pub fn vote_from_wire(wire: &v1::RaftVote) -> Vote {
     }
 }
 
-pub(crate) fn membership_to_wire(membership: &Membership) -> v1::RaftMembership {
-    v1::RaftMembership {
+pub(crate) fn membership_to_wire(membership: &Membership) -> internal::RaftMembership {
+    internal::RaftMembership {
         configs: membership
             .get_joint_config()
             .iter()
-            .map(|voters| v1::RaftVoterSet {
+            .map(|voters| internal::RaftVoterSet {
                 voters: voters.iter().copied().collect(),
             })
             .collect(),
@@ -118,7 +118,7 @@ pub(crate) fn membership_to_wire(membership: &Membership) -> v1::RaftMembership 
             .map(|(id, node)| {
                 (
                     *id,
-                    v1::RaftNode {
+                    internal::RaftNode {
                         raft_address: node.raft_address.clone(),
                         api_address: node.api_address.clone(),
                     },
@@ -128,7 +128,7 @@ pub(crate) fn membership_to_wire(membership: &Membership) -> v1::RaftMembership 
     }
 }
 
-pub(crate) fn membership_from_wire(wire: &v1::RaftMembership) -> io::Result<Membership> {
+pub(crate) fn membership_from_wire(wire: &internal::RaftMembership) -> io::Result<Membership> {
     let configs: Vec<BTreeSet<u64>> = wire
         .configs
         .iter()
@@ -155,15 +155,17 @@ pub(crate) fn membership_from_wire(wire: &v1::RaftMembership) -> io::Result<Memb
     })
 }
 
-pub(crate) fn stored_membership_to_wire(stored: &StoredMembership) -> v1::RaftStoredMembership {
-    v1::RaftStoredMembership {
+pub(crate) fn stored_membership_to_wire(
+    stored: &StoredMembership,
+) -> internal::RaftStoredMembership {
+    internal::RaftStoredMembership {
         log_id: stored.log_id().as_ref().map(log_id_to_wire),
         membership: Some(membership_to_wire(stored.membership())),
     }
 }
 
 pub(crate) fn stored_membership_from_wire(
-    wire: &v1::RaftStoredMembership,
+    wire: &internal::RaftStoredMembership,
 ) -> io::Result<StoredMembership> {
     let membership = match &wire.membership {
         Some(membership) => membership_from_wire(membership)?,
@@ -176,15 +178,15 @@ pub(crate) fn stored_membership_from_wire(
 }
 
 /// Snapshot meta to the wire.
-pub fn snapshot_meta_to_wire(meta: &SnapshotMeta) -> v1::RaftSnapshotMeta {
-    v1::RaftSnapshotMeta {
+pub fn snapshot_meta_to_wire(meta: &SnapshotMeta) -> internal::RaftSnapshotMeta {
+    internal::RaftSnapshotMeta {
         last_log_id: meta.last_log_id.as_ref().map(log_id_to_wire),
         last_membership: Some(stored_membership_to_wire(&meta.last_membership)),
     }
 }
 
 /// Snapshot meta from the wire.
-pub fn snapshot_meta_from_wire(wire: &v1::RaftSnapshotMeta) -> io::Result<SnapshotMeta> {
+pub fn snapshot_meta_from_wire(wire: &internal::RaftSnapshotMeta) -> io::Result<SnapshotMeta> {
     Ok(SnapshotMeta {
         last_log_id: wire.last_log_id.as_ref().map(log_id_from_wire),
         last_membership: match &wire.last_membership {
@@ -194,12 +196,12 @@ pub fn snapshot_meta_from_wire(wire: &v1::RaftSnapshotMeta) -> io::Result<Snapsh
     })
 }
 
-pub(crate) fn entry_to_wire(entry: &Entry) -> v1::RaftEntry {
-    use v1::raft_entry::Payload;
-    v1::RaftEntry {
+pub(crate) fn entry_to_wire(entry: &Entry) -> internal::RaftEntry {
+    use internal::raft_entry::Payload;
+    internal::RaftEntry {
         log_id: Some(log_id_to_wire(&entry.log_id)),
         payload: Some(match &entry.payload {
-            EntryPayload::Blank => Payload::Blank(v1::RaftBlank {}),
+            EntryPayload::Blank => Payload::Blank(internal::RaftBlank {}),
             EntryPayload::Normal(proposal) => Payload::Command(proposal.0.clone()),
             EntryPayload::Membership(membership) => {
                 Payload::Membership(membership_to_wire(membership))
@@ -213,8 +215,8 @@ pub fn encoded_entry_len(entry: &Entry) -> usize {
     4 + entry_to_wire(entry).encoded_len()
 }
 
-pub(crate) fn entry_from_wire(wire: v1::RaftEntry) -> io::Result<Entry> {
-    use v1::raft_entry::Payload;
+pub(crate) fn entry_from_wire(wire: internal::RaftEntry) -> io::Result<Entry> {
+    use internal::raft_entry::Payload;
     let log_id = wire
         .log_id
         .as_ref()
@@ -244,7 +246,7 @@ pub(crate) fn entry_from_wire(wire: v1::RaftEntry) -> io::Result<Entry> {
 pub mod rpc {
     use std::io;
 
-    use fulcrum_api::v1;
+    use fulcrum_api::internal::v1 as internal;
     use openraft::raft::{
         AppendEntriesRequest, AppendEntriesResponse, TransferLeaderRequest, VoteRequest,
         VoteResponse,
@@ -253,7 +255,7 @@ pub mod rpc {
     use super::{entry_from_wire, entry_to_wire, invalid, log_id_from_wire, log_id_to_wire};
     use crate::raft::types::{TypeConfig, Vote};
 
-    fn required_vote(vote: Option<&v1::RaftVote>) -> io::Result<Vote> {
+    fn required_vote(vote: Option<&internal::RaftVote>) -> io::Result<Vote> {
         vote.map(vote_from_wire)
             .ok_or_else(|| invalid("message without a vote"))
     }
@@ -261,8 +263,8 @@ pub mod rpc {
     /// An append request to the wire.
     pub fn append_request_to_wire(
         request: &AppendEntriesRequest<TypeConfig>,
-    ) -> v1::RaftAppendRequest {
-        v1::RaftAppendRequest {
+    ) -> internal::RaftAppendRequest {
+        internal::RaftAppendRequest {
             vote: Some(vote_to_wire(&request.vote)),
             prev_log_id: request.prev_log_id.as_ref().map(log_id_to_wire),
             entries: request.entries.iter().map(entry_to_wire).collect(),
@@ -279,7 +281,10 @@ pub mod rpc {
     pub fn append_request_to_wire_bounded(
         request: &AppendEntriesRequest<TypeConfig>,
         max_entry_bytes: usize,
-    ) -> (v1::RaftAppendRequest, Option<crate::raft::types::LogId>) {
+    ) -> (
+        internal::RaftAppendRequest,
+        Option<crate::raft::types::LogId>,
+    ) {
         let mut wire = append_request_to_wire(request);
         let mut bytes = 0usize;
         let kept = wire
@@ -308,7 +313,7 @@ pub mod rpc {
 
     /// An append request from the wire.
     pub fn append_request_from_wire(
-        wire: v1::RaftAppendRequest,
+        wire: internal::RaftAppendRequest,
     ) -> io::Result<AppendEntriesRequest<TypeConfig>> {
         Ok(AppendEntriesRequest {
             vote: required_vote(wire.vote.as_ref())?,
@@ -325,28 +330,28 @@ pub mod rpc {
     /// An append response to the wire.
     pub fn append_response_to_wire(
         response: &AppendEntriesResponse<TypeConfig>,
-    ) -> v1::RaftAppendResponse {
-        use v1::raft_append_response::Result as Wire;
+    ) -> internal::RaftAppendResponse {
+        use internal::raft_append_response::Result as Wire;
         let result = match response {
-            AppendEntriesResponse::Success => Wire::Success(v1::RaftBlank {}),
+            AppendEntriesResponse::Success => Wire::Success(internal::RaftBlank {}),
             AppendEntriesResponse::PartialSuccess(matching) => {
-                Wire::PartialSuccess(v1::RaftPartialSuccess {
+                Wire::PartialSuccess(internal::RaftPartialSuccess {
                     matching: matching.as_ref().map(log_id_to_wire),
                 })
             }
-            AppendEntriesResponse::Conflict => Wire::Conflict(v1::RaftBlank {}),
+            AppendEntriesResponse::Conflict => Wire::Conflict(internal::RaftBlank {}),
             AppendEntriesResponse::HigherVote(vote) => Wire::HigherVote(vote_to_wire(vote)),
         };
-        v1::RaftAppendResponse {
+        internal::RaftAppendResponse {
             result: Some(result),
         }
     }
 
     /// An append response from the wire.
     pub fn append_response_from_wire(
-        wire: &v1::RaftAppendResponse,
+        wire: &internal::RaftAppendResponse,
     ) -> io::Result<AppendEntriesResponse<TypeConfig>> {
-        use v1::raft_append_response::Result as Wire;
+        use internal::raft_append_response::Result as Wire;
         Ok(
             match wire
                 .result
@@ -364,8 +369,8 @@ pub mod rpc {
     }
 
     /// A vote request to the wire.
-    pub fn vote_request_to_wire(request: &VoteRequest<TypeConfig>) -> v1::RaftVoteRequest {
-        v1::RaftVoteRequest {
+    pub fn vote_request_to_wire(request: &VoteRequest<TypeConfig>) -> internal::RaftVoteRequest {
+        internal::RaftVoteRequest {
             vote: Some(vote_to_wire(&request.vote)),
             last_log_id: request.last_log_id.as_ref().map(log_id_to_wire),
             leadership_transfer: request.leadership_transfer,
@@ -374,7 +379,7 @@ pub mod rpc {
 
     /// A vote request from the wire.
     pub fn vote_request_from_wire(
-        wire: &v1::RaftVoteRequest,
+        wire: &internal::RaftVoteRequest,
     ) -> io::Result<VoteRequest<TypeConfig>> {
         Ok(VoteRequest {
             vote: required_vote(wire.vote.as_ref())?,
@@ -384,8 +389,10 @@ pub mod rpc {
     }
 
     /// A vote response to the wire.
-    pub fn vote_response_to_wire(response: &VoteResponse<TypeConfig>) -> v1::RaftVoteResponse {
-        v1::RaftVoteResponse {
+    pub fn vote_response_to_wire(
+        response: &VoteResponse<TypeConfig>,
+    ) -> internal::RaftVoteResponse {
+        internal::RaftVoteResponse {
             vote: Some(vote_to_wire(&response.vote)),
             vote_granted: response.vote_granted,
             last_log_id: response.last_log_id.as_ref().map(log_id_to_wire),
@@ -394,7 +401,7 @@ pub mod rpc {
 
     /// A vote response from the wire.
     pub fn vote_response_from_wire(
-        wire: &v1::RaftVoteResponse,
+        wire: &internal::RaftVoteResponse,
     ) -> io::Result<VoteResponse<TypeConfig>> {
         Ok(VoteResponse {
             vote: required_vote(wire.vote.as_ref())?,
@@ -406,8 +413,8 @@ pub mod rpc {
     /// A transfer-leader request to the wire.
     pub fn transfer_leader_request_to_wire(
         request: &TransferLeaderRequest<TypeConfig>,
-    ) -> v1::RaftTransferLeaderRequest {
-        v1::RaftTransferLeaderRequest {
+    ) -> internal::RaftTransferLeaderRequest {
+        internal::RaftTransferLeaderRequest {
             from_leader: Some(vote_to_wire(request.from_leader())),
             to_node_id: *request.to_node_id(),
             last_log_id: request.last_log_id().map(log_id_to_wire),
@@ -419,7 +426,7 @@ pub mod rpc {
     /// # Errors
     /// `InvalidData` when the leader's vote is missing.
     pub fn transfer_leader_request_from_wire(
-        wire: &v1::RaftTransferLeaderRequest,
+        wire: &internal::RaftTransferLeaderRequest,
     ) -> io::Result<TransferLeaderRequest<TypeConfig>> {
         Ok(TransferLeaderRequest::new(
             required_vote(wire.from_leader.as_ref())?,

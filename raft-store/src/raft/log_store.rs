@@ -7,7 +7,7 @@ use std::ops::{Bound, RangeBounds};
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
-use fulcrum_api::v1;
+use fulcrum_api::internal::v1 as internal;
 use openraft::storage::{IOFlushed, LogState, RaftLogStorage};
 use openraft::{OptionalSend, RaftLogReader};
 use prost::Message;
@@ -132,7 +132,7 @@ impl RaftLogReader<TypeConfig> for LogStore {
 
     async fn read_vote(&mut self) -> io::Result<Option<Vote>> {
         Ok(self
-            .read_meta::<v1::RaftVote>(KEY_VOTE)?
+            .read_meta::<internal::RaftVote>(KEY_VOTE)?
             .as_ref()
             .map(vote_from_wire))
     }
@@ -143,7 +143,7 @@ impl RaftLogStorage<TypeConfig> for LogStore {
 
     async fn get_log_state(&mut self) -> io::Result<LogState<TypeConfig>> {
         let last_purged_log_id = self
-            .read_meta::<v1::RaftLogId>(KEY_LAST_PURGED)?
+            .read_meta::<internal::RaftLogId>(KEY_LAST_PURGED)?
             .as_ref()
             .map(log_id_from_wire);
         let last_log_id = self.last_entry_log_id()?.or(last_purged_log_id);
@@ -184,7 +184,7 @@ impl RaftLogStorage<TypeConfig> for LogStore {
 
     async fn read_committed(&mut self) -> io::Result<Option<LogId>> {
         Ok(self
-            .read_meta::<v1::RaftLogId>(KEY_COMMITTED)?
+            .read_meta::<internal::RaftLogId>(KEY_COMMITTED)?
             .as_ref()
             .map(log_id_from_wire))
     }

@@ -12,7 +12,7 @@ use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, RwLock};
 
-use fulcrum_api::v1;
+use fulcrum_api::internal::v1 as internal;
 use futures::{Stream, StreamExt};
 use openraft::storage::{EntryResponder, RaftStateMachine};
 use openraft::{EntryPayload, OptionalSend, RaftSnapshotBuilder};
@@ -164,10 +164,10 @@ impl StateMachine {
         }
         let state = State::from_records(loaded)
             .map_err(|error| io::Error::new(io::ErrorKind::InvalidData, error))?;
-        let applied = read_meta::<v1::RaftLogId>(&db, KEY_APPLIED)?
+        let applied = read_meta::<internal::RaftLogId>(&db, KEY_APPLIED)?
             .as_ref()
             .map(log_id_from_wire);
-        let membership = match read_meta::<v1::RaftStoredMembership>(&db, KEY_MEMBERSHIP)? {
+        let membership = match read_meta::<internal::RaftStoredMembership>(&db, KEY_MEMBERSHIP)? {
             Some(stored) => stored_membership_from_wire(&stored)?,
             None => StoredMembership::default(),
         };

@@ -2,6 +2,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use fulcrum_api::internal::v1 as internal;
 use fulcrum_api::v1;
 use fulcrum_raft_store::raft::{ClusterNode, Entry, Membership, TypeConfig, Vote, rpc};
 use openraft::entry::RaftEntry;
@@ -89,9 +90,10 @@ fn votes_round_trip_and_a_missing_vote_is_refused() {
         response
     );
 
-    let error = rpc::vote_request_from_wire(&v1::RaftVoteRequest::default()).unwrap_err();
+    let error = rpc::vote_request_from_wire(&internal::RaftVoteRequest::default()).unwrap_err();
     assert!(error.to_string().contains("without a vote"), "{error}");
-    let error = rpc::append_response_from_wire(&v1::RaftAppendResponse::default()).unwrap_err();
+    let error =
+        rpc::append_response_from_wire(&internal::RaftAppendResponse::default()).unwrap_err();
     assert!(error.to_string().contains("without a result"), "{error}");
 }
 
