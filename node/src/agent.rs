@@ -16,6 +16,7 @@ use tokio::time::Instant;
 
 use crate::admission::AddressPolicy;
 use crate::api::Api;
+use crate::auth::{Authentication, Authorize};
 use crate::cluster_id::ClusterIdentity;
 use crate::config::{AgentConfig, ApiLimits, EipBinderChoice};
 use crate::dataplane::{NodeDataPlane, OwnerReport};
@@ -25,7 +26,8 @@ use crate::health::TaskFailures;
 use crate::raft_network::PeerNetwork;
 use crate::raft_service::RaftService;
 use crate::replica::Replica;
-use crate::transport::{ConnectionLimits, OversizeAsExhausted, limited_incoming};
+use crate::tls::Tls;
+use crate::transport::{ConnectionLimits, Handshake, OversizeAsExhausted, Port, limited_incoming};
 
 /// How long the store's lock may still be held by a node of this process
 /// that is shutting down (an in-process restart).
@@ -62,6 +64,9 @@ pub enum AgentError {
     /// The cluster id could not be read or kept.
     #[error("node.data_dir: cluster id: {0}")]
     ClusterId(std::io::Error),
+    /// The TLS files cannot be used.
+    #[error("{0}")]
+    Tls(#[from] crate::tls::TlsError),
     /// The node was a member whose data directory has been emptied: taking
     /// part again as if new could lose what it had acknowledged.
     #[error("node.data_dir is empty, but {0}")]
@@ -205,7 +210,8 @@ impl Agent {
         let state = state_machine.shared_state();
         let identity =
             Arc::new(ClusterIdentity::load(&config.data_dir).map_err(AgentError::ClusterId)?);
-        let peers = PeerNetwork::new(identity);
+        let tls = config.tls.clone().map(Tls::load).transpose()?;
+        let peers = PeerNetwork::new(identity, tls.clone());
         let raft: Raft<TypeConfig, StateMachine> = Raft::new(
             config.node_id,
             openraft_config(&config)?,
@@ -250,12 +256,20 @@ impl Agent {
             max_connections: config.api.max_connections,
             first_request_timeout: config.api.first_request_timeout,
         };
+        let handshake = |port| match &tls {
+            Some(tls) => Handshake::Tls {
+                tls: tls.clone(),
+                port,
+            },
+            None => Handshake::Plain,
+        };
+        let (raft_handshake, api_handshake) = (handshake(Port::Peer), handshake(Port::Api));
         let mut raft_builder = server_builder(&config.api);
         let raft_task = tokio::spawn(async move {
             let served = raft_builder
                 .add_service(raft_server)
                 .serve_with_incoming_shutdown(
-                    limited_incoming(raft_listener, connection_limits),
+                    limited_incoming(raft_listener, connection_limits, raft_handshake),
                     raft_stop,
                 )
                 .await;
@@ -277,12 +291,17 @@ impl Agent {
         .map_err(|error| AgentError::Api(error.to_string()))?;
         let api_stop = until_stopped();
         let api_builder = server_builder(&config.api);
+        let authentication = match &tls {
+            Some(_) => Authentication::On(replica.clone()),
+            None => Authentication::Off,
+        };
         let api_task = tokio::spawn(async move {
             let served = api_builder
                 .layer(OversizeAsExhausted)
+                .layer(Authorize::new(authentication))
                 .add_routes(routes)
                 .serve_with_incoming_shutdown(
-                    limited_incoming(api_listener, connection_limits),
+                    limited_incoming(api_listener, connection_limits, api_handshake),
                     api_stop,
                 )
                 .await;
@@ -312,13 +331,17 @@ impl Agent {
             health_reporter,
             crate::api::PUBLIC_SERVICES,
         ));
+        let mut background = vec![feeder, follower, health];
+        if let Some(tls) = &tls {
+            background.push(tokio::spawn(tls.clone().watch()));
+        }
         let mut agent = Self {
             replica,
             api_address,
             raft_address,
             stop,
             servers: vec![raft_task, api_task],
-            background: vec![feeder, follower, health],
+            background,
             data_plane,
             binder,
         };

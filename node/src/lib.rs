@@ -6,7 +6,11 @@
 //! - [`replica`]: writes from any node (forwarded to the leader) and
 //!   linearizable reads (read index);
 //! - [`admission`]: the checks a command passes before it is proposed;
-//! - [`transport`]: the gRPC servers' limits (connections, request size);
+//! - [`transport`]: the gRPC servers' limits (connections, request size)
+//!   and their TLS handshakes;
+//! - [`tls`]: the node's certificates for both ports, reloaded on change;
+//! - [`auth`]: who may call what on the public API (tokens, client
+//!   certificates, roles);
 //! - [`raft_network`], [`raft_service`]: the Raft network over gRPC;
 //! - [`cluster_id`]: which cluster a node belongs to, checked on every Raft message;
 //! - [`api`]: the public `fulcrum.v1` services, reflection and health;
@@ -16,6 +20,7 @@
 pub mod admission;
 pub mod agent;
 pub mod api;
+pub mod auth;
 pub mod cli;
 pub mod cluster_id;
 pub mod config;
@@ -28,4 +33,5 @@ pub mod health;
 pub mod raft_network;
 pub mod raft_service;
 pub mod replica;
+pub mod tls;
 pub mod transport;

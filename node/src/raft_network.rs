@@ -23,6 +23,7 @@ use tonic::service::interceptor::InterceptedService;
 use tonic::transport::{Channel, Endpoint};
 
 use crate::cluster_id::{CLUSTER_ID_HEADER, ClusterIdentity};
+use crate::tls::Tls;
 
 /// The bytes of a snapshot sent in one message.
 pub const SNAPSHOT_CHUNK_BYTES: usize = 1 << 20;
@@ -36,11 +37,15 @@ pub const APPEND_BATCH_BYTES: usize = 8 << 20;
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(1);
 
 /// Hands openraft a client per peer, sharing one channel per address; every
-/// message carries this node's cluster id.
+/// message carries this node's cluster id. With TLS, each channel presents
+/// this node's certificate and trusts only the cluster CA; a channel made
+/// before the certificate was reloaded is replaced by one that uses the new
+/// one (calls already under way finish on the old).
 #[derive(Clone)]
 pub struct PeerNetwork {
-    channels: Arc<Mutex<BTreeMap<String, Channel>>>,
+    channels: Arc<Mutex<BTreeMap<String, (u64, Channel)>>>,
     identity: Arc<ClusterIdentity>,
+    tls: Option<Arc<Tls>>,
 }
 
 /// A Raft service client whose every request carries the cluster id.
@@ -66,11 +71,13 @@ impl Interceptor for ClusterIdHeader {
 }
 
 impl PeerNetwork {
-    /// The network of a node of the cluster `identity` names.
-    pub fn new(identity: Arc<ClusterIdentity>) -> Self {
+    /// The network of a node of the cluster `identity` names, over TLS
+    /// when `tls` is given.
+    pub fn new(identity: Arc<ClusterIdentity>, tls: Option<Arc<Tls>>) -> Self {
         Self {
             channels: Arc::default(),
             identity,
+            tls,
         }
     }
 
@@ -80,19 +87,29 @@ impl PeerNetwork {
     }
 
     fn channel(&self, address: &str) -> Result<Channel, String> {
+        let tls = self.tls.as_ref().map(|tls| tls.current());
+        let generation = tls.as_ref().map_or(0, |tls| tls.generation);
         let mut channels = self
             .channels
             .lock()
             .map_err(|_| "the channel cache lock is poisoned".to_owned())?;
-        if let Some(channel) = channels.get(address) {
+        if let Some((made_with, channel)) = channels.get(address)
+            && *made_with == generation
+        {
             return Ok(channel.clone());
         }
-        let channel = Endpoint::from_shared(format!("http://{address}"))
+        let scheme = if tls.is_some() { "https" } else { "http" };
+        let mut endpoint = Endpoint::from_shared(format!("{scheme}://{address}"))
             .map_err(|error| format!("peer address {address:?}: {error}"))?
             .connect_timeout(CONNECT_TIMEOUT)
-            .tcp_nodelay(true)
-            .connect_lazy();
-        channels.insert(address.to_owned(), channel.clone());
+            .tcp_nodelay(true);
+        if let Some(tls) = &tls {
+            endpoint = endpoint
+                .tls_config(tls.peer_client.clone())
+                .map_err(|error| format!("peer address {address:?}: TLS: {error}"))?;
+        }
+        let channel = endpoint.connect_lazy();
+        channels.insert(address.to_owned(), (generation, channel.clone()));
         Ok(channel)
     }
 }

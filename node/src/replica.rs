@@ -419,3 +419,14 @@ fn unix_now_ms() -> i64 {
         .map(|elapsed| i64::try_from(elapsed.as_millis()).unwrap_or(i64::MAX))
         .unwrap_or(0)
 }
+
+impl crate::auth::TokenTable for Replica {
+    fn principal(&self, secret_sha256: &[u8; 32]) -> Option<crate::auth::Principal> {
+        let state = self.state().ok()?;
+        let token = state.access_token_by_secret_hash(secret_sha256)?;
+        Some(crate::auth::Principal {
+            name: token.principal.clone(),
+            role: crate::auth::role_of(token.role),
+        })
+    }
+}

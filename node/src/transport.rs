@@ -5,8 +5,11 @@
 //! - [`limited_incoming`] accepts connections while fewer than
 //!   `max_connections` are open; past that, a new connection is closed at
 //!   once (the ones open keep working). Each connection must send its first
-//!   byte within `first_request_timeout`, or it is closed: a client that
-//!   opens sockets and says nothing cannot hold the port's slots.
+//!   byte (and, with TLS, finish its handshake) within
+//!   `first_request_timeout`, or it is closed: a client that opens sockets
+//!   and says nothing cannot hold the port's slots. Each served connection
+//!   carries a [`PeerInfo`]: the client's address and the identity its
+//!   client certificate names.
 //! - [`OversizeAsExhausted`] answers a request message over
 //!   `api.max_request_bytes` with RESOURCE_EXHAUSTED, as etcd does. tonic
 //!   refuses such a message from its 5-byte length prefix, before reading or
@@ -14,6 +17,7 @@
 
 use std::future::Future;
 use std::io;
+use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
@@ -25,7 +29,9 @@ use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio::time::Sleep;
-use tonic::transport::server::{Connected, TcpConnectInfo};
+use tonic::transport::server::Connected;
+
+use crate::tls::Tls;
 
 /// How long the accept loop pauses after the OS refused an accept (out of
 /// file descriptors, say), so that it does not spin.
@@ -40,56 +46,244 @@ pub struct ConnectionLimits {
     pub first_request_timeout: Duration,
 }
 
-/// The connections `listener` accepts, within `limits`.
+/// How many accepted (and, with TLS, handshaken) connections wait for the
+/// server to take them.
+const READY_CONNECTIONS: usize = 64;
+
+/// What a port does with a new connection before serving it.
+#[derive(Clone)]
+pub enum Handshake {
+    /// Nothing: plain TCP (loopback, or `tls.insecure`).
+    Plain,
+    /// TLS with the node's current certificate, for this port.
+    Tls {
+        /// The node's TLS set (reloaded when its files change).
+        tls: Arc<Tls>,
+        /// Which port: its client-certificate rule differs.
+        port: Port,
+    },
+}
+
+/// The node's two ports.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Port {
+    /// The public API: client certificates optional.
+    Api,
+    /// The peers' port: node certificates only.
+    Peer,
+}
+
+/// The connections `listener` accepts, within `limits`, after `handshake`.
+/// TLS handshakes run on tasks of their own (each under
+/// `first_request_timeout`), so a slow client never holds up the next accept.
 pub fn limited_incoming(
     listener: TcpListener,
     limits: ConnectionLimits,
-) -> impl Stream<Item = io::Result<LimitedConnection>> + Send + 'static {
-    let slots = Arc::new(Semaphore::new(limits.max_connections));
-    futures::stream::unfold((listener, slots), move |(listener, slots)| async move {
-        loop {
-            let (stream, peer) = match listener.accept().await {
-                Ok(accepted) => accepted,
-                Err(error) => {
-                    tracing::warn!(%error, "accepting a connection failed");
-                    tokio::time::sleep(ACCEPT_ERROR_BACKOFF).await;
-                    continue;
-                }
-            };
-            let Ok(slot) = slots.clone().try_acquire_owned() else {
-                tracing::debug!(%peer, max_connections = limits.max_connections, "connection refused: the port is full");
-                drop(stream);
-                continue;
-            };
-            // Nagle's algorithm off: a small answer (a Raft acknowledgement,
-            // an API reply) must not wait for the peer's delayed ACK.
-            if let Err(error) = stream.set_nodelay(true) {
-                tracing::debug!(%peer, %error, "TCP_NODELAY could not be set");
-            }
-            let connection = LimitedConnection {
-                stream,
-                _slot: slot,
-                silence: Some(Box::pin(tokio::time::sleep(limits.first_request_timeout))),
-            };
-            return Some((Ok(connection), (listener, slots)));
-        }
-    })
+    handshake: Handshake,
+) -> impl Stream<Item = io::Result<Connection>> + Send + 'static {
+    let (ready, connections) = tokio::sync::mpsc::channel(READY_CONNECTIONS);
+    tokio::spawn(accept_loop(listener, limits, handshake, ready));
+    tokio_stream::wrappers::ReceiverStream::new(connections)
 }
 
-/// An accepted connection holding one of its port's slots until it closes.
-pub struct LimitedConnection {
+async fn accept_loop(
+    listener: TcpListener,
+    limits: ConnectionLimits,
+    handshake: Handshake,
+    ready: tokio::sync::mpsc::Sender<io::Result<Connection>>,
+) {
+    let slots = Arc::new(Semaphore::new(limits.max_connections));
+    loop {
+        let accepted = tokio::select! {
+            accepted = listener.accept() => accepted,
+            () = ready.closed() => return,
+        };
+        let (stream, peer) = match accepted {
+            Ok(accepted) => accepted,
+            Err(error) => {
+                tracing::warn!(%error, "accepting a connection failed");
+                tokio::time::sleep(ACCEPT_ERROR_BACKOFF).await;
+                continue;
+            }
+        };
+        let Ok(slot) = slots.clone().try_acquire_owned() else {
+            tracing::debug!(%peer, max_connections = limits.max_connections, "connection refused: the port is full");
+            drop(stream);
+            continue;
+        };
+        // Nagle's algorithm off: a small answer (a Raft acknowledgement,
+        // an API reply) must not wait for the peer's delayed ACK.
+        if let Err(error) = stream.set_nodelay(true) {
+            tracing::debug!(%peer, %error, "TCP_NODELAY could not be set");
+        }
+        let connection = LimitedConnection {
+            stream,
+            _slot: slot,
+            silence: Some(Box::pin(tokio::time::sleep(limits.first_request_timeout))),
+        };
+        match &handshake {
+            Handshake::Plain => {
+                let plain = Connection {
+                    io: Io::Plain(connection),
+                    info: PeerInfo {
+                        remote: Some(peer),
+                        identity: None,
+                    },
+                };
+                if ready.send(Ok(plain)).await.is_err() {
+                    return;
+                }
+            }
+            Handshake::Tls { tls, port } => {
+                let current = tls.current();
+                let config = match port {
+                    Port::Api => current.api.clone(),
+                    Port::Peer => current.peer.clone(),
+                };
+                tokio::spawn(secure(
+                    connection,
+                    peer,
+                    config,
+                    limits.first_request_timeout,
+                    ready.clone(),
+                ));
+            }
+        }
+    }
+}
+
+/// Runs the TLS handshake of one connection and hands it to the server.
+async fn secure(
+    connection: LimitedConnection,
+    peer: SocketAddr,
+    config: Arc<rustls::ServerConfig>,
+    timeout: Duration,
+    ready: tokio::sync::mpsc::Sender<io::Result<Connection>>,
+) {
+    let accepted = tokio::time::timeout(
+        timeout,
+        tokio_rustls::TlsAcceptor::from(config).accept(connection),
+    )
+    .await;
+    let stream = match accepted {
+        Ok(Ok(stream)) => stream,
+        Ok(Err(error)) => {
+            tracing::debug!(%peer, %error, "TLS handshake failed");
+            return;
+        }
+        Err(_) => {
+            tracing::debug!(%peer, "no TLS handshake within api.first_request_timeout_ms");
+            return;
+        }
+    };
+    let identity = stream
+        .get_ref()
+        .1
+        .peer_certificates()
+        .and_then(|chain| chain.first())
+        .and_then(|certificate| match fulcrum_pki::identity_of(certificate) {
+            Ok(identity) => Some(Arc::new(identity)),
+            Err(error) => {
+                tracing::debug!(%peer, %error, "the client certificate names no identity");
+                None
+            }
+        });
+    let connection = Connection {
+        io: Io::Tls(Box::new(stream)),
+        info: PeerInfo {
+            remote: Some(peer),
+            identity,
+        },
+    };
+    let _ = ready.send(Ok(connection)).await;
+}
+
+/// Who is on the other end of a connection: what every request on it
+/// carries in its extensions (tonic puts it there).
+#[derive(Clone, Debug)]
+pub struct PeerInfo {
+    /// The client's address.
+    pub remote: Option<SocketAddr>,
+    /// The identity its client certificate names, verified against the
+    /// cluster CA during the handshake; `None` without one.
+    pub identity: Option<Arc<fulcrum_pki::Identity>>,
+}
+
+/// A served connection: plain or TLS, holding its port slot.
+pub struct Connection {
+    io: Io,
+    info: PeerInfo,
+}
+
+enum Io {
+    Plain(LimitedConnection),
+    Tls(Box<tokio_rustls::server::TlsStream<LimitedConnection>>),
+}
+
+impl Connected for Connection {
+    type ConnectInfo = PeerInfo;
+
+    fn connect_info(&self) -> Self::ConnectInfo {
+        self.info.clone()
+    }
+}
+
+/// Calls `$method` on whichever stream `$io` holds.
+macro_rules! either {
+    ($io:expr, $stream:ident => $call:expr) => {
+        match $io {
+            Io::Plain($stream) => $call,
+            Io::Tls($stream) => $call,
+        }
+    };
+}
+
+impl AsyncRead for Connection {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        context: &mut Context<'_>,
+        buffer: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        either!(&mut self.io, stream => Pin::new(stream).poll_read(context, buffer))
+    }
+}
+
+impl AsyncWrite for Connection {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        context: &mut Context<'_>,
+        bytes: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        either!(&mut self.io, stream => Pin::new(stream).poll_write(context, bytes))
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, context: &mut Context<'_>) -> Poll<io::Result<()>> {
+        either!(&mut self.io, stream => Pin::new(stream).poll_flush(context))
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, context: &mut Context<'_>) -> Poll<io::Result<()>> {
+        either!(&mut self.io, stream => Pin::new(stream).poll_shutdown(context))
+    }
+
+    fn poll_write_vectored(
+        mut self: Pin<&mut Self>,
+        context: &mut Context<'_>,
+        buffers: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        either!(&mut self.io, stream => Pin::new(stream).poll_write_vectored(context, buffers))
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        either!(&self.io, stream => stream.is_write_vectored())
+    }
+}
+
+/// An accepted TCP connection holding one of its port's slots until it closes.
+struct LimitedConnection {
     stream: TcpStream,
     _slot: OwnedSemaphorePermit,
     /// Until the first byte arrives: when it fires, the connection is closed.
     silence: Option<Pin<Box<Sleep>>>,
-}
-
-impl Connected for LimitedConnection {
-    type ConnectInfo = TcpConnectInfo;
-
-    fn connect_info(&self) -> Self::ConnectInfo {
-        self.stream.connect_info()
-    }
 }
 
 impl AsyncRead for LimitedConnection {

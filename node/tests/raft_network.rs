@@ -38,7 +38,7 @@ const CLUSTER_ID: &str = "00000000000000a1";
 
 /// A Raft network whose messages carry `CLUSTER_ID`.
 fn peer_network() -> PeerNetwork {
-    PeerNetwork::new(Arc::new(ClusterIdentity::in_memory(CLUSTER_ID)))
+    PeerNetwork::new(Arc::new(ClusterIdentity::in_memory(CLUSTER_ID)), None)
 }
 
 fn config() -> Arc<Config> {

@@ -1,0 +1,468 @@
+//! A cluster deployed as the README says: TLS on the API port, mutual TLS
+//! with node certificates on the peer port, callers authenticated and held
+//! to their roles, certificates rotated on disk without a failed request.
+
+#![allow(unreachable_pub, clippy::unwrap_used, clippy::expect_used)]
+
+mod support;
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::Duration;
+
+use fulcrum_api::internal::v1 as internal;
+use fulcrum_api::{Client, v1};
+use fulcrum_node::config::TlsFiles;
+use fulcrum_pki::{Authority, CaOptions, ClientOptions, NodeOptions, Pem, Role};
+use tokio::time::Instant;
+use tonic::transport::{Certificate, Channel, ClientTlsConfig, Endpoint, Identity};
+
+use support::{Member, PATIENCE, cluster_with, leader};
+
+/// How often the agents under test look at their TLS files.
+const RELOAD_INTERVAL: Duration = Duration::from_millis(100);
+
+/// A cluster CA and the certificates a test hands out, as files.
+pub struct Pki {
+    pub directory: tempfile::TempDir,
+    pub authority: Authority,
+    pub ca: Pem,
+}
+
+impl Pki {
+    pub fn new() -> Self {
+        let ca = fulcrum_pki::create_ca(&CaOptions::default()).unwrap();
+        let authority = Authority::from_pem(&ca.certificate, &ca.private_key).unwrap();
+        let directory = tempfile::tempdir().unwrap();
+        std::fs::write(directory.path().join("ca.crt"), &ca.certificate).unwrap();
+        Self {
+            directory,
+            authority,
+            ca,
+        }
+    }
+
+    pub fn path(&self, name: &str) -> PathBuf {
+        self.directory.path().join(name)
+    }
+
+    /// Writes node `id`'s certificate (for 127.0.0.1) and key.
+    pub fn write_node(&self, id: u64) -> Pem {
+        let pem = self
+            .authority
+            .issue_node(&NodeOptions {
+                name: format!("node-{id}"),
+                hosts: vec!["127.0.0.1".into(), "localhost".into()],
+                validity_days: None,
+            })
+            .unwrap();
+        write_pair(&self.path(&format!("node-{id}")), &pem);
+        pem
+    }
+
+    pub fn client(&self, principal: &str, role: Role) -> Pem {
+        self.authority
+            .issue_client(&ClientOptions {
+                principal: principal.into(),
+                role,
+                validity_days: None,
+            })
+            .unwrap()
+    }
+
+    pub fn files(&self, id: u64) -> TlsFiles {
+        TlsFiles {
+            ca_file: self.path("ca.crt"),
+            cert_file: self.path(&format!("node-{id}.crt")),
+            key_file: self.path(&format!("node-{id}.key")),
+            reload_interval: RELOAD_INTERVAL,
+        }
+    }
+}
+
+/// Writes `stem.crt` and `stem.key`, each replaced whole (a reader never
+/// sees half a file).
+fn write_pair(stem: &Path, pem: &Pem) {
+    fulcrum_pki::write_private(&stem.with_extension("crt"), &pem.certificate, true).unwrap();
+    fulcrum_pki::write_private(&stem.with_extension("key"), &pem.private_key, true).unwrap();
+}
+
+/// A three-node cluster with TLS and authentication on.
+async fn secure_cluster(pki: &Pki) -> Vec<Member> {
+    for id in 1..=3 {
+        pki.write_node(id);
+    }
+    let files: Vec<TlsFiles> = (1..=3).map(|id| pki.files(id)).collect();
+    cluster_with(3, 3, move |config| {
+        config.tls = Some(files[config.node_id as usize - 1].clone());
+    })
+    .await
+}
+
+/// A TLS channel to `address` trusting `ca`, presenting `identity` if given.
+async fn channel(
+    address: &str,
+    ca: &str,
+    identity: Option<&Pem>,
+) -> Result<Channel, tonic::transport::Error> {
+    let mut tls = ClientTlsConfig::new().ca_certificate(Certificate::from_pem(ca));
+    if let Some(pem) = identity {
+        tls = tls.identity(Identity::from_pem(&pem.certificate, &pem.private_key));
+    }
+    Endpoint::from_shared(format!("https://{address}"))?
+        .tls_config(tls)?
+        .connect_timeout(Duration::from_secs(2))
+        .connect()
+        .await
+}
+
+async fn client_as(member: &Member, pki: &Pki, identity: Option<&Pem>) -> Client {
+    Client::from_channel(
+        channel(&member.api(), &pki.ca.certificate, identity)
+            .await
+            .unwrap(),
+    )
+}
+
+async fn create_network(client: &Client, name: &str) -> Result<String, tonic::Status> {
+    client
+        .networks()
+        .create_network(v1::CreateNetworkRequest {
+            name: name.into(),
+            cidr: "10.9.0.0/16".into(),
+            ..Default::default()
+        })
+        .await
+        .map(|answer| answer.into_inner().network.unwrap().id)
+}
+
+async fn list_networks(client: &Client) -> Result<usize, tonic::Status> {
+    client
+        .networks()
+        .list_networks(v1::ListNetworksRequest::default())
+        .await
+        .map(|answer| answer.into_inner().networks.len())
+}
+
+async fn raise_quota(client: &Client) -> Result<(), tonic::Status> {
+    client
+        .cluster()
+        .update_cluster_settings(v1::UpdateClusterSettingsRequest {
+            history_retention_revisions: Some(50_000),
+            ..Default::default()
+        })
+        .await
+        .map(|_| ())
+}
+
+fn refused(outcome: Result<impl std::fmt::Debug, tonic::Status>, code: tonic::Code, words: &str) {
+    let status = outcome.expect_err("the call is refused");
+    assert_eq!(status.code(), code, "{status:?}");
+    assert!(
+        status.message().contains(words),
+        "{words:?} not in {status:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn callers_are_authenticated_and_held_to_their_roles() {
+    let pki = Pki::new();
+    let members = secure_cluster(&pki).await;
+    let leader_id = leader(&members).await;
+    let follower = members
+        .iter()
+        .find(|member| member.id() != leader_id)
+        .unwrap();
+
+    let nobody = client_as(follower, &pki, None).await;
+    refused(
+        list_networks(&nobody).await,
+        tonic::Code::Unauthenticated,
+        "no credential",
+    );
+    // Health answers without a credential (orchestrators' probes).
+    let mut health = tonic_health::pb::health_client::HealthClient::new(
+        channel(&follower.api(), &pki.ca.certificate, None)
+            .await
+            .unwrap(),
+    );
+    health
+        .check(tonic_health::pb::HealthCheckRequest::default())
+        .await
+        .unwrap();
+
+    let viewer = client_as(follower, &pki, Some(&pki.client("vera", Role::Viewer))).await;
+    assert_eq!(list_networks(&viewer).await.unwrap(), 0);
+    refused(
+        create_network(&viewer, "by-viewer").await,
+        tonic::Code::PermissionDenied,
+        "needs the role operator",
+    );
+
+    let operator = client_as(follower, &pki, Some(&pki.client("olga", Role::Operator))).await;
+    create_network(&operator, "by-operator").await.unwrap();
+    refused(
+        raise_quota(&operator).await,
+        tonic::Code::PermissionDenied,
+        "needs the role admin",
+    );
+    refused(
+        operator
+            .cluster()
+            .remove_node(v1::RemoveNodeRequest { node_id: 3 })
+            .await,
+        tonic::Code::PermissionDenied,
+        "needs the role admin",
+    );
+    refused(
+        operator
+            .cluster()
+            .transfer_leadership(v1::TransferLeadershipRequest { to_node_id: 3 })
+            .await,
+        tonic::Code::PermissionDenied,
+        "needs the role admin",
+    );
+
+    let admin = client_as(follower, &pki, Some(&pki.client("root", Role::Admin))).await;
+    raise_quota(&admin).await.unwrap();
+    assert_eq!(list_networks(&admin).await.unwrap(), 1);
+
+    // A client certificate from another CA does not get through the handshake.
+    let stranger_ca = fulcrum_pki::create_ca(&CaOptions::default()).unwrap();
+    let stranger = Authority::from_pem(&stranger_ca.certificate, &stranger_ca.private_key)
+        .unwrap()
+        .issue_client(&ClientOptions {
+            principal: "root".into(),
+            role: Role::Admin,
+            validity_days: None,
+        })
+        .unwrap();
+    let outsider = channel(&follower.api(), &pki.ca.certificate, Some(&stranger)).await;
+    if let Ok(channel) = outsider {
+        // TLS 1.3 reports the client certificate's refusal after the
+        // handshake: the first call fails.
+        assert!(list_networks(&Client::from_channel(channel)).await.is_err());
+    }
+}
+
+/// The peer service at `member`, over a connection presenting `identity`.
+async fn raft_client(
+    member: &Member,
+    ca: &str,
+    identity: Option<&Pem>,
+) -> Result<internal::raft_service_client::RaftServiceClient<Channel>, tonic::transport::Error> {
+    let address = member.config.raft_address.to_string();
+    channel(&address, ca, identity)
+        .await
+        .map(internal::raft_service_client::RaftServiceClient::new)
+}
+
+/// Whether a vote request reaches `member`'s Raft service at all (its answer
+/// then is a refusal for the missing cluster id, not a transport failure).
+async fn reaches_raft(member: &Member, ca: &str, identity: Option<&Pem>) -> bool {
+    let Ok(mut client) = raft_client(member, ca, identity).await else {
+        return false;
+    };
+    let vote = client
+        .vote(internal::RaftVoteRequest {
+            vote: Some(internal::RaftVote {
+                term: 1_000,
+                node_id: 9,
+                committed: false,
+            }),
+            ..Default::default()
+        })
+        .await;
+    match vote {
+        Ok(_) => true,
+        Err(status) => !matches!(
+            status.code(),
+            tonic::Code::Unavailable | tonic::Code::Unknown
+        ),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn only_node_certificates_reach_the_peer_port_and_nothing_is_served_in_the_clear() {
+    let pki = Pki::new();
+    let members = secure_cluster(&pki).await;
+    let leader_id = leader(&members).await;
+    let target = members
+        .iter()
+        .find(|member| member.id() == leader_id)
+        .unwrap();
+    let ca = &pki.ca.certificate;
+
+    // A node certificate of this cluster gets through (the control).
+    let node = pki
+        .authority
+        .issue_node(&NodeOptions {
+            name: "node-9".into(),
+            hosts: vec!["127.0.0.1".into()],
+            validity_days: None,
+        })
+        .unwrap();
+    assert!(reaches_raft(target, ca, Some(&node)).await);
+    // An admin's client certificate, no certificate, or a node certificate
+    // of another CA: no append, no vote, no leadership transfer.
+    assert!(!reaches_raft(target, ca, Some(&pki.client("root", Role::Admin))).await);
+    assert!(!reaches_raft(target, ca, None).await);
+    let other_ca = fulcrum_pki::create_ca(&CaOptions::default()).unwrap();
+    let foreign_node = Authority::from_pem(&other_ca.certificate, &other_ca.private_key)
+        .unwrap()
+        .issue_node(&NodeOptions {
+            name: "node-1".into(),
+            hosts: vec!["127.0.0.1".into()],
+            validity_days: None,
+        })
+        .unwrap();
+    assert!(!reaches_raft(target, ca, Some(&foreign_node)).await);
+    if let Ok(mut client) = raft_client(target, ca, Some(&pki.client("root", Role::Admin))).await {
+        assert!(
+            client
+                .transfer_leader(internal::RaftTransferLeaderRequest::default())
+                .await
+                .is_err()
+        );
+        assert!(
+            client
+                .append_entries(internal::RaftAppendRequest::default())
+                .await
+                .is_err()
+        );
+    }
+    // Joining is an admin's call on the API: an operator cannot add a node.
+    let operator = client_as(target, &pki, Some(&pki.client("olga", Role::Operator))).await;
+    refused(
+        operator
+            .cluster()
+            .add_learner(v1::AddLearnerRequest {
+                node_id: 9,
+                raft_address: "127.0.0.1:1".into(),
+                api_address: "127.0.0.1:2".into(),
+            })
+            .await,
+        tonic::Code::PermissionDenied,
+        "needs the role admin",
+    );
+
+    // Plaintext to either port fails.
+    for address in [target.api(), target.config.raft_address.to_string()] {
+        let plain = Client::connect(&address, Duration::from_secs(2)).await;
+        if let Ok(client) = plain {
+            assert!(
+                list_networks(&client).await.is_err(),
+                "{address} answered in the clear"
+            );
+        }
+    }
+    assert_eq!(
+        members
+            .iter()
+            .filter(|member| member.agent.is_some())
+            .count(),
+        3,
+        "every node still runs"
+    );
+}
+
+/// The certificate `address` presents in a new TLS handshake.
+async fn presented_certificate(address: std::net::SocketAddr, ca: &str) -> Vec<u8> {
+    let mut roots = rustls::RootCertStore::empty();
+    for certificate in rustls::pki_types::pem::PemObject::pem_slice_iter(ca.as_bytes()) {
+        roots.add(certificate.unwrap()).unwrap();
+    }
+    let config = rustls::ClientConfig::builder_with_provider(Arc::new(
+        rustls::crypto::aws_lc_rs::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .unwrap()
+    .with_root_certificates(roots)
+    .with_no_client_auth();
+    let connector = tokio_rustls::TlsConnector::from(Arc::new(config));
+    let stream = tokio::net::TcpStream::connect(address).await.unwrap();
+    let name = rustls::pki_types::ServerName::IpAddress(address.ip().into());
+    let tls = connector.connect(name, stream).await.unwrap();
+    tls.get_ref().1.peer_certificates().unwrap()[0].to_vec()
+}
+
+fn der(pem: &str) -> Vec<u8> {
+    rustls::pki_types::pem::PemObject::pem_slice_iter(pem.as_bytes())
+        .next()
+        .map(
+            |certificate: Result<rustls::pki_types::CertificateDer<'static>, _>| {
+                certificate.unwrap().to_vec()
+            },
+        )
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_node_certificate_rotated_on_disk_is_used_without_a_failed_request() {
+    let pki = Pki::new();
+    let members = secure_cluster(&pki).await;
+    let leader_id = leader(&members).await;
+    let rotated = members
+        .iter()
+        .find(|member| member.id() == leader_id)
+        .unwrap();
+    let ca = pki.ca.certificate.clone();
+    let admin = client_as(rotated, &pki, Some(&pki.client("root", Role::Admin))).await;
+    raise_quota(&admin).await.unwrap();
+
+    // Writes through the node whose certificate changes, on one connection
+    // opened before the change, for as long as the rotation takes.
+    let stop = Arc::new(AtomicBool::new(false));
+    let written = Arc::new(AtomicU64::new(0));
+    let writer = tokio::spawn({
+        let (stop, written) = (stop.clone(), written.clone());
+        async move {
+            let mut n = 0;
+            while !stop.load(Ordering::Relaxed) {
+                let name = format!("net-{n}");
+                create_network(&admin, &name)
+                    .await
+                    .map_err(|status| (name, status))?;
+                n += 1;
+                written.store(n, Ordering::Relaxed);
+            }
+            Ok::<u64, (String, tonic::Status)>(n)
+        }
+    });
+    let progressed = |from: u64| {
+        let written = written.clone();
+        async move {
+            let deadline = Instant::now() + PATIENCE;
+            while written.load(Ordering::Relaxed) < from + 5 {
+                assert!(Instant::now() < deadline, "writes stalled");
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+        }
+    };
+    progressed(0).await;
+
+    let old = presented_certificate(rotated.config.api_address, &ca).await;
+    let new_pem = pki.write_node(leader_id);
+    let new = der(&new_pem.certificate);
+    assert_ne!(old, new);
+    for address in [rotated.config.api_address, rotated.config.raft_address] {
+        let deadline = Instant::now() + PATIENCE;
+        while presented_certificate(address, &ca).await != new {
+            assert!(
+                Instant::now() < deadline,
+                "{address} still presents the old certificate"
+            );
+            tokio::time::sleep(RELOAD_INTERVAL / 2).await;
+        }
+    }
+    // The cluster keeps committing through the change (the peers' new
+    // connections use the new certificate too).
+    progressed(written.load(Ordering::Relaxed)).await;
+    stop.store(true, Ordering::Relaxed);
+    let total = writer
+        .await
+        .unwrap()
+        .unwrap_or_else(|(name, status)| panic!("{name} failed during the rotation: {status:?}"));
+    assert!(total >= 10, "{total} writes");
+}
