@@ -16,6 +16,7 @@ const PROTO_FILES: &[&str] = &[
     "fulcrum/v1/listener.proto",
     "fulcrum/v1/group.proto",
     "fulcrum/v1/certificate.proto",
+    "fulcrum/v1/access.proto",
     "fulcrum/v1/events.proto",
     "fulcrum/v1/cluster.proto",
     "fulcrum/v1/log.proto",

@@ -48,6 +48,7 @@ service_clients! {
     listeners => v1::listener_service_client::ListenerServiceClient<Channel>,
     groups => v1::virtual_server_group_service_client::VirtualServerGroupServiceClient<Channel>,
     certificates => v1::certificate_service_client::CertificateServiceClient<Channel>,
+    access_tokens => v1::access_token_service_client::AccessTokenServiceClient<Channel>,
     events => v1::event_service_client::EventServiceClient<Channel>,
     cluster => v1::cluster_service_client::ClusterServiceClient<Channel>,
 }

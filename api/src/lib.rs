@@ -33,8 +33,11 @@ pub const FILE_DESCRIPTOR_SET: &[u8] =
 
 /// The log envelope format this build writes and the newest it can apply.
 /// Version 2 adds the hard limits (ceilings, request bounds, address
-/// classes); entries of version 1 still apply by version 1's rules.
-pub const LOG_FORMAT_VERSION: u32 = 2;
+/// classes). Version 3 adds access tokens (the commands
+/// `issue_access_token` and `revoke_access_token`) and the envelope's
+/// `principal`, which the history records. Entries of older versions still
+/// apply by their version's rules: they carry neither.
+pub const LOG_FORMAT_VERSION: u32 = 3;
 
 /// The oldest log envelope format this build still applies.
 pub const OLDEST_LOG_FORMAT_VERSION: u32 = 1;
@@ -60,6 +63,7 @@ mod tests {
             "ListenerService",
             "VirtualServerGroupService",
             "CertificateService",
+            "AccessTokenService",
             "EventService",
             "ClusterService",
         ] {
@@ -84,6 +88,7 @@ mod tests {
             format_version: super::LOG_FORMAT_VERSION,
             client_token: "token-1".to_owned(),
             accepted_at_unix_ms: 1_700_000_000_000,
+            principal: "alice@example.com".to_owned(),
             command: Some(v1::Command {
                 kind: Some(v1::command::Kind::CreateLoadBalancer(
                     v1::CreateLoadBalancerRequest {

@@ -201,6 +201,7 @@ impl Replica {
             format_version: LOG_FORMAT_VERSION,
             client_token,
             accepted_at_unix_ms: unix_now_ms(),
+            principal: String::new(),
             command: Some(command),
         };
         let written = tokio::time::timeout(

@@ -144,6 +144,7 @@ fn network(n: u64) -> Proposal {
         format_version: LOG_FORMAT_VERSION,
         client_token: format!("net-{n}"),
         accepted_at_unix_ms: 1_700_000_000_000 + n as i64,
+        principal: String::new(),
         command: Some(v1::Command {
             kind: Some(Kind::CreateNetwork(v1::CreateNetworkRequest {
                 name: format!("net{n}"),

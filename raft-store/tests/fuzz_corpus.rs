@@ -137,6 +137,7 @@ impl Log {
             format_version,
             client_token: token.into(),
             accepted_at_unix_ms: self.now_ms,
+            principal: String::new(),
             command: Some(v1::Command { kind: Some(kind) }),
         }
     }
@@ -271,6 +272,34 @@ fn log_apply_seeds() -> Vec<(&'static str, Vec<u8>)> {
         ..Default::default()
     }));
 
+    let mut access = Log::new();
+    let issue = |secret: u8| {
+        Kind::IssueAccessToken(v1::IssueAccessToken {
+            request: Some(v1::CreateAccessTokenRequest {
+                principal: "ci".into(),
+                role: v1::Role::Operator as i32,
+                ..Default::default()
+            }),
+            secret_sha256: vec![secret; 32],
+        })
+    };
+    let mut first = access.envelope(LOG_FORMAT_VERSION, "t-issue", issue(1));
+    first.principal = "alice".into();
+    let id = access.push(first).expect("issued");
+    // A retry with a new secret, a duplicate secret, and a format-2 entry.
+    for (format, token, secret) in [
+        (LOG_FORMAT_VERSION, "t-issue", 2),
+        (LOG_FORMAT_VERSION, "", 1),
+        (2, "", 3),
+    ] {
+        let envelope = access.envelope(format, token, issue(secret));
+        let _ = access.push(envelope);
+    }
+    access.add(Kind::RevokeAccessToken(v1::RevokeAccessTokenRequest {
+        id,
+        ..Default::default()
+    }));
+
     let mut formats = Log::new();
     for format in [
         OLDEST_LOG_FORMAT_VERSION,
@@ -288,6 +317,7 @@ fn log_apply_seeds() -> Vec<(&'static str, Vec<u8>)> {
         ("client-tokens", tokens.input()),
         ("certificate", certificate.input()),
         ("format-versions", formats.input()),
+        ("access-tokens", access.input()),
     ]
 }
 

@@ -447,6 +447,7 @@ async fn main() {
         format_version: fulcrum_api::LOG_FORMAT_VERSION,
         client_token: String::new(),
         accepted_at_unix_ms: 1_700_000_000_000,
+        principal: String::new(),
         command: Some(v1::Command {
             kind: Some(v1::command::Kind::UpdateLoadBalancer(
                 v1::UpdateLoadBalancerRequest {

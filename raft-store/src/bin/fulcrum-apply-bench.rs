@@ -42,6 +42,7 @@ impl Log {
             format_version: LOG_FORMAT_VERSION,
             client_token: String::new(),
             accepted_at_unix_ms: 1_700_000_000_000 + self.index as i64,
+            principal: String::new(),
             command: Some(v1::Command { kind: Some(kind) }),
         };
         let started = Instant::now();

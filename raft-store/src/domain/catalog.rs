@@ -10,9 +10,13 @@ use std::net::Ipv4Addr;
 use serde::{Deserialize, Serialize};
 
 use super::ids::{
-    CertificateId, EipId, GroupId, InstanceId, ListenerId, LoadBalancerId, NetworkId, SubnetId,
+    AccessTokenId, CertificateId, EipId, GroupId, InstanceId, ListenerId, LoadBalancerId,
+    NetworkId, SubnetId,
 };
-use super::model::{Certificate, Eip, Group, Instance, Listener, LoadBalancer, Network, Subnet};
+use super::model::{
+    AccessToken, Certificate, Eip, Group, Instance, Listener, LoadBalancer, Network, SecretHash,
+    Subnet,
+};
 use super::rejection::Rejection;
 use super::relations::Relations;
 
@@ -27,6 +31,7 @@ pub struct Catalog {
     pub(crate) listeners: BTreeMap<ListenerId, Listener>,
     pub(crate) groups: BTreeMap<GroupId, Group>,
     pub(crate) certificates: BTreeMap<CertificateId, Certificate>,
+    pub(crate) access_tokens: BTreeMap<AccessTokenId, AccessToken>,
     /// Derived from the maps above: not stored, rebuilt by [`Catalog::reindex`].
     #[serde(skip)]
     pub(crate) relations: Relations,
@@ -84,6 +89,7 @@ impl Catalog {
         listeners, put_listener, remove_listener, ListenerId, Listener, add_listener, remove_listener;
         groups, put_group, remove_group, GroupId, Group, add_group, remove_group;
         certificates, put_certificate, remove_certificate, CertificateId, Certificate, no_relation, no_relation;
+        access_tokens, put_access_token, remove_access_token, AccessTokenId, AccessToken, add_access_token, remove_access_token;
     }
 
     /// Rebuilds the relations from the maps (after the catalog was read back).
@@ -95,6 +101,7 @@ impl Catalog {
             self.load_balancers.values(),
             self.listeners.values(),
             self.groups.values(),
+            self.access_tokens.values(),
         );
     }
 
@@ -107,6 +114,16 @@ impl Catalog {
         listeners, listener, ListenerId, Listener;
         groups, group, GroupId, Group;
         certificates, certificate, CertificateId, Certificate;
+        access_tokens, access_token, AccessTokenId, AccessToken;
+    }
+
+    /// The access token whose secret has this SHA-256, if any: the lookup
+    /// behind every bearer token a node checks (O(log n), no scan).
+    pub fn access_token_by_secret_hash(&self, secret_sha256: &SecretHash) -> Option<&AccessToken> {
+        self.relations
+            .access_token_by_secret
+            .get(secret_sha256)
+            .and_then(|id| self.access_tokens.get(id))
     }
 
     /// The listeners of a Load Balancer, in id order.

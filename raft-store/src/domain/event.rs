@@ -3,6 +3,9 @@
 //! Events that create or change a resource carry the resource as it is after
 //! the change, already stamped with the command's revision and time, so that
 //! `evolve` only stores them and the history shows full resources.
+//!
+//! Snapshots and history records encode events with postcard, by variant
+//! index: a new variant goes at the end, so that older bytes still read.
 
 use serde::{Deserialize, Serialize};
 
@@ -11,8 +14,8 @@ use super::ids::{
     SubnetId,
 };
 use super::model::{
-    Certificate, Eip, Group, Instance, Listener, LoadBalancer, Member, Network, Revision, Settings,
-    Subnet,
+    AccessToken, Certificate, Eip, Group, Instance, Listener, LoadBalancer, Member, Network,
+    Revision, Settings, Subnet,
 };
 
 /// One change to the state.
@@ -79,6 +82,9 @@ pub enum Event {
         id: CertificateId,
     },
     SettingsUpdated(Settings),
+    AccessTokenIssued(AccessToken),
+    /// Carries the token as it was, for the audit trail.
+    AccessTokenRevoked(AccessToken),
 }
 
 impl Event {
@@ -111,6 +117,7 @@ impl Event {
             Event::CertificateUploaded(certificate) => certificate.id.as_str(),
             Event::CertificateDeleted { id } => id.as_str(),
             Event::SettingsUpdated(_) => "",
+            Event::AccessTokenIssued(token) | Event::AccessTokenRevoked(token) => token.id.as_str(),
         }
     }
 
@@ -145,7 +152,8 @@ impl Event {
     }
 }
 
-/// An event as the history keeps it: with the revision and time of its command.
+/// An event as the history keeps it: with the revision, time and sender of
+/// its command.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RecordedEvent {
     /// The revision of the command; one command's events share it.
@@ -154,4 +162,7 @@ pub struct RecordedEvent {
     pub at_ms: i64,
     /// What changed.
     pub event: Event,
+    /// Who sent the command: its log entry's principal. Empty for entries of
+    /// log formats 1 and 2, and when the cluster does not authenticate.
+    pub principal: String,
 }

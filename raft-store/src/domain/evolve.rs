@@ -129,5 +129,9 @@ pub(crate) fn evolve(
             remove_or_diverge!(catalog, remove_certificate, id, log_index, recorded)
         }
         Event::SettingsUpdated(new) => *settings = new.clone(),
+        Event::AccessTokenIssued(token) => catalog.put_access_token(token.clone()),
+        Event::AccessTokenRevoked(token) => {
+            remove_or_diverge!(catalog, remove_access_token, &token.id, log_index, recorded)
+        }
     }
 }

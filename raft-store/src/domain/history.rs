@@ -20,11 +20,20 @@ pub struct History {
     pub(super) bytes: u64,
 }
 
-/// The encoded size of one revision's events. Encoding to a counter cannot
-/// fail for these types (no maps with non-string keys, no unsized values).
+/// The encoded size of one revision's events, less one byte per empty
+/// principal: so an event of log formats 1 and 2 (which have no principal)
+/// counts what the build that wrote it counted, and replaying an older log
+/// compacts where that build compacted. Encoding to a counter cannot fail
+/// for these types (no maps with non-string keys, no unsized values).
 fn encoded_bytes(events: &[RecordedEvent]) -> u64 {
-    postcard::serialize_with_flavor(events, postcard::ser_flavors::Size::default())
-        .map_or(0, |size: usize| size as u64)
+    let size = postcard::serialize_with_flavor(events, postcard::ser_flavors::Size::default())
+        .map_or(0, |size: usize| size as u64);
+    // An empty string encodes as its length, one byte.
+    let empty_principals = events
+        .iter()
+        .filter(|event| event.principal.is_empty())
+        .count();
+    size.saturating_sub(empty_principals as u64)
 }
 
 /// A request for history older than what is kept.
@@ -151,7 +160,40 @@ mod tests {
             event: Event::EipReleased {
                 id: EipId::parse("id", "eip-0000000000000").expect("id"),
             },
+            principal: String::new(),
         }]
+    }
+
+    /// The size formats 1 and 2 counted: postcard of the events without a
+    /// principal (the layout of `legacy::RecordedEventV2`).
+    #[test]
+    fn events_without_a_principal_count_what_format_two_counted() {
+        #[derive(serde::Serialize)]
+        struct Before<'a> {
+            revision: Revision,
+            at_ms: i64,
+            event: &'a Event,
+        }
+        let mut recorded = events(7);
+        recorded.push(recorded[0].clone());
+        let before: Vec<Before<'_>> = recorded
+            .iter()
+            .map(|event| Before {
+                revision: event.revision,
+                at_ms: event.at_ms,
+                event: &event.event,
+            })
+            .collect();
+        let old_size = postcard::to_stdvec(&before).expect("encode").len() as u64;
+        assert_eq!(encoded_bytes(&recorded), old_size);
+        recorded[0].principal = "alice".to_owned();
+        let new_size = postcard::to_stdvec(&recorded).expect("encode").len() as u64;
+        assert_eq!(
+            encoded_bytes(&recorded),
+            new_size - 1,
+            "one empty principal left"
+        );
+        assert_eq!(encoded_bytes(&recorded), old_size + 1 + 5);
     }
 
     #[test]

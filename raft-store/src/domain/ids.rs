@@ -145,6 +145,10 @@ resource_id!(
     /// Identifies a [`super::model::Certificate`].
     CertificateId, "cert", "certificate"
 );
+resource_id!(
+    /// Identifies a [`super::model::AccessToken`].
+    AccessTokenId, "tok", "access token"
+);
 
 #[cfg(test)]
 mod tests {

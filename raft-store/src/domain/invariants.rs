@@ -3,8 +3,10 @@
 
 use std::collections::BTreeSet;
 
+use super::limits::MAX_ACCESS_TOKENS;
 use super::model::Protocol;
 use super::state::State;
+use super::validate;
 
 impl State {
     /// Checks every invariant listed on [`State`]; the error says which broke.
@@ -67,6 +69,12 @@ impl State {
                 .certificates
                 .values()
                 .map(|r| (r.id.to_string(), r.meta.revision)),
+        );
+        revisions.extend(
+            catalog
+                .access_tokens
+                .values()
+                .map(|r| (r.id.to_string(), r.revision)),
         );
         if let Some((id, at)) = revisions.iter().find(|(_, at)| *at > revision || *at == 0) {
             return Err(format!("{id} is at revision {at}, state is at {revision}"));
@@ -208,6 +216,21 @@ impl State {
                 if member.weight > 100 {
                     return Err(format!("member {} has weight {}", member.id, member.weight));
                 }
+            }
+        }
+
+        if catalog.access_tokens.len() > MAX_ACCESS_TOKENS {
+            return Err(format!(
+                "{} access tokens, over the limit of {MAX_ACCESS_TOKENS}",
+                catalog.access_tokens.len()
+            ));
+        }
+        if catalog.relations.access_token_by_secret.len() != catalog.access_tokens.len() {
+            return Err("two access tokens share a secret hash".to_owned());
+        }
+        for token in catalog.access_tokens.values() {
+            if let Err(broken) = validate::principal("principal", &token.principal) {
+                return Err(format!("access token {}: {}", token.id, broken.message));
             }
         }
 

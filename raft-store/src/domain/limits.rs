@@ -22,17 +22,20 @@ pub enum Rules {
     V1,
     /// Log format 2: every limit of this file.
     V2,
+    /// Log format 3: format 2's rules, access tokens and the envelope's principal.
+    V3,
 }
 
 impl Rules {
     /// The rules of the format this build writes.
-    pub const CURRENT: Rules = Rules::V2;
+    pub const CURRENT: Rules = Rules::V3;
 
     /// The rules of log format `version`, if this build knows it.
     pub fn of_format(version: u32) -> Option<Rules> {
         match version {
             1 => Some(Rules::V1),
             2 => Some(Rules::V2),
+            3 => Some(Rules::V3),
             _ => None,
         }
     }
@@ -40,6 +43,13 @@ impl Rules {
     /// Whether the ceilings, request bounds and address classes apply.
     pub fn bounded(self) -> bool {
         self >= Rules::V2
+    }
+
+    /// Whether access tokens and the envelope's principal exist. A build of
+    /// an older format knew neither: it read an access-token command as no
+    /// command at all and ignored the principal, and so does this one.
+    pub fn access_control(self) -> bool {
+        self >= Rules::V3
     }
 }
 
@@ -73,6 +83,10 @@ pub const CIDR_PREFIX_RANGE: std::ops::RangeInclusive<u8> = 8..=30;
 pub const MAX_HTTP_PATH_CHARS: usize = 1000;
 /// PEM text of a certificate chain or key.
 pub const MAX_PEM_BYTES: usize = 64 * 1024;
+/// Bytes of a principal (an access token's, or a log entry's sender).
+pub const MAX_PRINCIPAL_BYTES: usize = 128;
+/// Bytes of an access token's secret hash: a SHA-256.
+pub const SECRET_SHA256_BYTES: usize = 32;
 
 /// Defaults and bounds of the settings.
 pub mod settings_limits {
@@ -102,6 +116,10 @@ const _: () = assert!((MAX_MEMBERS_PER_GROUP as usize) < MAX_RESOURCES_PER_COMMA
 
 /// Blocks in the EIP pool.
 pub const MAX_EIP_POOL_BLOCKS: usize = 64;
+
+/// Access tokens in the cluster (format 3 on). Not a quota: every node
+/// holds them all in memory to check bearer tokens locally.
+pub const MAX_ACCESS_TOKENS: usize = 10_000;
 
 /// Bytes of event history kept (encoded), besides the retention in revisions:
 /// the oldest revisions are compacted first when the history grows past it.

@@ -29,12 +29,12 @@ pub mod validate;
 pub mod wire;
 
 pub use catalog::Catalog;
-pub use command::{Command, health_check_defaults};
+pub use command::{Command, IssueAccessToken, health_check_defaults};
 pub use event::{Event, RecordedEvent};
 pub use history::{Compacted, History};
 pub use ids::{
-    CertificateId, EipId, GroupId, InstanceId, ListenerId, LoadBalancerId, MemberId, NetworkId,
-    SubnetId,
+    AccessTokenId, CertificateId, EipId, GroupId, InstanceId, ListenerId, LoadBalancerId, MemberId,
+    NetworkId, SubnetId,
 };
 pub use model::*;
 pub use records::{RecordError, RecordKey};

@@ -11,8 +11,8 @@ use ipnet::Ipv4Net;
 use serde::{Deserialize, Serialize};
 
 use super::ids::{
-    CertificateId, EipId, GroupId, InstanceId, ListenerId, LoadBalancerId, MemberId, NetworkId,
-    SubnetId,
+    AccessTokenId, CertificateId, EipId, GroupId, InstanceId, ListenerId, LoadBalancerId, MemberId,
+    NetworkId, SubnetId,
 };
 
 /// A revision: the number of commands accepted so far. Each accepted command
@@ -263,6 +263,52 @@ pub struct Certificate {
     pub fingerprint: String,
     /// The leaf's expiry.
     pub not_after_ms: i64,
+}
+
+/// The SHA-256 of an access token's secret.
+pub type SecretHash = [u8; 32];
+
+/// What a caller may do. Each role may do what the roles before it may, so
+/// roles compare: `Role::Viewer < Role::Operator < Role::Admin`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub enum Role {
+    /// Reads.
+    Viewer,
+    /// Reads, and changes to the resources.
+    Operator,
+    /// Everything, access tokens and cluster settings included.
+    Admin,
+}
+
+impl Role {
+    /// The role's name as users write it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Viewer => "viewer",
+            Self::Operator => "operator",
+            Self::Admin => "admin",
+        }
+    }
+}
+
+/// A bearer token of the API. The cluster keeps the SHA-256 of its secret,
+/// never the secret; the API shows neither.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AccessToken {
+    /// Its id.
+    pub id: AccessTokenId,
+    /// Who the token authenticates (see `validate::principal`).
+    pub principal: String,
+    /// What its bearer may do.
+    pub role: Role,
+    /// At most 256 characters.
+    pub description: String,
+    /// Leader-stamped time of issue.
+    pub created_at_ms: i64,
+    /// The revision that issued it (a token never changes).
+    pub revision: Revision,
+    /// SHA-256 of the secret; unique among the cluster's tokens.
+    pub secret_sha256: SecretHash,
 }
 
 /// Limits on how many resources the cluster accepts.

@@ -2,17 +2,19 @@
 //! write only what an entry changed, in one batch, and read it all back.
 //!
 //! Keys: a tag byte, then the resource id, the revision (big endian, so keys
-//! sort by revision) or the token. Values: postcard of the piece. Every
-//! record is a pure function of the state; [`State::from_records`] of all
-//! records gives back an equal state.
+//! sort by revision) or the token. Values: postcard of the piece; a history
+//! record since format 3 starts with a layout byte (see
+//! [`HISTORY_RECORD_LAYOUT`]). Every record is a pure function of the state;
+//! [`State::from_records`] of all records gives back an equal state.
 
 use std::collections::{BTreeMap, BTreeSet};
 
 use serde::{Deserialize, Serialize};
 
-use super::event::{Event, RecordedEvent};
+use super::event::Event;
 use super::ids::{
-    CertificateId, EipId, GroupId, InstanceId, ListenerId, LoadBalancerId, NetworkId, SubnetId,
+    AccessTokenId, CertificateId, EipId, GroupId, InstanceId, ListenerId, LoadBalancerId,
+    NetworkId, SubnetId,
 };
 use super::model::Revision;
 use super::state::State;
@@ -33,6 +35,7 @@ pub enum RecordKey {
     Listener(ListenerId),
     Group(GroupId),
     Certificate(CertificateId),
+    AccessToken(AccessTokenId),
     /// The events of one revision.
     History(Revision),
     /// One client token's entry.
@@ -49,8 +52,15 @@ const TAG_LOAD_BALANCER: u8 = 0x14;
 const TAG_LISTENER: u8 = 0x15;
 const TAG_GROUP: u8 = 0x16;
 const TAG_CERTIFICATE: u8 = 0x17;
+const TAG_ACCESS_TOKEN: u8 = 0x18;
 const TAG_HISTORY: u8 = 0x30;
 const TAG_TOKEN: u8 = 0x40;
+
+/// The first byte of a history record written since format 3, followed by
+/// postcard of the revision's events. An older record is postcard of events
+/// without a principal, and starts with their count, never 0 (a kept
+/// revision holds at least one event): the two layouts cannot be mistaken.
+pub(super) const HISTORY_RECORD_LAYOUT: u8 = 0x00;
 
 /// A record that could not be read back.
 #[derive(Debug, thiserror::Error)]
@@ -88,6 +98,7 @@ impl RecordKey {
             RecordKey::Listener(id) => (TAG_LISTENER, id.as_str().as_bytes()),
             RecordKey::Group(id) => (TAG_GROUP, id.as_str().as_bytes()),
             RecordKey::Certificate(id) => (TAG_CERTIFICATE, id.as_str().as_bytes()),
+            RecordKey::AccessToken(id) => (TAG_ACCESS_TOKEN, id.as_str().as_bytes()),
             RecordKey::History(revision) => {
                 let mut key = vec![TAG_HISTORY];
                 key.extend_from_slice(&revision.to_be_bytes());
@@ -159,6 +170,9 @@ impl Event {
             }
             Event::CertificateDeleted { id } => vec![RecordKey::Certificate(id.clone())],
             Event::SettingsUpdated(_) => vec![RecordKey::Settings],
+            Event::AccessTokenIssued(token) | Event::AccessTokenRevoked(token) => {
+                vec![RecordKey::AccessToken(token.id.clone())]
+            }
         }
     }
 }
@@ -186,9 +200,16 @@ impl State {
             RecordKey::Listener(id) => catalog.listeners.get(id).map(encode).transpose()?,
             RecordKey::Group(id) => catalog.groups.get(id).map(encode).transpose()?,
             RecordKey::Certificate(id) => catalog.certificates.get(id).map(encode).transpose()?,
-            RecordKey::History(revision) => {
-                self.history.events.get(revision).map(encode).transpose()?
-            }
+            RecordKey::AccessToken(id) => catalog.access_tokens.get(id).map(encode).transpose()?,
+            RecordKey::History(revision) => self
+                .history
+                .events
+                .get(revision)
+                .map(|events| {
+                    let record = vec![HISTORY_RECORD_LAYOUT];
+                    postcard::to_extend(events, record).map_err(RecordError::Encode)
+                })
+                .transpose()?,
             RecordKey::Token(token) => self.tokens.by_token.get(token).map(encode).transpose()?,
         })
     }
@@ -216,6 +237,13 @@ impl State {
                 .keys()
                 .cloned()
                 .map(RecordKey::Certificate),
+        );
+        keys.extend(
+            catalog
+                .access_tokens
+                .keys()
+                .cloned()
+                .map(RecordKey::AccessToken),
         );
         keys.extend(self.history.events.keys().copied().map(RecordKey::History));
         keys.extend(self.tokens.by_token.keys().cloned().map(RecordKey::Token));
@@ -303,11 +331,22 @@ impl State {
                     value,
                     |r: &super::model::Certificate| r.id.clone(),
                 )?,
+                TAG_ACCESS_TOKEN => insert(
+                    &mut catalog.access_tokens,
+                    key,
+                    value,
+                    |r: &super::model::AccessToken| r.id.clone(),
+                )?,
                 TAG_HISTORY => {
                     let revision = <[u8; 8]>::try_from(rest)
                         .map(u64::from_be_bytes)
                         .map_err(|_| unknown())?;
-                    let events: Vec<RecordedEvent> = decode(key, value)?;
+                    let events = super::legacy::decode_history(value).map_err(|source| {
+                        RecordError::Malformed {
+                            key: key.to_vec(),
+                            source,
+                        }
+                    })?;
                     state.history.events.insert(revision, events);
                 }
                 TAG_TOKEN => {

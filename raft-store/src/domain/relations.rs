@@ -12,9 +12,10 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::net::Ipv4Addr;
 
 use super::ids::{
-    CertificateId, EipId, GroupId, InstanceId, ListenerId, LoadBalancerId, NetworkId, SubnetId,
+    AccessTokenId, CertificateId, EipId, GroupId, InstanceId, ListenerId, LoadBalancerId,
+    NetworkId, SubnetId,
 };
-use super::model::{Eip, Group, Instance, Listener, LoadBalancer, Subnet};
+use super::model::{AccessToken, Eip, Group, Instance, Listener, LoadBalancer, SecretHash, Subnet};
 
 /// Every relation the rules look up, by the resource they start from.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -34,6 +35,8 @@ pub(crate) struct Relations {
     pub(crate) groups_of_instance: BTreeMap<InstanceId, BTreeMap<GroupId, u32>>,
     /// EIPs by address (addresses are unique in the cluster).
     pub(crate) eip_at: BTreeMap<Ipv4Addr, EipId>,
+    /// Access tokens by the SHA-256 of their secret (unique in the cluster).
+    pub(crate) access_token_by_secret: BTreeMap<SecretHash, AccessTokenId>,
 }
 
 fn link<P: Ord + Clone, C: Ord + Clone>(map: &mut BTreeMap<P, BTreeSet<C>>, parent: &P, child: &C) {
@@ -58,6 +61,7 @@ impl Relations {
         load_balancers: impl Iterator<Item = &'a LoadBalancer>,
         listeners: impl Iterator<Item = &'a Listener>,
         groups: impl Iterator<Item = &'a Group>,
+        access_tokens: impl Iterator<Item = &'a AccessToken>,
     ) -> Self {
         let mut relations = Self::default();
         subnets.for_each(|subnet| relations.add_subnet(subnet));
@@ -66,6 +70,7 @@ impl Relations {
         load_balancers.for_each(|lb| relations.add_load_balancer(lb));
         listeners.for_each(|listener| relations.add_listener(listener));
         groups.for_each(|group| relations.add_group(group));
+        access_tokens.for_each(|token| relations.add_access_token(token));
         relations
     }
 
@@ -174,6 +179,17 @@ impl Relations {
         );
         for member in &group.members {
             self.remove_member(&group.id, &member.instance_id);
+        }
+    }
+
+    pub(crate) fn add_access_token(&mut self, token: &AccessToken) {
+        self.access_token_by_secret
+            .insert(token.secret_sha256, token.id.clone());
+    }
+
+    pub(crate) fn remove_access_token(&mut self, token: &AccessToken) {
+        if self.access_token_by_secret.get(&token.secret_sha256) == Some(&token.id) {
+            self.access_token_by_secret.remove(&token.secret_sha256);
         }
     }
 

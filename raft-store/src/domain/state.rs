@@ -1,6 +1,6 @@
 //! The replicated state and `apply`, the one entry point of the log into it.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use fulcrum_api::{LOG_FORMAT_VERSION, v1};
 use prost::Message;
@@ -8,13 +8,14 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use super::catalog::Catalog;
-use super::command::Command;
+use super::command::{self, Command};
 use super::decide::{Context, decide};
 use super::event::{Event, RecordedEvent};
 use super::evolve::evolve;
 use super::history::History;
+use super::ids::AccessTokenId;
 use super::limits::{self, Rules};
-use super::model::{Revision, Settings};
+use super::model::{AccessToken, Revision, SecretHash, Settings};
 use super::projection::dataplane::DataPlaneConfig;
 use super::projection::eip_ownership::EipOwnership;
 use super::records::RecordKey;
@@ -22,7 +23,8 @@ use super::rejection::Rejection;
 use super::tokens::{Answer, Fingerprint, Recall, Receipt, TokenMemory};
 use super::validate;
 
-/// Everything the log has built: settings, catalog, token memory and history.
+/// Everything the log has built: settings, catalog (access tokens included),
+/// client-token memory and history.
 ///
 /// Invariants (checked by [`State::check_invariants`]):
 /// - log indexes applied are strictly increasing; the clock never goes back;
@@ -31,7 +33,9 @@ use super::validate;
 ///   group → Load Balancer, member → instance; subnet → network; instance → subnet;
 /// - an EIP is bound to at most one Load Balancer and the back-references agree;
 /// - listener ports, listener names and group names are unique per Load Balancer,
-///   Load Balancer names in the cluster, members (instance, port) per group.
+///   Load Balancer names in the cluster, members (instance, port) per group;
+/// - access tokens have distinct secret hashes, valid principals, and number
+///   at most `MAX_ACCESS_TOKENS`.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct State {
     pub(crate) last_log_index: u64,
@@ -126,8 +130,17 @@ impl State {
             Ok(token) => token,
             Err(rejection) => return Ok(Applied::refused(rejection, changed)),
         };
+        let principal = match sender(envelope, rules) {
+            Ok(principal) => principal,
+            Err(rejection) => return Ok(Applied::refused(rejection, changed)),
+        };
         let no_command = v1::Command::default();
-        let raw_command = envelope.command.as_ref().unwrap_or(&no_command);
+        let raw_command = match &envelope.command {
+            // A build of an older format decoded the access-token kinds,
+            // unknown to it, as no command: such an entry gets its answer.
+            Some(command) if rules.access_control() || !is_access_control(command) => command,
+            _ => &no_command,
+        };
         let fingerprint = token.as_ref().map(|_| fingerprint(raw_command));
         if let (Some(token), Some(fingerprint)) = (&token, &fingerprint) {
             match self.tokens.recall(token, fingerprint) {
@@ -154,7 +167,9 @@ impl State {
 
         let (answer, events) = match Command::parse(raw_command, rules) {
             Err(rejection) => (Err(rejection), Vec::new()),
-            Ok(command) => self.decide_and_evolve(log_index, rules, &command, &mut changed),
+            Ok(command) => {
+                self.decide_and_evolve(log_index, rules, &command, principal, &mut changed)
+            }
         };
         if let (Some(token), Some(fingerprint)) = (token, fingerprint) {
             changed.insert(RecordKey::Token(token.clone()));
@@ -184,6 +199,7 @@ impl State {
         log_index: u64,
         rules: Rules,
         command: &Command,
+        principal: String,
         changed: &mut BTreeSet<RecordKey>,
     ) -> (Answer, Vec<RecordedEvent>) {
         let revision = self.revision + 1;
@@ -206,6 +222,7 @@ impl State {
                 revision,
                 at_ms: self.clock_ms,
                 event,
+                principal: principal.clone(),
             })
             .collect();
         for event in &recorded {
@@ -259,6 +276,18 @@ impl State {
         &self.tokens
     }
 
+    /// The access token whose secret has this SHA-256, if any: how a node
+    /// checks a bearer token (hash the presented secret, look it up here).
+    /// O(log n); a revoked token is not found.
+    pub fn access_token_by_secret_hash(&self, secret_sha256: &SecretHash) -> Option<&AccessToken> {
+        self.catalog.access_token_by_secret_hash(secret_sha256)
+    }
+
+    /// Every access token, by id (for listing, paged by id).
+    pub fn access_tokens(&self) -> &BTreeMap<AccessTokenId, AccessToken> {
+        self.catalog.access_tokens()
+    }
+
     /// The data-plane configuration at the current revision.
     pub fn data_plane_config(&self) -> DataPlaneConfig {
         DataPlaneConfig::compile(&self.catalog, self.revision)
@@ -270,10 +299,36 @@ impl State {
     }
 }
 
+/// The principal that sent the entry: checked under format 3 (empty means
+/// none), and none under older formats, whose builds ignored the field.
+fn sender(envelope: &v1::LogEnvelope, rules: Rules) -> Result<String, Rejection> {
+    if !rules.access_control() || envelope.principal.is_empty() {
+        return Ok(String::new());
+    }
+    validate::principal("principal", &envelope.principal)
+}
+
+/// Whether a command is one of the access-token kinds of format 3.
+fn is_access_control(command: &v1::Command) -> bool {
+    use v1::command::Kind;
+    matches!(
+        command.kind,
+        Some(Kind::IssueAccessToken(_) | Kind::RevokeAccessToken(_))
+    )
+}
+
 /// Identifies a request for the token memory: the same request always encodes
 /// to the same bytes (ordered maps), so equal fingerprints mean equal requests.
+/// An access token's issue is identified by the client's request alone, not
+/// by the secret's hash, which each attempt generates anew.
 fn fingerprint(command: &v1::Command) -> Fingerprint {
-    let digest = Sha256::digest(command.encode_to_vec());
+    let encoded = match &command.kind {
+        Some(v1::command::Kind::IssueAccessToken(issue)) => {
+            command::fingerprinted(issue).encode_to_vec()
+        }
+        _ => command.encode_to_vec(),
+    };
+    let digest = Sha256::digest(encoded);
     let mut fingerprint = [0u8; 16];
     fingerprint.copy_from_slice(&digest[..16]);
     fingerprint
@@ -302,6 +357,7 @@ fn subject_id(command: &Command, events: &[Event]) -> String {
         Command::ReplaceMembers { group_id, .. } => Some(group_id.as_str()),
         Command::DeleteCertificate(target) => Some(target.id.as_str()),
         Command::UpdateSettings(_) => Some(""),
+        Command::RevokeAccessToken(target) => Some(target.id.as_str()),
         Command::CreateNetwork { .. }
         | Command::CreateSubnet { .. }
         | Command::CreateInstance { .. }
@@ -310,7 +366,8 @@ fn subject_id(command: &Command, events: &[Event]) -> String {
         | Command::CreateListener(_)
         | Command::CreateGroup(_)
         | Command::AddMember { .. }
-        | Command::UploadCertificate(_) => None,
+        | Command::UploadCertificate(_)
+        | Command::IssueAccessToken(_) => None,
     };
     match target {
         Some(id) => id.to_owned(),

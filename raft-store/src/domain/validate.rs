@@ -6,14 +6,15 @@ use std::net::Ipv4Addr;
 
 use ipnet::Ipv4Net;
 
-use super::model::{ConnectionLimit, StatusCodeRange};
+use super::model::{ConnectionLimit, SecretHash, StatusCodeRange};
 use super::rejection::Rejection;
 
 // The field limits live with every other limit; named here for the rules.
 pub use super::limits::{
     CIDR_PREFIX_RANGE, DEFAULT_IDLE_TIMEOUT_S, DEFAULT_WEIGHT, MAX_CLIENT_TOKEN_CHARS,
     MAX_CONNECTION_LIMIT, MAX_DESCRIPTION_CHARS, MAX_HTTP_PATH_CHARS, MAX_IDLE_TIMEOUT_S,
-    MAX_NAME_CHARS, MAX_PEM_BYTES, MAX_TAG_KEY_CHARS, MAX_TAG_VALUE_CHARS, MAX_TAGS, MAX_WEIGHT,
+    MAX_NAME_CHARS, MAX_PEM_BYTES, MAX_PRINCIPAL_BYTES, MAX_TAG_KEY_CHARS, MAX_TAG_VALUE_CHARS,
+    MAX_TAGS, MAX_WEIGHT, SECRET_SHA256_BYTES,
 };
 
 /// A name: 1 to 32 letters (any script, Chinese included), digits, `_` and `-`.
@@ -294,9 +295,101 @@ pub fn expected_codes(field: &str, raw: &str) -> Result<Vec<StatusCodeRange>, Re
     Ok(ranges)
 }
 
+/// A principal: 1 to 128 bytes of `[A-Za-z0-9._@-]`, the first a letter or
+/// a digit (so a principal is never empty, never an option, and reads the
+/// same in a log line, a URL and a shell).
+pub fn principal(field: &str, raw: &str) -> Result<String, Rejection> {
+    let rule = format!(
+        "a principal is 1 to {MAX_PRINCIPAL_BYTES} of the letters A-Z and a-z, digits, '.', '_', '@' and '-', starting with a letter or a digit"
+    );
+    if raw.is_empty() || raw.len() > MAX_PRINCIPAL_BYTES {
+        return Err(Rejection::invalid(
+            field,
+            format!("has {} bytes; {rule}", raw.len()),
+        ));
+    }
+    if let Some(bad) = raw
+        .chars()
+        .find(|&c| !(c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '@' | '-')))
+    {
+        return Err(Rejection::invalid(
+            field,
+            format!("{raw:?} contains {bad:?}; {rule}"),
+        ));
+    }
+    if !raw.starts_with(|c: char| c.is_ascii_alphanumeric()) {
+        return Err(Rejection::invalid(
+            field,
+            format!("{raw:?} does not start with a letter or a digit; {rule}"),
+        ));
+    }
+    Ok(raw.to_owned())
+}
+
+/// A secret's SHA-256: exactly 32 bytes.
+pub fn secret_sha256(field: &str, raw: &[u8]) -> Result<SecretHash, Rejection> {
+    SecretHash::try_from(raw).map_err(|_| {
+        Rejection::invalid(
+            field,
+            format!(
+                "has {} bytes; a SHA-256 has exactly {SECRET_SHA256_BYTES}",
+                raw.len()
+            ),
+        )
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn principals_take_ascii_letters_digits_and_four_marks() {
+        for ok in [
+            "alice",
+            "ops@example.com",
+            "svc.deploy-bot_2",
+            "9lives",
+            &"p".repeat(128),
+        ] {
+            assert_eq!(principal("principal", ok).as_deref(), Ok(ok), "{ok:?}");
+        }
+        for bad in [
+            "",
+            &"p".repeat(129),
+            "-lead",
+            ".hidden",
+            "has space",
+            "é",
+            "a/b",
+            "a:b",
+        ] {
+            let error = principal("principal", bad).unwrap_err();
+            assert!(
+                error.message.starts_with("principal: "),
+                "{}",
+                error.message
+            );
+            assert!(
+                error.message.contains("a principal is"),
+                "{}",
+                error.message
+            );
+        }
+    }
+
+    #[test]
+    fn a_secret_hash_is_exactly_32_bytes() {
+        assert!(secret_sha256("secret_sha256", &[7; 32]).is_ok());
+        for length in [0, 31, 33] {
+            let error = secret_sha256("secret_sha256", &vec![7; length]).unwrap_err();
+            assert!(
+                error.message.starts_with("secret_sha256: "),
+                "{}",
+                error.message
+            );
+        }
+    }
 
     #[test]
     fn names_accept_chinese_letters_digits_underscore_and_dash() {

@@ -1,14 +1,16 @@
 //! Domain → wire: the API's view of resources and events. Statuses are left
 //! unspecified here; the node fills them from the data plane that owns the EIP.
-//! A certificate's private key never crosses this boundary.
+//! A certificate's private key and an access token's secret hash never cross
+//! this boundary.
 
 use fulcrum_api::v1;
 
 use super::catalog::Catalog;
 use super::event::{Event, RecordedEvent};
 use super::model::{
-    Algorithm, Certificate, ConnectionLimit, Eip, Group, HealthCheck, HealthCheckKind, Instance,
-    Listener, LoadBalancer, Member, Network, Protocol, Quotas, Settings, StatusCodeRange, Subnet,
+    AccessToken, Algorithm, Certificate, ConnectionLimit, Eip, Group, HealthCheck, HealthCheckKind,
+    Instance, Listener, LoadBalancer, Member, Network, Protocol, Quotas, Role, Settings,
+    StatusCodeRange, Subnet,
 };
 
 fn expected_codes_text(ranges: &[StatusCodeRange]) -> String {
@@ -269,6 +271,30 @@ impl From<&Certificate> for v1::Certificate {
     }
 }
 
+impl From<Role> for v1::Role {
+    fn from(role: Role) -> Self {
+        match role {
+            Role::Viewer => v1::Role::Viewer,
+            Role::Operator => v1::Role::Operator,
+            Role::Admin => v1::Role::Admin,
+        }
+    }
+}
+
+/// The API view of an access token: never its secret's hash.
+impl From<&AccessToken> for v1::AccessToken {
+    fn from(token: &AccessToken) -> Self {
+        v1::AccessToken {
+            id: token.id.to_string(),
+            description: token.description.clone(),
+            created_at_unix_ms: token.created_at_ms,
+            revision: token.revision,
+            principal: token.principal.clone(),
+            role: v1::Role::from(token.role) as i32,
+        }
+    }
+}
+
 impl From<&Quotas> for v1::Quotas {
     fn from(quotas: &Quotas) -> Self {
         v1::Quotas {
@@ -369,6 +395,14 @@ pub fn event_view(catalog: &Catalog, recorded: &RecordedEvent) -> v1::Event {
             Type::ClusterSettingsUpdated,
             Some(Resource::ClusterSettings(settings.into())),
         ),
+        Event::AccessTokenIssued(token) => (
+            Type::AccessTokenIssued,
+            Some(Resource::AccessToken(token.into())),
+        ),
+        Event::AccessTokenRevoked(token) => (
+            Type::AccessTokenRevoked,
+            Some(Resource::AccessToken(token.into())),
+        ),
     };
     v1::Event {
         revision: recorded.revision,
@@ -376,6 +410,7 @@ pub fn event_view(catalog: &Catalog, recorded: &RecordedEvent) -> v1::Event {
         r#type: kind as i32,
         resource_id: recorded.event.resource_id().to_owned(),
         parent_id: recorded.event.parent_id().to_owned(),
+        principal: recorded.principal.clone(),
         resource,
     }
 }

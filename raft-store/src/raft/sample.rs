@@ -42,6 +42,7 @@ pub fn sample_envelope(n: u64) -> v1::LogEnvelope {
         format_version: LOG_FORMAT_VERSION,
         client_token: format!("token-{n}"),
         accepted_at_unix_ms: SAMPLE_START_MS + n as i64,
+        principal: String::new(),
         command: Some(v1::Command { kind: Some(kind) }),
     }
 }

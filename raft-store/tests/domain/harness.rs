@@ -25,10 +25,16 @@ pub struct Log {
 }
 
 pub fn envelope(token: &str, at_ms: i64, kind: Kind) -> v1::LogEnvelope {
+    envelope_from("", token, at_ms, kind)
+}
+
+/// An envelope sent by `principal` (empty: no authenticated sender).
+pub fn envelope_from(principal: &str, token: &str, at_ms: i64, kind: Kind) -> v1::LogEnvelope {
     v1::LogEnvelope {
         format_version: LOG_FORMAT_VERSION,
         client_token: token.to_owned(),
         accepted_at_unix_ms: at_ms,
+        principal: principal.to_owned(),
         command: Some(v1::Command { kind: Some(kind) }),
     }
 }
@@ -71,6 +77,12 @@ impl Log {
 
     pub fn submit(&mut self, kind: Kind) -> Applied {
         self.submit_with_token("", kind)
+    }
+
+    /// Submits `kind` as sent by `principal`.
+    pub fn submit_as(&mut self, principal: &str, kind: Kind) -> Applied {
+        self.now_ms += STEP_MS;
+        self.apply_envelope(envelope_from(principal, "", self.now_ms, kind))
     }
 
     #[track_caller]
@@ -200,6 +212,30 @@ pub fn certificate(name: &str) -> Kind {
         name: name.into(),
         certificate_chain: CERTIFICATE_PEM.into(),
         private_key: PRIVATE_KEY_PEM.into(),
+        ..Default::default()
+    })
+}
+
+/// A secret's SHA-256 as a test makes one up: `seed` repeated.
+pub fn secret_hash(seed: u8) -> Vec<u8> {
+    vec![seed; 32]
+}
+
+pub fn issue_token(principal: &str, role: v1::Role, secret_sha256: Vec<u8>) -> Kind {
+    Kind::IssueAccessToken(v1::IssueAccessToken {
+        request: Some(v1::CreateAccessTokenRequest {
+            principal: principal.into(),
+            role: role as i32,
+            ..Default::default()
+        }),
+        secret_sha256,
+    })
+}
+
+pub fn revoke_token(id: &str, expected_revision: Option<u64>) -> Kind {
+    Kind::RevokeAccessToken(v1::RevokeAccessTokenRequest {
+        id: id.into(),
+        expected_revision,
         ..Default::default()
     })
 }

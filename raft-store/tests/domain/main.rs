@@ -3,11 +3,13 @@
 
 #![allow(unreachable_pub, clippy::unwrap_used, clippy::expect_used)]
 
+mod access;
 mod guide;
 mod harness;
 mod history;
 mod limits;
 mod properties;
+mod random_log;
 mod rules;
 mod snapshot;
 mod tokens;

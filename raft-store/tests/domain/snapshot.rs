@@ -1,7 +1,8 @@
 //! Snapshot bytes: deterministic, versioned, and checked on read.
 
-use fulcrum_api::v1;
-use fulcrum_raft_store::domain::{ApplyError, SnapshotError, State};
+use fulcrum_api::{LOG_FORMAT_VERSION, v1};
+use fulcrum_raft_store::domain::{ApplyError, SNAPSHOT_FORMAT_VERSION, SnapshotError, State};
+use v1::command::Kind;
 
 use crate::harness::*;
 
@@ -34,7 +35,7 @@ fn corrupt_or_foreign_snapshots_are_refused_with_the_reason() {
         check(&newer),
         SnapshotError::UnsupportedVersion {
             found: 99,
-            supported: 2
+            supported: SNAPSHOT_FORMAT_VERSION
         }
     ));
 
@@ -52,13 +53,13 @@ fn corrupt_or_foreign_snapshots_are_refused_with_the_reason() {
 fn an_entry_of_an_unknown_format_stops_apply() {
     let mut state = State::default();
     let mut entry = envelope("", START_MS, network("n", "10.0.0.0/16"));
-    entry.format_version = 3;
+    entry.format_version = LOG_FORMAT_VERSION + 1;
     assert_eq!(
         state.apply(1, &entry),
         Err(ApplyError::UnsupportedFormat {
             log_index: 1,
-            found: 3,
-            supported: 2
+            found: LOG_FORMAT_VERSION + 1,
+            supported: LOG_FORMAT_VERSION
         })
     );
     assert_eq!(state, State::default(), "nothing was applied");
@@ -87,4 +88,75 @@ fn applying_out_of_log_order_stops_the_node() {
     let entry = envelope("", START_MS, network("n", "10.0.0.0/16"));
     state.apply(5, &entry).unwrap();
     let _ = state.apply(5, &entry);
+}
+
+/// The log whose state `testdata/state-v2.snapshot` holds: the previous
+/// build (log and snapshot format 2) applied it and wrote that snapshot.
+fn format_two_log() -> Log {
+    let mut log = Log::new();
+    let net = log.ok(network("net", "10.0.0.0/16")).resource_id;
+    let sub = log.ok(subnet("subnet", &net, "10.0.1.0/24")).resource_id;
+    let web = log.ok(instance("web", &sub, "10.0.1.11")).resource_id;
+    let cert = log
+        .submit_with_token("t-cert", certificate("site"))
+        .answer
+        .unwrap()
+        .resource_id;
+    let eip = log.ok(allocate_eip("")).resource_id;
+    let lb = log.ok(load_balancer("lb", &net, &sub)).resource_id;
+    log.ok(associate(&lb, &eip));
+    let pool = log
+        .ok(Kind::CreateGroup(group(
+            &lb,
+            "pool",
+            vec![member(&web, 8080, None)],
+        )))
+        .resource_id;
+    let mut http = listener(&lb, "http", v1::Protocol::Http, 80);
+    http.default_group_id = pool;
+    log.ok(Kind::CreateListener(http));
+    let mut https = listener(&lb, "https", v1::Protocol::Https, 443);
+    https.certificate_id = cert;
+    let https = log.ok(Kind::CreateListener(https)).resource_id;
+    let _ = log.submit_with_token("t-dup", load_balancer("lb", &net, &sub));
+    log.ok(Kind::DeleteListener(v1::DeleteListenerRequest {
+        id: https,
+        ..Default::default()
+    }));
+    log
+}
+
+#[test]
+fn a_format_two_snapshot_reads_as_the_state_its_log_builds() {
+    let bytes = include_bytes!("testdata/state-v2.snapshot");
+    assert_eq!(bytes[8..12], 2u32.to_le_bytes(), "the fixture is format 2");
+    let read = State::from_snapshot_bytes(bytes).unwrap();
+    read.check_invariants().unwrap();
+
+    // The same log, as format-2 entries, replayed by this build.
+    let mut replay = State::default();
+    for (index, entry) in format_two_log().entries {
+        let entry = v1::LogEnvelope {
+            format_version: 2,
+            ..entry
+        };
+        replay.apply(index, &entry).unwrap();
+    }
+    assert_eq!(read, replay);
+    assert!(read.access_tokens().is_empty());
+    assert!(
+        read.history()
+            .revisions()
+            .flat_map(|(_, events)| events)
+            .all(|event| event.principal.is_empty())
+    );
+    assert!(
+        read.history().bytes() > 0,
+        "the history's size is recounted"
+    );
+
+    // Written again, it is a format-3 snapshot of the same state.
+    let written = read.to_snapshot_bytes().unwrap();
+    assert_eq!(written[8..12], SNAPSHOT_FORMAT_VERSION.to_le_bytes());
+    assert_eq!(State::from_snapshot_bytes(&written).unwrap(), read);
 }

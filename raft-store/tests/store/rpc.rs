@@ -105,6 +105,7 @@ fn large_entry(index: u64, bytes: usize) -> Entry {
             format_version: fulcrum_api::LOG_FORMAT_VERSION,
             client_token: "x".repeat(bytes),
             accepted_at_unix_ms: 0,
+            principal: String::new(),
             command: None,
         }),
     )

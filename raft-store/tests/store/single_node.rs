@@ -115,6 +115,7 @@ fn proposal(token: &str, kind: Kind) -> Proposal {
         client_token: token.into(),
         // Leader-stamped time; a test clock is enough here.
         accepted_at_unix_ms: 1_700_000_000_000,
+        principal: String::new(),
         command: Some(v1::Command { kind: Some(kind) }),
     })
 }

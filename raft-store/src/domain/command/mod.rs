@@ -13,16 +13,25 @@ use ipnet::Ipv4Net;
 
 use super::certificate;
 use super::ids::{
-    CertificateId, EipId, GroupId, InstanceId, ListenerId, LoadBalancerId, MemberId, NetworkId,
-    SubnetId,
+    AccessTokenId, CertificateId, EipId, GroupId, InstanceId, ListenerId, LoadBalancerId, MemberId,
+    NetworkId, SubnetId,
 };
 use super::limits::{self, Rules};
-use super::model::{Algorithm, ConnectionLimit, HealthCheck, HealthCheckKind, Protocol};
+use super::model::{Algorithm, ConnectionLimit, HealthCheck, Protocol};
 use super::rejection::Rejection;
 use super::validate;
 
+mod access;
+mod group;
+mod listener;
 mod settings;
 
+pub use access::IssueAccessToken;
+pub(crate) use access::fingerprinted;
+pub use group::health_check_defaults;
+use group::{algorithm, health_check, member_spec, member_specs};
+pub(crate) use listener::{check_certificate_fits, check_forwarded_for_fits};
+use listener::{create_listener, update_listener};
 pub(crate) use settings::UpdateSettings;
 use settings::settings_update;
 
@@ -270,6 +279,8 @@ pub enum Command {
     UploadCertificate(UploadCertificate),
     DeleteCertificate(DeleteTarget<CertificateId>),
     UpdateSettings(UpdateSettings),
+    IssueAccessToken(IssueAccessToken),
+    RevokeAccessToken(DeleteTarget<AccessTokenId>),
 }
 
 fn new_meta(
@@ -324,151 +335,6 @@ fn protocol(field: &str, raw: i32) -> Result<Protocol, Rejection> {
     }
 }
 
-fn algorithm(field: &str, raw: i32) -> Result<Algorithm, Rejection> {
-    match v1::Algorithm::try_from(raw) {
-        Ok(v1::Algorithm::Unspecified | v1::Algorithm::WeightedRoundRobin) => {
-            Ok(Algorithm::WeightedRoundRobin)
-        }
-        Ok(v1::Algorithm::WeightedLeastConnections) => Ok(Algorithm::WeightedLeastConnections),
-        Ok(v1::Algorithm::SourceIpHash) => Ok(Algorithm::SourceIpHash),
-        Err(_) => Err(Rejection::invalid(
-            field,
-            format!(
-                "{raw} is not an algorithm; they are WEIGHTED_ROUND_ROBIN, WEIGHTED_LEAST_CONNECTIONS and SOURCE_IP_HASH"
-            ),
-        )),
-    }
-}
-
-/// Health check defaults where the client gives none.
-pub mod health_check_defaults {
-    /// Seconds between checks.
-    pub const INTERVAL_S: u32 = 5;
-    /// Seconds a check may take.
-    pub const TIMEOUT_S: u32 = 3;
-    /// Successes in a row that bring a member up.
-    pub const HEALTHY_THRESHOLD: u32 = 2;
-    /// Failures in a row that take a member down.
-    pub const UNHEALTHY_THRESHOLD: u32 = 2;
-    /// Path an HTTP check asks for.
-    pub const HTTP_PATH: &str = "/";
-    /// Codes an HTTP check accepts.
-    pub const EXPECTED_CODES: &str = "200";
-}
-
-fn health_check(raw: &v1::HealthCheck) -> Result<HealthCheck, Rejection> {
-    use health_check_defaults as defaults;
-    let kind = match v1::HealthCheckType::try_from(raw.r#type) {
-        Ok(v1::HealthCheckType::Tcp) => HealthCheckKind::Tcp,
-        Ok(v1::HealthCheckType::Http) => HealthCheckKind::Http,
-        _ => {
-            return Err(Rejection::invalid(
-                "health_check.type",
-                "is required: TCP or HTTP",
-            ));
-        }
-    };
-    let interval_s = validate::bounded(
-        "health_check.interval_s",
-        raw.interval_s,
-        1..=300,
-        defaults::INTERVAL_S,
-        " s",
-    )?;
-    let timeout_s = validate::bounded(
-        "health_check.timeout_s",
-        raw.timeout_s,
-        1..=60,
-        defaults::TIMEOUT_S,
-        " s",
-    )?;
-    if timeout_s > interval_s {
-        return Err(Rejection::invalid(
-            "health_check.timeout_s",
-            format!(
-                "{timeout_s} s is above the interval of {interval_s} s; the timeout may not exceed the interval"
-            ),
-        ));
-    }
-    let healthy_threshold = validate::bounded(
-        "health_check.healthy_threshold",
-        raw.healthy_threshold,
-        1..=10,
-        defaults::HEALTHY_THRESHOLD,
-        "",
-    )?;
-    let unhealthy_threshold = validate::bounded(
-        "health_check.unhealthy_threshold",
-        raw.unhealthy_threshold,
-        1..=10,
-        defaults::UNHEALTHY_THRESHOLD,
-        "",
-    )?;
-    let (http_path, expected_codes) = match kind {
-        HealthCheckKind::Http => (
-            validate::http_path(
-                "health_check.http_path",
-                raw.http_path.as_deref().unwrap_or(defaults::HTTP_PATH),
-            )?,
-            validate::expected_codes(
-                "health_check.expected_codes",
-                raw.expected_codes
-                    .as_deref()
-                    .unwrap_or(defaults::EXPECTED_CODES),
-            )?,
-        ),
-        HealthCheckKind::Tcp => {
-            for (field, value) in [
-                ("health_check.http_path", &raw.http_path),
-                ("health_check.expected_codes", &raw.expected_codes),
-            ] {
-                if value.is_some() {
-                    return Err(Rejection::invalid(
-                        field,
-                        "applies only to HTTP health checks",
-                    ));
-                }
-            }
-            (String::new(), Vec::new())
-        }
-    };
-    Ok(HealthCheck {
-        kind,
-        interval_s,
-        timeout_s,
-        healthy_threshold,
-        unhealthy_threshold,
-        http_path,
-        expected_codes,
-    })
-}
-
-fn member_spec(field: &str, raw: &v1::MemberSpec) -> Result<MemberSpec, Rejection> {
-    Ok(MemberSpec {
-        instance_id: InstanceId::parse(&format!("{field}.instance_id"), &raw.instance_id)?,
-        port: validate::port(&format!("{field}.port"), raw.port)?,
-        weight: validate::weight(&format!("{field}.weight"), raw.weight)?,
-        admin_state_up: raw.admin_state_up.unwrap_or(true),
-    })
-}
-
-fn member_specs(raw: &[v1::MemberSpec], rules: Rules) -> Result<Vec<MemberSpec>, Rejection> {
-    if rules.bounded() && raw.len() > limits::MAX_MEMBERS_PER_GROUP as usize {
-        return Err(Rejection::invalid(
-            "members",
-            format!(
-                "has {} members; a request or a group has at most {}, whatever the quota",
-                raw.len(),
-                limits::MAX_MEMBERS_PER_GROUP
-            ),
-        ));
-    }
-    raw.iter()
-        .enumerate()
-        .map(|(position, member)| member_spec(&format!("members[{position}]"), member))
-        .collect()
-}
-
 /// Refuses an address of a forbidden class (link-local, multicast, ...).
 fn usable_address(field: &str, address: Ipv4Addr, what: &str) -> Result<Ipv4Addr, Rejection> {
     let host = Ipv4Net::from(address);
@@ -499,8 +365,9 @@ impl Command {
     /// Checks every field of `raw` by `rules` (those of the entry's log format).
     pub fn parse(raw: &v1::Command, rules: Rules) -> Result<Self, Rejection> {
         use v1::command::Kind;
+        let no_command = || Rejection::invalid("command", "is required");
         let Some(kind) = &raw.kind else {
-            return Err(Rejection::invalid("command", "is required"));
+            return Err(no_command());
         };
         Ok(match kind {
             Kind::CreateNetwork(request) => Command::CreateNetwork {
@@ -699,100 +566,17 @@ impl Command {
             Kind::UpdateClusterSettings(request) => {
                 Command::UpdateSettings(settings_update(request, rules)?)
             }
+            // A build of an older format decoded these unknown kinds as no
+            // command at all: such an entry gets that build's answer.
+            Kind::IssueAccessToken(_) | Kind::RevokeAccessToken(_) if !rules.access_control() => {
+                return Err(no_command());
+            }
+            Kind::IssueAccessToken(request) => {
+                Command::IssueAccessToken(access::issue_access_token(request)?)
+            }
+            Kind::RevokeAccessToken(request) => {
+                Command::RevokeAccessToken(access::revoke_access_token(request)?)
+            }
         })
     }
-}
-
-fn create_listener(request: &v1::CreateListenerRequest) -> Result<CreateListener, Rejection> {
-    let load_balancer_id = LoadBalancerId::parse("load_balancer_id", &request.load_balancer_id)?;
-    let meta = new_meta(&request.name, &request.description, &request.tags)?;
-    let protocol = protocol("protocol", request.protocol)?;
-    let port = validate::port("port", request.port)?;
-    let connection_limit =
-        validate::connection_limit("connection_limit", request.connection_limit)?;
-    let certificate_id = CertificateId::parse_optional("certificate_id", &request.certificate_id)?;
-    check_certificate_fits(protocol, certificate_id.as_ref())?;
-    let insert_x_forwarded_for = request.insert_x_forwarded_for.unwrap_or(protocol.is_http());
-    check_forwarded_for_fits(protocol, insert_x_forwarded_for)?;
-    Ok(CreateListener {
-        load_balancer_id,
-        meta,
-        protocol,
-        port,
-        connection_limit,
-        default_group_id: GroupId::parse_optional("default_group_id", &request.default_group_id)?,
-        certificate_id,
-        idle_timeout_s: validate::idle_timeout_s("idle_timeout_s", request.idle_timeout_s)?,
-        insert_x_forwarded_for,
-        admin_state_up: request.admin_state_up.unwrap_or(true),
-    })
-}
-
-/// HTTPS listeners need a certificate; TCP and HTTP listeners must not name one.
-pub(crate) fn check_certificate_fits(
-    protocol: Protocol,
-    certificate_id: Option<&CertificateId>,
-) -> Result<(), Rejection> {
-    match (protocol, certificate_id) {
-        (Protocol::Https, None) => Err(Rejection::invalid(
-            "certificate_id",
-            "is required for an HTTPS listener",
-        )),
-        (Protocol::Tcp | Protocol::Http, Some(_)) => Err(Rejection::invalid(
-            "certificate_id",
-            format!(
-                "must be empty for a {} listener; only HTTPS listeners take a certificate",
-                protocol.name()
-            ),
-        )),
-        _ => Ok(()),
-    }
-}
-
-/// X-Forwarded-For is an HTTP header: TCP listeners cannot insert it.
-pub(crate) fn check_forwarded_for_fits(protocol: Protocol, insert: bool) -> Result<(), Rejection> {
-    if insert && !protocol.is_http() {
-        return Err(Rejection::invalid(
-            "insert_x_forwarded_for",
-            "applies only to HTTP and HTTPS listeners",
-        ));
-    }
-    Ok(())
-}
-
-fn update_listener(request: &v1::UpdateListenerRequest) -> Result<UpdateListener, Rejection> {
-    Ok(UpdateListener {
-        id: ListenerId::parse("id", &request.id)?,
-        expected_revision: request.expected_revision,
-        meta: meta_update(
-            request.name.as_ref(),
-            request.description.as_ref(),
-            request.tags.as_ref(),
-        )?,
-        connection_limit: request
-            .connection_limit
-            .map(|limit| validate::connection_limit("connection_limit", Some(limit)))
-            .transpose()?,
-        default_group_id: request
-            .default_group_id
-            .as_deref()
-            .map(|raw| GroupId::parse_optional("default_group_id", raw))
-            .transpose()?,
-        certificate_id: request
-            .certificate_id
-            .as_deref()
-            .map(|raw| CertificateId::parse_optional("certificate_id", raw))
-            .transpose()?,
-        idle_timeout_s: request
-            .idle_timeout_s
-            .map(|seconds| validate::idle_timeout_s("idle_timeout_s", Some(seconds)))
-            .transpose()?,
-        insert_x_forwarded_for: request.insert_x_forwarded_for,
-        admin_state_up: request.admin_state_up,
-        protocol: request
-            .protocol
-            .map(|raw| protocol("protocol", raw))
-            .transpose()?,
-        port: request.port,
-    })
 }

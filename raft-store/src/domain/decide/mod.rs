@@ -11,6 +11,7 @@
 //! commands of one kind of resource; this module dispatches to them and keeps
 //! the helpers they share.
 
+mod access;
 mod certificate;
 mod eip;
 mod group;
@@ -23,13 +24,13 @@ use super::catalog::Catalog;
 use super::command::{Command, MetaUpdate, NewMeta};
 use super::event::Event;
 use super::ids::{
-    CertificateId, EipId, GroupId, IdSeed, InstanceId, ListenerId, LoadBalancerId, NetworkId,
-    SubnetId,
+    AccessTokenId, CertificateId, EipId, GroupId, IdSeed, InstanceId, ListenerId, LoadBalancerId,
+    NetworkId, SubnetId,
 };
 use super::limits::{self, QuotaLimit, Rules, quota};
 use super::model::{
-    Certificate, Eip, Group, Instance, Listener, LoadBalancer, Meta, Network, Revision, Settings,
-    Subnet,
+    AccessToken, Certificate, Eip, Group, Instance, Listener, LoadBalancer, Meta, Network,
+    Revision, Settings, Subnet,
 };
 use super::rejection::Rejection;
 
@@ -232,6 +233,8 @@ pub(crate) fn decide(
         Command::UpdateSettings(update) => {
             settings::update_settings(catalog, settings, context, update)
         }
+        Command::IssueAccessToken(issue) => access::issue_access_token(catalog, context, issue),
+        Command::RevokeAccessToken(target) => access::revoke_access_token(catalog, target),
     }
 }
 
@@ -272,6 +275,18 @@ revisioned! {
     Listener => ListenerId;
     Group => GroupId;
     Certificate => CertificateId;
+}
+
+impl Revisioned for AccessToken {
+    const NOUN: &'static str = AccessTokenId::NOUN;
+
+    fn id_text(&self) -> &str {
+        self.id.as_str()
+    }
+
+    fn revision(&self) -> Revision {
+        self.revision
+    }
 }
 
 /// Looks a resource up (NOT_FOUND) and checks the revision the client expects
