@@ -54,6 +54,14 @@ impl Principal {
             role: Role::Admin,
         }
     }
+
+    /// A node acting on its own (proposing the bootstrap EIP pool, say).
+    pub fn node(id: u64) -> Self {
+        Self {
+            name: format!("node-{id}"),
+            role: Role::Node,
+        }
+    }
 }
 
 /// How a role ranks: a role grants everything a lower one does.
@@ -106,6 +114,15 @@ pub trait TokenTable: Send + Sync {
     /// The principal of the token whose secret hashes to `secret_sha256`,
     /// if it exists and is not revoked.
     fn principal(&self, secret_sha256: &[u8; 32]) -> Option<Principal>;
+}
+
+/// The certificate role of a token's role (tokens never carry `node`).
+pub fn role_of(role: fulcrum_raft_store::domain::Role) -> Role {
+    match role {
+        fulcrum_raft_store::domain::Role::Viewer => Role::Viewer,
+        fulcrum_raft_store::domain::Role::Operator => Role::Operator,
+        fulcrum_raft_store::domain::Role::Admin => Role::Admin,
+    }
 }
 
 /// SHA-256 of a token's secret: all the table keeps of it.

@@ -137,6 +137,7 @@ async fn propose_eip_pool(replica: Arc<Replica>, cidrs: Vec<String>) {
     loop {
         let attempt = replica
             .propose(
+                crate::auth::Principal::node(replica.id()).name,
                 BOOTSTRAP_EIP_POOL_TOKEN.to_owned(),
                 command.clone(),
                 deadline,

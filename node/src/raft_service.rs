@@ -249,7 +249,7 @@ impl internal::raft_service_server::RaftService for RaftService {
         self.replica.admit(&request.client_token, &command)?;
         let outcome = match self
             .replica
-            .propose_as_leader(request.client_token, command, deadline)
+            .propose_as_leader(request.principal, request.client_token, command, deadline)
             .await?
         {
             LeaderAnswer::Answered((log_index, receipt)) => {

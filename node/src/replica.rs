@@ -144,9 +144,11 @@ impl Replica {
         Some((leader, node))
     }
 
-    /// Commits `command` from any node and answers with its receipt.
+    /// Commits `command`, sent by `principal` (the audit trail's name for
+    /// the caller), from any node and answers with its receipt.
     pub async fn propose(
         &self,
+        principal: String,
         client_token: String,
         command: v1::Command,
         deadline: Instant,
@@ -157,7 +159,12 @@ impl Replica {
             let failure = match self.leader() {
                 Some((leader, _)) if leader == self.id => {
                     match self
-                        .propose_as_leader(client_token.clone(), command.clone(), deadline)
+                        .propose_as_leader(
+                            principal.clone(),
+                            client_token.clone(),
+                            command.clone(),
+                            deadline,
+                        )
                         .await?
                     {
                         LeaderAnswer::Answered((_, receipt)) => return Ok(receipt),
@@ -166,7 +173,13 @@ impl Replica {
                 }
                 Some((leader, node)) => {
                     match self
-                        .forward(leader, &node, &client_token, &command, deadline)
+                        .forward(
+                            leader,
+                            &node,
+                            (&principal, &client_token),
+                            &command,
+                            deadline,
+                        )
                         .await
                     {
                         Ok(LeaderAnswer::Answered((log_index, receipt))) => {
@@ -193,6 +206,7 @@ impl Replica {
     /// appends it, and answers with the entry's log index and the receipt.
     pub async fn propose_as_leader(
         &self,
+        principal: String,
         client_token: String,
         command: v1::Command,
         deadline: Instant,
@@ -201,7 +215,7 @@ impl Replica {
             format_version: LOG_FORMAT_VERSION,
             client_token,
             accepted_at_unix_ms: unix_now_ms(),
-            principal: String::new(),
+            principal,
             command: Some(command),
         };
         let written = tokio::time::timeout(
@@ -234,7 +248,7 @@ impl Replica {
         &self,
         leader: u64,
         node: &ClusterNode,
-        client_token: &str,
+        (principal, client_token): (&str, &str),
         command: &v1::Command,
         deadline: Instant,
     ) -> Result<LeaderAnswer<(u64, Receipt)>, Forwarding> {
@@ -243,6 +257,7 @@ impl Replica {
             .raft_client(&node.raft_address)
             .map_err(Forwarding::NotSent)?;
         let mut request = tonic::Request::new(internal::ProposeRequest {
+            principal: principal.to_owned(),
             client_token: client_token.to_owned(),
             command: Some(command.clone()),
         });

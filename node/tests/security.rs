@@ -24,14 +24,14 @@ use support::{Member, PATIENCE, cluster_with, leader};
 const RELOAD_INTERVAL: Duration = Duration::from_millis(100);
 
 /// A cluster CA and the certificates a test hands out, as files.
-pub struct Pki {
-    pub directory: tempfile::TempDir,
-    pub authority: Authority,
-    pub ca: Pem,
+struct Pki {
+    directory: tempfile::TempDir,
+    authority: Authority,
+    ca: Pem,
 }
 
 impl Pki {
-    pub fn new() -> Self {
+    fn new() -> Self {
         let ca = fulcrum_pki::create_ca(&CaOptions::default()).unwrap();
         let authority = Authority::from_pem(&ca.certificate, &ca.private_key).unwrap();
         let directory = tempfile::tempdir().unwrap();
@@ -43,12 +43,12 @@ impl Pki {
         }
     }
 
-    pub fn path(&self, name: &str) -> PathBuf {
+    fn path(&self, name: &str) -> PathBuf {
         self.directory.path().join(name)
     }
 
     /// Writes node `id`'s certificate (for 127.0.0.1) and key.
-    pub fn write_node(&self, id: u64) -> Pem {
+    fn write_node(&self, id: u64) -> Pem {
         let pem = self
             .authority
             .issue_node(&NodeOptions {
@@ -61,7 +61,7 @@ impl Pki {
         pem
     }
 
-    pub fn client(&self, principal: &str, role: Role) -> Pem {
+    fn client(&self, principal: &str, role: Role) -> Pem {
         self.authority
             .issue_client(&ClientOptions {
                 principal: principal.into(),
@@ -71,7 +71,7 @@ impl Pki {
             .unwrap()
     }
 
-    pub fn files(&self, id: u64) -> TlsFiles {
+    fn files(&self, id: u64) -> TlsFiles {
         TlsFiles {
             ca_file: self.path("ca.crt"),
             cert_file: self.path(&format!("node-{id}.crt")),
@@ -465,4 +465,204 @@ async fn a_node_certificate_rotated_on_disk_is_used_without_a_failed_request() {
         .unwrap()
         .unwrap_or_else(|(name, status)| panic!("{name} failed during the rotation: {status:?}"));
     assert!(total >= 10, "{total} writes");
+}
+
+/// Puts a bearer token on every request.
+#[derive(Clone)]
+struct Bearer(String);
+
+impl tonic::service::Interceptor for Bearer {
+    fn call(
+        &mut self,
+        mut request: tonic::Request<()>,
+    ) -> Result<tonic::Request<()>, tonic::Status> {
+        let value = format!("Bearer {}", self.0)
+            .parse()
+            .expect("an ASCII header");
+        request.metadata_mut().insert("authorization", value);
+        Ok(request)
+    }
+}
+
+type WithToken = tonic::service::interceptor::InterceptedService<Channel, Bearer>;
+
+async fn networks_with_token(
+    member: &Member,
+    pki: &Pki,
+    secret: &str,
+) -> v1::network_service_client::NetworkServiceClient<WithToken> {
+    let channel = channel(&member.api(), &pki.ca.certificate, None)
+        .await
+        .unwrap();
+    v1::network_service_client::NetworkServiceClient::with_interceptor(
+        channel,
+        Bearer(secret.to_owned()),
+    )
+}
+
+async fn issue_token(admin: &Client, principal: &str, role: v1::Role) -> (String, String) {
+    let answer = admin
+        .access_tokens()
+        .create_access_token(v1::CreateAccessTokenRequest {
+            principal: principal.into(),
+            role: role.into(),
+            description: "made by a test".into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(!answer.secret.is_empty());
+    (answer.token.unwrap().id, answer.secret)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_revoked_token_is_refused_on_a_follower_within_a_second() {
+    let pki = Pki::new();
+    let members = secure_cluster(&pki).await;
+    let leader_id = leader(&members).await;
+    let follower = members
+        .iter()
+        .find(|member| member.id() != leader_id)
+        .unwrap();
+    let admin = client_as(follower, &pki, Some(&pki.client("root", Role::Admin))).await;
+    let (id, secret) = issue_token(&admin, "ci", v1::Role::Operator).await;
+
+    let mut networks = networks_with_token(follower, &pki, &secret).await;
+    networks
+        .create_network(v1::CreateNetworkRequest {
+            name: "by-token".into(),
+            cidr: "10.8.0.0/16".into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    // Listed without the secret or its hash.
+    let listed = admin
+        .access_tokens()
+        .list_access_tokens(v1::ListAccessTokensRequest::default())
+        .await
+        .unwrap()
+        .into_inner()
+        .access_tokens;
+    assert_eq!(listed.len(), 1);
+    assert_eq!(listed[0].principal, "ci");
+    // An operator's token cannot make tokens.
+    let mut tokens = v1::access_token_service_client::AccessTokenServiceClient::with_interceptor(
+        channel(&follower.api(), &pki.ca.certificate, None)
+            .await
+            .unwrap(),
+        Bearer(secret.clone()),
+    );
+    refused(
+        tokens
+            .create_access_token(v1::CreateAccessTokenRequest {
+                principal: "mallory".into(),
+                role: v1::Role::Admin.into(),
+                ..Default::default()
+            })
+            .await,
+        tonic::Code::PermissionDenied,
+        "needs the role admin",
+    );
+
+    // Revoked through the leader; the follower refuses it within a second.
+    let leader_member = members
+        .iter()
+        .find(|member| member.id() == leader_id)
+        .unwrap();
+    let admin_on_leader =
+        client_as(leader_member, &pki, Some(&pki.client("root", Role::Admin))).await;
+    admin_on_leader
+        .access_tokens()
+        .revoke_access_token(v1::RevokeAccessTokenRequest {
+            id,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let revoked_at = Instant::now();
+    loop {
+        let listed = networks
+            .list_networks(v1::ListNetworksRequest::default())
+            .await;
+        match listed {
+            Err(status) if status.code() == tonic::Code::Unauthenticated => break,
+            Err(status) => panic!("unexpected refusal {status:?}"),
+            Ok(_) => {
+                assert!(
+                    revoked_at.elapsed() < Duration::from_secs(1),
+                    "the follower still accepts the revoked token after a second"
+                );
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_audit_trail_names_the_principal_of_each_step_of_the_guide() {
+    let pki = Pki::new();
+    let members = secure_cluster(&pki).await;
+    leader(&members).await;
+    let node = &members[0];
+    let admin = client_as(node, &pki, Some(&pki.client("root", Role::Admin))).await;
+    let (_, secret) = issue_token(&admin, "ci-bot", v1::Role::Operator).await;
+    let olga = client_as(node, &pki, Some(&pki.client("olga", Role::Operator))).await;
+
+    // The guide's steps: olga (certificate) builds the network side and the
+    // Load Balancer, the ci-bot (token) takes an EIP.
+    let network = create_network(&olga, "vpc").await.unwrap();
+    let subnet = olga
+        .networks()
+        .create_subnet(v1::CreateSubnetRequest {
+            name: "backends".into(),
+            network_id: network.clone(),
+            cidr: "10.9.1.0/24".into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .subnet
+        .unwrap()
+        .id;
+    olga.load_balancers()
+        .create_load_balancer(v1::CreateLoadBalancerRequest {
+            name: "shop".into(),
+            network_id: network,
+            subnet_id: subnet,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let mut eips = v1::eip_service_client::EipServiceClient::with_interceptor(
+        channel(&node.api(), &pki.ca.certificate, None)
+            .await
+            .unwrap(),
+        Bearer(secret),
+    );
+    eips.allocate_eip(v1::AllocateEipRequest::default())
+        .await
+        .unwrap();
+
+    let events = admin
+        .events()
+        .list_events(v1::ListEventsRequest::default())
+        .await
+        .unwrap()
+        .into_inner()
+        .events;
+    let by_type = |kind: v1::EventType| -> Vec<String> {
+        events
+            .iter()
+            .filter(|event| event.r#type == kind as i32)
+            .map(|event| event.principal.clone())
+            .collect()
+    };
+    assert_eq!(by_type(v1::EventType::AccessTokenIssued), ["root"]);
+    assert_eq!(by_type(v1::EventType::NetworkCreated), ["olga"]);
+    assert_eq!(by_type(v1::EventType::SubnetCreated), ["olga"]);
+    assert_eq!(by_type(v1::EventType::LoadBalancerCreated), ["olga"]);
+    assert_eq!(by_type(v1::EventType::EipAllocated), ["ci-bot"]);
 }

@@ -6,6 +6,7 @@
 //! node's projections. A write's answer is rendered from this node's state
 //! once it has applied the write, so it shows the write or something newer.
 
+mod access;
 mod cluster;
 mod events;
 mod resources;
@@ -42,6 +43,7 @@ pub const PUBLIC_SERVICES: &[&str] = &[
     v1::certificate_service_server::SERVICE_NAME,
     v1::event_service_server::SERVICE_NAME,
     v1::cluster_service_server::SERVICE_NAME,
+    v1::access_token_service_server::SERVICE_NAME,
 ];
 
 /// Listings answer this many items when the caller names no page size.
@@ -133,6 +135,7 @@ impl Api {
             v1::certificate_service_server::CertificateServiceServer<Api>,
             v1::event_service_server::EventServiceServer<Api>,
             v1::cluster_service_server::ClusterServiceServer<Api>,
+            v1::access_token_service_server::AccessTokenServiceServer<Api>,
         );
         Ok((
             routes
@@ -151,12 +154,15 @@ impl Api {
         kind: impl FnOnce(Req) -> v1::command::Kind,
     ) -> Result<Receipt, Status> {
         let deadline = self.deadlines.of(request.metadata());
+        let principal = crate::auth::principal_of(&request).name;
         let request = request.into_inner();
         let token = client_token(&request);
         let command = v1::Command {
             kind: Some(kind(request)),
         };
-        self.replica.propose(token, command, deadline).await
+        self.replica
+            .propose(principal, token, command, deadline)
+            .await
     }
 
     /// Renders an answer from this node's state as it is now.
