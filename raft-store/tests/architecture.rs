@@ -37,6 +37,12 @@ const RULES: &[Rule] = &[
         forbidden: &["tokio", "openraft"],
     },
     Rule {
+        // The cluster's certificates: pure, no IO framework.
+        folder: "pki",
+        ours: Some(&[]),
+        forbidden: &["tokio", "openraft", "tonic"],
+    },
+    Rule {
         folder: "node",
         ours: None,
         forbidden: &[],
@@ -45,7 +51,7 @@ const RULES: &[Rule] = &[
         // A black box's tester: it may bind and probe addresses (the EIP
         // crate's ARP and namespace tools), never reach into the node.
         folder: "chaos-tests",
-        ours: Some(&["fulcrum-api", "fulcrum-eip"]),
+        ours: Some(&["fulcrum-api", "fulcrum-eip", "fulcrum-pki"]),
         forbidden: &["fulcrum-node", "fulcrum-raft-store", "openraft"],
     },
 ];

@@ -5,24 +5,64 @@ use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::{CertificateDer, PrivateKeyDer};
 use sha2::{Digest, Sha256};
 
+use super::limits::Rules;
 use super::rejection::Rejection;
+use super::sealed::Sealed;
 use super::validate::MAX_PEM_BYTES;
 
 /// What the domain learns from an uploaded certificate.
 #[derive(Debug)]
-pub(crate) struct ParsedCertificate {
+pub struct ParsedCertificate {
     /// SHA-256 of the leaf's DER, lowercase hex.
-    pub(crate) fingerprint: String,
+    pub fingerprint: String,
     /// The leaf's `notAfter`, in Unix milliseconds.
-    pub(crate) not_after_ms: i64,
+    pub not_after_ms: i64,
 }
 
 /// Checks the chain and the key and reads the leaf's fingerprint and expiry.
+/// Under `rules` that seal keys (log format 3), the key must be a sealed
+/// text, whose shape alone is checked; before, a clear PEM key.
 ///
-/// Whether the key matches the leaf needs a crypto provider; the node checks
-/// that before it proposes the upload, and the data plane again when it loads it.
-pub(crate) fn parse(chain_pem: &str, key_pem: &str) -> Result<ParsedCertificate, Rejection> {
-    for (field, pem) in [("certificate_chain", chain_pem), ("private_key", key_pem)] {
+/// Whether the key matches the leaf needs a crypto provider and the clear
+/// key; the node checks that before it seals and proposes the upload, and
+/// the data plane again when it loads it.
+pub(crate) fn parse(
+    chain_pem: &str,
+    key: &str,
+    rules: Rules,
+) -> Result<ParsedCertificate, Rejection> {
+    if rules.sealed_keys() {
+        Sealed::parse("private_key", key)?;
+        return parse_chain(chain_pem);
+    }
+    check_clear_key(key)?;
+    parse_chain(chain_pem)
+}
+
+/// Checks a clear PEM private key (what a client uploads, and what entries
+/// before log format 3 hold).
+pub fn check_clear_key(key_pem: &str) -> Result<(), Rejection> {
+    if key_pem.len() > MAX_PEM_BYTES {
+        return Err(Rejection::invalid(
+            "private_key",
+            format!(
+                "has {} bytes; at most {MAX_PEM_BYTES} are accepted",
+                key_pem.len()
+            ),
+        ));
+    }
+    PrivateKeyDer::from_pem_slice(key_pem.as_bytes()).map_err(|error| {
+        Rejection::invalid(
+            "private_key",
+            format!("is not a PEM private key (PKCS#8, PKCS#1 or SEC1): {error}"),
+        )
+    })?;
+    Ok(())
+}
+
+/// Checks the chain and reads the leaf's fingerprint and expiry.
+pub fn parse_chain(chain_pem: &str) -> Result<ParsedCertificate, Rejection> {
+    for (field, pem) in [("certificate_chain", chain_pem)] {
         if pem.len() > MAX_PEM_BYTES {
             return Err(Rejection::invalid(
                 field,
@@ -61,12 +101,6 @@ pub(crate) fn parse(chain_pem: &str, key_pem: &str) -> Result<ParsedCertificate,
             ));
         }
     }
-    PrivateKeyDer::from_pem_slice(key_pem.as_bytes()).map_err(|error| {
-        Rejection::invalid(
-            "private_key",
-            format!("is not a PEM private key (PKCS#8, PKCS#1 or SEC1): {error}"),
-        )
-    })?;
     let fingerprint = Sha256::digest(leaf.as_ref())
         .iter()
         .map(|byte| format!("{byte:02x}"))

@@ -22,7 +22,8 @@ pub enum Rules {
     V1,
     /// Log format 2: every limit of this file.
     V2,
-    /// Log format 3: format 2's rules, access tokens and the envelope's principal.
+    /// Log format 3: format 2's rules, access tokens, the envelope's
+    /// principal, and certificate keys sealed with the data key.
     V3,
 }
 
@@ -49,6 +50,12 @@ impl Rules {
     /// an older format knew neither: it read an access-token command as no
     /// command at all and ignored the principal, and so does this one.
     pub fn access_control(self) -> bool {
+        self >= Rules::V3
+    }
+
+    /// Whether a certificate's private key must arrive sealed with the
+    /// cluster's data key (`sealed.rs`) rather than as clear PEM.
+    pub fn sealed_keys(self) -> bool {
         self >= Rules::V3
     }
 }

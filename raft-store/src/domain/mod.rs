@@ -7,7 +7,7 @@
 //! stamp in the envelope; ids come from the log index.
 
 mod catalog;
-mod certificate;
+pub mod certificate;
 mod command;
 mod decide;
 mod event;
@@ -22,6 +22,7 @@ pub mod projection;
 mod records;
 mod rejection;
 mod relations;
+pub mod sealed;
 mod snapshot;
 mod state;
 mod tokens;
