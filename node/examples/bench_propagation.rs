@@ -102,8 +102,11 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .join(",");
     let mut agents = Vec::new();
     let mut directories = Vec::new();
+    let data_key = fulcrum_node::secrets::new_key_file()?;
     for (n, (api, raft)) in bound.into_iter().enumerate() {
         let directory = tempfile::tempdir()?;
+        let key_file = directory.path().join("data.key");
+        std::fs::write(&key_file, &data_key)?;
         let overrides = Given::from_pairs([
             ("node.id", (n + 1).to_string()),
             ("node.data_dir", directory.path().display().to_string()),
@@ -111,6 +114,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             ("node.raft_address", raft.local_addr()?.to_string()),
             ("cluster.initial_members", initial.clone()),
             ("cluster.eip_pool", "127.77.0.0/16".to_owned()),
+            ("secrets.data_key_file", key_file.display().to_string()),
         ])?;
         let config = AgentConfig::resolve(None, overrides, false)?;
         agents.push(Agent::start_on(config, api, raft).await?);

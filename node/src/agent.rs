@@ -26,6 +26,7 @@ use crate::health::TaskFailures;
 use crate::raft_network::PeerNetwork;
 use crate::raft_service::RaftService;
 use crate::replica::Replica;
+use crate::secrets::DataKeys;
 use crate::tls::Tls;
 use crate::transport::{ConnectionLimits, Handshake, OversizeAsExhausted, Port, limited_incoming};
 
@@ -64,6 +65,9 @@ pub enum AgentError {
     /// The cluster id could not be read or kept.
     #[error("node.data_dir: cluster id: {0}")]
     ClusterId(std::io::Error),
+    /// The data key file cannot be used.
+    #[error("{0}")]
+    Secrets(#[from] crate::secrets::SecretsError),
     /// The TLS files cannot be used.
     #[error("{0}")]
     Tls(#[from] crate::tls::TlsError),
@@ -211,6 +215,11 @@ impl Agent {
         let identity =
             Arc::new(ClusterIdentity::load(&config.data_dir).map_err(AgentError::ClusterId)?);
         let tls = config.tls.clone().map(Tls::load).transpose()?;
+        let data_keys = Arc::new(if config.data_key.create_if_missing {
+            DataKeys::load_or_create(&config.data_key.path)?
+        } else {
+            DataKeys::load(&config.data_key.path)?
+        });
         let peers = PeerNetwork::new(identity, tls.clone());
         let raft: Raft<TypeConfig, StateMachine> = Raft::new(
             config.node_id,
@@ -239,6 +248,7 @@ impl Agent {
                 config.dataplane_threads as usize,
                 config.dataplane_driver,
                 config.dataplane_max_connections,
+                data_keys.clone(),
             )
             .map_err(AgentError::DataPlane)?,
         );
@@ -286,6 +296,7 @@ impl Agent {
             handover.clone(),
             config.request_timeout,
             &config.api,
+            data_keys.clone(),
         )
         .into_router()
         .map_err(|error| AgentError::Api(error.to_string()))?;

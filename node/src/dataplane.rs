@@ -13,6 +13,8 @@
 //! same revision); the node remembers which revision each generation carries,
 //! so it can say which revision its forwarder has applied.
 
+use crate::secrets::DataKeys;
+use fulcrum_raft_store::domain::sealed;
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::{Ipv4Addr, SocketAddr};
 use std::sync::{Arc, Mutex, PoisonError};
@@ -41,6 +43,9 @@ use fulcrum_eip::Binder;
 pub struct NodeDataPlane {
     forwarder: dataplane::Forwarder,
     state: Mutex<Fed>,
+    /// Opens the certificate keys the projection holds sealed: the clear
+    /// keys exist only in the forwarder's memory.
+    data_keys: Arc<DataKeys>,
 }
 
 /// What the forwarder was last given.
@@ -66,6 +71,7 @@ impl NodeDataPlane {
         threads: usize,
         driver: dataplane::Driver,
         max_connections: u32,
+        data_keys: Arc<DataKeys>,
     ) -> std::io::Result<Self> {
         let settings = dataplane::Settings {
             threads,
@@ -83,6 +89,7 @@ impl NodeDataPlane {
                 generations: BTreeMap::new(),
                 next_generation: 1,
             }),
+            data_keys,
         })
     }
 
@@ -97,7 +104,7 @@ impl NodeDataPlane {
             return;
         }
         let generation = fed.next_generation;
-        let config = translate(source, held, generation);
+        let config = translate(source, held, generation, &self.data_keys);
         match self.forwarder.apply(config) {
             Ok(()) => {
                 fed.next_generation += 1;
@@ -337,6 +344,7 @@ pub fn translate(
     source: &DataPlaneConfig,
     held: &BTreeSet<Ipv4Addr>,
     generation: u64,
+    data_keys: &DataKeys,
 ) -> dataplane::Config {
     dataplane::Config {
         generation,
@@ -344,13 +352,28 @@ pub fn translate(
             .listeners
             .iter()
             .filter(|entry| held.contains(&entry.address))
-            .map(listener)
+            .map(|entry| listener(entry, data_keys))
             .collect(),
         http: dataplane::config::HttpLimits::default(),
     }
 }
 
-fn listener(entry: &ForwardingEntry) -> dataplane::config::Listener {
+/// A certificate's clear private key: opened with the data keys (log format
+/// 3 on), or as an older entry stored it. A key that does not open is left
+/// empty, so that the data plane reports the listener it serves as broken.
+fn clear_key(certificate_id: &str, chain_pem: &str, stored: &str, data_keys: &DataKeys) -> String {
+    if !sealed::is_sealed(stored) {
+        return stored.to_owned();
+    }
+    data_keys
+        .open(stored, &sealed::certificate_key_aad(chain_pem))
+        .unwrap_or_else(|error| {
+            tracing::warn!(certificate_id, %error, "a certificate's key does not open on this node");
+            String::new()
+        })
+}
+
+fn listener(entry: &ForwardingEntry, data_keys: &DataKeys) -> dataplane::config::Listener {
     dataplane::config::Listener {
         id: entry.listener_id.as_str().to_owned(),
         address: SocketAddr::from((entry.address, entry.port)),
@@ -371,7 +394,12 @@ fn listener(entry: &ForwardingEntry) -> dataplane::config::Listener {
             .map(|certificate| dataplane::config::Certificate {
                 id: certificate.certificate_id.as_str().to_owned(),
                 chain_pem: certificate.certificate_chain_pem.clone(),
-                private_key_pem: certificate.private_key_pem.clone(),
+                private_key_pem: clear_key(
+                    certificate.certificate_id.as_str(),
+                    &certificate.certificate_chain_pem,
+                    &certificate.private_key_pem,
+                    data_keys,
+                ),
             })
             .collect(),
         group: entry.group.as_ref().map_or_else(

@@ -33,5 +33,6 @@ pub mod health;
 pub mod raft_network;
 pub mod raft_service;
 pub mod replica;
+pub mod secrets;
 pub mod tls;
 pub mod transport;

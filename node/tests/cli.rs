@@ -73,9 +73,13 @@ fn the_guide_through_the_cli_on_three_agent_processes() {
         .collect::<Vec<_>>()
         .join(",");
     let mut processes = Processes(Vec::new());
+    let key_file = directory.path().join("data.key");
+    std::fs::write(&key_file, fulcrum_node::secrets::new_key_file().unwrap()).unwrap();
     for (id, api, raft) in &nodes {
         let child = Command::new(BIN)
             .args(["agent", "--id", &id.to_string()])
+            .arg("--data-key-file")
+            .arg(&key_file)
             .arg("--data-dir")
             .arg(directory.path().join(format!("node-{id}")))
             .args(["--api-address", api, "--raft-address", raft])

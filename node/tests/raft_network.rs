@@ -87,6 +87,13 @@ async fn start(id: u64) -> TestNode {
             1,
             fulcrum_dataplane::Driver::Auto,
             fulcrum_dataplane::DEFAULT_NODE_CONNECTION_LIMIT,
+            std::sync::Arc::new(
+                fulcrum_node::secrets::DataKeys::parse(
+                    std::path::Path::new("data.key"),
+                    &fulcrum_node::secrets::new_key_file().unwrap(),
+                )
+                .unwrap(),
+            ),
         )
         .unwrap(),
     );

@@ -274,12 +274,13 @@ async fn reaches_raft(member: &Member, ca: &str, identity: Option<&Pem>) -> bool
             ..Default::default()
         })
         .await;
+    // The service itself refuses a vote without the cluster id; anything
+    // else is the transport refusing the connection.
     match vote {
         Ok(_) => true,
-        Err(status) => !matches!(
-            status.code(),
-            tonic::Code::Unavailable | tonic::Code::Unknown
-        ),
+        Err(status) => {
+            status.code() == tonic::Code::FailedPrecondition && status.message().contains("cluster")
+        }
     }
 }
 

@@ -84,8 +84,11 @@ async fn cluster(count: usize) -> (Vec<Option<Agent>>, Vec<tempfile::TempDir>) {
         })
         .collect();
     let (mut agents, mut directories) = (Vec::new(), Vec::new());
+    let data_key = fulcrum_node::secrets::new_key_file().unwrap();
     for (n, (api, raft)) in listeners.into_iter().enumerate() {
         let directory = tempfile::tempdir().unwrap();
+        let key_file = directory.path().join("data.key");
+        std::fs::write(&key_file, &data_key).unwrap();
         let overrides = Given::from_pairs([
             ("node.id", (n + 1).to_string()),
             ("node.data_dir", directory.path().display().to_string()),
@@ -93,6 +96,7 @@ async fn cluster(count: usize) -> (Vec<Option<Agent>>, Vec<tempfile::TempDir>) {
             ("node.raft_address", raft.local_addr().unwrap().to_string()),
             ("cluster.initial_members", initial.join(",")),
             ("cluster.eip_pool", "127.77.0.0/16".to_owned()),
+            ("secrets.data_key_file", key_file.display().to_string()),
             ("dataplane.threads", "1".to_owned()),
             ("raft.heartbeat_ms", "50".to_owned()),
             ("raft.election_timeout_min_ms", "300".to_owned()),

@@ -25,6 +25,7 @@ use crate::config::ApiLimits;
 use crate::deadline::Deadlines;
 use crate::errors::rejection_status;
 use crate::replica::{Consistency, Replica};
+use crate::secrets::DataKeys;
 use statuses::DataPlaneReport;
 
 use crate::eip::Handover;
@@ -59,6 +60,8 @@ pub struct Api {
     report: Arc<dyn DataPlaneReport>,
     handover: Arc<Handover>,
     deadlines: Deadlines,
+    /// Seals the private key of every certificate upload before it is proposed.
+    data_keys: Arc<DataKeys>,
     max_request_bytes: usize,
     /// One permit per open watch stream.
     watch_streams: Arc<tokio::sync::Semaphore>,
@@ -74,8 +77,10 @@ impl Api {
         handover: Arc<Handover>,
         default_deadline: Duration,
         limits: &ApiLimits,
+        data_keys: Arc<DataKeys>,
     ) -> Self {
         Self {
+            data_keys,
             replica,
             report,
             handover,

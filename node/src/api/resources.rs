@@ -9,6 +9,7 @@ use fulcrum_raft_store::domain::{
     CertificateId, EipId, GroupId, InstanceId, ListenerId, LoadBalancerId, NetworkId, Rejection,
     SubnetId,
 };
+use fulcrum_raft_store::domain::{certificate, sealed};
 use tonic::{Request, Response, Status};
 use v1::command::Kind;
 
@@ -812,8 +813,19 @@ impl v1::virtual_server_group_service_server::VirtualServerGroupService for Api 
 impl v1::certificate_service_server::CertificateService for Api {
     async fn upload_certificate(
         &self,
-        request: Request<v1::UploadCertificateRequest>,
+        mut request: Request<v1::UploadCertificateRequest>,
     ) -> Result<Response<v1::UploadCertificateResponse>, Status> {
+        // The key is checked in the clear, then sealed: only the sealed
+        // text enters the log (and so the state, snapshots and peers).
+        let upload = request.get_mut();
+        certificate::check_clear_key(&upload.private_key).map_err(refused)?;
+        upload.private_key = self
+            .data_keys
+            .seal(
+                &upload.private_key,
+                &sealed::certificate_key_aad(&upload.certificate_chain),
+            )
+            .map_err(|error| Status::unavailable(error.to_string()))?;
         let receipt = self
             .write(request, |r| r.client_token.clone(), Kind::UploadCertificate)
             .await?;

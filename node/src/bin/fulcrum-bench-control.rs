@@ -184,10 +184,17 @@ fn start_fulcrum(binary: &Path, directory: &Path, processes: &mut Processes) -> 
         .map(|(id, api, raft)| format!("{id}={raft}/{api}"))
         .collect::<Vec<_>>()
         .join(",");
+    let key_file = directory.join("data.key");
+    let key = fulcrum_node::secrets::new_key_file()
+        .unwrap_or_else(|error| fail(&format!("no data key: {error}")));
+    std::fs::write(&key_file, key)
+        .unwrap_or_else(|error| fail(&format!("cannot write {}: {error}", key_file.display())));
     for (id, api, raft) in &nodes {
         processes.0.push(spawn(
             Command::new(binary)
                 .args(["agent", "--id", &id.to_string()])
+                .arg("--data-key-file")
+                .arg(&key_file)
                 .arg("--data-dir")
                 .arg(directory.join(format!("fulcrum-{id}")))
                 .args(["--api-address", api, "--raft-address", raft])

@@ -31,6 +31,9 @@
 //! cert_file = "/etc/fulcrum/node.crt"
 //! key_file = "/etc/fulcrum/node.key"
 //!
+//! [secrets]
+//! data_key_file = "/etc/fulcrum/data.key"   # the same on every node
+//!
 //! [eip]
 //! binder = "linux"
 //! interface = "eth0"
@@ -187,6 +190,18 @@ pub struct AgentConfig {
     /// TLS on both ports and authentication on the API; `None`: both ports
     /// in the clear, every caller an admin (loopback, or `tls.insecure`).
     pub tls: Option<TlsFiles>,
+    /// The cluster's data key file (`secrets.data_key_file`).
+    pub data_key: DataKeyFile,
+}
+
+/// Where the cluster's data key is read from.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DataKeyFile {
+    /// The file.
+    pub path: PathBuf,
+    /// Make a new key there when there is none (`--dev`'s single node only:
+    /// the nodes of a cluster must share one key).
+    pub create_if_missing: bool,
 }
 
 /// The limits of the gRPC servers (`[api]`), each with a default.
@@ -387,6 +402,28 @@ impl AgentConfig {
             ));
         }
         let tls = tls_files(given)?;
+        let data_key = match given.text("secrets.data_key_file")? {
+            Some(path) if path.trim().is_empty() => {
+                return Err(ConfigError::new(
+                    "secrets.data_key_file",
+                    "must not be empty",
+                ));
+            }
+            Some(path) => DataKeyFile {
+                path: path.into(),
+                create_if_missing: false,
+            },
+            None if dev => DataKeyFile {
+                path: data_dir.join(crate::secrets::DEV_DATA_KEY_FILE),
+                create_if_missing: true,
+            },
+            None => {
+                return Err(ConfigError::new(
+                    "secrets.data_key_file",
+                    "is required: the same data key on every node seals certificate keys (`fulcrum certs create-data-key` makes one)",
+                ));
+            }
+        };
         check_exposure(
             api_address,
             raft_address,
@@ -412,6 +449,7 @@ impl AgentConfig {
             allow_remote_members: given.flag("eip.allow_remote_members")?,
             api: api_limits(given)?,
             tls,
+            data_key,
         })
     }
 }

@@ -313,6 +313,13 @@ pub const SETTINGS: &[Setting] = &[
         help: "How often the TLS files are checked for a change (reloaded without a restart)",
     },
     Setting {
+        key: "secrets.data_key_file",
+        env: "FULCRUM_DATA_KEY_FILE",
+        flag: "data-key-file",
+        kind: Kind::Text,
+        help: "The cluster's data key (the same file on every node) that seals certificate keys (required; --dev: DATA_DIR/data-key)",
+    },
+    Setting {
         key: "tls.insecure",
         env: "FULCRUM_INSECURE",
         flag: "insecure",

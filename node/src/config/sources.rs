@@ -223,7 +223,7 @@ fn known(key: &str) -> Result<&'static Setting, ConfigError> {
             .map(|setting| setting.key)
             .collect();
         let hint = if in_section.is_empty() {
-            "the sections are node, cluster, dataplane, eip, api, raft, tls".to_owned()
+            "the sections are node, cluster, dataplane, eip, api, raft, tls, secrets".to_owned()
         } else {
             format!("[{section}] holds {}", in_section.join(", "))
         };

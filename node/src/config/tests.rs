@@ -125,6 +125,7 @@ fn an_unknown_flag_key_is_refused() {
 #[test]
 fn an_agent_reachable_from_elsewhere_needs_tls_or_insecure() {
     let public = [
+        ("secrets.data_key_file", "/etc/fulcrum/data.key"),
         ("node.id", "1"),
         ("node.data_dir", "/tmp/fulcrum-test"),
         ("node.api_address", "0.0.0.0:7400"),
@@ -156,7 +157,7 @@ fn an_agent_reachable_from_elsewhere_needs_tls_or_insecure() {
 
 #[test]
 fn initial_members_read_from_the_file_and_from_a_flag_agree() {
-    let file = "version = 1\n[node]\nid = 2\ndata_dir = \"d\"\napi_address = \"127.0.0.1:7410\"\nraft_address = \"127.0.0.1:7411\"\n[cluster]\ninitial_members = [\n  { id = 1, raft_address = \"127.0.0.1:7401\", api_address = \"127.0.0.1:7400\" },\n  { id = 2, raft_address = \"127.0.0.1:7411\", api_address = \"127.0.0.1:7410\" },\n]\n";
+    let file = "version = 1\n[node]\nid = 2\ndata_dir = \"d\"\napi_address = \"127.0.0.1:7410\"\nraft_address = \"127.0.0.1:7411\"\n[secrets]\ndata_key_file = \"data.key\"\n[cluster]\ninitial_members = [\n  { id = 1, raft_address = \"127.0.0.1:7401\", api_address = \"127.0.0.1:7400\" },\n  { id = 2, raft_address = \"127.0.0.1:7411\", api_address = \"127.0.0.1:7410\" },\n]\n";
     let from_file = AgentConfig::resolve(Some(file), Given::default(), false).expect("valid");
     let from_flag = AgentConfig::resolve(
         Some(file),
@@ -172,4 +173,29 @@ fn initial_members_read_from_the_file_and_from_a_flag_agree() {
         panic!("bootstraps");
     };
     assert_eq!(members.len(), 2);
+}
+
+#[test]
+fn a_cluster_node_needs_the_shared_data_key_and_dev_makes_its_own() {
+    let node = [
+        ("node.id", "1"),
+        ("node.data_dir", "/var/lib/fulcrum"),
+        ("node.api_address", "127.0.0.1:7400"),
+        ("node.raft_address", "127.0.0.1:7401"),
+    ];
+    let error = refusal(None, flags(&node), false);
+    assert!(
+        error.starts_with("secrets.data_key_file: is required"),
+        "{error}"
+    );
+    let dev = AgentConfig::resolve(None, Given::default(), true).expect("valid");
+    assert_eq!(
+        dev.data_key.path,
+        PathBuf::from(DEV_DATA_DIR).join("data-key")
+    );
+    assert!(dev.data_key.create_if_missing);
+    let given =
+        flags(&node).overridden_by(flags(&[("secrets.data_key_file", "/etc/fulcrum/data.key")]));
+    let config = AgentConfig::resolve(None, given, false).expect("valid");
+    assert!(!config.data_key.create_if_missing);
 }

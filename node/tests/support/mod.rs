@@ -99,8 +99,12 @@ pub async fn configs(
         })
         .collect();
     let mut configs = Vec::new();
+    // One data key for the whole cluster, as a deployment shares it.
+    let data_key = fulcrum_node::secrets::new_key_file().unwrap();
     for (n, ((api, raft), bound)) in addresses.into_iter().zip(listeners).enumerate() {
         let directory = tempfile::tempdir().unwrap();
+        let key_file = directory.path().join("data.key");
+        std::fs::write(&key_file, &data_key).unwrap();
         let mut overrides = Given::from_pairs([
             ("node.id", (n + 1).to_string()),
             ("node.data_dir", directory.path().display().to_string()),
@@ -110,6 +114,7 @@ pub async fn configs(
             ("raft.heartbeat_ms", "50".to_owned()),
             ("raft.election_timeout_min_ms", "300".to_owned()),
             ("raft.election_timeout_max_ms", "600".to_owned()),
+            ("secrets.data_key_file", key_file.display().to_string()),
         ])
         .unwrap();
         if let Some(value) = ((n as u64) < bootstrap).then(|| initial.join(",")) {

@@ -549,7 +549,8 @@ impl Command {
             },
             Kind::UploadCertificate(request) => {
                 let meta = new_meta(&request.name, &request.description, &request.tags)?;
-                let parsed = certificate::parse(&request.certificate_chain, &request.private_key, rules)?;
+                let parsed =
+                    certificate::parse(&request.certificate_chain, &request.private_key, rules)?;
                 Command::UploadCertificate(UploadCertificate {
                     meta,
                     certificate_chain_pem: request.certificate_chain.clone(),
