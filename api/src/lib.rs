@@ -24,7 +24,7 @@ pub mod internal {
 
 pub mod client;
 
-pub use client::Client;
+pub use client::{Client, ConnectError, Credentials};
 
 /// The encoded `FileDescriptorSet` of the public contract (`fulcrum.v1`),
 /// for gRPC server reflection; the internal package is left out.

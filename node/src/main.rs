@@ -38,7 +38,7 @@ fn main() -> ExitCode {
                 .init();
             runtime.block_on(fulcrum_node::agent::run_until_signalled(config))
         }
-        _ => match runtime.block_on(cli::run(cli)) {
+        _ => match runtime.block_on(cli::run(cli, utf8_vars())) {
             Ok(()) => ExitCode::SUCCESS,
             Err(error) => {
                 eprintln!("error: {error}");
@@ -46,4 +46,11 @@ fn main() -> ExitCode {
             }
         },
     }
+}
+
+/// The environment's variables whose name and value are UTF-8; others are
+/// not the CLI's (`std::env::vars` would panic on them).
+fn utf8_vars() -> impl Iterator<Item = (String, String)> {
+    std::env::vars_os()
+        .filter_map(|(name, value)| Some((name.into_string().ok()?, value.into_string().ok()?)))
 }

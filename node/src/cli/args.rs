@@ -11,14 +11,9 @@ use super::setting_flags::SettingFlags;
 #[derive(Debug, Parser)]
 #[command(name = "fulcrum", version, about)]
 pub struct Cli {
-    /// The node to talk to (`host:port` of its public API); any member answers.
-    #[arg(
-        long,
-        global = true,
-        env = "FULCRUM_ENDPOINT",
-        default_value = "127.0.0.1:7400"
-    )]
-    pub endpoint: String,
+    /// Where client commands connect, and with which credentials.
+    #[command(flatten)]
+    pub connection: ConnectionFlags,
     /// How to print answers.
     #[arg(long, short, global = true, value_enum, default_value = "table")]
     pub output: Format,
@@ -36,11 +31,68 @@ pub struct Cli {
     pub command: Command,
 }
 
+/// Where client commands connect, and with which credentials. Each flag
+/// overrides its environment variable, which overrides the CLI config file
+/// (see [`super::credentials`]). The environment is read there, not by clap,
+/// so that the flags, the environment and the file stay apart.
+#[derive(Debug, Default, Args)]
+pub struct ConnectionFlags {
+    /// The node to talk to: `host:port` of its public API, or `https://host:port`;
+    /// any member answers [env: FULCRUM_ENDPOINT] [default: 127.0.0.1:7400].
+    #[arg(long, global = true, value_name = "ADDRESS")]
+    pub endpoint: Option<String>,
+    /// The cluster CA certificate (PEM): connect with TLS and verify the node
+    /// against it [env: FULCRUM_CA].
+    #[arg(long, global = true, value_name = "FILE")]
+    pub ca: Option<PathBuf>,
+    /// This client's certificate (PEM), presented to the node; needs --key
+    /// [env: FULCRUM_CERT].
+    #[arg(long, global = true, value_name = "FILE")]
+    pub cert: Option<PathBuf>,
+    /// The private key (PEM) of --cert [env: FULCRUM_KEY].
+    #[arg(long, global = true, value_name = "FILE")]
+    pub key: Option<PathBuf>,
+    /// A bearer token sent with every request; visible to `ps`, so prefer
+    /// --token-file or the environment [env: FULCRUM_TOKEN].
+    #[arg(long, global = true, value_name = "TOKEN")]
+    pub token: Option<Secret>,
+    /// A file holding the bearer token (surrounding white space is ignored)
+    /// [env: FULCRUM_TOKEN_FILE].
+    #[arg(long, global = true, value_name = "FILE")]
+    pub token_file: Option<PathBuf>,
+    /// The CLI config file (TOML: endpoint, ca, cert, key, token, token_file)
+    /// [env: FULCRUM_CLI_CONFIG] [default: $XDG_CONFIG_HOME/fulcrum/cli.toml or
+    /// ~/.config/fulcrum/cli.toml, when it exists].
+    #[arg(long, global = true, value_name = "FILE")]
+    pub cli_config: Option<PathBuf>,
+}
+
+/// A secret from the command line: `Debug` leaves it out.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(pub String);
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Secret(<redacted>)")
+    }
+}
+
+impl std::str::FromStr for Secret {
+    type Err = std::convert::Infallible;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        Ok(Secret(text.to_owned()))
+    }
+}
+
 /// The subcommands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run a node.
     Agent(AgentArgs),
+    /// Make and read the cluster's certificates (local files; no node needed).
+    #[command(subcommand)]
+    Certs(CertsCommand),
     /// Networks.
     #[command(subcommand)]
     Network(NetworkCommand),
@@ -577,9 +629,10 @@ pub enum CertificateCommand {
         /// The PEM certificate chain.
         #[arg(long)]
         chain: PathBuf,
-        /// The PEM private key (never shown again).
+        /// The PEM private key (never shown again). Not `--key`: that is the
+        /// global flag naming this client's own key.
         #[arg(long)]
-        key: PathBuf,
+        private_key: PathBuf,
         /// Description and tags.
         #[command(flatten)]
         describe: Describe,
@@ -595,6 +648,78 @@ pub enum CertificateCommand {
     Delete {
         /// Name or id.
         certificate: String,
+    },
+}
+
+/// `fulcrum certs`: the cluster CA, node and client certificates, as files.
+/// Every file is written mode 0600; an existing one is refused unless
+/// `--overwrite`; DIR is created mode 0700 when absent.
+#[derive(Debug, Subcommand)]
+pub enum CertsCommand {
+    /// Make the cluster CA: DIR/ca.crt and DIR/ca.key.
+    CreateCa {
+        /// The directory of the cluster's certificates.
+        #[arg(long)]
+        dir: PathBuf,
+        /// Appended to the CA's common name (`Fulcrum cluster CA NAME`).
+        #[arg(long)]
+        name: Option<String>,
+        /// Days the CA is valid (default 3650).
+        #[arg(long)]
+        validity_days: Option<u32>,
+        /// Replace existing files.
+        #[arg(long)]
+        overwrite: bool,
+    },
+    /// Issue a node certificate signed by DIR/ca.crt and DIR/ca.key:
+    /// DIR/NAME.crt and DIR/NAME.key.
+    IssueNode {
+        /// The directory holding ca.crt and ca.key.
+        #[arg(long)]
+        dir: PathBuf,
+        /// The node's name (the certificate's CN), e.g. node-1.
+        #[arg(long)]
+        name: String,
+        /// An IP address or DNS name the node answers on; repeat for several.
+        #[arg(long = "host", required = true, value_name = "HOST")]
+        hosts: Vec<String>,
+        /// Days the certificate is valid (default 365).
+        #[arg(long)]
+        validity_days: Option<u32>,
+        /// The files' name, without extension (default: the node's name).
+        #[arg(long)]
+        out_name: Option<String>,
+        /// Replace existing files.
+        #[arg(long)]
+        overwrite: bool,
+    },
+    /// Issue a client certificate signed by DIR/ca.crt and DIR/ca.key:
+    /// DIR/client.PRINCIPAL.crt and DIR/client.PRINCIPAL.key.
+    IssueClient {
+        /// The directory holding ca.crt and ca.key.
+        #[arg(long)]
+        dir: PathBuf,
+        /// Who the certificate names (its CN), e.g. alice.
+        #[arg(long)]
+        principal: String,
+        /// What the holder may do: viewer, operator or admin (its OU).
+        #[arg(long, value_name = "viewer|operator|admin")]
+        role: String,
+        /// Days the certificate is valid (default 365).
+        #[arg(long)]
+        validity_days: Option<u32>,
+        /// The files' name, without extension (default: client.PRINCIPAL).
+        #[arg(long)]
+        out_name: Option<String>,
+        /// Replace existing files.
+        #[arg(long)]
+        overwrite: bool,
+    },
+    /// What each certificate of a PEM file holds: subject, role, names, validity.
+    #[command(alias = "list")]
+    Show {
+        /// A PEM file of one or more certificates.
+        file: PathBuf,
     },
 }
 

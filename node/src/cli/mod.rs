@@ -1,9 +1,15 @@
 //! The `fulcrum` command line: `fulcrum agent` runs a node; every other
 //! subcommand is a client of the public API of any node. Resources are named
 //! by name or id; answers print as tables, or as JSON with `--output json`;
-//! a refusal prints the server's words and exits non-zero.
+//! a refusal prints the server's words and exits non-zero. `fulcrum certs`
+//! makes and reads certificate files and talks to no node.
+//!
+//! The endpoint and credentials of a client command come from flags, the
+//! environment and the CLI config file ([`credentials`]).
 
 pub mod args;
+pub mod certs;
+pub mod credentials;
 pub mod output;
 mod resolve;
 pub mod setting_flags;
@@ -11,7 +17,7 @@ pub mod setting_flags;
 use std::process::ExitCode;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use fulcrum_api::{Client, v1};
+use fulcrum_api::{Client, ConnectError, v1};
 use serde_json::json;
 
 use args::{
@@ -76,14 +82,24 @@ pub struct Session {
 }
 
 impl Session {
-    /// Connects to the node `cli` names.
-    pub async fn connect(cli: &Cli) -> Result<Self, CliError> {
+    /// Connects to the node `connection` names, with its credentials (read
+    /// now), and the options of `cli`.
+    pub async fn connect(
+        cli: &Cli,
+        connection: &credentials::Connection,
+    ) -> Result<Self, CliError> {
         let timeout = Duration::from_secs(cli.timeout.max(1));
-        let client = Client::connect(&cli.endpoint, timeout)
+        let credentials = connection
+            .credentials()
+            .map_err(|error| CliError::usage(error.to_string()))?;
+        let client = Client::connect_with(&connection.endpoint, timeout, &credentials)
             .await
-            .map_err(|error| CliError {
-                message: error.to_string(),
-                code: EXIT_UNAVAILABLE,
+            .map_err(|error| match error {
+                ConnectError::Invalid { .. } => CliError::usage(error.to_string()),
+                ConnectError::Transport { .. } => CliError {
+                    message: with_causes(&error),
+                    code: EXIT_UNAVAILABLE,
+                },
             })?;
         Ok(Self {
             client,
@@ -115,12 +131,37 @@ impl Session {
     }
 
     fn print(&self, table: impl FnOnce() -> String, json: impl FnOnce() -> serde_json::Value) {
-        let text = match self.format {
-            Format::Table => table(),
-            Format::Json => serde_json::to_string_pretty(&json()).unwrap_or_default() + "\n",
-        };
-        print_out(&text);
+        print_in(self.format, table, json);
     }
+}
+
+/// Prints the table or the JSON, as `format` says.
+fn print_in(
+    format: Format,
+    table: impl FnOnce() -> String,
+    json: impl FnOnce() -> serde_json::Value,
+) {
+    let text = match format {
+        Format::Table => table(),
+        Format::Json => serde_json::to_string_pretty(&json()).unwrap_or_default() + "\n",
+    };
+    print_out(&text);
+}
+
+/// An error and its sources, `: `-separated: tonic's transport error says
+/// only "transport error"; the cause (refused, unknown issuer) is below it.
+fn with_causes(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        let shown = cause.to_string();
+        if !text.ends_with(&shown) {
+            text.push_str(": ");
+            text.push_str(&shown);
+        }
+        source = cause.source();
+    }
+    text
 }
 
 #[allow(clippy::print_stdout)]
@@ -177,11 +218,18 @@ pub fn agent_config(
     crate::config::AgentConfig::resolve(text.as_deref(), over, args.dev)
 }
 
-/// Runs a client command (every subcommand but `agent`).
-pub async fn run(cli: Cli) -> Outcome {
-    let session = Session::connect(&cli).await?;
+/// Runs a client command (every subcommand but `agent`) with the
+/// environment `vars`; `certs` needs no connection.
+pub async fn run(cli: Cli, vars: impl IntoIterator<Item = (String, String)>) -> Outcome {
+    if let Command::Certs(command) = &cli.command {
+        return certs::run(command, cli.output);
+    }
+    let connection = credentials::connection(&cli.connection, vars)
+        .map_err(|error| CliError::usage(error.to_string()))?;
+    let session = Session::connect(&cli, &connection).await?;
     match cli.command {
         Command::Agent(_) => Err(CliError::usage("`agent` is not a client command")),
+        Command::Certs(_) => Err(CliError::usage("`certs` needs no connection")),
         Command::Network(command) => network(&session, command).await,
         Command::Subnet(command) => subnet(&session, command).await,
         Command::Instance(command) => instance(&session, command).await,
@@ -1486,7 +1534,7 @@ async fn certificate(session: &Session, command: CertificateCommand) -> Outcome 
         CertificateCommand::Upload {
             name,
             chain,
-            key,
+            private_key,
             describe,
         } => {
             let read = |path: &std::path::Path, flag: &str| {
@@ -1501,7 +1549,7 @@ async fn certificate(session: &Session, command: CertificateCommand) -> Outcome 
                     description: describe.description.clone(),
                     tags: tags(&describe)?,
                     certificate_chain: read(&chain, "chain")?,
-                    private_key: read(&key, "key")?,
+                    private_key: read(&private_key, "private-key")?,
                 }))
                 .await?
                 .into_inner();
