@@ -18,7 +18,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use fulcrum_api::{Client, v1};
+use fulcrum_api::{Client, Credentials, v1};
 use fulcrum_raft_store::raft::ClusterNode;
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
@@ -72,7 +72,7 @@ pub(crate) async fn enter_cluster(
             raft_ready.store(true, Ordering::Release);
         }
         Membership::Bootstrap(members) => {
-            refuse_if_data_lost(members, config.node_id).await?;
+            refuse_if_data_lost(members, config.node_id, &replica.node_credentials()).await?;
             identity
                 .adopt(&cluster_id::derive(members))
                 .map_err(AgentError::ClusterId)?;
@@ -114,7 +114,7 @@ pub(crate) async fn enter_cluster(
             tasks.push(tokio::spawn(join(
                 member.clone(),
                 request,
-                identity,
+                (identity, replica.node_credentials()),
                 raft_ready,
             )));
         }
@@ -169,16 +169,25 @@ const PEER_STATUS_TIMEOUT: Duration = Duration::from_secs(1);
 
 /// The status of the member at `api_address`, as it knows it (a local read:
 /// no leader needed), or why there is none.
-async fn peer_status(api_address: &str) -> Result<v1::GetClusterStatusResponse, String> {
+async fn peer_status(
+    api_address: &str,
+    credentials: &Credentials,
+) -> Result<v1::GetClusterStatusResponse, String> {
     // A peer whose port is bound but not yet served accepts the connection
     // and then says nothing: the whole exchange has one deadline.
-    tokio::time::timeout(PEER_STATUS_TIMEOUT, ask_peer_status(api_address))
-        .await
-        .map_err(|_| format!("{api_address} did not answer within {PEER_STATUS_TIMEOUT:?}"))?
+    tokio::time::timeout(
+        PEER_STATUS_TIMEOUT,
+        ask_peer_status(api_address, credentials),
+    )
+    .await
+    .map_err(|_| format!("{api_address} did not answer within {PEER_STATUS_TIMEOUT:?}"))?
 }
 
-async fn ask_peer_status(api_address: &str) -> Result<v1::GetClusterStatusResponse, String> {
-    let client = Client::connect(api_address, PEER_STATUS_TIMEOUT)
+async fn ask_peer_status(
+    api_address: &str,
+    credentials: &Credentials,
+) -> Result<v1::GetClusterStatusResponse, String> {
+    let client = Client::connect_with(api_address, PEER_STATUS_TIMEOUT, credentials)
         .await
         .map_err(|error| error.to_string())?;
     let mut request = tonic::Request::new(v1::GetClusterStatusRequest {
@@ -213,12 +222,19 @@ fn lost_data_of(node_id: u64, status: &v1::GetClusterStatusResponse) -> Option<S
 /// Refuses to bootstrap a node whose data directory was emptied while its
 /// cluster runs: asks every other initial member, and the leader among
 /// them knows whether this node had acknowledged entries.
-async fn refuse_if_data_lost(members: &[InitialMember], node_id: u64) -> Result<(), AgentError> {
+async fn refuse_if_data_lost(
+    members: &[InitialMember],
+    node_id: u64,
+    credentials: &Credentials,
+) -> Result<(), AgentError> {
     // All at once: a peer that is not up yet costs one timeout, not one each.
     let peers = members.iter().filter(|member| member.id != node_id);
-    let answers = futures::future::join_all(
-        peers.map(|member| async move { (member.id, peer_status(&member.api_address).await) }),
-    )
+    let answers = futures::future::join_all(peers.map(|member| async move {
+        (
+            member.id,
+            peer_status(&member.api_address, credentials).await,
+        )
+    }))
     .await;
     for (peer, answer) in answers {
         match answer {
@@ -241,7 +257,7 @@ async fn refuse_if_data_lost(members: &[InitialMember], node_id: u64) -> Result<
 async fn join(
     member: String,
     request: v1::AddLearnerRequest,
-    identity: Arc<ClusterIdentity>,
+    (identity, credentials): (Arc<ClusterIdentity>, Credentials),
     raft_ready: Arc<AtomicBool>,
 ) {
     let deadline = Instant::now() + ENTER_CLUSTER_PATIENCE;
@@ -249,7 +265,7 @@ async fn join(
     loop {
         let attempt = async {
             if identity.get().is_none() {
-                let status = peer_status(&member).await?;
+                let status = peer_status(&member, &credentials).await?;
                 if status.cluster_id.is_empty() {
                     return Err(format!("{member} belongs to no cluster yet"));
                 }
@@ -262,7 +278,7 @@ async fn join(
                     _ => None,
                 };
                 let leader_status = match leader {
-                    Some(address) => peer_status(&address).await?,
+                    Some(address) => peer_status(&address, &credentials).await?,
                     None => status.clone(),
                 };
                 if let Some(reason) = lost_data_of(node_id, &leader_status) {
@@ -275,7 +291,7 @@ async fn join(
                     .map_err(|error| error.to_string())?;
                 raft_ready.store(true, Ordering::Release);
             }
-            let client = Client::connect(&member, Duration::from_secs(2))
+            let client = Client::connect_with(&member, Duration::from_secs(2), &credentials)
                 .await
                 .map_err(|error| error.to_string())?;
             let added = client.cluster().add_learner(request.clone()).await;

@@ -81,6 +81,22 @@ impl PeerNetwork {
         }
     }
 
+    /// The credentials of this node's own calls to a member's public API:
+    /// the cluster CA and the node certificate (none without TLS).
+    pub fn api_credentials(&self) -> fulcrum_api::Credentials {
+        match &self.tls {
+            Some(tls) => {
+                let current = tls.current();
+                fulcrum_api::Credentials {
+                    ca_pem: Some(current.ca_pem.clone()),
+                    identity: Some(current.identity_pem.clone()),
+                    token: None,
+                }
+            }
+            None => fulcrum_api::Credentials::default(),
+        }
+    }
+
     /// This node's cluster id.
     pub fn identity(&self) -> &Arc<ClusterIdentity> {
         &self.identity

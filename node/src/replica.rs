@@ -109,6 +109,12 @@ impl Replica {
         admission::admit(&self.addresses, client_token, command, &nodes)
     }
 
+    /// What this node presents when it calls another member's public API
+    /// (joining, forwarding a membership change): its node certificate.
+    pub fn node_credentials(&self) -> fulcrum_api::Credentials {
+        self.peers.api_credentials()
+    }
+
     /// This node's id.
     pub fn id(&self) -> u64 {
         self.id

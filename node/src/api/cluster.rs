@@ -37,10 +37,14 @@ impl Api {
             match self.replica.leader() {
                 Some((leader, _)) if leader == self.replica.id() => return Ok(Leader::Here),
                 Some((leader, node)) => {
-                    return Client::connect(&node.api_address, LEADER_CONNECT_TIMEOUT)
-                        .await
-                        .map(Leader::There)
-                        .map_err(|error| no_leader(format!("leader {leader}: {error}")));
+                    return Client::connect_with(
+                        &node.api_address,
+                        LEADER_CONNECT_TIMEOUT,
+                        &self.replica.node_credentials(),
+                    )
+                    .await
+                    .map(Leader::There)
+                    .map_err(|error| no_leader(format!("leader {leader}: {error}")));
                 }
                 None if remaining(deadline).is_zero() => {
                     return Err(no_leader("no leader is known"));
