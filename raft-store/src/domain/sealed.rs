@@ -46,8 +46,11 @@ fn hex(bytes: &[u8]) -> String {
 }
 
 fn unhex(field: &str, text: &str) -> Result<Vec<u8>, Rejection> {
-    if text.len() % 2 != 0 {
-        return Err(Rejection::invalid(field, "a sealed field has an odd number of hex digits"));
+    if !text.len().is_multiple_of(2) {
+        return Err(Rejection::invalid(
+            field,
+            "a sealed field has an odd number of hex digits",
+        ));
     }
     (0..text.len())
         .step_by(2)
@@ -65,30 +68,44 @@ impl Sealed {
         if text.len() > MAX_SEALED_BYTES {
             return Err(Rejection::invalid(
                 field,
-                format!("has {} bytes; a sealed key has at most {MAX_SEALED_BYTES}", text.len()),
+                format!(
+                    "has {} bytes; a sealed key has at most {MAX_SEALED_BYTES}",
+                    text.len()
+                ),
             ));
         }
         let Some(rest) = text.strip_prefix(SEALED_PREFIX) else {
             return Err(Rejection::invalid(
                 field,
-                format!("must be sealed with the cluster's data key (\"{SEALED_PREFIX}...\"); the node that receives an upload seals it"),
+                format!(
+                    "must be sealed with the cluster's data key (\"{SEALED_PREFIX}...\"); the node that receives an upload seals it"
+                ),
             ));
         };
         let mut parts = rest.split(':');
         let (Some(key_id), Some(nonce), Some(ciphertext), None) =
             (parts.next(), parts.next(), parts.next(), parts.next())
         else {
-            return Err(Rejection::invalid(field, "a sealed key has three fields: KEY_ID:NONCE:CIPHERTEXT"));
+            return Err(Rejection::invalid(
+                field,
+                "a sealed key has three fields: KEY_ID:NONCE:CIPHERTEXT",
+            ));
         };
-        let key_id: [u8; KEY_ID_BYTES] = unhex(field, key_id)?
-            .try_into()
-            .map_err(|_| Rejection::invalid(field, format!("a sealed key's id has {KEY_ID_BYTES} bytes")))?;
-        let nonce: [u8; NONCE_BYTES] = unhex(field, nonce)?
-            .try_into()
-            .map_err(|_| Rejection::invalid(field, format!("a sealed key's nonce has {NONCE_BYTES} bytes")))?;
+        let key_id: [u8; KEY_ID_BYTES] = unhex(field, key_id)?.try_into().map_err(|_| {
+            Rejection::invalid(field, format!("a sealed key's id has {KEY_ID_BYTES} bytes"))
+        })?;
+        let nonce: [u8; NONCE_BYTES] = unhex(field, nonce)?.try_into().map_err(|_| {
+            Rejection::invalid(
+                field,
+                format!("a sealed key's nonce has {NONCE_BYTES} bytes"),
+            )
+        })?;
         let ciphertext = unhex(field, ciphertext)?;
         if ciphertext.len() <= TAG_BYTES {
-            return Err(Rejection::invalid(field, "a sealed key's ciphertext is shorter than its tag"));
+            return Err(Rejection::invalid(
+                field,
+                "a sealed key's ciphertext is shorter than its tag",
+            ));
         }
         Ok(Self {
             key_id,
@@ -149,7 +166,10 @@ mod tests {
             "fulcrum-sealed:v1:0101010101010101:020202020202020202020202:03",
         ] {
             let rejection = Sealed::parse("private_key", bad).unwrap_err();
-            assert!(rejection.to_string().contains("private_key"), "{bad}: {rejection}");
+            assert!(
+                rejection.to_string().contains("private_key"),
+                "{bad}: {rejection}"
+            );
         }
     }
 }

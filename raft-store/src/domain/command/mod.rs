@@ -204,7 +204,7 @@ pub struct UploadCertificate {
     pub meta: NewMeta,
     /// PEM, leaf first.
     pub certificate_chain_pem: String,
-    /// PEM.
+    /// A sealed text (`sealed.rs`) from log format 3 on; clear PEM before.
     pub private_key_pem: String,
     /// Read from the leaf.
     pub fingerprint: String,
@@ -549,7 +549,8 @@ impl Command {
             },
             Kind::UploadCertificate(request) => {
                 let meta = new_meta(&request.name, &request.description, &request.tags)?;
-                let parsed = certificate::parse(&request.certificate_chain, &request.private_key, rules)?;
+                let parsed =
+                    certificate::parse(&request.certificate_chain, &request.private_key, rules)?;
                 Command::UploadCertificate(UploadCertificate {
                     meta,
                     certificate_chain_pem: request.certificate_chain.clone(),
