@@ -27,6 +27,12 @@ use openraft::raft::{
 };
 use v1::command::Kind;
 
+#[path = "domain/sealed_stand_in.rs"]
+#[allow(unreachable_pub)]
+mod sealed_stand_in;
+
+use sealed_stand_in::sealed_stand_in;
+
 fn fuzz_directory() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .parent()
@@ -260,13 +266,27 @@ fn log_apply_seeds() -> Vec<(&'static str, Vec<u8>)> {
         let _ = tokens.push(envelope);
     }
 
+    // The key sealed (a stand-in) in the current format; clear in a
+    // format-2 entry; clear in the current format, which is refused.
+    let upload = |name: &str, private_key: String| {
+        Kind::UploadCertificate(v1::UploadCertificateRequest {
+            name: name.into(),
+            certificate_chain: include_str!("domain/testdata/site.cert.pem").into(),
+            private_key,
+            ..Default::default()
+        })
+    };
+    let clear_key = include_str!("domain/testdata/site.key.pem");
     let mut certificate = Log::new();
-    let id = certificate.add(Kind::UploadCertificate(v1::UploadCertificateRequest {
-        name: "site".into(),
-        certificate_chain: include_str!("domain/testdata/site.cert.pem").into(),
-        private_key: include_str!("domain/testdata/site.key.pem").into(),
-        ..Default::default()
-    }));
+    let id = certificate.add(upload("site", sealed_stand_in(clear_key)));
+    let older = certificate.envelope(2, "", upload("older", clear_key.into()));
+    certificate
+        .push(older)
+        .expect("a format-2 entry keeps its clear key");
+    let clear = certificate.envelope(LOG_FORMAT_VERSION, "", upload("clear", clear_key.into()));
+    certificate
+        .push(clear)
+        .expect_err("the current format refuses a clear key");
     certificate.add(Kind::DeleteCertificate(v1::DeleteCertificateRequest {
         id,
         ..Default::default()

@@ -62,16 +62,14 @@ pub fn check_clear_key(key_pem: &str) -> Result<(), Rejection> {
 
 /// Checks the chain and reads the leaf's fingerprint and expiry.
 pub fn parse_chain(chain_pem: &str) -> Result<ParsedCertificate, Rejection> {
-    for (field, pem) in [("certificate_chain", chain_pem)] {
-        if pem.len() > MAX_PEM_BYTES {
-            return Err(Rejection::invalid(
-                field,
-                format!(
-                    "has {} bytes; at most {MAX_PEM_BYTES} are accepted",
-                    pem.len()
-                ),
-            ));
-        }
+    if chain_pem.len() > MAX_PEM_BYTES {
+        return Err(Rejection::invalid(
+            "certificate_chain",
+            format!(
+                "has {} bytes; at most {MAX_PEM_BYTES} are accepted",
+                chain_pem.len()
+            ),
+        ));
     }
     let chain: Vec<CertificateDer<'static>> = CertificateDer::pem_slice_iter(chain_pem.as_bytes())
         .collect::<Result<_, _>>()

@@ -257,7 +257,9 @@ pub struct Certificate {
     pub meta: Meta,
     /// PEM, leaf first.
     pub certificate_chain_pem: String,
-    /// PEM. Replicated so that every data plane can serve it; never returned by the API.
+    /// Exactly as its upload's entry carried it: a sealed text (`sealed.rs`)
+    /// from log format 3 on, clear PEM before. Replicated so that every data
+    /// plane can serve it; never returned by the API.
     pub private_key_pem: String,
     /// SHA-256 of the leaf's DER, lowercase hex.
     pub fingerprint: String,

@@ -46,7 +46,7 @@ fn hex(bytes: &[u8]) -> String {
 }
 
 fn unhex(field: &str, text: &str) -> Result<Vec<u8>, Rejection> {
-    if text.len() % 2 != 0 {
+    if !text.len().is_multiple_of(2) {
         return Err(Rejection::invalid(
             field,
             "a sealed field has an odd number of hex digits",

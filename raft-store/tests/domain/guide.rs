@@ -7,6 +7,7 @@ use fulcrum_api::v1;
 use fulcrum_raft_store::domain::projection::dataplane::{
     ForwardingEntry, GroupConfig, MemberConfig,
 };
+use fulcrum_raft_store::domain::sealed::SEALED_PREFIX;
 use fulcrum_raft_store::domain::{Algorithm, ConnectionLimit, Protocol, wire};
 use v1::command::Kind;
 
@@ -143,7 +144,11 @@ fn listeners_leave_the_data_plane_when_their_lb_has_no_eip_or_is_down() {
         .certificate
         .as_ref()
         .expect("HTTPS entry carries its certificate");
-    assert!(certificate.private_key_pem.contains("PRIVATE KEY"));
+    assert_eq!(
+        certificate.private_key_pem,
+        sealed_stand_in(PRIVATE_KEY_PEM),
+        "the entry carries its certificate's key as it was sealed"
+    );
 
     log.ok(Kind::UpdateLoadBalancer(v1::UpdateLoadBalancerRequest {
         id: lb.clone(),
@@ -183,8 +188,12 @@ fn certificates_are_read_and_never_shown_with_their_key() {
     let view = v1::Certificate::from(certificate);
     let shown = format!("{view:?}");
     assert!(
-        !shown.contains("PRIVATE KEY"),
+        !shown.contains("PRIVATE KEY") && !shown.contains(&certificate.private_key_pem),
         "the API view leaks the private key"
+    );
+    assert!(
+        !shown.contains(SEALED_PREFIX),
+        "the API view leaks the sealed key"
     );
     assert!(view.certificate_chain.contains("BEGIN CERTIFICATE"));
 }

@@ -4,14 +4,19 @@
 use std::collections::BTreeMap;
 
 use fulcrum_api::{LOG_FORMAT_VERSION, v1};
+use fulcrum_raft_store::domain::limits::Rules;
 use fulcrum_raft_store::domain::{Applied, Receipt, Rejection, RejectionKind, State};
 use v1::command::Kind;
+
+pub use crate::sealed_stand_in::sealed_stand_in;
 
 pub const START_MS: i64 = 1_700_000_000_000;
 pub const STEP_MS: i64 = 1_000;
 pub const EIP_POOL: &str = "203.0.113.0/28";
 
 pub const CERTIFICATE_PEM: &str = include_str!("testdata/site.cert.pem");
+/// The test certificate's key, clear: what a client uploads, and what
+/// entries before log format 3 carry.
 pub const PRIVATE_KEY_PEM: &str = include_str!("testdata/site.key.pem");
 
 /// A state and the next log position and time.
@@ -20,6 +25,8 @@ pub struct Log {
     pub state: State,
     pub next_index: u64,
     pub now_ms: i64,
+    /// The log format its `submit*` and `ok`/`refused` entries are written in.
+    pub format_version: u32,
     /// Every envelope applied, with its index, to replay elsewhere.
     pub entries: Vec<(u64, v1::LogEnvelope)>,
 }
@@ -40,12 +47,20 @@ pub fn envelope_from(principal: &str, token: &str, at_ms: i64, kind: Kind) -> v1
 }
 
 impl Log {
-    /// An empty state whose first entry sets an EIP pool.
+    /// An empty state whose first entry sets an EIP pool, written in the
+    /// current log format.
     pub fn new() -> Self {
+        Self::at_format(LOG_FORMAT_VERSION)
+    }
+
+    /// An empty state whose first entry sets an EIP pool, every entry
+    /// written in log format `format_version`, as an older build wrote them.
+    pub fn at_format(format_version: u32) -> Self {
         let mut log = Self {
             state: State::default(),
             next_index: 1,
             now_ms: START_MS,
+            format_version,
             entries: Vec::new(),
         };
         log.ok(Kind::UpdateClusterSettings(
@@ -72,7 +87,18 @@ impl Log {
 
     pub fn submit_with_token(&mut self, token: &str, kind: Kind) -> Applied {
         self.now_ms += STEP_MS;
-        self.apply_envelope(envelope(token, self.now_ms, kind))
+        let mut entry = envelope(token, self.now_ms, kind);
+        entry.format_version = self.format_version;
+        self.apply_envelope(entry)
+    }
+
+    /// Submits one entry written in log format `format_version`, whatever
+    /// the log's own format: an older entry replayed after newer ones.
+    pub fn submit_at(&mut self, format_version: u32, kind: Kind) -> Applied {
+        self.now_ms += STEP_MS;
+        let mut entry = envelope("", self.now_ms, kind);
+        entry.format_version = format_version;
+        self.apply_envelope(entry)
     }
 
     pub fn submit(&mut self, kind: Kind) -> Applied {
@@ -82,7 +108,9 @@ impl Log {
     /// Submits `kind` as sent by `principal`.
     pub fn submit_as(&mut self, principal: &str, kind: Kind) -> Applied {
         self.now_ms += STEP_MS;
-        self.apply_envelope(envelope_from(principal, "", self.now_ms, kind))
+        let mut entry = envelope_from(principal, "", self.now_ms, kind);
+        entry.format_version = self.format_version;
+        self.apply_envelope(entry)
     }
 
     #[track_caller]
@@ -207,11 +235,27 @@ pub fn listener(
     }
 }
 
+/// An upload of the test certificate in the current log format: its key
+/// sealed (a stand-in, see [`sealed_stand_in`]), as the node proposes it.
 pub fn certificate(name: &str) -> Kind {
+    certificate_at(LOG_FORMAT_VERSION, name)
+}
+
+/// An upload of the test certificate as an entry of log format
+/// `format_version` carries it: the key sealed from format 3 on, clear PEM
+/// before.
+pub fn certificate_at(format_version: u32, name: &str) -> Kind {
+    let rules = Rules::of_format(format_version)
+        .unwrap_or_else(|| panic!("log format {format_version} is unknown to this build"));
+    let private_key = if rules.sealed_keys() {
+        sealed_stand_in(PRIVATE_KEY_PEM)
+    } else {
+        PRIVATE_KEY_PEM.to_owned()
+    };
     Kind::UploadCertificate(v1::UploadCertificateRequest {
         name: name.into(),
         certificate_chain: CERTIFICATE_PEM.into(),
-        private_key: PRIVATE_KEY_PEM.into(),
+        private_key,
         ..Default::default()
     })
 }

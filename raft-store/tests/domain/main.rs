@@ -11,5 +11,7 @@ mod limits;
 mod properties;
 mod random_log;
 mod rules;
+mod sealed_keys;
+mod sealed_stand_in;
 mod snapshot;
 mod tokens;

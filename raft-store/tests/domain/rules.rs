@@ -5,6 +5,7 @@ use fulcrum_api::v1;
 use fulcrum_raft_store::domain::RejectionKind::{
     self, Aborted, AlreadyExists, FailedPrecondition, InvalidArgument, NotFound, ResourceExhausted,
 };
+use fulcrum_raft_store::domain::limits::MAX_PEM_BYTES;
 use v1::command::Kind;
 
 use crate::harness::*;
@@ -358,18 +359,40 @@ fn cases(f: &Fixture) -> Vec<Case> {
             Kind::UploadCertificate(v1::UploadCertificateRequest {
                 name: "bad".into(),
                 certificate_chain: "not a certificate".into(),
-                private_key: PRIVATE_KEY_PEM.into(),
+                private_key: sealed_stand_in(PRIVATE_KEY_PEM),
                 ..Default::default()
             }),
             InvalidArgument,
             "certificate_chain",
         ),
         case(
-            "private key is PEM",
+            "certificate chain at most 64 KiB",
+            Kind::UploadCertificate(v1::UploadCertificateRequest {
+                name: "bad".into(),
+                certificate_chain: "a".repeat(MAX_PEM_BYTES + 1),
+                private_key: sealed_stand_in(PRIVATE_KEY_PEM),
+                ..Default::default()
+            }),
+            InvalidArgument,
+            "certificate_chain",
+        ),
+        case(
+            "private key is sealed, not clear PEM",
             Kind::UploadCertificate(v1::UploadCertificateRequest {
                 name: "bad".into(),
                 certificate_chain: CERTIFICATE_PEM.into(),
-                private_key: "no key".into(),
+                private_key: PRIVATE_KEY_PEM.into(),
+                ..Default::default()
+            }),
+            InvalidArgument,
+            "private_key",
+        ),
+        case(
+            "private key is a well-formed sealed text",
+            Kind::UploadCertificate(v1::UploadCertificateRequest {
+                name: "bad".into(),
+                certificate_chain: CERTIFICATE_PEM.into(),
+                private_key: "fulcrum-sealed:v1:0101".into(),
                 ..Default::default()
             }),
             InvalidArgument,

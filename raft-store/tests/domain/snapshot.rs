@@ -92,13 +92,14 @@ fn applying_out_of_log_order_stops_the_node() {
 
 /// The log whose state `testdata/state-v2.snapshot` holds: the previous
 /// build (log and snapshot format 2) applied it and wrote that snapshot.
+/// Its entries are format 2, so its certificate's key is clear PEM.
 fn format_two_log() -> Log {
-    let mut log = Log::new();
+    let mut log = Log::at_format(2);
     let net = log.ok(network("net", "10.0.0.0/16")).resource_id;
     let sub = log.ok(subnet("subnet", &net, "10.0.1.0/24")).resource_id;
     let web = log.ok(instance("web", &sub, "10.0.1.11")).resource_id;
     let cert = log
-        .submit_with_token("t-cert", certificate("site"))
+        .submit_with_token("t-cert", certificate_at(2, "site"))
         .answer
         .unwrap()
         .resource_id;
@@ -136,10 +137,7 @@ fn a_format_two_snapshot_reads_as_the_state_its_log_builds() {
     // The same log, as format-2 entries, replayed by this build.
     let mut replay = State::default();
     for (index, entry) in format_two_log().entries {
-        let entry = v1::LogEnvelope {
-            format_version: 2,
-            ..entry
-        };
+        assert_eq!(entry.format_version, 2, "entry {index} is format 2");
         replay.apply(index, &entry).unwrap();
     }
     assert_eq!(read, replay);

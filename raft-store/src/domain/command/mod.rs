@@ -204,7 +204,7 @@ pub struct UploadCertificate {
     pub meta: NewMeta,
     /// PEM, leaf first.
     pub certificate_chain_pem: String,
-    /// PEM.
+    /// A sealed text (`sealed.rs`) from log format 3 on; clear PEM before.
     pub private_key_pem: String,
     /// Read from the leaf.
     pub fingerprint: String,

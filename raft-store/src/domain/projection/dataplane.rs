@@ -50,7 +50,9 @@ pub struct TlsCertificate {
     pub certificate_id: CertificateId,
     /// PEM, leaf first.
     pub certificate_chain_pem: String,
-    /// PEM.
+    /// The key as the catalog keeps it: a sealed text (`sealed.rs`) for an
+    /// upload of log format 3 on, which the data plane opens; clear PEM for
+    /// an older one.
     pub private_key_pem: String,
 }
 
