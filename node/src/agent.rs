@@ -3,6 +3,7 @@
 //! it stops. How it enters its cluster is `enter.rs`.
 
 use std::net::SocketAddr;
+use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
@@ -89,6 +90,11 @@ pub struct Agent {
     binder: Arc<dyn Binder>,
 }
 
+/// The data directory's mode: the agent's user only.
+const DATA_DIR_MODE: u32 = 0o700;
+/// The agent process's umask: files 0600, directories 0700.
+const PRIVATE_UMASK: u32 = 0o077;
+
 /// How long open connections get to finish when a node stops.
 const DRAIN_ON_STOP: Duration = Duration::from_secs(5);
 
@@ -137,6 +143,15 @@ async fn open_store(directory: &Path) -> Result<Store, AgentError> {
     std::fs::create_dir_all(directory).map_err(|error| {
         AgentError::Store(format!("cannot create {}: {error}", directory.display()))
     })?;
+    // The store holds the cluster's state: its directory is the agent's alone.
+    std::fs::set_permissions(directory, std::fs::Permissions::from_mode(DATA_DIR_MODE)).map_err(
+        |error| {
+            AgentError::Store(format!(
+                "cannot make {} private: {error}",
+                directory.display()
+            ))
+        },
+    )?;
     let deadline = Instant::now() + STORE_LOCK_PATIENCE;
     loop {
         let path = directory.to_owned();
@@ -419,6 +434,9 @@ impl Agent {
 /// Runs a node until SIGINT or SIGTERM, then shuts it down; the exit code
 /// says whether it started.
 pub async fn run_until_signalled(config: AgentConfig) -> std::process::ExitCode {
+    // Everything the agent writes (the store, snapshots, the cluster id, a
+    // dev data key) is readable by its own user only.
+    nix::sys::stat::umask(nix::sys::stat::Mode::from_bits_truncate(PRIVATE_UMASK));
     let agent = match Agent::start(config).await {
         Ok(agent) => agent,
         Err(error) => {

@@ -393,7 +393,7 @@ async fn a_node_restarted_with_a_wiped_data_directory_does_not_rejoin() {
     })
     .await;
     nodes[victim].stop().await;
-    for entry in std::fs::read_dir(nodes[victim].directory.path()).unwrap() {
+    for entry in std::fs::read_dir(&nodes[victim].config.data_dir).unwrap() {
         let path = entry.unwrap().path();
         if path.is_dir() {
             std::fs::remove_dir_all(path).unwrap();

@@ -91,7 +91,10 @@ async fn cluster(count: usize) -> (Vec<Option<Agent>>, Vec<tempfile::TempDir>) {
         std::fs::write(&key_file, &data_key).unwrap();
         let overrides = Given::from_pairs([
             ("node.id", (n + 1).to_string()),
-            ("node.data_dir", directory.path().display().to_string()),
+            (
+                "node.data_dir",
+                directory.path().join("data").display().to_string(),
+            ),
             ("node.api_address", api.local_addr().unwrap().to_string()),
             ("node.raft_address", raft.local_addr().unwrap().to_string()),
             ("cluster.initial_members", initial.join(",")),

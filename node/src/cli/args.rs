@@ -117,9 +117,12 @@ pub enum Command {
     /// TLS certificates for HTTPS listeners.
     #[command(subcommand)]
     Certificate(CertificateCommand),
-    /// The event history and the event stream.
+    /// The event history and the event stream (who did what).
     #[command(subcommand)]
     Events(EventsCommand),
+    /// Bearer tokens for scripts and the console (an admin's).
+    #[command(subcommand)]
+    Token(TokenCommand),
     /// The cluster: its members, leader and settings.
     #[command(subcommand)]
     Cluster(ClusterCommand),
@@ -740,6 +743,40 @@ pub enum EventsCommand {
         /// From this revision (0: the oldest kept).
         #[arg(long, default_value_t = 0)]
         from: u64,
+    },
+}
+
+/// A token's role.
+#[derive(Clone, Copy, Debug, clap::ValueEnum)]
+pub enum RoleArg {
+    /// Reads, history, watch, status.
+    Viewer,
+    /// Viewer's, and creating, changing and deleting resources.
+    Operator,
+    /// Everything: membership, leadership, settings, the EIP pool, tokens.
+    Admin,
+}
+
+/// Token commands.
+#[derive(Debug, Subcommand)]
+pub enum TokenCommand {
+    /// Make a token; its secret is printed once.
+    Create {
+        /// Who the token authenticates (the audit trail's name).
+        principal: String,
+        /// What it may do.
+        #[arg(long, value_enum)]
+        role: RoleArg,
+        /// A description, at most 256 characters.
+        #[arg(long, default_value = "")]
+        description: String,
+    },
+    /// The tokens (never their secrets).
+    List,
+    /// Revoke a token: every node refuses it once it applies the revocation.
+    Revoke {
+        /// The token's id (tok-...).
+        id: String,
     },
 }
 

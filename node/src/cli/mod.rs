@@ -10,9 +10,11 @@
 pub mod args;
 pub mod certs;
 pub mod credentials;
+mod events;
 pub mod output;
 mod resolve;
 pub mod setting_flags;
+mod tokens;
 
 use std::process::ExitCode;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -22,7 +24,7 @@ use serde_json::json;
 
 use args::{
     AdminState, AlgorithmArg, CertificateCommand, Cli, ClusterCommand, Command, Describe,
-    EipCommand, EventsCommand, GroupCommand, HealthCheckArg, InstanceCommand, ListenerCommand,
+    EipCommand, GroupCommand, HealthCheckArg, InstanceCommand, ListenerCommand,
     LoadBalancerCommand, NetworkCommand, ProtocolArg, SubnetCommand,
 };
 use output::{Format, Table, fields, operating, or_dash, provisioning};
@@ -46,6 +48,14 @@ impl CliError {
         Self {
             message: message.into(),
             code: EXIT_USAGE,
+        }
+    }
+
+    /// A request that was answered, but not as the command needs.
+    fn failed(message: String) -> Self {
+        Self {
+            message,
+            code: EXIT_FAILURE,
         }
     }
 
@@ -238,7 +248,8 @@ pub async fn run(cli: Cli, vars: impl IntoIterator<Item = (String, String)>) -> 
         Command::Listener(command) => listener(&session, command).await,
         Command::Group(command) => group(&session, command).await,
         Command::Certificate(command) => certificate(&session, command).await,
-        Command::Events(command) => events(&session, command).await,
+        Command::Events(command) => events::events(&session, command).await,
+        Command::Token(command) => tokens::token(&session, command).await,
         Command::Cluster(command) => cluster(&session, command).await,
     }
 }
@@ -1603,73 +1614,6 @@ async fn certificate(session: &Session, command: CertificateCommand) -> Outcome 
                 || revision_line(reply.revision),
                 || output::json(&reply, "fulcrum.v1.DeleteCertificateResponse"),
             );
-        }
-    }
-    Ok(())
-}
-
-fn event_rows(events: &[v1::Event]) -> Vec<Vec<String>> {
-    events
-        .iter()
-        .map(|event| {
-            vec![
-                event.revision.to_string(),
-                output::event_type(event.r#type),
-                event.resource_id.clone(),
-                or_dash(&event.parent_id),
-            ]
-        })
-        .collect()
-}
-
-const EVENT_HEADER: &[&str] = &["REVISION", "EVENT", "RESOURCE", "PARENT"];
-
-async fn events(session: &Session, command: EventsCommand) -> Outcome {
-    let mut client = session.client.events();
-    match command {
-        EventsCommand::List { resource, from } => {
-            let reply = client
-                .list_events(session.request(v1::ListEventsRequest {
-                    resource_id: resource.unwrap_or_default(),
-                    from_revision: from,
-                    page_size: 0,
-                    read: session.read(),
-                }))
-                .await?
-                .into_inner();
-            session.print(
-                || meta_table(EVENT_HEADER, event_rows(&reply.events)),
-                || output::json(&reply, "fulcrum.v1.ListEventsResponse"),
-            );
-        }
-        EventsCommand::Watch { from } => {
-            // A watch runs until interrupted: no deadline.
-            let mut stream = client
-                .watch(v1::WatchRequest {
-                    from_revision: from,
-                })
-                .await?
-                .into_inner();
-            if session.format == Format::Table {
-                print_out(&meta_table(EVENT_HEADER, Vec::new()));
-            }
-            while let Some(batch) = stream.message().await? {
-                session.print(
-                    || {
-                        let mut table = Table::new(EVENT_HEADER);
-                        for row in event_rows(&batch.events) {
-                            table.row(row);
-                        }
-                        table
-                            .render()
-                            .lines()
-                            .skip(1)
-                            .map(|line| format!("{line}\n"))
-                            .collect()
-                    },
-                    || output::json(&batch, "fulcrum.v1.WatchResponse"),
-                );
-            }
         }
     }
     Ok(())

@@ -107,7 +107,10 @@ pub async fn configs(
         std::fs::write(&key_file, &data_key).unwrap();
         let mut overrides = Given::from_pairs([
             ("node.id", (n + 1).to_string()),
-            ("node.data_dir", directory.path().display().to_string()),
+            (
+                "node.data_dir",
+                directory.path().join("data").display().to_string(),
+            ),
             ("node.api_address", api.to_string()),
             ("node.raft_address", raft.to_string()),
             ("cluster.eip_pool", "127.77.0.0/16".to_owned()),
