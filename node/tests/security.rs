@@ -877,3 +877,110 @@ async fn certificate_keys_rest_and_travel_sealed_and_the_data_plane_serves_https
         "the search never finds the certificate itself"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_data_key_rotates_by_resealing_every_certificate_key_in_the_log() {
+    let pki = Pki::new();
+    let mut members = secure_cluster(&pki).await;
+    leader(&members).await;
+    let admin_pem = pki.client("root", Role::Admin);
+    let admin = client_as(&members[0], &pki, Some(&admin_pem)).await;
+    let site = pki
+        .authority
+        .issue_node(&NodeOptions {
+            name: "shop".into(),
+            hosts: vec!["shop.example".into()],
+            validity_days: None,
+        })
+        .unwrap();
+    let certificate = admin
+        .certificates()
+        .upload_certificate(v1::UploadCertificateRequest {
+            name: "shop".into(),
+            certificate_chain: site.certificate.clone(),
+            private_key: site.private_key.clone(),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .certificate
+        .unwrap()
+        .id;
+
+    // The new key goes first in every node's file, the old one stays to
+    // open what it sealed; each node restarts to read it.
+    let key_file = |member: &Member| member.directory.path().join("data.key");
+    let old = std::fs::read_to_string(key_file(&members[0])).unwrap();
+    let new = fulcrum_node::secrets::new_key_file().unwrap();
+    for n in 0..members.len() {
+        std::fs::write(key_file(&members[n]), format!("{new}{old}")).unwrap();
+        members[n].stop().await;
+        members[n].start().await;
+        leader(&members).await;
+    }
+    leader(&members).await;
+    let admin = client_as(&members[0], &pki, Some(&admin_pem)).await;
+    let answer = admin
+        .cluster()
+        .reseal_certificate_keys(v1::ResealCertificateKeysRequest {})
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(answer.resealed, 1);
+    let only_new = fulcrum_node::secrets::DataKeys::parse(Path::new("new"), &new).unwrap();
+    assert_eq!(answer.data_key_id, only_new.current_id());
+    // A second call has nothing left to do.
+    let again = admin
+        .cluster()
+        .reseal_certificate_keys(v1::ResealCertificateKeysRequest {})
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(again.resealed, 0);
+
+    // Every replica holds the key sealed with the new data key alone, and it
+    // opens to the uploaded key.
+    let aad = fulcrum_raft_store::domain::sealed::certificate_key_aad(&site.certificate);
+    let deadline = Instant::now() + PATIENCE;
+    for member in &members {
+        loop {
+            let stored = {
+                let state = member.agent.as_ref().unwrap().replica().state().unwrap();
+                state
+                    .catalog()
+                    .certificates()
+                    .values()
+                    .find(|stored| stored.id.as_str() == certificate)
+                    .map(|stored| stored.private_key_pem.clone())
+                    .unwrap()
+            };
+            if only_new.is_current(&stored) {
+                assert_eq!(only_new.open(&stored, &aad).unwrap(), site.private_key);
+                break;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "node {} kept the old sealing",
+                member.id()
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+    let events = admin
+        .events()
+        .list_events(v1::ListEventsRequest {
+            resource_id: certificate,
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .events;
+    let resealed: Vec<&str> = events
+        .iter()
+        .filter(|event| event.r#type == v1::EventType::CertificateKeyResealed as i32)
+        .map(|event| event.principal.as_str())
+        .collect();
+    assert_eq!(resealed, ["root"]);
+}

@@ -320,6 +320,13 @@ impl v1::cluster_service_server::ClusterService for Api {
         }
     }
 
+    async fn reseal_certificate_keys(
+        &self,
+        request: Request<v1::ResealCertificateKeysRequest>,
+    ) -> Result<Response<v1::ResealCertificateKeysResponse>, Status> {
+        self.reseal_certificate_keys_now(request).await
+    }
+
     async fn transfer_leadership(
         &self,
         request: Request<v1::TransferLeadershipRequest>,

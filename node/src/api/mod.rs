@@ -9,6 +9,7 @@
 mod access;
 mod cluster;
 mod events;
+mod reseal;
 mod resources;
 pub mod statuses;
 mod views;

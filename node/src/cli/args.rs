@@ -858,6 +858,9 @@ pub enum ClusterCommand {
         /// The node's id.
         node_id: u64,
     },
+    /// Seal every certificate key anew with the current data key (the first
+    /// of the nodes' data key files); then an older key can leave the files.
+    ResealKeys,
     /// Hand leadership to another voter.
     TransferLeadership {
         /// The node's id.

@@ -1890,6 +1890,22 @@ async fn cluster(session: &Session, command: ClusterCommand) -> Outcome {
                 || output::json(&reply, "fulcrum.v1.TransferLeadershipResponse"),
             );
         }
+        ClusterCommand::ResealKeys => {
+            // Every batch is a write: no deadline shorter than the work.
+            let reply = client
+                .reseal_certificate_keys(v1::ResealCertificateKeysRequest {})
+                .await?
+                .into_inner();
+            session.print(
+                || {
+                    format!(
+                        "resealed {} certificate keys with data key {} (revision {})\n",
+                        reply.resealed, reply.data_key_id, reply.revision
+                    )
+                },
+                || output::json(&reply, "fulcrum.v1.ResealCertificateKeysResponse"),
+            );
+        }
     }
     Ok(())
 }

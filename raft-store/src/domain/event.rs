@@ -85,6 +85,8 @@ pub enum Event {
     AccessTokenIssued(AccessToken),
     /// Carries the token as it was, for the audit trail.
     AccessTokenRevoked(AccessToken),
+    /// The certificate with its key sealed anew (with the current data key).
+    CertificateKeyResealed(Certificate),
 }
 
 impl Event {
@@ -114,7 +116,8 @@ impl Event {
                 member.id.as_str()
             }
             Event::MemberRemoved { member_id, .. } => member_id.as_str(),
-            Event::CertificateUploaded(certificate) => certificate.id.as_str(),
+            Event::CertificateUploaded(certificate)
+            | Event::CertificateKeyResealed(certificate) => certificate.id.as_str(),
             Event::CertificateDeleted { id } => id.as_str(),
             Event::SettingsUpdated(_) => "",
             Event::AccessTokenIssued(token) | Event::AccessTokenRevoked(token) => token.id.as_str(),

@@ -124,7 +124,9 @@ pub(crate) fn evolve(
                 .relations
                 .remove_member(group_id, &removed.instance_id);
         }
-        Event::CertificateUploaded(certificate) => catalog.put_certificate(certificate.clone()),
+        Event::CertificateUploaded(certificate) | Event::CertificateKeyResealed(certificate) => {
+            catalog.put_certificate(certificate.clone())
+        }
         Event::CertificateDeleted { id } => {
             remove_or_diverge!(catalog, remove_certificate, id, log_index, recorded)
         }

@@ -124,6 +124,10 @@ const _: () = assert!((MAX_MEMBERS_PER_GROUP as usize) < MAX_RESOURCES_PER_COMMA
 /// Blocks in the EIP pool.
 pub const MAX_EIP_POOL_BLOCKS: usize = 64;
 
+/// Certificate keys one `ResealCertificateKeys` command seals anew (a node
+/// re-sealing more sends several).
+pub const MAX_RESEALED_KEYS_PER_COMMAND: usize = 1_000;
+
 /// Access tokens in the cluster (format 3 on). Not a quota: every node
 /// holds them all in memory to check bearer tokens locally.
 pub const MAX_ACCESS_TOKENS: usize = 10_000;

@@ -165,7 +165,8 @@ impl Event {
             Event::MemberAdded { group_id, .. }
             | Event::MemberUpdated { group_id, .. }
             | Event::MemberRemoved { group_id, .. } => vec![RecordKey::Group(group_id.clone())],
-            Event::CertificateUploaded(certificate) => {
+            Event::CertificateUploaded(certificate)
+            | Event::CertificateKeyResealed(certificate) => {
                 vec![RecordKey::Certificate(certificate.id.clone())]
             }
             Event::CertificateDeleted { id } => vec![RecordKey::Certificate(id.clone())],

@@ -313,7 +313,9 @@ fn is_access_control(command: &v1::Command) -> bool {
     use v1::command::Kind;
     matches!(
         command.kind,
-        Some(Kind::IssueAccessToken(_) | Kind::RevokeAccessToken(_))
+        Some(
+            Kind::IssueAccessToken(_) | Kind::RevokeAccessToken(_) | Kind::ResealCertificateKeys(_)
+        )
     )
 }
 
@@ -358,6 +360,7 @@ fn subject_id(command: &Command, events: &[Event]) -> String {
         Command::DeleteCertificate(target) => Some(target.id.as_str()),
         Command::UpdateSettings(_) => Some(""),
         Command::RevokeAccessToken(target) => Some(target.id.as_str()),
+        Command::ResealCertificateKeys(_) => Some(""),
         Command::CreateNetwork { .. }
         | Command::CreateSubnet { .. }
         | Command::CreateInstance { .. }

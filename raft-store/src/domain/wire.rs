@@ -391,6 +391,10 @@ pub fn event_view(catalog: &Catalog, recorded: &RecordedEvent) -> v1::Event {
             Some(Resource::Certificate(certificate.into())),
         ),
         Event::CertificateDeleted { .. } => (Type::CertificateDeleted, None),
+        Event::CertificateKeyResealed(certificate) => (
+            Type::CertificateKeyResealed,
+            Some(Resource::Certificate(certificate.into())),
+        ),
         Event::SettingsUpdated(settings) => (
             Type::ClusterSettingsUpdated,
             Some(Resource::ClusterSettings(settings.into())),

@@ -274,3 +274,76 @@ fn the_state_keeps_the_sealed_text_and_never_the_clear_key() {
         );
     }
 }
+
+fn reseal(keys: Vec<(String, String)>) -> Kind {
+    Kind::ResealCertificateKeys(v1::ResealCertificateKeys {
+        keys: keys
+            .into_iter()
+            .map(|(certificate_id, private_key)| v1::ResealedKey {
+                certificate_id,
+                private_key,
+            })
+            .collect(),
+    })
+}
+
+#[test]
+fn a_reseal_replaces_the_sealed_keys_of_the_certificates_that_remain() {
+    let mut log = Log::new();
+    let uploaded = log
+        .submit(upload(&sealed_stand_in(PRIVATE_KEY_PEM)))
+        .answer
+        .expect("uploaded")
+        .resource_id;
+    let anew = sealed_stand_in("another key");
+    let gone = "cert-0000000000000000".to_owned();
+    let applied = log.submit(reseal(vec![
+        (uploaded.clone(), anew.clone()),
+        (gone.clone(), anew.clone()),
+    ]));
+    applied.answer.expect("resealed");
+    // One event, for the certificate that exists; the catalog keeps the new text.
+    assert_eq!(applied.events.len(), 1);
+    let stored = log
+        .state
+        .catalog()
+        .certificates()
+        .values()
+        .find(|certificate| certificate.id.as_str() == uploaded)
+        .expect("still there");
+    assert_eq!(stored.private_key_pem, anew);
+
+    // Refusals name the field: only gone certificates, a clear key, too many keys.
+    let only_gone = log
+        .submit(reseal(vec![(gone, anew.clone())]))
+        .answer
+        .expect_err("nothing to reseal");
+    assert_eq!(only_gone.kind, RejectionKind::FailedPrecondition);
+    let clear = log
+        .submit(reseal(vec![(uploaded.clone(), PRIVATE_KEY_PEM.to_owned())]))
+        .answer
+        .expect_err("a clear key");
+    assert_eq!(
+        clear.field.as_deref(),
+        Some("keys[0].private_key"),
+        "{}",
+        clear.message
+    );
+    let too_many = vec![(uploaded.clone(), anew.clone()); 1_001];
+    let refused = log
+        .submit(reseal(too_many))
+        .answer
+        .expect_err("over the limit");
+    assert_eq!(
+        refused.field.as_deref(),
+        Some("keys"),
+        "{}",
+        refused.message
+    );
+    // Older formats had no such command.
+    let old = log
+        .submit_at(2, reseal(vec![(uploaded, anew)]))
+        .answer
+        .expect_err("format 2");
+    assert!(old.message.contains("command"), "{}", old.message);
+}

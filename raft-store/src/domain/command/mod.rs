@@ -281,6 +281,8 @@ pub enum Command {
     UpdateSettings(UpdateSettings),
     IssueAccessToken(IssueAccessToken),
     RevokeAccessToken(DeleteTarget<AccessTokenId>),
+    /// Certificate keys sealed anew: each certificate's new sealed text.
+    ResealCertificateKeys(Vec<(CertificateId, String)>),
 }
 
 fn new_meta(
@@ -569,8 +571,15 @@ impl Command {
             }
             // A build of an older format decoded these unknown kinds as no
             // command at all: such an entry gets that build's answer.
-            Kind::IssueAccessToken(_) | Kind::RevokeAccessToken(_) if !rules.access_control() => {
+            Kind::IssueAccessToken(_)
+            | Kind::RevokeAccessToken(_)
+            | Kind::ResealCertificateKeys(_)
+                if !rules.access_control() =>
+            {
                 return Err(no_command());
+            }
+            Kind::ResealCertificateKeys(reseal) => {
+                Command::ResealCertificateKeys(resealed_keys(reseal)?)
             }
             Kind::IssueAccessToken(request) => {
                 Command::IssueAccessToken(access::issue_access_token(request)?)
@@ -580,4 +589,35 @@ impl Command {
             }
         })
     }
+}
+
+/// The keys of a `ResealCertificateKeys`: known ids, sealed texts, within
+/// the per-command limit.
+fn resealed_keys(
+    reseal: &v1::ResealCertificateKeys,
+) -> Result<Vec<(CertificateId, String)>, Rejection> {
+    if reseal.keys.len() > limits::MAX_RESEALED_KEYS_PER_COMMAND {
+        return Err(Rejection::invalid(
+            "keys",
+            format!(
+                "holds {} keys; at most {} per command",
+                reseal.keys.len(),
+                limits::MAX_RESEALED_KEYS_PER_COMMAND
+            ),
+        ));
+    }
+    reseal
+        .keys
+        .iter()
+        .enumerate()
+        .map(|(n, key)| {
+            let id =
+                CertificateId::parse(&format!("keys[{n}].certificate_id"), &key.certificate_id)?;
+            crate::domain::sealed::Sealed::parse(
+                &format!("keys[{n}].private_key"),
+                &key.private_key,
+            )?;
+            Ok((id, key.private_key.clone()))
+        })
+        .collect()
 }

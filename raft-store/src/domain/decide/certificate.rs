@@ -1,5 +1,5 @@
-//! The rules for certificates: the quota on uploads, and the listeners that a
-//! deletion takes with it.
+//! The rules for certificates: the quota on uploads, the listeners that a
+//! deletion takes with it, and keys sealed anew.
 
 use super::{Context, current, listeners_using};
 use crate::domain::catalog::Catalog;
@@ -59,5 +59,31 @@ pub(super) fn delete_certificate(
     events.push(Event::CertificateDeleted {
         id: certificate.id.clone(),
     });
+    Ok(events)
+}
+
+/// Each certificate that still exists gets its key's new sealed text; one
+/// deleted since the node read it is passed over (its key is gone anyway).
+/// When none is left, there is nothing to apply.
+pub(super) fn reseal_certificate_keys(
+    catalog: &Catalog,
+    keys: &[(CertificateId, String)],
+) -> Result<Vec<Event>, Rejection> {
+    let events: Vec<Event> = keys
+        .iter()
+        .filter_map(|(id, sealed)| {
+            let certificate = catalog.certificates.get(id)?;
+            Some(Event::CertificateKeyResealed(Certificate {
+                private_key_pem: sealed.clone(),
+                ..certificate.clone()
+            }))
+        })
+        .collect();
+    if events.is_empty() {
+        return Err(Rejection::precondition(
+            Some("keys"),
+            "none of the certificates exists any more",
+        ));
+    }
     Ok(events)
 }

@@ -235,6 +235,7 @@ pub(crate) fn decide(
         }
         Command::IssueAccessToken(issue) => access::issue_access_token(catalog, context, issue),
         Command::RevokeAccessToken(target) => access::revoke_access_token(catalog, target),
+        Command::ResealCertificateKeys(keys) => certificate::reseal_certificate_keys(catalog, keys),
     }
 }
 
