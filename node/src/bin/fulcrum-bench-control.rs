@@ -10,10 +10,14 @@
 //!
 //! ```text
 //! fulcrum-bench-control FULCRUM_BIN ETCD_BIN DIR [SECONDS] [ROUNDS] [all|leader]
+//! fulcrum-bench-control tls FULCRUM_BIN DIR [SECONDS] [ROUNDS] [all|leader]
 //! ```
 //!
 //! `leader` sends every operation to the leader of each system instead:
-//! consensus alone, without a follower's forwarding.
+//! consensus alone, without a follower's forwarding. `tls` compares two
+//! Fulcrum clusters instead, in the same run: one in the clear, one as a
+//! deployment runs (TLS on both ports, mutual TLS between peers, the client
+//! authenticated by its certificate and held to its role).
 
 // A report printed for people: printing is its job.
 #![allow(clippy::print_stdout)]
@@ -24,7 +28,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use fulcrum_api::{Client, v1};
+use fulcrum_api::{Client, Credentials, v1};
 use prost::Message;
 use tonic::codegen::http::uri::PathAndQuery;
 use tonic::transport::{Channel, Endpoint};
@@ -100,7 +104,7 @@ async fn etcd_leader(channels: &[Channel]) -> Option<usize> {
     None
 }
 
-async fn fulcrum_leader(clients: &[Client]) -> Option<usize> {
+async fn fulcrum_leader(clients: &[Client], addresses: &[String]) -> Option<usize> {
     let status = clients[0]
         .cluster()
         .get_cluster_status(v1::GetClusterStatusRequest::default())
@@ -114,10 +118,8 @@ async fn fulcrum_leader(clients: &[Client]) -> Option<usize> {
         .find(|member| member.node_id == leader)?
         .api_address
         .clone();
-    Some(address).and_then(|address| FULCRUM_ADDRESSES.get()?.iter().position(|a| *a == address))
+    addresses.iter().position(|known| *known == address)
 }
-
-static FULCRUM_ADDRESSES: std::sync::OnceLock<Vec<String>> = std::sync::OnceLock::new();
 
 /// Processes killed when the benchmark ends, however it ends.
 struct Processes(Vec<Child>);
@@ -167,8 +169,81 @@ fn spawn(command: &mut Command) -> Child {
         .unwrap_or_else(|error| fail(&format!("cannot start {command:?}: {error}")))
 }
 
-/// Starts three Fulcrum agents; answers their API addresses.
-fn start_fulcrum(binary: &Path, directory: &Path, processes: &mut Processes) -> Vec<String> {
+/// The certificates of a secure cluster, and the client's credentials.
+struct Secure {
+    directory: PathBuf,
+    credentials: Credentials,
+}
+
+impl Secure {
+    /// A CA, node certificates for 127.0.0.1 and an operator's client
+    /// certificate under `directory`.
+    fn create(directory: &Path) -> Self {
+        fn failed<T>(error: fulcrum_pki::PkiError) -> T {
+            fail(&format!("certificates: {error}"))
+        }
+        let ca = fulcrum_pki::create_ca(&fulcrum_pki::CaOptions::default()).unwrap_or_else(failed);
+        let authority = fulcrum_pki::Authority::from_pem(&ca.certificate, &ca.private_key)
+            .unwrap_or_else(failed);
+        let write = |name: &str, text: &str| {
+            let path = directory.join(name);
+            std::fs::write(&path, text)
+                .unwrap_or_else(|error| fail(&format!("cannot write {}: {error}", path.display())));
+        };
+        std::fs::create_dir_all(directory).unwrap_or_else(|error| {
+            fail(&format!("cannot create {}: {error}", directory.display()))
+        });
+        write("ca.crt", &ca.certificate);
+        for id in 1..=3 {
+            let node = authority
+                .issue_node(&fulcrum_pki::NodeOptions {
+                    name: format!("node-{id}"),
+                    hosts: vec!["127.0.0.1".into()],
+                    validity_days: None,
+                })
+                .unwrap_or_else(failed);
+            write(&format!("node-{id}.crt"), &node.certificate);
+            write(&format!("node-{id}.key"), &node.private_key);
+        }
+        let client = authority
+            .issue_client(&fulcrum_pki::ClientOptions {
+                principal: "bench".into(),
+                role: fulcrum_pki::Role::Operator,
+                validity_days: None,
+            })
+            .unwrap_or_else(failed);
+        Self {
+            directory: directory.to_owned(),
+            credentials: Credentials {
+                ca_pem: Some(ca.certificate),
+                identity: Some((client.certificate, client.private_key)),
+                token: None,
+            },
+        }
+    }
+
+    /// The TLS flags of node `id`.
+    fn flags(&self, id: usize) -> Vec<std::ffi::OsString> {
+        let file = |name: String| self.directory.join(name).into_os_string();
+        vec![
+            "--tls-ca-file".into(),
+            file("ca.crt".into()),
+            "--tls-cert-file".into(),
+            file(format!("node-{id}.crt")),
+            "--tls-key-file".into(),
+            file(format!("node-{id}.key")),
+        ]
+    }
+}
+
+/// Starts three Fulcrum agents (with TLS when `secure` says); answers their
+/// API addresses.
+fn start_fulcrum(
+    binary: &Path,
+    directory: &Path,
+    processes: &mut Processes,
+    secure: Option<&Secure>,
+) -> Vec<String> {
     let ports = free_ports(6);
     let nodes: Vec<(usize, String, String)> = (1..=3)
         .map(|id| {
@@ -184,6 +259,8 @@ fn start_fulcrum(binary: &Path, directory: &Path, processes: &mut Processes) -> 
         .map(|(id, api, raft)| format!("{id}={raft}/{api}"))
         .collect::<Vec<_>>()
         .join(",");
+    std::fs::create_dir_all(directory)
+        .unwrap_or_else(|error| fail(&format!("cannot create {}: {error}", directory.display())));
     let key_file = directory.join("data.key");
     let key = fulcrum_node::secrets::new_key_file()
         .unwrap_or_else(|error| fail(&format!("no data key: {error}")));
@@ -198,7 +275,8 @@ fn start_fulcrum(binary: &Path, directory: &Path, processes: &mut Processes) -> 
                 .arg("--data-dir")
                 .arg(directory.join(format!("fulcrum-{id}")))
                 .args(["--api-address", api, "--raft-address", raft])
-                .args(["--initial-members", &initial]),
+                .args(["--initial-members", &initial])
+                .args(secure.map(|secure| secure.flags(*id)).unwrap_or_default()),
         ));
     }
     nodes.into_iter().map(|(_, api, _)| api).collect()
@@ -259,7 +337,9 @@ async fn channel(address: &str) -> Channel {
 #[derive(Clone)]
 enum System {
     Fulcrum {
+        name: &'static str,
         clients: Vec<Client>,
+        addresses: Vec<String>,
         load_balancer_id: String,
     },
     Etcd {
@@ -271,7 +351,7 @@ enum System {
 impl System {
     fn name(&self) -> &'static str {
         match self {
-            Self::Fulcrum { .. } => "fulcrum",
+            Self::Fulcrum { name, .. } => name,
             Self::Etcd { .. } => "etcd",
         }
     }
@@ -281,6 +361,7 @@ impl System {
             Self::Fulcrum {
                 clients,
                 load_balancer_id,
+                ..
             } => {
                 let client = &clients[n % clients.len()];
                 let tags = BTreeMap::from([("bench".to_owned(), format!("{sequence:08}"))]);
@@ -377,31 +458,26 @@ fn median(mut values: Vec<f64>) -> f64 {
     values.get(values.len() / 2).copied().unwrap_or(0.0)
 }
 
-#[tokio::main]
-async fn main() {
-    let args: Vec<String> = std::env::args().collect();
-    if args.len() < 4 {
-        fail("usage: fulcrum-bench-control FULCRUM_BIN ETCD_BIN DIR [SECONDS] [ROUNDS]");
-    }
-    let fulcrum_binary = PathBuf::from(&args[1]);
-    let etcd_binary = PathBuf::from(&args[2]);
-    let directory = PathBuf::from(&args[3]);
-    let seconds: u64 = args.get(4).and_then(|text| text.parse().ok()).unwrap_or(10);
-    let rounds: usize = args.get(5).and_then(|text| text.parse().ok()).unwrap_or(3);
-    let targets = match args.get(6).map(String::as_str) {
-        None | Some("all") => Targets::All,
-        Some("leader") => Targets::Leader,
-        Some(other) => fail(&format!("targets {other:?}: write all or leader")),
-    };
-
-    let mut processes = Processes(Vec::new());
-    let fulcrum_addresses = start_fulcrum(&fulcrum_binary, &directory, &mut processes);
-    let _ = FULCRUM_ADDRESSES.set(fulcrum_addresses.clone());
-    let etcd_addresses = start_etcd(&etcd_binary, &directory, &mut processes);
-
+/// A Fulcrum cluster ready to measure: its clients, and the Load Balancer
+/// whose tags the operations update.
+async fn fulcrum_system(
+    name: &'static str,
+    addresses: Vec<String>,
+    credentials: &Credentials,
+) -> System {
     let mut clients = Vec::new();
-    for address in &fulcrum_addresses {
-        clients.push(Client::from_channel(channel(address).await));
+    for address in &addresses {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        let client = loop {
+            match Client::connect_with(address, Duration::from_secs(2), credentials).await {
+                Ok(client) => break client,
+                Err(_) if Instant::now() < deadline => {
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+                Err(error) => fail(&format!("{name} at {address}: {error}")),
+            }
+        };
+        clients.push(client);
     }
     let deadline = Instant::now() + Duration::from_secs(60);
     let network = loop {
@@ -448,17 +524,25 @@ async fn main() {
         .into_inner()
         .load_balancer
         .unwrap_or_default();
+    System::Fulcrum {
+        name,
+        clients,
+        addresses,
+        load_balancer_id: load_balancer.id,
+    }
+}
 
-    // etcd's value: as many bytes as our command's log envelope.
-    let envelope = v1::LogEnvelope {
+/// The size of one Fulcrum operation's log envelope.
+fn envelope_bytes(load_balancer_id: &str) -> usize {
+    v1::LogEnvelope {
         format_version: fulcrum_api::LOG_FORMAT_VERSION,
         client_token: String::new(),
         accepted_at_unix_ms: 1_700_000_000_000,
-        principal: String::new(),
+        principal: "bench".into(),
         command: Some(v1::Command {
             kind: Some(v1::command::Kind::UpdateLoadBalancer(
                 v1::UpdateLoadBalancerRequest {
-                    id: load_balancer.id.clone(),
+                    id: load_balancer_id.to_owned(),
                     tags: Some(v1::Tags {
                         entries: BTreeMap::from([("bench".to_owned(), "00000000".to_owned())]),
                     }),
@@ -466,36 +550,122 @@ async fn main() {
                 },
             )),
         }),
-    };
-    let value = vec![b'x'; envelope.encoded_len()];
-    let mut channels = Vec::new();
-    for address in &etcd_addresses {
-        channels.push(channel(address).await);
     }
-    if targets == Targets::Leader {
-        // Give etcd time to elect, then keep only each leader.
-        let deadline = Instant::now() + Duration::from_secs(60);
-        let (f, e) = loop {
-            if let (Some(f), Some(e)) =
-                (fulcrum_leader(&clients).await, etcd_leader(&channels).await)
-            {
-                break (f, e);
+    .encoded_len()
+}
+
+/// `system` reduced to its leader.
+async fn leader_only(system: System) -> System {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        match &system {
+            System::Fulcrum {
+                name,
+                clients,
+                addresses,
+                load_balancer_id,
+            } => {
+                if let Some(leader) = fulcrum_leader(clients, addresses).await {
+                    return System::Fulcrum {
+                        name,
+                        clients: vec![clients[leader].clone()],
+                        addresses: vec![addresses[leader].clone()],
+                        load_balancer_id: load_balancer_id.clone(),
+                    };
+                }
             }
-            if Instant::now() > deadline {
-                fail("no leader found");
+            System::Etcd { channels, value } => {
+                if let Some(leader) = etcd_leader(channels).await {
+                    return System::Etcd {
+                        channels: vec![channels[leader].clone()],
+                        value: value.clone(),
+                    };
+                }
             }
-            tokio::time::sleep(Duration::from_millis(200)).await;
-        };
-        clients = vec![clients[f].clone()];
-        channels = vec![channels[e].clone()];
+        }
+        if Instant::now() > deadline {
+            fail(&format!("no leader found in {}", system.name()));
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
     }
-    let fulcrum = System::Fulcrum {
-        clients,
-        load_balancer_id: load_balancer.id,
+}
+
+#[tokio::main]
+async fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    let usage = "usage: fulcrum-bench-control FULCRUM_BIN ETCD_BIN DIR [SECONDS] [ROUNDS] [all|leader]\n   or: fulcrum-bench-control tls FULCRUM_BIN DIR [SECONDS] [ROUNDS] [all|leader]";
+    let tls = args.get(1).map(String::as_str) == Some("tls");
+    let (fulcrum_binary, etcd_binary, directory, rest) = match tls {
+        true if args.len() >= 4 => (
+            PathBuf::from(&args[2]),
+            None,
+            PathBuf::from(&args[3]),
+            &args[4..],
+        ),
+        false if args.len() >= 4 => (
+            PathBuf::from(&args[1]),
+            Some(PathBuf::from(&args[2])),
+            PathBuf::from(&args[3]),
+            &args[4..],
+        ),
+        _ => fail(usage),
     };
-    let etcd = System::Etcd { channels, value };
+    let seconds: u64 = rest
+        .first()
+        .and_then(|text| text.parse().ok())
+        .unwrap_or(10);
+    let rounds: usize = rest.get(1).and_then(|text| text.parse().ok()).unwrap_or(3);
+    let targets = match rest.get(2).map(String::as_str) {
+        None | Some("all") => Targets::All,
+        Some("leader") => Targets::Leader,
+        Some(other) => fail(&format!("targets {other:?}: write all or leader")),
+    };
+
+    let mut processes = Processes(Vec::new());
+    let plain_addresses = start_fulcrum(
+        &fulcrum_binary,
+        &directory.join("plain"),
+        &mut processes,
+        None,
+    );
+    let first = fulcrum_system("fulcrum", plain_addresses, &Credentials::default()).await;
+    let System::Fulcrum {
+        load_balancer_id, ..
+    } = &first
+    else {
+        fail("the first system is Fulcrum");
+    };
+    let envelope = envelope_bytes(load_balancer_id);
+    let second = match &etcd_binary {
+        Some(etcd_binary) => {
+            let etcd_addresses = start_etcd(etcd_binary, &directory, &mut processes);
+            let mut channels = Vec::new();
+            for address in &etcd_addresses {
+                channels.push(channel(address).await);
+            }
+            // etcd's value: as many bytes as Fulcrum's command's log envelope.
+            System::Etcd {
+                channels,
+                value: vec![b'x'; envelope],
+            }
+        }
+        None => {
+            let secure = Secure::create(&directory.join("pki"));
+            let addresses = start_fulcrum(
+                &fulcrum_binary,
+                &directory.join("secure"),
+                &mut processes,
+                Some(&secure),
+            );
+            fulcrum_system("fulcrum+tls", addresses, &secure.credentials).await
+        }
+    };
+    let (first, second) = match targets {
+        Targets::All => (first, second),
+        Targets::Leader => (leader_only(first).await, leader_only(second).await),
+    };
     // Warm both up (and let etcd elect its leader).
-    for system in [&fulcrum, &etcd] {
+    for system in [&first, &second] {
         let deadline = Instant::now() + Duration::from_secs(60);
         while system.operate(0, 0).await.is_err() {
             if Instant::now() > deadline {
@@ -506,9 +676,9 @@ async fn main() {
         measure(system, 16, 2).await;
     }
 
+    let (a, b) = (first.name(), second.name());
     println!(
-        "control plane: 3 members each, {seconds} s per run, {rounds} rounds, medians; value {} bytes; sent to {}",
-        envelope.encoded_len(),
+        "control plane: 3 members each, {seconds} s per run, {rounds} rounds, medians; envelope {envelope} bytes; sent to {}",
         if targets == Targets::All {
             "all members, round-robin"
         } else {
@@ -516,23 +686,23 @@ async fn main() {
         }
     );
     println!(
-        "{:>11}  {:>12} {:>12} {:>7}  {:>9} {:>9} {:>7}  {:>9} {:>9} {:>7}  {:>6}",
+        "{:>11}  {:>14} {:>14} {:>7}  {:>9} {:>9} {:>7}  {:>9} {:>9} {:>7}  {:>6}",
         "concurrency",
-        "fulcrum op/s",
-        "etcd op/s",
+        format!("{a} op/s"),
+        format!("{b} op/s"),
         "ratio",
-        "f p50 ms",
-        "e p50 ms",
+        "1 p50 ms",
+        "2 p50 ms",
         "ratio",
-        "f p99 ms",
-        "e p99 ms",
+        "1 p99 ms",
+        "2 p99 ms",
         "ratio",
         "errors"
     );
     for concurrency in CONCURRENCY {
         let mut results: BTreeMap<&str, Vec<Figures>> = BTreeMap::new();
         for _ in 0..rounds {
-            for system in [&fulcrum, &etcd] {
+            for system in [&first, &second] {
                 let figures = measure(system, concurrency, seconds).await;
                 results.entry(system.name()).or_default().push(figures);
             }
@@ -546,14 +716,14 @@ async fn main() {
                 runs.iter().map(|f| f.errors).sum::<usize>(),
             )
         };
-        let (f_rate, f_p50, f_p99, f_errors) = summary("fulcrum");
-        let (e_rate, e_p50, e_p99, e_errors) = summary("etcd");
+        let (a_rate, a_p50, a_p99, a_errors) = summary(a);
+        let (b_rate, b_p50, b_p99, b_errors) = summary(b);
         println!(
-            "{concurrency:>11}  {f_rate:>12.0} {e_rate:>12.0} {:>7.2}  {f_p50:>9.2} {e_p50:>9.2} {:>7.2}  {f_p99:>9.2} {e_p99:>9.2} {:>7.2}  {:>6}",
-            f_rate / e_rate,
-            f_p50 / e_p50,
-            f_p99 / e_p99,
-            format!("{f_errors}/{e_errors}"),
+            "{concurrency:>11}  {a_rate:>14.0} {b_rate:>14.0} {:>7.2}  {a_p50:>9.2} {b_p50:>9.2} {:>7.2}  {a_p99:>9.2} {b_p99:>9.2} {:>7.2}  {:>6}",
+            a_rate / b_rate,
+            a_p50 / b_p50,
+            a_p99 / b_p99,
+            format!("{a_errors}/{b_errors}"),
         );
     }
 }
