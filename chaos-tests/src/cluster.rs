@@ -3,6 +3,12 @@
 //! restarted and partitioned; the API reached with the `fulcrum` CLI from the
 //! client namespace.
 //!
+//! The cluster runs with TLS and authentication, as a real deployment: the
+//! script makes the CA, the node certificates, an admin client certificate
+//! and the data key under the state directory's `pki/`, and every CLI call
+//! and gRPC client here presents that admin certificate
+//! ([`LocalCluster::credentials`]).
+//!
 //! The namespaces have fixed names, so one cluster runs at a time in this
 //! machine: [`LocalCluster::up`] takes a process-wide lock and, against other
 //! processes, refuses when a cluster is already up.
@@ -15,6 +21,7 @@ use std::process::{Command, Output};
 use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
+use fulcrum_api::Credentials;
 use fulcrum_eip::arp::Mac;
 
 /// The client namespace's name.
@@ -39,6 +46,15 @@ pub fn assert_root() {
         "network-namespace tests need root (CI runs as root)"
     );
 }
+
+/// Where `deploy/local-cluster` keeps the cluster's credentials, under its
+/// state directory.
+const PKI_DIRECTORY: &str = "pki";
+/// The cluster CA's certificate, in [`PKI_DIRECTORY`].
+const CA_FILE: &str = "ca.crt";
+/// The admin client certificate and its key, in [`PKI_DIRECTORY`].
+const ADMIN_CERTIFICATE_FILE: &str = "client.admin.crt";
+const ADMIN_KEY_FILE: &str = "client.admin.key";
 
 /// One local cluster per process at a time.
 static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
@@ -139,7 +155,32 @@ impl LocalCluster {
         self.state.join(format!("node{node}.log"))
     }
 
-    /// Runs the `fulcrum` CLI against `node` from the client namespace.
+    /// The directory of the cluster's CA, certificates and data key.
+    pub fn pki(&self) -> PathBuf {
+        self.state.join(PKI_DIRECTORY)
+    }
+
+    /// The CA and the admin client certificate the script made: what a
+    /// [`fulcrum_api::Client`] connects with (`Client::connect_with`).
+    ///
+    /// # Errors
+    /// A file cannot be read.
+    pub fn credentials(&self) -> io::Result<Credentials> {
+        let read = |file: &str| {
+            let path = self.pki().join(file);
+            std::fs::read_to_string(&path).map_err(|error| {
+                io::Error::new(error.kind(), format!("{}: {error}", path.display()))
+            })
+        };
+        Ok(Credentials {
+            ca_pem: Some(read(CA_FILE)?),
+            identity: Some((read(ADMIN_CERTIFICATE_FILE)?, read(ADMIN_KEY_FILE)?)),
+            token: None,
+        })
+    }
+
+    /// Runs the `fulcrum` CLI against `node` from the client namespace, with
+    /// the admin client certificate.
     ///
     /// # Errors
     /// The CLI could not be run; a refusal is in the output's status.
@@ -148,10 +189,17 @@ impl LocalCluster {
     }
 
     fn cli_within(&self, node: usize, seconds: u32, args: &[&str]) -> io::Result<Output> {
+        let pki = self.pki();
         Command::new("ip")
             .args(["netns", "exec", CLIENT_NAMESPACE])
             .arg(&self.binary)
             .args(["--endpoint", &Self::endpoint(node)])
+            .arg("--ca")
+            .arg(pki.join(CA_FILE))
+            .arg("--cert")
+            .arg(pki.join(ADMIN_CERTIFICATE_FILE))
+            .arg("--key")
+            .arg(pki.join(ADMIN_KEY_FILE))
             .args(["--timeout", &seconds.to_string()])
             .args(args)
             .output()

@@ -9,9 +9,11 @@
 //! ```
 //!
 //! `run` (root: it makes network namespaces) brings up three nodes with
-//! `deploy/local-cluster`, runs the workloads and faults drawn from the seed
-//! (default: the time), heals, reads and checks; it prints the report and,
-//! when a check fails, the seed and the history's path, and exits 1.
+//! `deploy/local-cluster` (TLS and authentication on; the CA, certificates
+//! and data key in `OUT/cluster/pki`), runs the workloads and faults drawn
+//! from the seed (default: the time), heals, reads and checks; it prints the
+//! report and, when a check fails, the seed and the history's path, and
+//! exits 1.
 //! Defaults: 300 s, every nemesis, `./chaos-runs/SEED`,
 //! `target/release/fulcrum`.
 //!

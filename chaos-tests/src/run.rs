@@ -94,6 +94,7 @@ pub fn run(config: &RunConfig) -> io::Result<RunReport> {
     let schedule_rng = &mut rng.fork();
     let mut cluster = LocalCluster::up(&config.binary, 3, &config.out.join("cluster"))?;
     cluster.keep_logs();
+    let credentials = Arc::new(cluster.credentials()?);
     let guide = Guide::set_up(&cluster)?;
     let mut log = String::new();
     let started = Instant::now();
@@ -154,9 +155,12 @@ pub fn run(config: &RunConfig) -> io::Result<RunReport> {
     let (network_id, subnet_id) =
         network_and_subnet.ok_or_else(|| io::Error::other("no register was created"))?;
     let set_load_balancers = runtime
-        .block_on(runtime.spawn(async move {
-            let mut node = Node::new(LocalCluster::endpoint(1));
-            workload::create_set_load_balancers(&mut node, &network_id, &subnet_id).await
+        .block_on(runtime.spawn({
+            let credentials = Arc::clone(&credentials);
+            async move {
+                let mut node = Node::new(LocalCluster::endpoint(1), credentials);
+                workload::create_set_load_balancers(&mut node, &network_id, &subnet_id).await
+            }
         }))
         .map_err(io::Error::other)?
         .map_err(|status| {
@@ -179,7 +183,10 @@ pub fn run(config: &RunConfig) -> io::Result<RunReport> {
     let mut tasks = Vec::new();
     for client in 0..REGISTER_CLIENTS {
         tasks.push(runtime.spawn(workload::register_client(
-            Node::new(LocalCluster::endpoint(1 + client % 3)),
+            Node::new(
+                LocalCluster::endpoint(1 + client % 3),
+                Arc::clone(&credentials),
+            ),
             Arc::clone(&registers),
             Arc::clone(&recorder),
             rng.fork(),
@@ -189,7 +196,10 @@ pub fn run(config: &RunConfig) -> io::Result<RunReport> {
     }
     for client in 0..SET_CLIENTS {
         tasks.push(runtime.spawn(workload::set_client(
-            Node::new(LocalCluster::endpoint(2 + client % 2)),
+            Node::new(
+                LocalCluster::endpoint(2 + client % 2),
+                Arc::clone(&credentials),
+            ),
             Arc::clone(&set_load_balancers),
             Arc::clone(&adds),
             Arc::clone(&next_element),
@@ -257,12 +267,14 @@ pub fn run(config: &RunConfig) -> io::Result<RunReport> {
         let registers = Arc::clone(&registers);
         let recorder = Arc::clone(&recorder);
         let set_load_balancers = Arc::clone(&set_load_balancers);
+        let credentials = Arc::clone(&credentials);
         runtime.block_on(runtime.spawn(async move {
             let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
             let mut last = String::new();
             while tokio::time::Instant::now() < deadline {
                 for node in 1..=3 {
-                    let mut client = Node::new(LocalCluster::endpoint(node));
+                    let mut client =
+                        Node::new(LocalCluster::endpoint(node), Arc::clone(&credentials));
                     let read = async {
                         workload::read_registers(&mut client, &registers, &recorder).await?;
                         workload::read_set(&mut client, &set_load_balancers).await
@@ -280,7 +292,8 @@ pub fn run(config: &RunConfig) -> io::Result<RunReport> {
     let (final_set, final_listeners) = final_reads
         .map_err(|error| io::Error::other(error.to_string()))?
         .map_err(|error| io::Error::other(format!("no final read succeeded: {error}")))?;
-    let states = runtime.block_on(runtime.spawn(converged_states(cluster.nodes())));
+    let states = runtime
+        .block_on(runtime.spawn(converged_states(cluster.nodes(), Arc::clone(&credentials))));
     let samples = traffic.finish()?;
     let ownership = arp.finish()?;
 
@@ -512,13 +525,16 @@ fn gaps(samples: &[Sample]) -> String {
 
 /// Every node's (log index, state digest) once all have applied the same
 /// index (up to 30 s).
-async fn converged_states(nodes: usize) -> Result<Vec<(u64, Vec<u8>)>, String> {
+async fn converged_states(
+    nodes: usize,
+    credentials: Arc<fulcrum_api::Credentials>,
+) -> Result<Vec<(u64, Vec<u8>)>, String> {
     let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
     let mut last = Vec::new();
     while tokio::time::Instant::now() < deadline {
         let mut states = Vec::new();
         for node in 1..=nodes {
-            let mut client = Node::new(LocalCluster::endpoint(node));
+            let mut client = Node::new(LocalCluster::endpoint(node), Arc::clone(&credentials));
             let status = match client.client().await {
                 Ok(client) => client
                     .cluster()

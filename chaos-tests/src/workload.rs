@@ -19,7 +19,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Mutex, PoisonError};
 use std::time::Duration;
 
-use fulcrum_api::{Client, v1};
+use fulcrum_api::{Client, Credentials, v1};
 use tonic::{Code, Status};
 
 use crate::recorder::{Completion, Recorder, Request};
@@ -61,14 +61,17 @@ fn linearizable() -> Option<v1::ReadOptions> {
 /// A connection to one node, made again after it breaks.
 pub struct Node {
     endpoint: String,
+    credentials: Arc<Credentials>,
     client: Option<Client>,
 }
 
 impl Node {
-    /// The node at `endpoint`; connects on first use.
-    pub fn new(endpoint: String) -> Self {
+    /// The node at `endpoint`, reached with `credentials` (the cluster's
+    /// [`crate::cluster::LocalCluster::credentials`]); connects on first use.
+    pub fn new(endpoint: String, credentials: Arc<Credentials>) -> Self {
         Self {
             endpoint,
+            credentials,
             client: None,
         }
     }
@@ -81,7 +84,7 @@ impl Node {
         if let Some(client) = &self.client {
             return Ok(client.clone());
         }
-        let client = Client::connect(&self.endpoint, OPERATION_TIMEOUT)
+        let client = Client::connect_with(&self.endpoint, OPERATION_TIMEOUT, &self.credentials)
             .await
             .map_err(|error| Status::unavailable(error.to_string()))?;
         self.client = Some(client.clone());

@@ -1,8 +1,8 @@
 //! The `fulcrum` binary for real: three agent processes on loopback, the
 //! guide's four steps through the CLI (sent to different nodes), then the
 //! detail view. Also: a bad configuration exits 64 and names the key;
-//! `fulcrum certs` makes a CA and certificates; the client's credentials from
-//! flags, environment and config file reach a TLS server.
+//! `fulcrum certs` makes a CA, certificates and a data key; the client's
+//! credentials from flags, environment and config file reach a TLS server.
 
 #![allow(unreachable_pub, clippy::unwrap_used, clippy::expect_used)]
 
@@ -516,6 +516,57 @@ fn certs_make_a_ca_and_issue_node_and_client_certificates() {
     succeeded(&certs(&["create-ca", "--dir", dir_arg, "--overwrite"]));
     assert_ne!(std::fs::read(dir.join("ca.key")).unwrap(), key_before);
     assert_eq!(mode(&dir.join("ca.crt")), 0o600);
+}
+
+#[test]
+fn certs_make_a_data_key_that_an_agent_loads() {
+    use fulcrum_node::secrets::DataKeys;
+    let root = tempfile::tempdir().unwrap();
+    let dir = root.path().join("pki");
+    let dir_arg = dir.to_str().unwrap();
+    let path = dir.join("data.key");
+
+    let written = succeeded(&certs(&["create-data-key", "--dir", dir_arg]));
+    assert!(written.contains(path.to_str().unwrap()), "{written}");
+    assert_eq!(mode(&path), 0o600);
+    assert_eq!(mode(&dir), 0o700);
+    // What `--data-key-file` loads: the key seals, and opens what it sealed.
+    let keys = DataKeys::load(&path).unwrap();
+    let sealed = keys.seal("-----BEGIN PRIVATE KEY-----", b"cert-1").unwrap();
+    assert_eq!(
+        keys.open(&sealed, b"cert-1").unwrap(),
+        "-----BEGIN PRIVATE KEY-----"
+    );
+
+    // An existing key is kept unless --overwrite.
+    let before = std::fs::read(&path).unwrap();
+    let refused = certs(&["create-data-key", "--dir", dir_arg]);
+    assert_eq!(refused.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(
+        stderr.contains("data.key") && stderr.contains("--overwrite"),
+        "{stderr}"
+    );
+    assert_eq!(std::fs::read(&path).unwrap(), before);
+    let json: serde_json::Value = serde_json::from_str(&succeeded(
+        &hermetic()
+            .args([
+                "--output",
+                "json",
+                "certs",
+                "create-data-key",
+                "--dir",
+                dir_arg,
+                "--overwrite",
+            ])
+            .output()
+            .unwrap(),
+    ))
+    .unwrap();
+    assert_eq!(json["data_key"], path.to_str().unwrap());
+    assert_eq!(mode(&path), 0o600);
+    let replaced = DataKeys::load(&path).unwrap();
+    assert_ne!(replaced.current_id(), keys.current_id());
 }
 
 #[test]

@@ -718,6 +718,17 @@ pub enum CertsCommand {
         #[arg(long)]
         overwrite: bool,
     },
+    /// Make the cluster's data key: DIR/data.key, the same file on every
+    /// node (`--data-key-file`); it seals certificate private keys.
+    CreateDataKey {
+        /// The directory to write data.key in.
+        #[arg(long)]
+        dir: PathBuf,
+        /// Replace an existing data.key (certificate keys sealed with the
+        /// old one no longer open unless its line is kept in the file).
+        #[arg(long)]
+        overwrite: bool,
+    },
     /// What each certificate of a PEM file holds: subject, role, names, validity.
     #[command(alias = "list")]
     Show {

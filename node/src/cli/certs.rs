@@ -1,6 +1,6 @@
 //! `fulcrum certs`: the cluster CA and the node and client certificates it
-//! signs, as files in one directory, made and read with `fulcrum-pki`. No
-//! node is involved.
+//! signs, and the cluster's data key, as files in one directory, made and
+//! read with `fulcrum-pki`. No node is involved.
 //!
 //! Every file is written mode 0600 by [`fulcrum_pki::write_private`]; an
 //! existing file is refused unless `--overwrite`, and no file of a pair is
@@ -28,6 +28,8 @@ const CLIENT_STEM_PREFIX: &str = "client.";
 /// The extensions of a certificate and of its private key.
 const CERTIFICATE_EXTENSION: &str = "crt";
 const KEY_EXTENSION: &str = "key";
+/// The data key's file in the directory (`--data-key-file` on every node).
+const DATA_KEY_FILE: &str = "data.key";
 /// The mode of a directory this command creates.
 const DIRECTORY_MODE: u32 = 0o700;
 /// The largest PEM file read (a CA, its key, a bundle to show).
@@ -97,6 +99,21 @@ pub fn run(command: &CertsCommand, format: Format) -> Result<(), CliError> {
                 .map_err(pki_error)?;
             let written = write_pair(dir, &stem, &pem, *overwrite)?;
             print_written(format, &written);
+        }
+        CertsCommand::CreateDataKey { dir, overwrite } => {
+            create_directory(dir)?;
+            let path = dir.join(DATA_KEY_FILE);
+            let text = crate::secrets::new_key_file().map_err(|error| CliError {
+                message: error.to_string(),
+                code: EXIT_FAILURE,
+            })?;
+            fulcrum_pki::write_private(&path, &text, *overwrite).map_err(pki_error)?;
+            let path = path.display().to_string();
+            super::print_in(
+                format,
+                || fields(&[("DATA KEY", path.clone())]),
+                || json!({ "data_key": path }),
+            );
         }
         CertsCommand::Show { file } => {
             let pem = read_pem(file).map_err(|error| CliError {
@@ -173,14 +190,7 @@ struct Written {
 /// Writes `STEM.crt` and `STEM.key` in `dir` (created 0700 when absent),
 /// each 0600: both or, without `overwrite`, neither when either exists.
 fn write_pair(dir: &Path, stem: &str, pem: &Pem, overwrite: bool) -> Result<Written, CliError> {
-    DirBuilder::new()
-        .recursive(true)
-        .mode(DIRECTORY_MODE)
-        .create(dir)
-        .map_err(|error| CliError {
-            message: format!("--dir {}: cannot create: {error}", dir.display()),
-            code: EXIT_FAILURE,
-        })?;
+    create_directory(dir)?;
     let certificate = file_path(dir, stem, CERTIFICATE_EXTENSION);
     let private_key = file_path(dir, stem, KEY_EXTENSION);
     if !overwrite {
@@ -202,6 +212,18 @@ fn write_pair(dir: &Path, stem: &str, pem: &Pem, overwrite: bool) -> Result<Writ
         certificate,
         private_key,
     })
+}
+
+/// Creates `dir` (mode 0700) when absent.
+fn create_directory(dir: &Path) -> Result<(), CliError> {
+    DirBuilder::new()
+        .recursive(true)
+        .mode(DIRECTORY_MODE)
+        .create(dir)
+        .map_err(|error| CliError {
+            message: format!("--dir {}: cannot create: {error}", dir.display()),
+            code: EXIT_FAILURE,
+        })
 }
 
 fn file_path(dir: &Path, stem: &str, extension: &str) -> PathBuf {
