@@ -79,10 +79,24 @@ fn the_readmes_secure_set_up_works_end_to_end() {
     let pki_text = text(&pki);
     succeeded(&fulcrum(&["certs", "create-ca", "--dir", &pki_text]));
     succeeded(&fulcrum(&[
-        "certs", "issue-node", "--dir", &pki_text, "--name", "node-1", "--host", "127.0.0.1",
+        "certs",
+        "issue-node",
+        "--dir",
+        &pki_text,
+        "--name",
+        "node-1",
+        "--host",
+        "127.0.0.1",
     ]));
     succeeded(&fulcrum(&[
-        "certs", "issue-client", "--dir", &pki_text, "--principal", "alice", "--role", "admin",
+        "certs",
+        "issue-client",
+        "--dir",
+        &pki_text,
+        "--principal",
+        "alice",
+        "--role",
+        "admin",
     ]));
     std::fs::write(
         pki.join("data.key"),
@@ -121,16 +135,7 @@ fn the_readmes_secure_set_up_works_end_to_end() {
     );
     let ca = file("ca.crt");
     let as_alice = |arguments: &[&str]| {
-        let mut all = vec![
-            "--endpoint",
-            &api,
-            "--ca",
-            &ca,
-            "--cert",
-            "",
-            "--key",
-            "",
-        ];
+        let mut all = vec!["--endpoint", &api, "--ca", &ca, "--cert", "", "--key", ""];
         let (cert, key) = (file("client.alice.crt"), file("client.alice.key"));
         all[5] = &cert;
         all[7] = &key;
@@ -172,7 +177,13 @@ fn the_readmes_secure_set_up_works_end_to_end() {
         all.extend_from_slice(arguments);
         fulcrum(&all)
     };
-    succeeded(&as_bot(&["network", "create", "vpc", "--cidr", "127.0.0.0/16"]));
+    succeeded(&as_bot(&[
+        "network",
+        "create",
+        "vpc",
+        "--cidr",
+        "127.0.0.0/16",
+    ]));
     let denied = as_bot(&["cluster", "set-eip-pool", "127.78.0.0/16"]);
     assert!(!denied.status.success());
     assert!(
@@ -196,7 +207,10 @@ fn the_readmes_secure_set_up_works_end_to_end() {
     assert_eq!(principal_of("EVENT_TYPE_ACCESS_TOKEN_ISSUED"), ["alice"]);
     assert_eq!(principal_of("EVENT_TYPE_NETWORK_CREATED"), ["deploy-bot"]);
     let table = succeeded(&as_alice(&["events", "list"]));
-    assert!(table.contains("BY") && table.contains("deploy-bot"), "{table}");
+    assert!(
+        table.contains("BY") && table.contains("deploy-bot"),
+        "{table}"
+    );
 
     // Revoked, the token stops working.
     let id = made["token"]["id"].as_str().unwrap().to_owned();
