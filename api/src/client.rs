@@ -314,7 +314,8 @@ fn tls_config(
     if let Some((certificate_pem, key_pem)) = identity {
         check_certificates("cert", certificate_pem)?;
         PrivateKeyDer::from_pem_slice(key_pem.as_bytes())
-            .map_err(|error| format!("key: not a PEM private key: {error}"))?;
+            // Never the PEM error itself: it quotes the key's text.
+            .map_err(|_| "key: not a PEM private key (PKCS#8, PKCS#1 or SEC1)".to_owned())?;
         config = config.identity(Identity::from_pem(certificate_pem, key_pem));
     }
     Ok(config)

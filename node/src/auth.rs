@@ -84,7 +84,9 @@ pub fn required_role(path: &str) -> Option<Role> {
     let mut parts = path.trim_start_matches('/').splitn(2, '/');
     let (service, method) = (parts.next().unwrap_or(""), parts.next().unwrap_or(""));
     match service {
-        "grpc.health.v1.Health" => None,
+        // Probes need no credential; a watch holds a stream open, so it does.
+        "grpc.health.v1.Health" if method == "Check" => None,
+        "grpc.health.v1.Health" => Some(Role::Viewer),
         "grpc.reflection.v1.ServerReflection" | "grpc.reflection.v1alpha.ServerReflection" => {
             Some(Role::Viewer)
         }
@@ -372,10 +374,42 @@ mod tests {
                 Some(Role::Admin),
             ),
             ("/grpc.health.v1.Health/Check", None),
+            ("/grpc.health.v1.Health/Watch", Some(Role::Viewer)),
         ];
         for (path, needed) in cases {
             assert_eq!(required_role(path), needed, "{path}");
         }
+    }
+
+    /// Every method of the public contract, with the role it needs: a new
+    /// method fails here until someone decides its role.
+    #[test]
+    fn every_public_method_has_the_role_written_here() {
+        let pool = prost_reflect::DescriptorPool::decode(fulcrum_api::FILE_DESCRIPTOR_SET)
+            .expect("the descriptor set decodes");
+        let mut found: Vec<String> = pool
+            .services()
+            .flat_map(|service| {
+                service
+                    .methods()
+                    .map(|method| {
+                        let path = format!("/{}/{}", service.full_name(), method.name());
+                        let role = required_role(&path).map_or("anyone", Role::as_str);
+                        format!("{} {role}", &path[12..])
+                    })
+                    .collect::<Vec<_>>()
+            })
+            .collect();
+        found.sort();
+        let expected = include_str!("auth_roles.txt")
+            .lines()
+            .filter(|line| !line.is_empty() && !line.starts_with('#'))
+            .map(str::to_owned)
+            .collect::<Vec<_>>();
+        assert_eq!(
+            found, expected,
+            "update node/src/auth_roles.txt after deciding each new method's role"
+        );
     }
 
     #[test]

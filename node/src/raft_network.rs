@@ -110,8 +110,9 @@ impl PeerNetwork {
             .lock()
             .map_err(|_| "the channel cache lock is poisoned".to_owned())?;
         if let Some((made_with, channel)) = channels.get(address)
-            && *made_with == generation
+            && *made_with >= generation
         {
+            // A newer one than ours (a reload landed since we looked) wins too.
             return Ok(channel.clone());
         }
         let scheme = if tls.is_some() { "https" } else { "http" };
@@ -148,15 +149,22 @@ impl RaftNetworkFactory<TypeConfig> for PeerNetwork {
     type Network = PeerClient;
 
     async fn new_client(&mut self, target: u64, node: &ClusterNode) -> PeerClient {
-        let client = self.raft_client(&node.raft_address);
-        PeerClient { target, client }
+        PeerClient {
+            target,
+            network: self.clone(),
+            address: node.raft_address.clone(),
+        }
     }
 }
 
 /// The client for one peer.
 pub struct PeerClient {
     target: u64,
-    client: Result<RaftClient, String>,
+    /// openraft keeps a client for a replication stream's whole life: the
+    /// channel is looked up at every call, so a reloaded certificate reaches
+    /// the streams that are already running.
+    network: PeerNetwork,
+    address: String,
 }
 
 /// Why a call to a peer failed, as openraft wants to hear it.
@@ -176,8 +184,8 @@ impl PeerClient {
     }
 
     fn client(&self) -> Result<RaftClient, Unreachable<TypeConfig>> {
-        self.client
-            .clone()
+        self.network
+            .raft_client(&self.address)
             .map_err(|reason| self.unreachable(reason))
     }
 

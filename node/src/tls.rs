@@ -75,16 +75,25 @@ struct Material {
     chain_pem: String,
 }
 
-/// What tells a changed file from an unchanged one.
-type Stamp = Vec<Option<(SystemTime, u64)>>;
+/// What tells a changed file from an unchanged one: its inode (a file
+/// renamed into place), its change time (which no copy preserves), its
+/// modification time and its size.
+type Stamp = Vec<Option<(u64, i64, i64, SystemTime, u64)>>;
 
 fn stamp(files: &TlsFiles) -> Stamp {
+    use std::os::unix::fs::MetadataExt;
     [&files.ca_file, &files.cert_file, &files.key_file]
         .iter()
         .map(|path| {
-            std::fs::metadata(path)
-                .ok()
-                .and_then(|meta| Some((meta.modified().ok()?, meta.len())))
+            std::fs::metadata(path).ok().and_then(|meta| {
+                Some((
+                    meta.ino(),
+                    meta.ctime(),
+                    meta.ctime_nsec(),
+                    meta.modified().ok()?,
+                    meta.len(),
+                ))
+            })
         })
         .collect()
 }
@@ -109,7 +118,9 @@ fn certificates(
     };
     let certificates = CertificateDer::pem_slice_iter(pem.as_bytes())
         .collect::<Result<Vec<_>, _>>()
-        .map_err(|error| content(format!("not PEM certificates: {error}")))?;
+        // The PEM error quotes the line it stopped at: never print it, the
+        // file might hold a key.
+        .map_err(|_| content("not PEM certificates".to_owned()))?;
     if certificates.is_empty() {
         return Err(content("holds no certificate".to_owned()));
     }
@@ -148,10 +159,11 @@ impl Material {
     }
 
     fn key(&self, files: &TlsFiles) -> Result<PrivateKeyDer<'static>, TlsError> {
-        PrivateKeyDer::from_pem_slice(self.key_pem.as_bytes()).map_err(|error| TlsError::Content {
+        // Never the PEM error itself: it quotes the key's text.
+        PrivateKeyDer::from_pem_slice(self.key_pem.as_bytes()).map_err(|_| TlsError::Content {
             key: "tls.key_file",
             path: files.key_file.clone(),
-            reason: format!("not a PEM private key: {error}"),
+            reason: "not a PEM private key (PKCS#8, PKCS#1 or SEC1)".to_owned(),
         })
     }
 

@@ -46,6 +46,9 @@ pub struct ConnectionLimits {
     pub first_request_timeout: Duration,
 }
 
+/// The longest TLS handshake the peer port waits for.
+const PEER_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(2);
+
 /// How many accepted (and, with TLS, handshaken) connections wait for the
 /// server to take them.
 const READY_CONNECTIONS: usize = 64;
@@ -129,6 +132,7 @@ async fn accept_loop(
                         remote: Some(peer),
                         identity: None,
                     },
+                    silence: None,
                 };
                 if ready.send(Ok(plain)).await.is_err() {
                     return;
@@ -136,15 +140,21 @@ async fn accept_loop(
             }
             Handshake::Tls { tls, port } => {
                 let current = tls.current();
-                let config = match port {
-                    Port::Api => current.api.clone(),
-                    Port::Peer => current.peer.clone(),
+                let (config, handshake_timeout) = match port {
+                    Port::Api => (current.api.clone(), limits.first_request_timeout),
+                    // Peers are close and their handshakes quick: a stalled
+                    // one gives its slot back sooner.
+                    Port::Peer => (
+                        current.peer.clone(),
+                        limits.first_request_timeout.min(PEER_HANDSHAKE_TIMEOUT),
+                    ),
                 };
+                let deadline = tokio::time::Instant::now() + limits.first_request_timeout;
                 tokio::spawn(secure(
                     connection,
                     peer,
                     config,
-                    limits.first_request_timeout,
+                    (handshake_timeout, deadline),
                     ready.clone(),
                 ));
             }
@@ -157,7 +167,7 @@ async fn secure(
     connection: LimitedConnection,
     peer: SocketAddr,
     config: Arc<rustls::ServerConfig>,
-    timeout: Duration,
+    (timeout, first_request_by): (Duration, tokio::time::Instant),
     ready: tokio::sync::mpsc::Sender<io::Result<Connection>>,
 ) {
     let accepted = tokio::time::timeout(
@@ -194,6 +204,7 @@ async fn secure(
             remote: Some(peer),
             identity,
         },
+        silence: Some(Box::pin(tokio::time::sleep_until(first_request_by))),
     };
     let _ = ready.send(Ok(connection)).await;
 }
@@ -213,6 +224,11 @@ pub struct PeerInfo {
 pub struct Connection {
     io: Io,
     info: PeerInfo,
+    /// Until its first bytes after the TLS handshake (the HTTP/2 preface):
+    /// a client that completes a handshake and says nothing more cannot
+    /// hold a slot either. `None` for plain connections (the TCP stream's
+    /// own silence covers them).
+    silence: Option<Pin<Box<Sleep>>>,
 }
 
 enum Io {
@@ -244,7 +260,10 @@ impl AsyncRead for Connection {
         context: &mut Context<'_>,
         buffer: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
-        either!(&mut self.io, stream => Pin::new(stream).poll_read(context, buffer))
+        let before = buffer.filled().len();
+        let read = either!(&mut self.io, stream => Pin::new(stream).poll_read(context, buffer));
+        let brought_bytes = buffer.filled().len() > before;
+        unless_silent_too_long(&mut self.silence, read, brought_bytes, context)
     }
 }
 
@@ -286,6 +305,33 @@ struct LimitedConnection {
     silence: Option<Pin<Box<Sleep>>>,
 }
 
+/// `read`, unless the connection is still silent and `silence` has run out:
+/// a read that brought bytes ends the silence.
+fn unless_silent_too_long(
+    silence: &mut Option<Pin<Box<Sleep>>>,
+    read: Poll<io::Result<()>>,
+    brought_bytes: bool,
+    context: &mut Context<'_>,
+) -> Poll<io::Result<()>> {
+    if silence.is_some() {
+        match &read {
+            Poll::Ready(Ok(())) if brought_bytes => *silence = None,
+            Poll::Pending => {
+                if let Some(deadline) = silence.as_mut()
+                    && deadline.as_mut().poll(context).is_ready()
+                {
+                    return Poll::Ready(Err(io::Error::new(
+                        io::ErrorKind::TimedOut,
+                        "the connection sent no request within api.first_request_timeout_ms",
+                    )));
+                }
+            }
+            _ => {}
+        }
+    }
+    read
+}
+
 impl AsyncRead for LimitedConnection {
     fn poll_read(
         mut self: Pin<&mut Self>,
@@ -294,23 +340,8 @@ impl AsyncRead for LimitedConnection {
     ) -> Poll<io::Result<()>> {
         let before = buffer.filled().len();
         let read = Pin::new(&mut self.stream).poll_read(context, buffer);
-        if self.silence.is_some() {
-            match &read {
-                Poll::Ready(Ok(())) if buffer.filled().len() > before => self.silence = None,
-                Poll::Pending => {
-                    if let Some(silence) = self.silence.as_mut()
-                        && silence.as_mut().poll(context).is_ready()
-                    {
-                        return Poll::Ready(Err(io::Error::new(
-                            io::ErrorKind::TimedOut,
-                            "the connection sent nothing within api.first_request_timeout_ms",
-                        )));
-                    }
-                }
-                _ => {}
-            }
-        }
-        read
+        let brought_bytes = buffer.filled().len() > before;
+        unless_silent_too_long(&mut self.silence, read, brought_bytes, context)
     }
 }
 

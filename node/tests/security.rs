@@ -984,3 +984,40 @@ async fn the_data_key_rotates_by_resealing_every_certificate_key_in_the_log() {
         .collect();
     assert_eq!(resealed, ["root"]);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_certificate_whose_key_is_not_its_own_is_refused_before_the_log() {
+    let members = support::cluster(1, 1).await;
+    leader(&members).await;
+    let client = members[0].client().await;
+    let pki = Pki::new();
+    let issue = |name: &str| {
+        pki.authority
+            .issue_node(&NodeOptions {
+                name: name.into(),
+                hosts: vec![format!("{name}.example")],
+                validity_days: None,
+            })
+            .unwrap()
+    };
+    let (site, other) = (issue("site"), issue("other"));
+    let before = members[0].applied_index();
+    refused(
+        client
+            .certificates()
+            .upload_certificate(v1::UploadCertificateRequest {
+                name: "site".into(),
+                certificate_chain: site.certificate,
+                private_key: other.private_key,
+                ..Default::default()
+            })
+            .await,
+        tonic::Code::InvalidArgument,
+        "private_key: is not the key of the first certificate",
+    );
+    assert_eq!(
+        members[0].applied_index(),
+        before,
+        "the refusal reached the log"
+    );
+}

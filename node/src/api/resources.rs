@@ -819,6 +819,7 @@ impl v1::certificate_service_server::CertificateService for Api {
         // text enters the log (and so the state, snapshots and peers).
         let upload = request.get_mut();
         certificate::check_clear_key(&upload.private_key).map_err(refused)?;
+        key_matches_leaf(&upload.certificate_chain, &upload.private_key)?;
         upload.private_key = self
             .data_keys
             .seal(
@@ -896,4 +897,32 @@ impl v1::certificate_service_server::CertificateService for Api {
             revision: receipt.revision,
         }))
     }
+}
+
+/// Refuses a key that is not the first certificate's: after sealing, only a
+/// data plane could tell, by failing to serve the listener.
+fn key_matches_leaf(chain_pem: &str, key_pem: &str) -> Result<(), Status> {
+    use rustls::pki_types::pem::PemObject;
+    use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+    let Ok(chain) =
+        CertificateDer::pem_slice_iter(chain_pem.as_bytes()).collect::<Result<Vec<_>, _>>()
+    else {
+        // The domain names what is wrong with the chain.
+        return Ok(());
+    };
+    if chain.is_empty() {
+        return Ok(());
+    }
+    let Ok(key) = PrivateKeyDer::from_pem_slice(key_pem.as_bytes()) else {
+        return Err(Status::invalid_argument(
+            "private_key: is not a PEM private key (PKCS#8, PKCS#1 or SEC1)",
+        ));
+    };
+    rustls::sign::CertifiedKey::from_der(chain, key, &rustls::crypto::aws_lc_rs::default_provider())
+        .map(drop)
+        .map_err(|error| {
+            Status::invalid_argument(format!(
+                "private_key: is not the key of the first certificate of certificate_chain ({error})"
+            ))
+        })
 }

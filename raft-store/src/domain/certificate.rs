@@ -51,10 +51,12 @@ pub fn check_clear_key(key_pem: &str) -> Result<(), Rejection> {
             ),
         ));
     }
-    PrivateKeyDer::from_pem_slice(key_pem.as_bytes()).map_err(|error| {
+    // Never the PEM error itself: it quotes the key's text, and a refusal
+    // is logged and shown.
+    PrivateKeyDer::from_pem_slice(key_pem.as_bytes()).map_err(|_| {
         Rejection::invalid(
             "private_key",
-            format!("is not a PEM private key (PKCS#8, PKCS#1 or SEC1): {error}"),
+            "is not a PEM private key (PKCS#8, PKCS#1 or SEC1)",
         )
     })?;
     Ok(())

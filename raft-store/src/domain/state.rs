@@ -141,7 +141,7 @@ impl State {
             Some(command) if rules.access_control() || !is_access_control(command) => command,
             _ => &no_command,
         };
-        let fingerprint = token.as_ref().map(|_| fingerprint(raw_command));
+        let fingerprint = token.as_ref().map(|_| fingerprint(raw_command, rules));
         if let (Some(token), Some(fingerprint)) = (&token, &fingerprint) {
             match self.tokens.recall(token, fingerprint) {
                 Recall::Unknown => {}
@@ -322,12 +322,23 @@ fn is_access_control(command: &v1::Command) -> bool {
 /// Identifies a request for the token memory: the same request always encodes
 /// to the same bytes (ordered maps), so equal fingerprints mean equal requests.
 /// An access token's issue is identified by the client's request alone, not
-/// by the secret's hash, which each attempt generates anew.
-fn fingerprint(command: &v1::Command) -> Fingerprint {
+/// by the secret's hash, which each attempt generates anew; so is a
+/// certificate upload from format 3 on, without its sealed key, which each
+/// attempt seals with a fresh nonce (the chain names the key).
+fn fingerprint(command: &v1::Command, rules: Rules) -> Fingerprint {
     let encoded = match &command.kind {
         Some(v1::command::Kind::IssueAccessToken(issue)) => {
             command::fingerprinted(issue).encode_to_vec()
         }
+        Some(v1::command::Kind::UploadCertificate(upload)) if rules.sealed_keys() => v1::Command {
+            kind: Some(v1::command::Kind::UploadCertificate(
+                v1::UploadCertificateRequest {
+                    private_key: String::new(),
+                    ..upload.clone()
+                },
+            )),
+        }
+        .encode_to_vec(),
         _ => command.encode_to_vec(),
     };
     let digest = Sha256::digest(encoded);

@@ -347,3 +347,26 @@ fn a_reseal_replaces_the_sealed_keys_of_the_certificates_that_remain() {
         .expect_err("format 2");
     assert!(old.message.contains("command"), "{}", old.message);
 }
+
+#[test]
+fn a_retried_upload_sealed_anew_gets_the_first_answer() {
+    let mut log = Log::new();
+    let sealed_once = |key: &str| {
+        Kind::UploadCertificate(v1::UploadCertificateRequest {
+            client_token: "upload-1".into(),
+            name: "site".into(),
+            certificate_chain: CERTIFICATE_PEM.into(),
+            private_key: sealed_stand_in(key),
+            ..Default::default()
+        })
+    };
+    let first = log
+        .submit_with_token("upload-1", sealed_once(PRIVATE_KEY_PEM))
+        .answer
+        .expect("uploaded");
+    // The retry's node sealed the same key with another nonce: another text.
+    let retry = log.submit_with_token("upload-1", sealed_once(&format!("{PRIVATE_KEY_PEM}\n")));
+    assert!(retry.replayed, "{:?}", retry.answer);
+    assert_eq!(retry.answer.expect("the first answer"), first);
+    assert_eq!(log.state.catalog().certificates().len(), 1);
+}
