@@ -393,13 +393,32 @@ async fn a_node_restarted_with_a_wiped_data_directory_does_not_rejoin() {
     })
     .await;
     nodes[victim].stop().await;
-    for entry in std::fs::read_dir(&nodes[victim].config.data_dir).unwrap() {
-        let path = entry.unwrap().path();
-        if path.is_dir() {
-            std::fs::remove_dir_all(path).unwrap();
-        } else {
-            std::fs::remove_file(path).unwrap();
+    // The store closes when the last of Raft's tasks ends, which may write
+    // a file as the directory goes: wipe until nothing is left.
+    let deadline = Instant::now() + PATIENCE;
+    let data_dir = nodes[victim].config.data_dir.clone();
+    loop {
+        let mut left = 0;
+        for entry in std::fs::read_dir(&data_dir).unwrap() {
+            let path = entry.unwrap().path();
+            let removed = if path.is_dir() {
+                std::fs::remove_dir_all(&path)
+            } else {
+                std::fs::remove_file(&path)
+            };
+            if removed.is_err() {
+                left += 1;
+            }
         }
+        if left == 0 && std::fs::read_dir(&data_dir).unwrap().next().is_none() {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{} could not be emptied",
+            data_dir.display()
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
     }
     let config = nodes[victim].config.clone();
     let started = Agent::start_on(
