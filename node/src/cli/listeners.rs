@@ -1,0 +1,198 @@
+//! `fulcrum listener`: a Load Balancer's listeners.
+
+use fulcrum_api::v1;
+
+use super::args::{ListenerCommand, ProtocolArg};
+use super::output::{fields, operating, or_dash, provisioning};
+use super::{Outcome, Session, admin_state, meta_table, output, resolve, revision_line, tags};
+
+pub(super) fn listener_fields(listener: &v1::Listener) -> String {
+    fields(&[
+        ("ID", listener.id.clone()),
+        ("NAME", listener.name.clone()),
+        ("LOAD BALANCER", listener.load_balancer_id.clone()),
+        ("PROTOCOL", output::protocol(listener.protocol)),
+        ("PORT", listener.port.to_string()),
+        ("GROUP", or_dash(&listener.default_group_id)),
+        ("CONNECTION LIMIT", listener.connection_limit.to_string()),
+        ("CERTIFICATE", or_dash(&listener.certificate_id)),
+        ("PROVISIONING", provisioning(listener.provisioning_status)),
+        ("PROVISIONING ERROR", or_dash(&listener.provisioning_error)),
+        ("OPERATING", operating(listener.operating_status)),
+        ("REVISION", listener.revision.to_string()),
+    ])
+}
+
+pub(super) fn protocol_value(protocol: ProtocolArg) -> v1::Protocol {
+    match protocol {
+        ProtocolArg::Tcp => v1::Protocol::Tcp,
+        ProtocolArg::Http => v1::Protocol::Http,
+        ProtocolArg::Https => v1::Protocol::Https,
+    }
+}
+
+pub(super) async fn listener(session: &Session, command: ListenerCommand) -> Outcome {
+    let mut client = session.client.listeners();
+    match command {
+        ListenerCommand::Create {
+            name,
+            load_balancer,
+            protocol,
+            port,
+            group,
+            connection_limit,
+            certificate,
+            idle_timeout,
+            x_forwarded_for,
+            describe,
+        } => {
+            let load_balancer_id = resolve::load_balancer(session, &load_balancer).await?;
+            let default_group_id = match group {
+                Some(group) => resolve::group(session, &group, Some(&load_balancer_id)).await?,
+                None => String::new(),
+            };
+            let certificate_id = match certificate {
+                Some(certificate) => resolve::certificate(session, &certificate).await?,
+                None => String::new(),
+            };
+            let reply = client
+                .create_listener(session.request(v1::CreateListenerRequest {
+                    client_token: session.token(),
+                    load_balancer_id,
+                    name,
+                    description: describe.description.clone(),
+                    tags: tags(&describe)?,
+                    protocol: protocol_value(protocol) as i32,
+                    port,
+                    connection_limit,
+                    default_group_id,
+                    certificate_id,
+                    idle_timeout_s: idle_timeout,
+                    insert_x_forwarded_for: x_forwarded_for,
+                    admin_state_up: None,
+                }))
+                .await?
+                .into_inner();
+            let listener = reply.listener.clone().unwrap_or_default();
+            session.print(
+                || listener_fields(&listener),
+                || output::json(&reply, "fulcrum.v1.CreateListenerResponse"),
+            );
+        }
+        ListenerCommand::List { load_balancer } => {
+            let load_balancer_id =
+                resolve::optional_load_balancer(session, load_balancer.as_deref())
+                    .await?
+                    .unwrap_or_default();
+            let listeners = resolve::listeners(session, &load_balancer_id).await?;
+            session.print(
+                || {
+                    meta_table(
+                        &[
+                            "ID",
+                            "NAME",
+                            "LOAD BALANCER",
+                            "PROTOCOL",
+                            "PORT",
+                            "PROVISIONING",
+                        ],
+                        listeners.iter().map(|l| {
+                            vec![
+                                l.id.clone(),
+                                l.name.clone(),
+                                l.load_balancer_id.clone(),
+                                output::protocol(l.protocol),
+                                l.port.to_string(),
+                                provisioning(l.provisioning_status),
+                            ]
+                        }),
+                    )
+                },
+                || output::json_list(&listeners, "fulcrum.v1.Listener"),
+            );
+        }
+        ListenerCommand::Show {
+            listener,
+            load_balancer,
+        } => {
+            let lb = resolve::optional_load_balancer(session, load_balancer.as_deref()).await?;
+            let id = resolve::listener(session, &listener, lb.as_deref()).await?;
+            let reply = client
+                .get_listener(session.request(v1::GetListenerRequest {
+                    id,
+                    read: session.read(),
+                }))
+                .await?
+                .into_inner();
+            let listener = reply.listener.clone().unwrap_or_default();
+            session.print(
+                || listener_fields(&listener),
+                || output::json(&reply, "fulcrum.v1.GetListenerResponse"),
+            );
+        }
+        ListenerCommand::Update {
+            listener,
+            load_balancer,
+            name,
+            group,
+            connection_limit,
+            admin_state: state,
+            description,
+            certificate,
+            idle_timeout,
+            x_forwarded_for,
+        } => {
+            let lb = resolve::optional_load_balancer(session, load_balancer.as_deref()).await?;
+            let id = resolve::listener(session, &listener, lb.as_deref()).await?;
+            let default_group_id = match group {
+                Some(group) => Some(resolve::group(session, &group, lb.as_deref()).await?),
+                None => None,
+            };
+            let certificate_id = match certificate {
+                Some(certificate) => Some(resolve::certificate(session, &certificate).await?),
+                None => None,
+            };
+            let reply = client
+                .update_listener(session.request(v1::UpdateListenerRequest {
+                    client_token: session.token(),
+                    id,
+                    name,
+                    default_group_id,
+                    connection_limit,
+                    admin_state_up: admin_state(state),
+                    description,
+                    certificate_id,
+                    idle_timeout_s: idle_timeout,
+                    insert_x_forwarded_for: x_forwarded_for,
+                    ..Default::default()
+                }))
+                .await?
+                .into_inner();
+            let listener = reply.listener.clone().unwrap_or_default();
+            session.print(
+                || listener_fields(&listener),
+                || output::json(&reply, "fulcrum.v1.UpdateListenerResponse"),
+            );
+        }
+        ListenerCommand::Delete {
+            listener,
+            load_balancer,
+        } => {
+            let lb = resolve::optional_load_balancer(session, load_balancer.as_deref()).await?;
+            let id = resolve::listener(session, &listener, lb.as_deref()).await?;
+            let reply = client
+                .delete_listener(session.request(v1::DeleteListenerRequest {
+                    client_token: session.token(),
+                    id,
+                    expected_revision: None,
+                }))
+                .await?
+                .into_inner();
+            session.print(
+                || revision_line(reply.revision),
+                || output::json(&reply, "fulcrum.v1.DeleteListenerResponse"),
+            );
+        }
+    }
+    Ok(())
+}
