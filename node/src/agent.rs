@@ -27,7 +27,7 @@ use crate::health::TaskFailures;
 use crate::raft_network::PeerNetwork;
 use crate::raft_service::RaftService;
 use crate::replica::Replica;
-use crate::secrets::DataKeys;
+use crate::secrets::DataKeyRing;
 use crate::tls::Tls;
 use crate::transport::{ConnectionLimits, Handshake, OversizeAsExhausted, Port, limited_incoming};
 
@@ -230,11 +230,8 @@ impl Agent {
         let identity =
             Arc::new(ClusterIdentity::load(&config.data_dir).map_err(AgentError::ClusterId)?);
         let tls = config.tls.clone().map(Tls::load).transpose()?;
-        let data_keys = Arc::new(if config.data_key.create_if_missing {
-            DataKeys::load_or_create(&config.data_key.path)?
-        } else {
-            DataKeys::load(&config.data_key.path)?
-        });
+        let data_keys =
+            DataKeyRing::open(&config.data_key.path, config.data_key.create_if_missing)?;
         let peers = PeerNetwork::new(identity, tls.clone());
         let raft: Raft<TypeConfig, StateMachine> = Raft::new(
             config.node_id,
@@ -361,6 +358,7 @@ impl Agent {
         if let Some(tls) = &tls {
             background.push(tokio::spawn(tls.clone().watch()));
         }
+        background.push(tokio::spawn(data_keys.clone().watch()));
         let mut agent = Self {
             replica,
             api_address,

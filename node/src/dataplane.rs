@@ -13,7 +13,7 @@
 //! same revision); the node remembers which revision each generation carries,
 //! so it can say which revision its forwarder has applied.
 
-use crate::secrets::DataKeys;
+use crate::secrets::{DataKeyRing, DataKeys};
 use fulcrum_raft_store::domain::sealed;
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::{Ipv4Addr, SocketAddr};
@@ -45,7 +45,7 @@ pub struct NodeDataPlane {
     state: Mutex<Fed>,
     /// Opens the certificate keys the projection holds sealed: the clear
     /// keys exist only in the forwarder's memory.
-    data_keys: Arc<DataKeys>,
+    data_keys: Arc<DataKeyRing>,
 }
 
 /// What the forwarder was last given.
@@ -71,7 +71,7 @@ impl NodeDataPlane {
         threads: usize,
         driver: dataplane::Driver,
         max_connections: u32,
-        data_keys: Arc<DataKeys>,
+        data_keys: Arc<DataKeyRing>,
     ) -> std::io::Result<Self> {
         let settings = dataplane::Settings {
             threads,
@@ -104,7 +104,7 @@ impl NodeDataPlane {
             return;
         }
         let generation = fed.next_generation;
-        let config = translate(source, held, generation, &self.data_keys);
+        let config = translate(source, held, generation, &self.data_keys.current());
         match self.forwarder.apply(config) {
             Ok(()) => {
                 fed.next_generation += 1;

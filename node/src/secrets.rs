@@ -5,11 +5,12 @@
 //! The key file (`secrets.data_key_file`, made by `fulcrum certs
 //! create-data-key`) holds one key per line, 64 hex digits; `#` starts a
 //! comment. The first key seals; every key listed opens, so a key is
-//! rotated by putting the new one first on every node, restarting them one
-//! by one, and asking the cluster to re-seal (`fulcrum cluster
-//! reseal-keys`); then the old line can go. A key is named by its id (the
-//! first 8 bytes of a SHA-256 of it), never printed or logged itself.
-//! `--dev` makes one under the data directory when none is given.
+//! rotated by putting the new one first on every node (each reloads its
+//! file within [`DATA_KEY_RELOAD_INTERVAL`]; [`DataKeyRing`]) and asking the
+//! cluster to re-seal (`fulcrum cluster reseal-keys`); then the old line can
+//! go. A key is named by its id (the first 8 bytes of a SHA-256 of it),
+//! never printed or logged itself. `--dev` makes one under the data
+//! directory when none is given.
 
 use std::path::{Path, PathBuf};
 
@@ -259,6 +260,92 @@ impl DataKeys {
     pub fn is_current(&self, sealed: &str) -> bool {
         Sealed::parse("private_key", sealed)
             .is_ok_and(|sealed| self.keys.first().is_some_and(|key| key.id == sealed.key_id))
+    }
+}
+
+/// How often a node looks at its data key file for a change.
+pub const DATA_KEY_RELOAD_INTERVAL: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// What tells a changed key file from an unchanged one.
+type FileStamp = Option<(u64, i64, i64, u64)>;
+
+fn file_stamp(path: &Path) -> FileStamp {
+    use std::os::unix::fs::MetadataExt;
+    std::fs::metadata(path)
+        .ok()
+        .map(|meta| (meta.ino(), meta.ctime(), meta.ctime_nsec(), meta.len()))
+}
+
+/// A node's data keys, reloaded when their file changes: sealing and
+/// opening take the current set; a file that does not load is logged and
+/// the previous set stays.
+pub struct DataKeyRing {
+    path: PathBuf,
+    current: arc_swap::ArcSwap<DataKeys>,
+    stamp: std::sync::Mutex<FileStamp>,
+}
+
+impl DataKeyRing {
+    /// The keys of `path` (made first when `create_if_missing`, for `--dev`).
+    pub fn open(
+        path: &Path,
+        create_if_missing: bool,
+    ) -> Result<std::sync::Arc<Self>, SecretsError> {
+        let keys = if create_if_missing {
+            DataKeys::load_or_create(path)?
+        } else {
+            DataKeys::load(path)?
+        };
+        Ok(std::sync::Arc::new(Self {
+            path: path.to_owned(),
+            stamp: std::sync::Mutex::new(file_stamp(path)),
+            current: arc_swap::ArcSwap::from_pointee(keys),
+        }))
+    }
+
+    /// The keys sealing and opening use now.
+    pub fn current(&self) -> std::sync::Arc<DataKeys> {
+        self.current.load_full()
+    }
+
+    /// Reloads the file if it changed since the last look; true when a new
+    /// set took effect.
+    pub fn reload_if_changed(&self) -> Result<bool, SecretsError> {
+        let now = file_stamp(&self.path);
+        {
+            let Ok(mut last) = self.stamp.lock() else {
+                return Err(SecretsError::Crypto(
+                    "the reload lock is poisoned".to_owned(),
+                ));
+            };
+            if *last == now {
+                return Ok(false);
+            }
+            *last = now;
+        }
+        self.current
+            .store(std::sync::Arc::new(DataKeys::load(&self.path)?));
+        Ok(true)
+    }
+
+    /// Looks at the file every [`DATA_KEY_RELOAD_INTERVAL`], forever.
+    pub async fn watch(self: std::sync::Arc<Self>) {
+        let mut ticks = tokio::time::interval(DATA_KEY_RELOAD_INTERVAL);
+        ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            ticks.tick().await;
+            match self.reload_if_changed() {
+                Ok(true) => tracing::info!(
+                    data_key_id = %self.current().current_id(),
+                    "the data key file changed: new uploads are sealed with its first key"
+                ),
+                Ok(false) => {}
+                Err(error) => tracing::warn!(
+                    %error,
+                    "the data key file changed but does not load; the previous keys stay in use"
+                ),
+            }
+        }
     }
 }
 

@@ -87,13 +87,11 @@ async fn start(id: u64) -> TestNode {
             1,
             fulcrum_dataplane::Driver::Auto,
             fulcrum_dataplane::DEFAULT_NODE_CONNECTION_LIMIT,
-            std::sync::Arc::new(
-                fulcrum_node::secrets::DataKeys::parse(
-                    std::path::Path::new("data.key"),
-                    &fulcrum_node::secrets::new_key_file().unwrap(),
-                )
-                .unwrap(),
-            ),
+            {
+                let key_file = directory.path().join("data.key");
+                std::fs::write(&key_file, fulcrum_node::secrets::new_key_file().unwrap()).unwrap();
+                fulcrum_node::secrets::DataKeyRing::open(&key_file, false).unwrap()
+            },
         )
         .unwrap(),
     );

@@ -26,7 +26,7 @@ use crate::config::ApiLimits;
 use crate::deadline::Deadlines;
 use crate::errors::rejection_status;
 use crate::replica::{Consistency, Replica};
-use crate::secrets::DataKeys;
+use crate::secrets::DataKeyRing;
 use statuses::DataPlaneReport;
 
 use crate::eip::Handover;
@@ -62,7 +62,7 @@ pub struct Api {
     handover: Arc<Handover>,
     deadlines: Deadlines,
     /// Seals the private key of every certificate upload before it is proposed.
-    data_keys: Arc<DataKeys>,
+    data_keys: Arc<DataKeyRing>,
     max_request_bytes: usize,
     /// One permit per open watch stream.
     watch_streams: Arc<tokio::sync::Semaphore>,
@@ -78,7 +78,7 @@ impl Api {
         handover: Arc<Handover>,
         default_deadline: Duration,
         limits: &ApiLimits,
-        data_keys: Arc<DataKeys>,
+        data_keys: Arc<DataKeyRing>,
     ) -> Self {
         Self {
             data_keys,

@@ -37,7 +37,7 @@ impl Api {
             if batch.is_empty() {
                 return Ok(Response::new(v1::ResealCertificateKeysResponse {
                     resealed,
-                    data_key_id: self.data_keys.current_id(),
+                    data_key_id: self.data_keys.current().current_id(),
                     revision,
                 }));
             }
@@ -62,17 +62,18 @@ impl Api {
     /// The next certificates whose keys the current data key did not seal,
     /// with their keys sealed anew.
     fn next_reseal_batch(&self) -> Result<Vec<v1::ResealedKey>, Status> {
+        let keys = self.data_keys.current();
         let state = self.replica.state()?;
         let mut batch = Vec::new();
         let mut bytes = 0;
         for certificate in state.catalog().certificates().values() {
             let stored = &certificate.private_key_pem;
-            if sealed::is_sealed(stored) && self.data_keys.is_current(stored) {
+            if sealed::is_sealed(stored) && keys.is_current(stored) {
                 continue;
             }
             let aad = sealed::certificate_key_aad(&certificate.certificate_chain_pem);
             let clear = if sealed::is_sealed(stored) {
-                self.data_keys.open(stored, &aad).map_err(|error| {
+                keys.open(stored, &aad).map_err(|error| {
                     Status::failed_precondition(format!(
                         "certificate {}: {error}; list that key after the current one in secrets.data_key_file on this node, then try again",
                         certificate.id
@@ -81,8 +82,7 @@ impl Api {
             } else {
                 stored.clone()
             };
-            let private_key = self
-                .data_keys
+            let private_key = keys
                 .seal(&clear, &aad)
                 .map_err(|error| Status::unavailable(error.to_string()))?;
             bytes += private_key.len();

@@ -822,6 +822,7 @@ impl v1::certificate_service_server::CertificateService for Api {
         key_matches_leaf(&upload.certificate_chain, &upload.private_key)?;
         upload.private_key = self
             .data_keys
+            .current()
             .seal(
                 &upload.private_key,
                 &sealed::certificate_key_aad(&upload.certificate_chain),
