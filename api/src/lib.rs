@@ -26,8 +26,10 @@ pub mod client;
 
 pub use client::{Client, ConnectError, Credentials};
 
-/// The encoded `FileDescriptorSet` of the public contract (`fulcrum.v1`),
-/// for gRPC server reflection; the internal package is left out.
+/// The encoded `FileDescriptorSet` of the public contract (`fulcrum.v1`)
+/// with its methods' `google.api.http` annotations (and the `google.api`
+/// and `google.protobuf` files they need), for gRPC server reflection and
+/// the REST transcoder; the internal package is left out.
 pub const FILE_DESCRIPTOR_SET: &[u8] =
     include_bytes!(concat!(env!("OUT_DIR"), "/fulcrum_descriptor.bin"));
 
@@ -76,7 +78,22 @@ mod tests {
             !services.contains(&"RaftService"),
             "the peers' service must not be described on the public port: {services:?}"
         );
-        assert!(set.file.iter().all(|file| file.package() == "fulcrum.v1"));
+        // The contract, the HTTP annotations its methods carry and the
+        // descriptor types they extend; never the internal package.
+        for file in &set.file {
+            assert!(
+                ["fulcrum.v1", "google.api", "google.protobuf"].contains(&file.package()),
+                "{} ({}) must not be described on the public port",
+                file.name(),
+                file.package()
+            );
+        }
+        assert!(
+            set.file
+                .iter()
+                .any(|file| file.name() == "google/api/annotations.proto"),
+            "the google.api.http extension must resolve"
+        );
     }
 
     #[test]

@@ -1,6 +1,12 @@
 //! A running node: its store, its Raft node, its two gRPC servers (the
-//! internal Raft service and the public API), its background tasks, and how
-//! it stops. How it enters its cluster is `enter.rs`.
+//! internal Raft service and the public API), the REST port when
+//! configured, its background tasks, and how it stops. How it enters its
+//! cluster is `enter.rs`.
+//!
+//! The public services and their layers (the size refusal, then
+//! authentication and roles) are assembled once: the API port serves them,
+//! and the REST port sends each of its requests through a clone of the
+//! same stack, so both ports answer by the same rules.
 
 use std::net::SocketAddr;
 use std::os::unix::fs::PermissionsExt;
@@ -27,6 +33,7 @@ use crate::health::TaskFailures;
 use crate::raft_network::PeerNetwork;
 use crate::raft_service::RaftService;
 use crate::replica::Replica;
+use crate::rest::RestLimits;
 use crate::secrets::DataKeyRing;
 use crate::tls::Tls;
 use crate::transport::{ConnectionLimits, Handshake, OversizeAsExhausted, Port, limited_incoming};
@@ -83,6 +90,7 @@ pub struct Agent {
     replica: Arc<Replica>,
     api_address: SocketAddr,
     raft_address: SocketAddr,
+    http_address: Option<SocketAddr>,
     stop: tokio::sync::watch::Sender<bool>,
     servers: Vec<JoinHandle<()>>,
     background: Vec<JoinHandle<()>>,
@@ -193,6 +201,16 @@ async fn bind(key: &'static str, address: SocketAddr) -> Result<TcpListener, Age
         })
 }
 
+/// The listening sockets a node serves on.
+pub struct Listeners {
+    /// The public gRPC API.
+    pub api: TcpListener,
+    /// The peer service.
+    pub raft: TcpListener,
+    /// The REST port, if the node has one.
+    pub http: Option<TcpListener>,
+}
+
 impl Agent {
     /// Starts a node on the configured addresses.
     pub async fn start(config: AgentConfig) -> Result<Self, AgentError> {
@@ -202,12 +220,27 @@ impl Agent {
     }
 
     /// Starts a node serving on listeners the caller bound (tests bind port 0
-    /// first to learn the addresses their configuration names).
+    /// first to learn the addresses their configuration names); the REST
+    /// port, if configured, is bound here.
     pub async fn start_on(
         config: AgentConfig,
-        api_listener: TcpListener,
-        raft_listener: TcpListener,
+        api: TcpListener,
+        raft: TcpListener,
     ) -> Result<Self, AgentError> {
+        let http = match config.http_address {
+            Some(address) => Some(bind("node.http_address", address).await?),
+            None => None,
+        };
+        Self::start_with(config, Listeners { api, raft, http }).await
+    }
+
+    /// Starts a node serving on `listeners`, all bound by the caller.
+    pub async fn start_with(config: AgentConfig, listeners: Listeners) -> Result<Self, AgentError> {
+        let Listeners {
+            api: api_listener,
+            raft: raft_listener,
+            http: http_listener,
+        } = listeners;
         let io = |key: &'static str, address| {
             move |source| AgentError::Bind {
                 key,
@@ -221,6 +254,17 @@ impl Agent {
         let raft_address = raft_listener
             .local_addr()
             .map_err(io("node.raft_address", config.raft_address))?;
+        let http_address = match &http_listener {
+            Some(listener) => {
+                let configured = config.http_address.unwrap_or(api_address);
+                Some(
+                    listener
+                        .local_addr()
+                        .map_err(io("node.http_address", configured))?,
+                )
+            }
+            None => None,
+        };
 
         let store = open_store(&config.data_dir).await?;
         let state_machine = store
@@ -318,10 +362,15 @@ impl Agent {
             Some(_) => Authentication::On(replica.clone()),
             None => Authentication::Off,
         };
+        // The public stack's layers, once: the API port serves them, the
+        // REST port calls through the same (outermost first).
+        let public_layers = tower::ServiceBuilder::new()
+            .layer(OversizeAsExhausted)
+            .layer(Authorize::new(authentication));
+        let public_stack = crate::rest::GrpcStack::new(public_layers.service(routes.clone()));
         let api_task = tokio::spawn(async move {
             let served = api_builder
-                .layer(OversizeAsExhausted)
-                .layer(Authorize::new(authentication))
+                .layer(public_layers)
                 .add_routes(routes)
                 .serve_with_incoming_shutdown(
                     limited_incoming(api_listener, connection_limits, api_handshake),
@@ -332,6 +381,28 @@ impl Agent {
                 tracing::error!(%error, "the API server stopped");
             }
         });
+        let mut servers = vec![raft_task, api_task];
+        if let Some(http_listener) = http_listener {
+            let rest = crate::rest::Server::new(
+                crate::rest::contract_routes()
+                    .map_err(|error| AgentError::Api(error.to_string()))?,
+                public_stack,
+                RestLimits {
+                    max_request_bytes: config.api.max_request_bytes,
+                    default_deadline: config.request_timeout,
+                    max_deadline: config.api.max_deadline,
+                    max_concurrent_streams: config.api.max_concurrent_streams,
+                    keepalive_interval: config.api.keepalive_interval,
+                    first_request_timeout: config.api.first_request_timeout,
+                },
+                tls.is_none(),
+            );
+            let incoming =
+                limited_incoming(http_listener, connection_limits, handshake(Port::Http));
+            servers.push(tokio::spawn(
+                Arc::new(rest).serve(incoming, until_stopped()),
+            ));
+        }
 
         let failures = TaskFailures::default();
         let feeder = tokio::spawn(failures.watch(
@@ -363,8 +434,9 @@ impl Agent {
             replica,
             api_address,
             raft_address,
+            http_address,
             stop,
-            servers: vec![raft_task, api_task],
+            servers,
             background,
             data_plane,
             binder,
@@ -381,6 +453,7 @@ impl Agent {
             node_id = config.node_id,
             %api_address,
             %raft_address,
+            http_address = ?http_address,
             data_dir = %config.data_dir.display(),
             "node started"
         );
@@ -400,6 +473,11 @@ impl Agent {
     /// Where the Raft service listens.
     pub fn raft_address(&self) -> SocketAddr {
         self.raft_address
+    }
+
+    /// Where the REST API listens, if the node has it.
+    pub fn http_address(&self) -> Option<SocketAddr> {
+        self.http_address
     }
 
     /// Stops serving and shuts Raft down; the store is closed once the last

@@ -6,14 +6,17 @@
 //! - [`replica`]: writes from any node (forwarded to the leader) and
 //!   linearizable reads (read index);
 //! - [`admission`]: the checks a command passes before it is proposed;
-//! - [`transport`]: the gRPC servers' limits (connections, request size)
-//!   and their TLS handshakes;
-//! - [`tls`]: the node's certificates for both ports, reloaded on change;
+//! - [`transport`]: the servers' limits (connections, request size) and
+//!   their TLS handshakes;
+//! - [`tls`]: the node's certificates for its ports, reloaded on change;
 //! - [`auth`]: who may call what on the public API (tokens, client
 //!   certificates, roles);
 //! - [`raft_network`], [`raft_service`]: the Raft network over gRPC;
 //! - [`cluster_id`]: which cluster a node belongs to, checked on every Raft message;
 //! - [`api`]: the public `fulcrum.v1` services, reflection and health;
+//! - [`rest`]: the same services as REST/JSON on the HTTP port, transcoded
+//!   from the contract's `google.api.http` annotations, and their OpenAPI
+//!   document;
 //! - [`health`]: what the health service reports, and why;
 //! - [`cli`]: the `fulcrum` command line.
 
@@ -33,6 +36,7 @@ pub mod health;
 pub mod raft_network;
 pub mod raft_service;
 pub mod replica;
+pub mod rest;
 pub mod secrets;
 pub mod tls;
 pub mod transport;

@@ -1,9 +1,13 @@
-//! TLS for the node's two ports, from the files `[tls]` names, reloaded
-//! when they change.
+//! TLS for the node's ports, from the files `[tls]` names, reloaded when
+//! they change.
 //!
 //! - The API port: the node's certificate; a client certificate signed by
 //!   the cluster CA is optional (a caller may use a bearer token instead), a
 //!   certificate from any other CA fails the handshake.
+//! - The HTTP port (REST/JSON, `node.http_address`): the node's certificate,
+//!   HTTP/1.1 or h2, and no client certificate asked for: browsers would
+//!   send one with every request (an ambient credential a cross-site
+//!   request could ride on), so this port takes bearer tokens only.
 //! - The peer port: mutual TLS. Only a certificate signed by the cluster CA
 //!   **with the role `node`** completes the handshake ([`NodeOnly`]), so no
 //!   operator, viewer or stranger can append, vote, transfer leadership or
@@ -34,8 +38,10 @@ use rustls::{
 
 use crate::config::TlsFiles;
 
-/// The protocol both ports speak inside TLS.
+/// The protocol the gRPC ports speak inside TLS.
 const ALPN_HTTP2: &[u8] = b"h2";
+/// The HTTP port also speaks HTTP/1.1 (browsers, curl, SSE).
+const ALPN_HTTP1: &[u8] = b"http/1.1";
 
 /// Why the TLS files could not be used.
 #[derive(Debug, thiserror::Error)]
@@ -187,19 +193,25 @@ fn verifier_error(error: VerifierBuilderError) -> TlsError {
 }
 
 /// A server configuration presenting the node's certificate to clients
-/// that `verifier` accepts.
+/// that `verifier` accepts (`None`: no client certificate asked for),
+/// offering the protocols `alpn`.
 fn server_config(
     material: &Material,
     key: PrivateKeyDer<'static>,
-    verifier: Arc<dyn ClientCertVerifier>,
+    verifier: Option<Arc<dyn ClientCertVerifier>>,
+    alpn: &[&[u8]],
 ) -> Result<Arc<ServerConfig>, TlsError> {
-    let mut config = ServerConfig::builder_with_provider(provider())
+    let builder = ServerConfig::builder_with_provider(provider())
         .with_safe_default_protocol_versions()
-        .map_err(|error| TlsError::Config(error.to_string()))?
-        .with_client_cert_verifier(verifier)
+        .map_err(|error| TlsError::Config(error.to_string()))?;
+    let builder = match verifier {
+        Some(verifier) => builder.with_client_cert_verifier(verifier),
+        None => builder.with_no_client_auth(),
+    };
+    let mut config = builder
         .with_single_cert(material.chain.clone(), key)
         .map_err(|error| TlsError::Config(format!("tls.cert_file and tls.key_file: {error}")))?;
-    config.alpn_protocols = vec![ALPN_HTTP2.to_vec()];
+    config.alpn_protocols = alpn.iter().map(|protocol| protocol.to_vec()).collect();
     Ok(Arc::new(config))
 }
 
@@ -271,6 +283,8 @@ pub struct Loaded {
     pub api: Arc<ServerConfig>,
     /// The peer port: node certificates only.
     pub peer: Arc<ServerConfig>,
+    /// The HTTP port: no client certificates; h2 or HTTP/1.1.
+    pub http: Arc<ServerConfig>,
     /// Outgoing peer connections (and this node's own calls to a member's API).
     pub peer_client: tonic::transport::ClientTlsConfig,
     /// The cluster CA (PEM), for clients this node makes of other APIs.
@@ -293,11 +307,23 @@ impl Loaded {
         let required = WebPkiClientVerifier::builder_with_provider(roots, provider())
             .build()
             .map_err(verifier_error)?;
-        let api = server_config(&material, material.key(files)?, optional)?;
+        let api = server_config(
+            &material,
+            material.key(files)?,
+            Some(optional),
+            &[ALPN_HTTP2],
+        )?;
         let peer = server_config(
             &material,
             material.key(files)?,
-            Arc::new(NodeOnly { inner: required }),
+            Some(Arc::new(NodeOnly { inner: required })),
+            &[ALPN_HTTP2],
+        )?;
+        let http = server_config(
+            &material,
+            material.key(files)?,
+            None,
+            &[ALPN_HTTP2, ALPN_HTTP1],
         )?;
         let peer_client = tonic::transport::ClientTlsConfig::new()
             .ca_certificate(tonic::transport::Certificate::from_pem(&material.ca_pem))
@@ -308,6 +334,7 @@ impl Loaded {
         Ok(Self {
             api,
             peer,
+            http,
             peer_client,
             ca_pem: material.ca_pem.clone(),
             identity_pem: (material.chain_pem.clone(), material.key_pem.clone()),

@@ -1,4 +1,4 @@
-//! The gRPC servers' transport limits: how many connections a port holds,
+//! The servers' transport limits: how many connections a port holds,
 //! how long a new connection may stay silent, and how a request over the
 //! size limit is answered.
 //!
@@ -67,13 +67,15 @@ pub enum Handshake {
     },
 }
 
-/// The node's two ports.
+/// The node's ports.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Port {
     /// The public API: client certificates optional.
     Api,
     /// The peers' port: node certificates only.
     Peer,
+    /// The REST/JSON port: no client certificates, HTTP/1.1 or h2.
+    Http,
 }
 
 /// The connections `listener` accepts, within `limits`, after `handshake`.
@@ -142,6 +144,7 @@ async fn accept_loop(
                 let current = tls.current();
                 let (config, handshake_timeout) = match port {
                     Port::Api => (current.api.clone(), limits.first_request_timeout),
+                    Port::Http => (current.http.clone(), limits.first_request_timeout),
                     // Peers are close and their handshakes quick: a stalled
                     // one gives its slot back sooner.
                     Port::Peer => (
@@ -210,7 +213,8 @@ async fn secure(
 }
 
 /// Who is on the other end of a connection: what every request on it
-/// carries in its extensions (tonic puts it there).
+/// carries in its extensions (tonic puts it there; the REST port puts one,
+/// without an identity, on each call it makes).
 #[derive(Clone, Debug)]
 pub struct PeerInfo {
     /// The client's address.

@@ -15,6 +15,7 @@
 //! data_dir = "/var/lib/fulcrum"
 //! api_address = "10.0.0.1:7400"
 //! raft_address = "10.0.0.1:7401"
+//! http_address = "10.0.0.1:7402"   # optional: the REST/JSON API
 //!
 //! [cluster]
 //! # Either the members to bootstrap a new cluster with (the same list on
@@ -63,6 +64,8 @@ pub const DEV_DATA_DIR: &str = "fulcrum-data";
 pub const DEV_API_ADDRESS: &str = "127.0.0.1:7400";
 /// The dev agent's Raft address.
 pub const DEV_RAFT_ADDRESS: &str = "127.0.0.1:7401";
+/// The dev agent's REST/JSON API address.
+pub const DEV_HTTP_ADDRESS: &str = "127.0.0.1:7402";
 /// The dev agent's EIP pool: loopback, which needs no address added.
 pub const DEV_EIP_POOL: &str = "127.77.0.0/16";
 /// The shortest election timeout spans at least this many heartbeats: a
@@ -167,6 +170,8 @@ pub struct AgentConfig {
     pub api_address: SocketAddr,
     /// Where the Raft service listens.
     pub raft_address: SocketAddr,
+    /// Where the REST/JSON API listens; `None`: no HTTP port.
+    pub http_address: Option<SocketAddr>,
     /// How the node enters its cluster.
     pub membership: Membership,
     /// The EIP pool a bootstrapped cluster starts with.
@@ -299,18 +304,14 @@ fn tls_files(given: &Given) -> Result<Option<TlsFiles>, ConfigError> {
 
 /// Refuses an agent that would serve in the clear where others can reach it.
 fn check_exposure(
-    api_address: SocketAddr,
-    raft_address: SocketAddr,
+    addresses: &[(&'static str, SocketAddr)],
     tls: Option<&TlsFiles>,
     insecure: bool,
 ) -> Result<(), ConfigError> {
     if tls.is_some() || insecure {
         return Ok(());
     }
-    for (key, address) in [
-        ("node.api_address", api_address),
-        ("node.raft_address", raft_address),
-    ] {
+    for &(key, address) in addresses {
         if !address.ip().is_loopback() {
             return Err(ConfigError::new(
                 key,
@@ -366,6 +367,25 @@ impl AgentConfig {
                 "node.raft_address",
                 format!("must differ from node.api_address ({api_address})"),
             ));
+        }
+        let http_address = given
+            .text("node.http_address")?
+            .or(dev.then(|| DEV_HTTP_ADDRESS.to_owned()))
+            .map(|text| socket_address("node.http_address", &text))
+            .transpose()?;
+        if let Some(http) = http_address {
+            for (key, other) in [
+                ("node.api_address", api_address),
+                ("node.raft_address", raft_address),
+            ] {
+                // Port 0 asks the OS for a port: two of them never collide.
+                if http == other && http.port() != 0 {
+                    return Err(ConfigError::new(
+                        "node.http_address",
+                        format!("must differ from {key} ({other})"),
+                    ));
+                }
+            }
         }
 
         let membership = membership(given, dev, node_id, &raft_text, &api_text)?;
@@ -424,18 +444,19 @@ impl AgentConfig {
                 ));
             }
         };
-        check_exposure(
-            api_address,
-            raft_address,
-            tls.as_ref(),
-            given.flag("tls.insecure")?,
-        )?;
+        let mut exposed = vec![
+            ("node.api_address", api_address),
+            ("node.raft_address", raft_address),
+        ];
+        exposed.extend(http_address.map(|address| ("node.http_address", address)));
+        check_exposure(&exposed, tls.as_ref(), given.flag("tls.insecure")?)?;
 
         Ok(Self {
             node_id,
             data_dir,
             api_address,
             raft_address,
+            http_address,
             membership,
             eip_pool,
             dataplane_threads: to_u32(given.integer_or_default("dataplane.threads")?),

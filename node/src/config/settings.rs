@@ -130,6 +130,13 @@ pub const SETTINGS: &[Setting] = &[
         help: "IP:port of the peer service: Raft and the internal RPCs (required; --dev: 127.0.0.1:7401)",
     },
     Setting {
+        key: "node.http_address",
+        env: "FULCRUM_HTTP_ADDRESS",
+        flag: "http-address",
+        kind: Kind::Text,
+        help: "IP:port of the REST/JSON API and its OpenAPI document, HTTPS with the tls files (optional: none when absent; --dev: 127.0.0.1:7402)",
+    },
+    Setting {
         key: "cluster.initial_members",
         env: "FULCRUM_INITIAL_MEMBERS",
         flag: "initial-members",

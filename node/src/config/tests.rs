@@ -43,6 +43,50 @@ fn dev_needs_nothing_and_listens_on_loopback_in_the_clear() {
     assert!(config.tls.is_none());
     assert!(config.api_address.ip().is_loopback());
     assert_eq!(config.eip_binder, EipBinderChoice::Loopback);
+    assert_eq!(
+        config.http_address,
+        Some(DEV_HTTP_ADDRESS.parse().expect("an address"))
+    );
+}
+
+#[test]
+fn the_http_port_is_optional_distinct_and_in_the_clear_only_on_loopback() {
+    let node = [
+        ("secrets.data_key_file", "/etc/fulcrum/data.key"),
+        ("node.id", "1"),
+        ("node.data_dir", "/tmp/fulcrum-test"),
+        ("node.api_address", "127.0.0.1:7400"),
+        ("node.raft_address", "127.0.0.1:7401"),
+    ];
+    let config = AgentConfig::resolve(None, flags(&node), false).expect("valid");
+    assert_eq!(config.http_address, None);
+    let with = |address: &str| flags(&node).overridden_by(flags(&[("node.http_address", address)]));
+    let config = AgentConfig::resolve(None, with("127.0.0.1:7402"), false).expect("valid");
+    assert_eq!(
+        config.http_address,
+        Some("127.0.0.1:7402".parse().expect("an address"))
+    );
+    assert!(
+        refusal(None, with("127.0.0.1:7400"), false)
+            .starts_with("node.http_address: must differ from node.api_address"),
+    );
+    assert!(
+        refusal(None, with("7402"), false)
+            .starts_with("node.http_address: \"7402\" is not an IP:port address"),
+    );
+    let error = refusal(None, with("0.0.0.0:7402"), false);
+    assert!(
+        error.starts_with(
+            "node.http_address: 0.0.0.0:7402 is not a loopback address, and there is no TLS"
+        ),
+        "{error}"
+    );
+    let secure = with("0.0.0.0:7402").overridden_by(flags(&[
+        ("tls.ca_file", "ca.crt"),
+        ("tls.cert_file", "node.crt"),
+        ("tls.key_file", "node.key"),
+    ]));
+    AgentConfig::resolve(None, secure, false).expect("HTTPS may face the network");
 }
 
 /// A file, flags, and the start of the error they give.

@@ -6,7 +6,7 @@
 use std::time::Duration;
 
 use fulcrum_api::Client;
-use fulcrum_node::agent::Agent;
+use fulcrum_node::agent::{Agent, Listeners};
 use fulcrum_node::config::{AgentConfig, Given, Membership};
 use tokio::net::TcpListener;
 use tokio::time::Instant;
@@ -14,10 +14,10 @@ use tokio::time::Instant;
 pub const PATIENCE: Duration = Duration::from_secs(30);
 
 /// One member: its configuration (kept across restarts), the listeners bound
-/// for its first start, and, while it runs, its agent.
+/// for its first start (API, Raft, HTTP), and, while it runs, its agent.
 pub struct Member {
     pub config: AgentConfig,
-    pub listeners: Option<(TcpListener, TcpListener)>,
+    pub listeners: Option<(TcpListener, TcpListener, TcpListener)>,
     pub agent: Option<Agent>,
     pub directory: tempfile::TempDir,
 }
@@ -31,20 +31,33 @@ impl Member {
         self.config.api_address.to_string()
     }
 
+    /// The REST API's address.
+    pub fn http(&self) -> String {
+        self.config.http_address.expect("an HTTP port").to_string()
+    }
+
     pub async fn start(&mut self) {
-        let (api, raft) = match self.listeners.take() {
-            Some(listeners) => listeners,
-            // A restart: the ports were released by the shutdown.
-            None => (
-                TcpListener::bind(self.config.api_address).await.unwrap(),
-                TcpListener::bind(self.config.raft_address).await.unwrap(),
-            ),
-        };
-        self.agent = Some(
-            Agent::start_on(self.config.clone(), api, raft)
+        let agent = match self.listeners.take() {
+            Some((api, raft, http)) => {
+                let listeners = Listeners {
+                    api,
+                    raft,
+                    http: Some(http),
+                };
+                Agent::start_with(self.config.clone(), listeners).await
+            }
+            // A restart: the ports were released by the shutdown, and the
+            // agent binds the HTTP port itself.
+            None => {
+                Agent::start_on(
+                    self.config.clone(),
+                    TcpListener::bind(self.config.api_address).await.unwrap(),
+                    TcpListener::bind(self.config.raft_address).await.unwrap(),
+                )
                 .await
-                .unwrap(),
-        );
+            }
+        };
+        self.agent = Some(agent.unwrap());
     }
 
     pub async fn stop(&mut self) {
@@ -78,30 +91,40 @@ pub async fn listener() -> TcpListener {
     TcpListener::bind("127.0.0.1:0").await.unwrap()
 }
 
-/// Configurations and bound listeners of `count` members; those in
-/// `bootstrap` start the cluster.
+/// Configurations and bound listeners (API, Raft, HTTP) of `count`
+/// members; those in `bootstrap` start the cluster.
 pub async fn configs(
     count: u64,
     bootstrap: u64,
-) -> Vec<(AgentConfig, (TcpListener, TcpListener), tempfile::TempDir)> {
+) -> Vec<(
+    AgentConfig,
+    (TcpListener, TcpListener, TcpListener),
+    tempfile::TempDir,
+)> {
     let mut listeners = Vec::new();
     for _ in 0..count {
-        listeners.push((listener().await, listener().await));
+        listeners.push((listener().await, listener().await, listener().await));
     }
     let addresses: Vec<_> = listeners
         .iter()
-        .map(|(api, raft)| (api.local_addr().unwrap(), raft.local_addr().unwrap()))
+        .map(|(api, raft, http)| {
+            (
+                api.local_addr().unwrap(),
+                raft.local_addr().unwrap(),
+                http.local_addr().unwrap(),
+            )
+        })
         .collect();
     let initial: Vec<String> = (0..bootstrap)
         .map(|n| {
-            let (api, raft) = addresses[n as usize];
+            let (api, raft, _) = addresses[n as usize];
             format!("{}={raft}/{api}", n + 1)
         })
         .collect();
     let mut configs = Vec::new();
     // One data key for the whole cluster, as a deployment shares it.
     let data_key = fulcrum_node::secrets::new_key_file().unwrap();
-    for (n, ((api, raft), bound)) in addresses.into_iter().zip(listeners).enumerate() {
+    for (n, ((api, raft, http), bound)) in addresses.into_iter().zip(listeners).enumerate() {
         let directory = tempfile::tempdir().unwrap();
         let key_file = directory.path().join("data.key");
         std::fs::write(&key_file, &data_key).unwrap();
@@ -113,6 +136,7 @@ pub async fn configs(
             ),
             ("node.api_address", api.to_string()),
             ("node.raft_address", raft.to_string()),
+            ("node.http_address", http.to_string()),
             ("cluster.eip_pool", "127.77.0.0/16".to_owned()),
             ("raft.heartbeat_ms", "50".to_owned()),
             ("raft.election_timeout_min_ms", "300".to_owned()),

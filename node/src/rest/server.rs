@@ -1,0 +1,432 @@
+//! The HTTP server of the REST port: it accepts the transport's connections
+//! (HTTP/1.1 or h2, in TLS when the node has it), answers
+//! `GET /openapi.json`, and turns every other request into one gRPC call
+//! through [`super::grpc`], answering JSON, Server-Sent Events or an error.
+//!
+//! Guards besides the gRPC path's own:
+//! - a body over `api.max_request_bytes` is refused (413) before it is
+//!   read whole;
+//! - a call waits at most its deadline: `x-request-timeout-ms`, else
+//!   `raft.request_timeout_ms`, never beyond `api.max_deadline_ms`;
+//! - a request that carries a body must say `content-type:
+//!   application/json`: a browser cannot send that cross-site without
+//!   asking first (CORS), so a page elsewhere cannot drive a node that
+//!   checks no credential (`--dev`);
+//! - without TLS, requests must be addressed to an IP address or
+//!   `localhost`: a DNS name rebound to 127.0.0.1 cannot reach a dev node.
+
+use std::convert::Infallible;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use futures::{Stream, StreamExt};
+use http::header::{ALLOW, AUTHORIZATION, CACHE_CONTROL, CONTENT_LENGTH, CONTENT_TYPE, HOST};
+use http::{HeaderMap, HeaderValue, Method, Request, Response, StatusCode};
+use http_body_util::combinators::UnsyncBoxBody;
+use http_body_util::{BodyExt, Full, Limited, StreamBody};
+use hyper::body::Incoming;
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use prost::Message;
+use tonic::Code;
+use tonic::transport::server::Connected;
+
+use super::errors::RestError;
+use super::grpc::{self, Call, GrpcStack};
+use super::routes::{BodyRule, Miss, RouteTable};
+use super::{RestLimits, json, openapi, sse};
+use crate::transport::Connection;
+
+/// The body of every answer.
+type Body = UnsyncBoxBody<Bytes, Infallible>;
+
+/// How long a call may run past its deadline before the REST side gives
+/// up on it: the service's own DEADLINE_EXCEEDED (which says what the
+/// client should do) comes first.
+const ANSWER_GRACE: Duration = Duration::from_millis(500);
+/// How long an HTTP/2 keepalive ping may go unanswered.
+const KEEPALIVE_TIMEOUT: Duration = Duration::from_secs(10);
+const JSON: &str = "application/json";
+
+/// What a call answered: the messages of a stream, or a unary answer.
+enum Answer {
+    Stream(grpc::Messages),
+    Unary(Bytes),
+}
+
+/// The REST port's shared state.
+pub struct Server {
+    routes: RouteTable,
+    stack: GrpcStack,
+    openapi: Bytes,
+    limits: RestLimits,
+    /// Without TLS: only requests addressed to an IP or `localhost`.
+    loopback_hosts_only: bool,
+}
+
+impl Server {
+    /// A server of `routes` over `stack`.
+    pub fn new(
+        routes: RouteTable,
+        stack: GrpcStack,
+        limits: RestLimits,
+        loopback_hosts_only: bool,
+    ) -> Self {
+        let openapi = Bytes::from(openapi::document(&routes).to_string());
+        Self {
+            routes,
+            stack,
+            openapi,
+            limits,
+            loopback_hosts_only,
+        }
+    }
+
+    /// Serves the connections of `incoming` until `stop`; then the open
+    /// ones (event streams included) are closed.
+    pub async fn serve<I>(self: Arc<Self>, incoming: I, stop: impl Future<Output = ()>)
+    where
+        I: Stream<Item = std::io::Result<Connection>>,
+    {
+        let mut incoming = std::pin::pin!(incoming);
+        let mut stop = std::pin::pin!(stop);
+        let mut connections = tokio::task::JoinSet::new();
+        loop {
+            tokio::select! {
+                () = &mut stop => break,
+                Some(_) = connections.join_next(), if !connections.is_empty() => {}
+                next = incoming.next() => match next {
+                    Some(Ok(connection)) => {
+                        connections.spawn(self.clone().connection(connection));
+                    }
+                    Some(Err(error)) => tracing::debug!(%error, "an HTTP connection failed before serving"),
+                    None => break,
+                },
+            }
+        }
+        connections.shutdown().await;
+    }
+
+    /// Serves one connection until it closes.
+    async fn connection(self: Arc<Self>, connection: Connection) {
+        let remote = connection.connect_info().remote;
+        let server = self.clone();
+        let service = hyper::service::service_fn(move |request| {
+            let server = server.clone();
+            async move { Ok::<_, Infallible>(server.handle(request, remote).await) }
+        });
+        let mut builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
+        builder
+            .http1()
+            .timer(TokioTimer::new())
+            .header_read_timeout(self.limits.first_request_timeout);
+        builder
+            .http2()
+            .timer(TokioTimer::new())
+            .max_concurrent_streams(self.limits.max_concurrent_streams)
+            .keep_alive_interval(self.limits.keepalive_interval)
+            .keep_alive_timeout(KEEPALIVE_TIMEOUT);
+        if let Err(error) = builder
+            .serve_connection(TokioIo::new(connection), service)
+            .await
+        {
+            tracing::debug!(?remote, %error, "an HTTP connection ended with an error");
+        }
+    }
+
+    /// The answer to one request.
+    async fn handle(
+        &self,
+        request: Request<Incoming>,
+        remote: Option<SocketAddr>,
+    ) -> Response<Body> {
+        let (method, path) = (request.method().clone(), request.uri().path().to_owned());
+        match self.answer(request, remote).await {
+            Ok(response) => response,
+            Err(error) => {
+                tracing::debug!(%method, %path, %error, "REST request refused");
+                error_response(&error)
+            }
+        }
+    }
+
+    async fn answer(
+        &self,
+        request: Request<Incoming>,
+        remote: Option<SocketAddr>,
+    ) -> Result<Response<Body>, RestError> {
+        if self.loopback_hosts_only {
+            check_host(&request)?;
+        }
+        let (parts, body) = request.into_parts();
+        let path = parts.uri.path();
+        if path == openapi::PATH {
+            if parts.method != Method::GET {
+                return Err(RestError::method_not_allowed(&parts.method, path, "GET"));
+            }
+            return Ok(json_response(StatusCode::OK, self.openapi.clone()));
+        }
+        let matched = self
+            .routes
+            .find(&parts.method, path)
+            .map_err(|miss| match miss {
+                Miss::NotFound => RestError::no_route(&parts.method, path),
+                Miss::MethodNotAllowed(allowed) => {
+                    let allowed: Vec<&str> = allowed.iter().map(Method::as_str).collect();
+                    RestError::method_not_allowed(&parts.method, path, &allowed.join(", "))
+                }
+            })?;
+        let route = matched.route;
+        if route.body != BodyRule::None {
+            check_json_content_type(&parts.headers)?;
+        }
+        let timeout = self.timeout(&parts.headers)?;
+        let body = read_body(body, &parts.headers, self.limits.max_request_bytes).await?;
+        let message = json::request(route, &matched.variables, parts.uri.query(), &body)?;
+        let streaming = route.method.is_server_streaming();
+        let call = Call {
+            path: route.grpc_path(),
+            message: message.encode_to_vec(),
+            authorization: parts.headers.get(AUTHORIZATION).cloned(),
+            remote,
+            // A stream lives as long as its client wants; only its start
+            // is bounded.
+            timeout: (!streaming).then_some(timeout),
+        };
+        let output = route.method.output();
+        let answered = tokio::time::timeout(timeout + ANSWER_GRACE, async {
+            let messages = grpc::send(&self.stack, call).await?;
+            if streaming {
+                Ok(Answer::Stream(messages))
+            } else {
+                messages.only().await.map(Answer::Unary)
+            }
+        })
+        .await
+        .map_err(|_| deadline_passed(timeout))?
+        .map_err(|status| RestError::from_status(&status))?;
+        match answered {
+            Answer::Stream(messages) => Ok(event_stream(messages, output)),
+            Answer::Unary(message) => {
+                let message = json::decode(&output, message)?;
+                Ok(json_response(
+                    StatusCode::OK,
+                    Bytes::from(json::render(&message)?),
+                ))
+            }
+        }
+    }
+
+    /// The call's deadline: the client's, else the default, within the cap.
+    fn timeout(&self, headers: &HeaderMap) -> Result<Duration, RestError> {
+        let given = match headers.get(openapi::TIMEOUT_HEADER) {
+            None => None,
+            Some(value) => {
+                let millis = value
+                    .to_str()
+                    .ok()
+                    .and_then(|text| text.trim().parse::<u64>().ok())
+                    .filter(|millis| *millis > 0)
+                    .ok_or_else(|| {
+                        RestError::invalid(
+                            openapi::TIMEOUT_HEADER,
+                            format!("{value:?} is not a whole number of milliseconds, 1 or more"),
+                        )
+                    })?;
+                Some(Duration::from_millis(millis))
+            }
+        };
+        Ok(given
+            .unwrap_or(self.limits.default_deadline)
+            .min(self.limits.max_deadline))
+    }
+}
+
+/// The body, refused once it passes `limit` bytes.
+async fn read_body(body: Incoming, headers: &HeaderMap, limit: usize) -> Result<Bytes, RestError> {
+    let declared = headers
+        .get(CONTENT_LENGTH)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|text| text.parse::<u64>().ok());
+    if declared.is_some_and(|length| length > limit as u64) {
+        return Err(RestError::body_too_large(limit));
+    }
+    match Limited::new(body, limit).collect().await {
+        Ok(collected) => Ok(collected.to_bytes()),
+        Err(error) if error.is::<http_body_util::LengthLimitError>() => {
+            Err(RestError::body_too_large(limit))
+        }
+        Err(error) => Err(RestError::invalid(
+            "body",
+            format!("could not be read: {error}"),
+        )),
+    }
+}
+
+/// A body must be declared JSON (see the module's documentation).
+fn check_json_content_type(headers: &HeaderMap) -> Result<(), RestError> {
+    let declared = headers
+        .get(CONTENT_TYPE)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.split(';').next())
+        .map(|media_type| media_type.trim().eq_ignore_ascii_case(JSON));
+    if declared == Some(true) {
+        return Ok(());
+    }
+    Err(RestError::with_status(
+        StatusCode::UNSUPPORTED_MEDIA_TYPE,
+        Code::InvalidArgument,
+        "content-type: must be application/json for a method that takes a body (even an empty one)",
+    ))
+}
+
+/// Without TLS, the host a request names must be an IP address or
+/// `localhost` (a missing one is let through: no browser omits it).
+fn check_host<B>(request: &Request<B>) -> Result<(), RestError> {
+    let host = request
+        .headers()
+        .get(HOST)
+        .and_then(|value| value.to_str().ok())
+        .map(str::to_owned)
+        .or_else(|| {
+            request
+                .uri()
+                .authority()
+                .map(|authority| authority.as_str().to_owned())
+        });
+    match host {
+        None => Ok(()),
+        Some(host) if host_is_loopback_or_ip(&host) => Ok(()),
+        Some(host) => Err(RestError::new(
+            Code::PermissionDenied,
+            format!(
+                "host: {host:?}: without TLS this port answers requests addressed to an IP address or localhost only (a guard against DNS rebinding)"
+            ),
+        )),
+    }
+}
+
+fn host_is_loopback_or_ip(host: &str) -> bool {
+    let name = if let Some(bracketed) = host.strip_prefix('[') {
+        // [v6] or [v6]:port
+        return bracketed
+            .split(']')
+            .next()
+            .is_some_and(|address| address.parse::<std::net::Ipv6Addr>().is_ok());
+    } else {
+        host.rsplit_once(':')
+            .filter(|(_, port)| port.parse::<u16>().is_ok())
+            .map_or(host, |(name, _)| name)
+    };
+    name.eq_ignore_ascii_case("localhost") || name.parse::<std::net::IpAddr>().is_ok()
+}
+
+fn deadline_passed(timeout: Duration) -> RestError {
+    RestError::new(
+        Code::DeadlineExceeded,
+        format!(
+            "the deadline ({} ms) passed before the node answered; a write may or may not have been applied: retry with the same client_token to learn its outcome",
+            timeout.as_millis()
+        ),
+    )
+}
+
+fn json_response(status: StatusCode, body: Bytes) -> Response<Body> {
+    let mut response = Response::new(Full::new(body).boxed_unsync());
+    *response.status_mut() = status;
+    let headers = response.headers_mut();
+    headers.insert(CONTENT_TYPE, HeaderValue::from_static(JSON));
+    // Answers may carry a token's secret, shown once: never cached.
+    headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    response
+}
+
+fn error_response(error: &RestError) -> Response<Body> {
+    let mut response = json_response(error.status, Bytes::from(error.body()));
+    if let Some(allowed) = &error.allow
+        && let Ok(allowed) = HeaderValue::from_str(allowed)
+    {
+        response.headers_mut().insert(ALLOW, allowed);
+    }
+    response
+}
+
+fn event_stream(
+    messages: grpc::Messages,
+    output: prost_reflect::MessageDescriptor,
+) -> Response<Body> {
+    let body = StreamBody::new(sse::events(messages, output)).boxed_unsync();
+    let mut response = Response::new(body);
+    let headers = response.headers_mut();
+    headers.insert(CONTENT_TYPE, HeaderValue::from_static("text/event-stream"));
+    headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn plain_http_answers_ip_addresses_and_localhost_only() {
+        for host in [
+            "127.0.0.1",
+            "127.0.0.1:7402",
+            "localhost:7402",
+            "LOCALHOST",
+            "[::1]:7402",
+            "[::1]",
+            "10.0.0.1:80",
+        ] {
+            assert!(host_is_loopback_or_ip(host), "{host}");
+        }
+        for host in [
+            "evil.example",
+            "evil.example:7402",
+            "127.0.0.1.nip.io",
+            "[evil]:1",
+            "localhost.evil:7402",
+        ] {
+            assert!(!host_is_loopback_or_ip(host), "{host}");
+        }
+        let request = |host: &str| {
+            Request::get("/v1/networks")
+                .header(HOST, host)
+                .body(())
+                .expect("request")
+        };
+        assert!(check_host(&request("127.0.0.1:7402")).is_ok());
+        let refused = check_host(&request("rebound.example:7402")).expect_err("refused");
+        assert_eq!(refused.status, StatusCode::FORBIDDEN);
+    }
+
+    #[test]
+    fn a_body_must_be_declared_json() {
+        let headers = |value: &'static str| {
+            let mut headers = HeaderMap::new();
+            headers.insert(CONTENT_TYPE, HeaderValue::from_static(value));
+            headers
+        };
+        assert!(check_json_content_type(&headers("application/json")).is_ok());
+        assert!(check_json_content_type(&headers("Application/JSON; charset=utf-8")).is_ok());
+        for refused in [
+            headers("text/plain"),
+            headers("application/x-www-form-urlencoded"),
+            HeaderMap::new(),
+        ] {
+            let error = check_json_content_type(&refused).expect_err("refused");
+            assert_eq!(error.status, StatusCode::UNSUPPORTED_MEDIA_TYPE);
+        }
+    }
+
+    #[test]
+    fn errors_answer_json_and_405_says_what_is_allowed() {
+        let error = RestError::method_not_allowed(&Method::PUT, "/v1/networks/n-1", "GET, DELETE");
+        let response = error_response(&error);
+        assert_eq!(response.status(), StatusCode::METHOD_NOT_ALLOWED);
+        assert_eq!(response.headers()[ALLOW], "GET, DELETE");
+        assert_eq!(response.headers()[CONTENT_TYPE], JSON);
+    }
+}
