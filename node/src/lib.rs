@@ -27,6 +27,7 @@ pub mod auth;
 pub mod cli;
 pub mod cluster_id;
 pub mod config;
+pub mod console;
 pub mod dataplane;
 pub mod deadline;
 pub mod eip;

@@ -11,8 +11,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use fulcrum_api::{Client, Credentials, v1};
-use fulcrum_node::config::TlsFiles;
-use fulcrum_pki::{Authority, CaOptions, ClientOptions, NodeOptions, Role};
+use fulcrum_pki::{ClientOptions, Role};
 use http::{Method, Request, StatusCode};
 use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
@@ -22,6 +21,7 @@ use serde_json::{Value, json};
 use tokio::net::TcpStream;
 use tokio::time::Instant;
 
+use support::pki::Pki;
 use support::{Member, PATIENCE, cluster, cluster_with, leader};
 
 /// A small HTTP/1.1 client of one node's REST port: a connection per
@@ -552,70 +552,33 @@ async fn the_watch_streams_writes_made_after_it_opened_as_server_sent_events() {
     assert!(event["revision"].as_str().unwrap().parse::<u64>().unwrap() >= next);
 }
 
-/// A cluster CA and a node certificate for 127.0.0.1, as files.
-struct Pki {
-    directory: tempfile::TempDir,
-    authority: Authority,
-    ca_pem: String,
-}
-
-impl Pki {
-    fn new() -> Self {
-        let ca = fulcrum_pki::create_ca(&CaOptions::default()).unwrap();
-        let authority = Authority::from_pem(&ca.certificate, &ca.private_key).unwrap();
-        let directory = tempfile::tempdir().unwrap();
-        std::fs::write(directory.path().join("ca.crt"), &ca.certificate).unwrap();
-        let node = authority
-            .issue_node(&NodeOptions {
-                name: "node-1".into(),
-                hosts: vec!["127.0.0.1".into(), "localhost".into()],
-                validity_days: None,
-            })
-            .unwrap();
-        std::fs::write(directory.path().join("node.crt"), &node.certificate).unwrap();
-        std::fs::write(directory.path().join("node.key"), &node.private_key).unwrap();
-        Self {
-            directory,
-            authority,
-            ca_pem: ca.certificate,
-        }
+/// An HTTPS client of `member`'s HTTP port, trusting `pki`'s CA.
+fn https(pki: &Pki, member: &Member) -> Http {
+    let mut roots = rustls::RootCertStore::empty();
+    for certificate in
+        rustls::pki_types::CertificateDer::pem_slice_iter(pki.ca.certificate.as_bytes())
+    {
+        roots.add(certificate.unwrap()).unwrap();
     }
-
-    fn files(&self) -> TlsFiles {
-        TlsFiles {
-            ca_file: self.directory.path().join("ca.crt"),
-            cert_file: self.directory.path().join("node.crt"),
-            key_file: self.directory.path().join("node.key"),
-            reload_interval: Duration::from_secs(60),
-        }
-    }
-
-    /// An HTTPS client trusting the CA.
-    fn https(&self, member: &Member) -> Http {
-        let mut roots = rustls::RootCertStore::empty();
-        for certificate in rustls::pki_types::CertificateDer::pem_slice_iter(self.ca_pem.as_bytes())
-        {
-            roots.add(certificate.unwrap()).unwrap();
-        }
-        let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
-        let mut config = rustls::ClientConfig::builder_with_provider(provider)
-            .with_safe_default_protocol_versions()
-            .unwrap()
-            .with_root_certificates(roots)
-            .with_no_client_auth();
-        config.alpn_protocols = vec![b"http/1.1".to_vec()];
-        Http {
-            address: member.http(),
-            tls: Some(Arc::new(config)),
-            token: None,
-        }
+    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+    let mut config = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    Http {
+        address: member.http(),
+        tls: Some(Arc::new(config)),
+        token: None,
     }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn with_tls_tokens_are_required_and_held_to_their_roles() {
     let pki = Pki::new();
-    let files = pki.files();
+    pki.write_node(1);
+    let files = pki.files(1);
     let members = cluster_with(1, 1, move |config| config.tls = Some(files.clone())).await;
     leader(&members).await;
     let member = &members[0];
@@ -633,7 +596,7 @@ async fn with_tls_tokens_are_required_and_held_to_their_roles() {
         &member.api(),
         Duration::from_secs(2),
         &Credentials {
-            ca_pem: Some(pki.ca_pem.clone()),
+            ca_pem: Some(pki.ca.certificate.clone()),
             identity: Some((root.certificate.clone(), root.private_key.clone())),
             ..Default::default()
         },
@@ -654,7 +617,7 @@ async fn with_tls_tokens_are_required_and_held_to_their_roles() {
             .into_inner();
         secrets.push(answer.secret);
     }
-    let https = pki.https(member);
+    let https = https(&pki, member);
     let (viewer, operator) = (https.with_token(&secrets[0]), https.with_token(&secrets[1]));
 
     refused(

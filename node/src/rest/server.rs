@@ -168,6 +168,12 @@ impl Server {
             }
             return Ok(json_response(StatusCode::OK, self.openapi.clone()));
         }
+        if parts.method == Method::GET
+            && !path.starts_with(API_PREFIX)
+            && let Some(asset) = crate::console::asset(path)
+        {
+            return Ok(asset_response(asset));
+        }
         let matched = self
             .routes
             .find(&parts.method, path)
@@ -340,6 +346,23 @@ fn json_response(status: StatusCode, body: Bytes) -> Response<Body> {
     headers.insert(CONTENT_TYPE, HeaderValue::from_static(JSON));
     // Answers may carry a token's secret, shown once: never cached.
     headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    response
+}
+
+/// The paths of the REST API; everything else may be a console file.
+const API_PREFIX: &str = "/v1/";
+
+fn asset_response(asset: crate::console::Asset) -> Response<Body> {
+    let mut response = Response::new(Full::new(Bytes::from_static(asset.bytes)).boxed_unsync());
+    let headers = response.headers_mut();
+    headers.insert(CONTENT_TYPE, HeaderValue::from_static(asset.content_type));
+    headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    headers.insert(
+        "x-content-type-options",
+        HeaderValue::from_static("nosniff"),
+    );
+    // Never framed by another site (clickjacking).
+    headers.insert("x-frame-options", HeaderValue::from_static("DENY"));
     response
 }
 

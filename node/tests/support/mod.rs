@@ -3,6 +3,9 @@
 
 #![allow(dead_code, unreachable_pub, clippy::unwrap_used, clippy::expect_used)]
 
+pub mod backends;
+pub mod pki;
+
 use std::time::Duration;
 
 use fulcrum_api::Client;
