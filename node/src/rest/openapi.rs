@@ -24,6 +24,9 @@ pub const PATH: &str = "/openapi.json";
 const MAX_QUERY_DEPTH: usize = 4;
 /// The header a client may set to shorten its deadline.
 pub const TIMEOUT_HEADER: &str = "x-request-timeout-ms";
+/// The shortest deadline that header may ask for: a write must have time to
+/// commit, so a shorter one could only fail.
+pub const MIN_TIMEOUT_MS: u64 = 1_000;
 
 /// The OpenAPI document of `table`'s routes.
 pub fn document(table: &RouteTable) -> Value {
@@ -111,7 +114,7 @@ fn operation(route: &Route, schemas: &mut Schemas) -> Value {
         "name": TIMEOUT_HEADER,
         "in": "header",
         "required": false,
-        "schema": {"type": "integer", "minimum": 1},
+        "schema": {"type": "integer", "minimum": MIN_TIMEOUT_MS},
         "description": "The call's deadline in milliseconds (at most api.max_deadline_ms); the node's raft.request_timeout_ms otherwise.",
     }));
     let mut operation = Map::new();

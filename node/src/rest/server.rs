@@ -234,11 +234,14 @@ impl Server {
                     .to_str()
                     .ok()
                     .and_then(|text| text.trim().parse::<u64>().ok())
-                    .filter(|millis| *millis > 0)
+                    .filter(|millis| *millis >= openapi::MIN_TIMEOUT_MS)
                     .ok_or_else(|| {
                         RestError::invalid(
                             openapi::TIMEOUT_HEADER,
-                            format!("{value:?} is not a whole number of milliseconds, 1 or more"),
+                            format!(
+                                "{value:?} is not a whole number of milliseconds, {} or more (a write must have time to commit)",
+                                openapi::MIN_TIMEOUT_MS
+                            ),
                         )
                     })?;
                 Some(Duration::from_millis(millis))
