@@ -130,6 +130,7 @@ async fn seventy_thousand_members_are_refused_before_the_log_and_the_node_serves
     // A request large enough to carry them, so that the member limit is what refuses.
     let mut nodes = cluster_with(1, 1, |config| config.api.max_request_bytes = 16 << 20).await;
     leader(&nodes).await;
+    nodes[0].bootstrapped().await;
     let client = nodes[0].client().await;
     raise_quotas_to_their_ceilings(&client).await;
     let (lb, instances) = catalog(&client, 20).await;

@@ -922,6 +922,7 @@ async fn the_data_key_rotates_by_resealing_every_certificate_key_in_the_log() {
 async fn a_certificate_whose_key_is_not_its_own_is_refused_before_the_log() {
     let members = support::cluster(1, 1).await;
     leader(&members).await;
+    members[0].bootstrapped().await;
     let client = members[0].client().await;
     let pki = Pki::new();
     let issue = |name: &str| {

@@ -82,9 +82,41 @@ impl Member {
         bytes
     }
 
+    /// Waits until the cluster's bootstrap has proposed and applied its EIP
+    /// pool (a background proposal that may otherwise land in the middle
+    /// of a test that counts log entries).
+    pub async fn bootstrapped(&self) {
+        let deadline = Instant::now() + PATIENCE;
+        loop {
+            let agent = self.agent.as_ref().expect("running");
+            if !agent
+                .replica()
+                .state()
+                .expect("a readable state")
+                .settings()
+                .eip_pool
+                .is_empty()
+            {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "the bootstrap never set the EIP pool"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    /// The log index of the last command this node's state applied. Read
+    /// from the state itself, which a write's answer waits for (Raft's
+    /// metrics catch up a moment later, so they may lag behind an answer).
     pub fn applied_index(&self) -> u64 {
-        let metrics = self.agent.as_ref().expect("running").replica().metrics();
-        metrics.last_applied.map_or(0, |log_id| log_id.index)
+        let agent = self.agent.as_ref().expect("running");
+        agent
+            .replica()
+            .state()
+            .expect("a readable state")
+            .last_log_index()
     }
 }
 
