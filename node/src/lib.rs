@@ -33,6 +33,7 @@ pub mod deadline;
 pub mod eip;
 pub mod enter;
 pub mod errors;
+pub mod file_stamp;
 pub mod health;
 pub mod raft_network;
 pub mod raft_service;

@@ -18,6 +18,8 @@ use aws_lc_rs::aead::{AES_256_GCM, Aad, LessSafeKey, Nonce, UnboundKey};
 use fulcrum_raft_store::domain::sealed::{KEY_ID_BYTES, NONCE_BYTES, Sealed};
 use sha2::{Digest, Sha256};
 
+use crate::file_stamp::ChangeWatch;
+
 /// Bytes of a data key.
 pub const DATA_KEY_BYTES: usize = 32;
 /// Keys a data key file may list (the current one and those it replaces).
@@ -84,7 +86,8 @@ impl std::fmt::Debug for DataKeys {
     }
 }
 
-fn hex(bytes: &[u8]) -> String {
+/// `bytes` in lowercase hex.
+pub(crate) fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|byte| format!("{byte:02x}")).collect()
 }
 
@@ -99,7 +102,8 @@ fn key_id(key: &[u8; DATA_KEY_BYTES]) -> [u8; KEY_ID_BYTES] {
     id
 }
 
-fn random<const N: usize>() -> Result<[u8; N], SecretsError> {
+/// `N` random bytes from the workspace's one crypto provider.
+pub(crate) fn random<const N: usize>() -> Result<[u8; N], SecretsError> {
     let mut bytes = [0; N];
     aws_lc_rs::rand::fill(&mut bytes)
         .map_err(|_| SecretsError::Crypto("no random bytes".to_owned()))?;
@@ -266,23 +270,13 @@ impl DataKeys {
 /// How often a node looks at its data key file for a change.
 pub const DATA_KEY_RELOAD_INTERVAL: std::time::Duration = std::time::Duration::from_secs(2);
 
-/// What tells a changed key file from an unchanged one.
-type FileStamp = Option<(u64, i64, i64, u64)>;
-
-fn file_stamp(path: &Path) -> FileStamp {
-    use std::os::unix::fs::MetadataExt;
-    std::fs::metadata(path)
-        .ok()
-        .map(|meta| (meta.ino(), meta.ctime(), meta.ctime_nsec(), meta.len()))
-}
-
 /// A node's data keys, reloaded when their file changes: sealing and
 /// opening take the current set; a file that does not load is logged and
 /// the previous set stays.
 pub struct DataKeyRing {
     path: PathBuf,
     current: arc_swap::ArcSwap<DataKeys>,
-    stamp: std::sync::Mutex<FileStamp>,
+    changes: ChangeWatch,
 }
 
 impl DataKeyRing {
@@ -298,7 +292,7 @@ impl DataKeyRing {
         };
         Ok(std::sync::Arc::new(Self {
             path: path.to_owned(),
-            stamp: std::sync::Mutex::new(file_stamp(path)),
+            changes: ChangeWatch::new(vec![path.to_owned()]),
             current: arc_swap::ArcSwap::from_pointee(keys),
         }))
     }
@@ -311,17 +305,8 @@ impl DataKeyRing {
     /// Reloads the file if it changed since the last look; true when a new
     /// set took effect.
     pub fn reload_if_changed(&self) -> Result<bool, SecretsError> {
-        let now = file_stamp(&self.path);
-        {
-            let Ok(mut last) = self.stamp.lock() else {
-                return Err(SecretsError::Crypto(
-                    "the reload lock is poisoned".to_owned(),
-                ));
-            };
-            if *last == now {
-                return Ok(false);
-            }
-            *last = now;
+        if !self.changes.changed() {
+            return Ok(false);
         }
         self.current
             .store(std::sync::Arc::new(DataKeys::load(&self.path)?));

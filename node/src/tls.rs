@@ -24,7 +24,6 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::SystemTime;
 
 use arc_swap::ArcSwap;
 use fulcrum_pki::Role;
@@ -37,6 +36,7 @@ use rustls::{
 };
 
 use crate::config::TlsFiles;
+use crate::file_stamp::ChangeWatch;
 
 /// The protocol the gRPC ports speak inside TLS.
 const ALPN_HTTP2: &[u8] = b"h2";
@@ -72,36 +72,13 @@ pub enum TlsError {
 }
 
 /// The bytes of the three files, and the identity they hold.
-#[derive(Clone)]
 struct Material {
     ca: Vec<CertificateDer<'static>>,
     chain: Vec<CertificateDer<'static>>,
+    key: PrivateKeyDer<'static>,
     key_pem: String,
     ca_pem: String,
     chain_pem: String,
-}
-
-/// What tells a changed file from an unchanged one: its inode (a file
-/// renamed into place), its change time (which no copy preserves), its
-/// modification time and its size.
-type Stamp = Vec<Option<(u64, i64, i64, SystemTime, u64)>>;
-
-fn stamp(files: &TlsFiles) -> Stamp {
-    use std::os::unix::fs::MetadataExt;
-    [&files.ca_file, &files.cert_file, &files.key_file]
-        .iter()
-        .map(|path| {
-            std::fs::metadata(path).ok().and_then(|meta| {
-                Some((
-                    meta.ino(),
-                    meta.ctime(),
-                    meta.ctime_nsec(),
-                    meta.modified().ok()?,
-                    meta.len(),
-                ))
-            })
-        })
-        .collect()
 }
 
 fn read(key: &'static str, path: &Path) -> Result<String, TlsError> {
@@ -155,21 +132,20 @@ impl Material {
                 ),
             });
         }
+        // Never the PEM error itself: it quotes the key's text.
+        let key =
+            PrivateKeyDer::from_pem_slice(key_pem.as_bytes()).map_err(|_| TlsError::Content {
+                key: "tls.key_file",
+                path: files.key_file.clone(),
+                reason: "not a PEM private key (PKCS#8, PKCS#1 or SEC1)".to_owned(),
+            })?;
         Ok(Self {
             ca,
             chain,
+            key,
             key_pem,
             ca_pem,
             chain_pem,
-        })
-    }
-
-    fn key(&self, files: &TlsFiles) -> Result<PrivateKeyDer<'static>, TlsError> {
-        // Never the PEM error itself: it quotes the key's text.
-        PrivateKeyDer::from_pem_slice(self.key_pem.as_bytes()).map_err(|_| TlsError::Content {
-            key: "tls.key_file",
-            path: files.key_file.clone(),
-            reason: "not a PEM private key (PKCS#8, PKCS#1 or SEC1)".to_owned(),
         })
     }
 
@@ -197,7 +173,6 @@ fn verifier_error(error: VerifierBuilderError) -> TlsError {
 /// offering the protocols `alpn`.
 fn server_config(
     material: &Material,
-    key: PrivateKeyDer<'static>,
     verifier: Option<Arc<dyn ClientCertVerifier>>,
     alpn: &[&[u8]],
 ) -> Result<Arc<ServerConfig>, TlsError> {
@@ -209,7 +184,7 @@ fn server_config(
         None => builder.with_no_client_auth(),
     };
     let mut config = builder
-        .with_single_cert(material.chain.clone(), key)
+        .with_single_cert(material.chain.clone(), material.key.clone_key())
         .map_err(|error| TlsError::Config(format!("tls.cert_file and tls.key_file: {error}")))?;
     config.alpn_protocols = alpn.iter().map(|protocol| protocol.to_vec()).collect();
     Ok(Arc::new(config))
@@ -307,24 +282,13 @@ impl Loaded {
         let required = WebPkiClientVerifier::builder_with_provider(roots, provider())
             .build()
             .map_err(verifier_error)?;
-        let api = server_config(
-            &material,
-            material.key(files)?,
-            Some(optional),
-            &[ALPN_HTTP2],
-        )?;
+        let api = server_config(&material, Some(optional), &[ALPN_HTTP2])?;
         let peer = server_config(
             &material,
-            material.key(files)?,
             Some(Arc::new(NodeOnly { inner: required })),
             &[ALPN_HTTP2],
         )?;
-        let http = server_config(
-            &material,
-            material.key(files)?,
-            None,
-            &[ALPN_HTTP2, ALPN_HTTP1],
-        )?;
+        let http = server_config(&material, None, &[ALPN_HTTP2, ALPN_HTTP1])?;
         let peer_client = tonic::transport::ClientTlsConfig::new()
             .ca_certificate(tonic::transport::Certificate::from_pem(&material.ca_pem))
             .identity(tonic::transport::Identity::from_pem(
@@ -347,19 +311,23 @@ impl Loaded {
 pub struct Tls {
     files: TlsFiles,
     current: ArcSwap<Loaded>,
-    stamp: std::sync::Mutex<Stamp>,
+    changes: ChangeWatch,
     generations: AtomicU64,
 }
 
 impl Tls {
     /// Loads the files once; an error here stops the node from starting.
     pub fn load(files: TlsFiles) -> Result<Arc<Self>, TlsError> {
-        let stamp = stamp(&files);
+        let changes = ChangeWatch::new(vec![
+            files.ca_file.clone(),
+            files.cert_file.clone(),
+            files.key_file.clone(),
+        ]);
         let loaded = Loaded::build(&files, 0)?;
         Ok(Arc::new(Self {
             files,
             current: ArcSwap::from_pointee(loaded),
-            stamp: std::sync::Mutex::new(stamp),
+            changes,
             generations: AtomicU64::new(0),
         }))
     }
@@ -372,18 +340,8 @@ impl Tls {
     /// Reloads the files if they changed since the last look; true when a
     /// new set took effect.
     pub fn reload_if_changed(&self) -> Result<bool, TlsError> {
-        let now = stamp(&self.files);
-        {
-            let Ok(mut last) = self.stamp.lock() else {
-                return Err(TlsError::Config("the reload lock is poisoned".to_owned()));
-            };
-            if *last == now {
-                return Ok(false);
-            }
-            // Remembered even if the set does not load: it is tried again
-            // when a file changes again (the key written after the
-            // certificate, say), not logged at every look.
-            *last = now;
+        if !self.changes.changed() {
+            return Ok(false);
         }
         let generation = self.generations.fetch_add(1, Ordering::Relaxed) + 1;
         let loaded = Loaded::build(&self.files, generation)?;

@@ -57,6 +57,41 @@ async fn create_network(client: &Client, name: &str) -> Result<String, tonic::St
         .map(|answer| answer.into_inner().network.unwrap().id)
 }
 
+/// What a Load Balancer needs and the guide's first step, made by
+/// `client`: network `vpc`, subnet `backends`, Load Balancer `shop`; answers
+/// the Load Balancer's id.
+async fn the_shop(client: &Client) -> String {
+    let network = create_network(client, "vpc").await.unwrap();
+    let subnet = client
+        .networks()
+        .create_subnet(v1::CreateSubnetRequest {
+            name: "backends".into(),
+            network_id: network.clone(),
+            cidr: "10.9.1.0/24".into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .subnet
+        .unwrap()
+        .id;
+    client
+        .load_balancers()
+        .create_load_balancer(v1::CreateLoadBalancerRequest {
+            name: "shop".into(),
+            network_id: network,
+            subnet_id: subnet,
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .load_balancer
+        .unwrap()
+        .id
+}
+
 async fn list_networks(client: &Client) -> Result<usize, tonic::Status> {
     client
         .networks()
@@ -533,30 +568,7 @@ async fn the_audit_trail_names_the_principal_of_each_step_of_the_guide() {
 
     // The guide's steps: olga (certificate) builds the network side and the
     // Load Balancer, the ci-bot (token) takes an EIP.
-    let network = create_network(&olga, "vpc").await.unwrap();
-    let subnet = olga
-        .networks()
-        .create_subnet(v1::CreateSubnetRequest {
-            name: "backends".into(),
-            network_id: network.clone(),
-            cidr: "10.9.1.0/24".into(),
-            ..Default::default()
-        })
-        .await
-        .unwrap()
-        .into_inner()
-        .subnet
-        .unwrap()
-        .id;
-    olga.load_balancers()
-        .create_load_balancer(v1::CreateLoadBalancerRequest {
-            name: "shop".into(),
-            network_id: network,
-            subnet_id: subnet,
-            ..Default::default()
-        })
-        .await
-        .unwrap();
+    the_shop(&olga).await;
     let mut eips = v1::eip_service_client::EipServiceClient::with_interceptor(
         channel(&node.api(), &pki.ca.certificate, None)
             .await
@@ -626,35 +638,7 @@ async fn certificate_keys_rest_and_travel_sealed_and_the_data_plane_serves_https
         .find(|member| member.id() != leader_id)
         .unwrap();
     let admin = client_as(follower, &pki, Some(&pki.client("root", Role::Admin))).await;
-    let network = create_network(&admin, "vpc").await.unwrap();
-    let subnet = admin
-        .networks()
-        .create_subnet(v1::CreateSubnetRequest {
-            name: "backends".into(),
-            network_id: network.clone(),
-            cidr: "10.9.1.0/24".into(),
-            ..Default::default()
-        })
-        .await
-        .unwrap()
-        .into_inner()
-        .subnet
-        .unwrap()
-        .id;
-    let lb = admin
-        .load_balancers()
-        .create_load_balancer(v1::CreateLoadBalancerRequest {
-            name: "shop".into(),
-            network_id: network,
-            subnet_id: subnet,
-            ..Default::default()
-        })
-        .await
-        .unwrap()
-        .into_inner()
-        .load_balancer
-        .unwrap()
-        .id;
+    let lb = the_shop(&admin).await;
     let deadline = Instant::now() + PATIENCE;
     let eip = loop {
         // The bootstrap proposes the EIP pool just after the cluster forms.

@@ -13,6 +13,7 @@ use tonic::{Request, Response, Status};
 
 use super::{Api, page};
 use crate::auth::secret_sha256;
+use crate::secrets::{hex, random};
 
 /// Random bytes in a secret.
 const SECRET_BYTES: usize = 32;
@@ -22,13 +23,9 @@ const SECRET_PREFIX: &str = "fulcrum_";
 
 /// A new secret: the prefix and 32 random bytes in hex.
 fn new_secret() -> Result<String, Status> {
-    let mut bytes = [0_u8; SECRET_BYTES];
-    rustls::crypto::aws_lc_rs::default_provider()
-        .secure_random
-        .fill(&mut bytes)
+    let bytes: [u8; SECRET_BYTES] = random()
         .map_err(|_| Status::unavailable("no random bytes for a token secret; try again"))?;
-    let hex: String = bytes.iter().map(|byte| format!("{byte:02x}")).collect();
-    Ok(format!("{SECRET_PREFIX}{hex}"))
+    Ok(format!("{SECRET_PREFIX}{}", hex(&bytes)))
 }
 
 #[tonic::async_trait]

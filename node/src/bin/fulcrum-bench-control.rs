@@ -34,6 +34,12 @@ use tonic::codegen::http::uri::PathAndQuery;
 use tonic::transport::{Channel, Endpoint};
 
 const CONCURRENCY: [usize; 3] = [1, 16, 256];
+/// How long the clusters may take to start, elect and accept a first write.
+const SETUP_PATIENCE: Duration = Duration::from_secs(60);
+/// The pause between attempts to connect to a member that is starting.
+const CONNECT_BACKOFF: Duration = Duration::from_millis(100);
+/// The pause between attempts at a setup step (a leader, a first write).
+const SETUP_BACKOFF: Duration = Duration::from_millis(200);
 
 /// etcd's `PutRequest` (etcdserverpb, rpc.proto): the fields this benchmark sets.
 #[derive(Clone, PartialEq, prost::Message)]
@@ -316,7 +322,7 @@ fn start_etcd(binary: &Path, directory: &Path, processes: &mut Processes) -> Vec
 }
 
 async fn channel(address: &str) -> Channel {
-    let deadline = Instant::now() + Duration::from_secs(60);
+    let deadline = Instant::now() + SETUP_PATIENCE;
     loop {
         let connected = Endpoint::from_shared(format!("http://{address}"))
             .unwrap_or_else(|error| fail(&error.to_string()))
@@ -326,7 +332,7 @@ async fn channel(address: &str) -> Channel {
         match connected {
             Ok(channel) => return channel,
             Err(_) if Instant::now() < deadline => {
-                tokio::time::sleep(Duration::from_millis(100)).await;
+                tokio::time::sleep(CONNECT_BACKOFF).await;
             }
             Err(error) => fail(&format!("cannot reach {address}: {error}")),
         }
@@ -467,19 +473,19 @@ async fn fulcrum_system(
 ) -> System {
     let mut clients = Vec::new();
     for address in &addresses {
-        let deadline = Instant::now() + Duration::from_secs(60);
+        let deadline = Instant::now() + SETUP_PATIENCE;
         let client = loop {
             match Client::connect_with(address, Duration::from_secs(2), credentials).await {
                 Ok(client) => break client,
                 Err(_) if Instant::now() < deadline => {
-                    tokio::time::sleep(Duration::from_millis(100)).await;
+                    tokio::time::sleep(CONNECT_BACKOFF).await;
                 }
                 Err(error) => fail(&format!("{name} at {address}: {error}")),
             }
         };
         clients.push(client);
     }
-    let deadline = Instant::now() + Duration::from_secs(60);
+    let deadline = Instant::now() + SETUP_PATIENCE;
     let network = loop {
         match clients[0]
             .networks()
@@ -492,9 +498,7 @@ async fn fulcrum_system(
             .await
         {
             Ok(reply) => break reply.into_inner().network.unwrap_or_default(),
-            Err(_) if Instant::now() < deadline => {
-                tokio::time::sleep(Duration::from_millis(200)).await
-            }
+            Err(_) if Instant::now() < deadline => tokio::time::sleep(SETUP_BACKOFF).await,
             Err(status) => setup_failed("a network", status),
         }
     };
@@ -556,7 +560,7 @@ fn envelope_bytes(load_balancer_id: &str) -> usize {
 
 /// `system` reduced to its leader.
 async fn leader_only(system: System) -> System {
-    let deadline = Instant::now() + Duration::from_secs(60);
+    let deadline = Instant::now() + SETUP_PATIENCE;
     loop {
         match &system {
             System::Fulcrum {
@@ -586,7 +590,7 @@ async fn leader_only(system: System) -> System {
         if Instant::now() > deadline {
             fail(&format!("no leader found in {}", system.name()));
         }
-        tokio::time::sleep(Duration::from_millis(200)).await;
+        tokio::time::sleep(SETUP_BACKOFF).await;
     }
 }
 
@@ -666,12 +670,12 @@ async fn main() {
     };
     // Warm both up (and let etcd elect its leader).
     for system in [&first, &second] {
-        let deadline = Instant::now() + Duration::from_secs(60);
+        let deadline = Instant::now() + SETUP_PATIENCE;
         while system.operate(0, 0).await.is_err() {
             if Instant::now() > deadline {
                 fail(&format!("{} does not accept writes", system.name()));
             }
-            tokio::time::sleep(Duration::from_millis(200)).await;
+            tokio::time::sleep(SETUP_BACKOFF).await;
         }
         measure(system, 16, 2).await;
     }
