@@ -14,7 +14,7 @@ globalThis.sessionStorage = {
 };
 
 const { parseSse, watch } = await import('../console/live.js');
-const { splitField, url, PATHS, setToken, headers } = await import('../console/api.js');
+const { splitField, url, PATHS, headers } = await import('../console/api.js');
 
 /** A body that yields `chunks` (strings) one by one. */
 function body(chunks) {
@@ -44,7 +44,7 @@ test("an error message's field prefix is split off", () => {
   assert.deepEqual(splitField('no leader is known'), { field: '', detail: 'no leader is known' });
 });
 
-test('paths are filled and queries encoded; the token goes in the header', () => {
+test('paths are filled and queries encoded; calls say they come from the console, never carry a token', () => {
   assert.equal(url('associateEip', { loadBalancerId: 'lb-1' }), '/v1/loadBalancers/lb-1:associateEip');
   assert.equal(url('listListeners', {}, { loadBalancerId: 'lb 1', pageToken: '' }), '/v1/listeners?loadBalancerId=lb+1');
   assert.throws(() => url('getStatusTree'), /missing loadBalancerId/);
@@ -52,11 +52,10 @@ test('paths are filled and queries encoded; the token goes in the header', () =>
     assert.match(method, /^(GET|POST|PATCH|DELETE|PUT)$/);
     assert.match(path, /^\/v1\//);
   }
-  setToken('secret');
-  assert.equal(headers().Authorization, 'Bearer secret');
-  setToken('');
+  // The session cookie stands for the token only with this header.
+  assert.equal(headers()['X-Fulcrum-Console'], '1');
   assert.equal(headers().Authorization, undefined);
-  setToken(null);
+  assert.equal(headers({ 'Content-Type': 'application/json' })['Content-Type'], 'application/json');
 });
 
 test('the watch resumes from the last revision seen, skips replayed events, stops on 401', async () => {

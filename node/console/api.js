@@ -66,7 +66,8 @@ export const KINDS = {
   certificates: { list: 'listCertificates', items: 'certificates', one: 'certificate' },
 };
 
-const TOKEN_KEY = 'fulcrum.token';
+/** The session's path (outside the contract: node/src/rest/session.rs). */
+const SESSION_PATH = '/console/session';
 /** The most items one list page asks for, and the most pages followed. */
 const PAGE_SIZE = 500;
 const MAX_PAGES = 40;
@@ -99,14 +100,53 @@ export function splitField(message) {
   return match ? { field: match[1], detail: match[2] } : { field: '', detail: message || '' };
 }
 
-/** @returns {string | null} the token of this tab, "" for a cluster without authentication, null when signed out */
-export function token() {
-  return sessionStorage.getItem(TOKEN_KEY);
+/**
+ * Who the browser is signed in as. The token itself lives in an HttpOnly
+ * cookie the server sets: no script here ever holds it after sign-in.
+ * @typedef {{principal: string, role: string, authenticationRequired: boolean}} Session
+ */
+
+/**
+ * The session of this browser, or an ApiError (401 when signed out).
+ * @returns {Promise<Session>}
+ */
+export async function currentSession() {
+  return answer(await reach(() => fetch(SESSION_PATH, { headers: headers(), cache: 'no-store' })));
 }
-/** @param {string | null} value */
-export function setToken(value) {
-  if (value === null) sessionStorage.removeItem(TOKEN_KEY);
-  else sessionStorage.setItem(TOKEN_KEY, value);
+
+/**
+ * Signs in with an access token ("" for a cluster without authentication).
+ * @param {string} token
+ * @returns {Promise<Session>}
+ */
+export async function signIn(token) {
+  return answer(await reach(() => fetch(SESSION_PATH, {
+    method: 'POST',
+    headers: headers({ 'Content-Type': 'application/json' }),
+    body: JSON.stringify({ token }),
+  })), { signingIn: true });
+}
+
+/** Ends the session (the server clears the cookie). */
+export async function signOut() {
+  await reach(() => fetch(SESSION_PATH, { method: 'DELETE', headers: headers() })).catch(() => {});
+}
+
+/**
+ * A fetch, its network failure as an ApiError.
+ * @param {() => Promise<Response>} send
+ */
+async function reach(send) {
+  try {
+    return await send();
+  } catch (error) {
+    throw unreachable(error);
+  }
+}
+
+/** @param {unknown} error a fetch's network failure */
+function unreachable(error) {
+  return new ApiError(0, 'UNAVAILABLE', `the server could not be reached (${error})`);
 }
 
 /** Called on any 401: the app signs the user out. */
@@ -137,13 +177,12 @@ export function url(op, path = {}, query = {}) {
   return search ? `${filled}?${search}` : filled;
 }
 
-/** The request headers: the bearer token when there is one. */
+/**
+ * The request headers. `X-Fulcrum-Console` lets the session cookie stand
+ * for the token (a page of another origin cannot send it).
+ */
 export function headers(extra = {}) {
-  /** @type {Record<string, string>} */
-  const all = { Accept: 'application/json', ...extra };
-  const current = token();
-  if (current) all.Authorization = `Bearer ${current}`;
-  return all;
+  return { Accept: 'application/json', 'X-Fulcrum-Console': '1', ...extra };
 }
 
 /**
@@ -163,7 +202,7 @@ export async function call(op, { path, query, body, signal } = {}) {
     });
   } catch (error) {
     if (signal?.aborted) throw error;
-    throw new ApiError(0, 'UNAVAILABLE', `the server could not be reached (${error})`);
+    throw unreachable(error);
   }
   return answer(response);
 }
@@ -171,11 +210,12 @@ export async function call(op, { path, query, body, signal } = {}) {
 /**
  * The JSON of a response, or its error as an ApiError.
  * @param {Response} response
+ * @param {{signingIn?: boolean}} [options] a sign-in's 401 is its form's to show
  */
-export async function answer(response) {
+export async function answer(response, { signingIn = false } = {}) {
   const text = await response.text();
   if (response.ok) return text ? JSON.parse(text) : {};
-  if (response.status === 401) onUnauthorized();
+  if (response.status === 401 && !signingIn) onUnauthorized();
   let status = `HTTP_${response.status}`;
   let message = text.trim() || response.statusText;
   try {

@@ -16,7 +16,6 @@ import { eventsPage, loadHistory, clusterPage, loadCluster } from './pages/clust
 const STATUS_REFRESH_MS = 2000;
 /** The most status trees read per refresh. */
 const STATUS_REFRESH_MAX = 10;
-const READ_ONLY_KEY = 'fulcrum.readOnly';
 
 const main = /** @type {HTMLElement} */ (document.getElementById('main'));
 const nav = /** @type {HTMLElement} */ (document.getElementById('nav'));
@@ -30,8 +29,8 @@ let revision = 0;
 let started = false;
 let lastRoute = '';
 let signInNote = '';
-/** True while the sign-in form tries a token: its 401 is the form's to show. */
-let probing = false;
+/** @type {import('./api.js').Session | null} who the browser is signed in as */
+let signedIn = null;
 
 /** The route of the current hash: {name, id, tab}. */
 function route() {
@@ -43,7 +42,6 @@ function route() {
 
 /** Renders the page of the current route from the store. */
 function show() {
-  const signedIn = api.token() !== null;
   const current = route();
   if (!signedIn || current.name === 'sign-in') {
     if (signedIn) {
@@ -104,31 +102,25 @@ function showSignIn() {
     h('div', { class: 'field' },
       h('label', { for: 'token', text: 'Access token' }),
       input,
-      h('p', { class: 'hint', id: 'token-hint', text: 'Issued by an admin of the cluster. Leave it empty when the cluster does not require authentication. It is kept in this tab only.' }),
+      h('p', { class: 'hint', id: 'token-hint', text: 'Issued by an admin of the cluster (fulcrum token create). The server keeps it in a cookie this page\'s scripts cannot read; signing out or closing the browser ends the session.' }),
       error),
     h('div', { class: 'actions' }, submit));
   form.addEventListener('submit', async (event) => {
     event.preventDefault();
     submit.setAttribute('disabled', '');
     error.hidden = true;
-    api.setToken(input.value.trim());
-    probing = true;
     try {
-      await api.call('listLoadBalancers', { query: { pageSize: 1 } });
+      enter(await api.signIn(input.value.trim()));
       signInNote = '';
-      sessionStorage.removeItem(READ_ONLY_KEY);
-      session.readOnly = false;
       if (route().name === 'sign-in') location.hash = '#/load-balancers';
       start();
     } catch (failure) {
-      api.setToken(null);
       error.textContent = failure instanceof api.ApiError && failure.httpStatus === 401
         ? 'This token was not accepted (401): check it, or ask an admin for a new one.'
         : `Could not sign in: ${failure instanceof Error ? failure.message : failure}`;
       error.hidden = false;
       input.focus();
     } finally {
-      probing = false;
       submit.removeAttribute('disabled');
     }
   });
@@ -138,15 +130,14 @@ function showSignIn() {
 
 /** Loads the store and opens the event stream after it. */
 async function start() {
-  if (started || api.token() === null) return;
+  if (started || signedIn === null) return;
   started = true;
-  restoreReadOnly();
   show();
   try {
     revision = await store.loadAll();
   } catch (error) {
     started = false;
-    if (api.token() === null) return; // a 401 signed us out
+    if (signedIn === null) return; // a 401 signed us out
     render(main, [h('h1', { text: 'Fulcrum console' }), h('p', { class: 'form-error', role: 'alert', text: `The console could not load: ${error instanceof Error ? error.message : error}` }),
       h('button', { type: 'button', text: 'Try again', on: { click: start } })]);
     return;
@@ -168,38 +159,49 @@ async function start() {
   });
 }
 
-function signOut(/** @type {string} */ note) {
+/** Ends the session (the server clears its cookie first), then shows the sign-in form. */
+async function signOut(/** @type {string} */ note) {
   stopWatch?.();
   stopWatch = null;
   started = false;
-  api.setToken(null);
-  sessionStorage.removeItem(READ_ONLY_KEY);
-  session.readOnly = false;
+  signedIn = null;
+  showReadOnly(false, '');
   store.clear();
   for (const dialog of document.querySelectorAll('dialog')) dialog.close();
+  await api.signOut();
   signInNote = note;
   if (location.hash !== '#/sign-in') location.hash = '#/sign-in';
   else show();
 }
 
-function restoreReadOnly() {
-  const reason = sessionStorage.getItem(READ_ONLY_KEY);
-  session.readOnly = reason !== null;
-  session.reason = reason || '';
-  banner.hidden = !session.readOnly;
-  banner.textContent = session.reason;
+/**
+ * Takes the session the server answered: a viewer's console is read-only
+ * from the start.
+ * @param {import('./api.js').Session} who
+ */
+function enter(who) {
+  signedIn = who;
+  const viewer = who.role === 'viewer';
+  showReadOnly(viewer, viewer ? `Read-only: signed in as ${who.principal}, a viewer, who may see the console but not change it.` : '');
 }
 
+/** @param {boolean} readOnly @param {string} reason */
+function showReadOnly(readOnly, reason) {
+  session.readOnly = readOnly;
+  session.reason = reason;
+  banner.hidden = !readOnly;
+  banner.textContent = reason;
+}
+
+// A write refused for the role (the role changed, say) turns the console read-only.
 session.onForbidden = (error) => {
-  const reason = `Read-only: this token may view the console but not change it (the server answered 403: ${error.message}).`;
-  sessionStorage.setItem(READ_ONLY_KEY, reason);
-  restoreReadOnly();
+  showReadOnly(true, `Read-only: this token may view the console but not change it (the server answered 403: ${error.message}).`);
   toast('Not allowed: this token is read-only.', 'error');
   show();
 };
 
 api.setUnauthorizedHandler(() => {
-  if (api.token() !== null && !probing) signOut('Your token was refused (401): sign in again.');
+  if (signedIn !== null) signOut('Your session ended (401: the token was revoked, or the session expired): sign in again.');
 });
 
 let refreshing = false;
@@ -228,7 +230,7 @@ setInterval(() => {
 }, STATUS_REFRESH_MS);
 
 store.subscribe(() => {
-  if (api.token() !== null && route().name !== 'sign-in') show();
+  if (signedIn !== null && route().name !== 'sign-in') show();
 });
 window.addEventListener('hashchange', show);
 signOutButton.addEventListener('click', () => signOut(''));
@@ -238,5 +240,11 @@ document.querySelector('.skip')?.addEventListener('click', (event) => {
   (document.getElementById('page-title') || main).focus();
 });
 
-if (api.token() === null) show();
-else start();
+// The page may have loaded with a session (a reload): ask the server.
+api.currentSession().then(
+  (who) => {
+    enter(who);
+    start();
+  },
+  () => show(),
+);

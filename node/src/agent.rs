@@ -364,6 +364,7 @@ impl Agent {
         };
         // The public stack's layers, once: the API port serves them, the
         // REST port calls through the same (outermost first).
+        let sessions = crate::rest::Sessions::new(authentication.clone(), tls.is_some());
         let public_layers = tower::ServiceBuilder::new()
             .layer(OversizeAsExhausted)
             .layer(Authorize::new(authentication));
@@ -396,6 +397,7 @@ impl Agent {
                     first_request_timeout: config.api.first_request_timeout,
                 },
                 tls.is_none(),
+                sessions,
             );
             let incoming =
                 limited_incoming(http_listener, connection_limits, handshake(Port::Http));

@@ -144,9 +144,9 @@ pub enum Authentication {
 impl Authentication {
     /// Who `request` comes from, or why it is refused.
     pub fn principal<B>(&self, request: &http::Request<B>) -> Result<Principal, tonic::Status> {
-        let Self::On(tokens) = self else {
+        if !self.is_on() {
             return Ok(Principal::anonymous());
-        };
+        }
         if let Some(header) = request.headers().get(AUTHORIZATION) {
             let secret = header
                 .to_str()
@@ -157,11 +157,7 @@ impl Authentication {
                 .ok_or_else(|| {
                     tonic::Status::unauthenticated("authorization: expected `Bearer TOKEN`")
                 })?;
-            return tokens.principal(&secret_sha256(secret)).ok_or_else(|| {
-                tonic::Status::unauthenticated(
-                    "authorization: the token is not valid (unknown, or revoked)",
-                )
-            });
+            return self.token_principal(secret);
         }
         request
             .extensions()
@@ -176,6 +172,23 @@ impl Authentication {
                     "no credential: present a client certificate signed by the cluster CA (--cert/--key) or a bearer token (--token)",
                 )
             })
+    }
+
+    /// Whether callers must present a credential.
+    pub fn is_on(&self) -> bool {
+        matches!(self, Self::On(_))
+    }
+
+    /// The principal of a bearer token's secret, or why it is refused.
+    pub fn token_principal(&self, secret: &str) -> Result<Principal, tonic::Status> {
+        let Self::On(tokens) = self else {
+            return Ok(Principal::anonymous());
+        };
+        tokens.principal(&secret_sha256(secret)).ok_or_else(|| {
+            tonic::Status::unauthenticated(
+                "authorization: the token is not valid (unknown, or revoked)",
+            )
+        })
     }
 }
 

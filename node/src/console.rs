@@ -1,8 +1,10 @@
 //! The web console's files, embedded in the binary (no CDN, nothing to
 //! install beside it) and served at `/` of the HTTP port, the REST API's
 //! origin. The console is plain ES modules (`node/console/`); it signs in
-//! with a bearer token and reads everything through the REST API, so a
-//! page load needs no credential and shows the sign-in page until it has one.
+//! with an access token (`/console/session`, which keeps it in an HttpOnly
+//! cookie) and reads everything through the REST API. With authentication
+//! on, a page load without a session answers 401, its body the console,
+//! which shows the sign-in form.
 
 /// One file of the console.
 #[derive(Clone, Copy, Debug)]
@@ -11,6 +13,8 @@ pub struct Asset {
     pub content_type: &'static str,
     /// Its bytes.
     pub bytes: &'static [u8],
+    /// The page itself (not a script or stylesheet): it needs a session.
+    pub is_page: bool,
 }
 
 /// Every file, by the path it is served at.
@@ -81,6 +85,7 @@ pub fn asset(path: &str) -> Option<Asset> {
         .map(|(_, content_type, bytes)| Asset {
             content_type,
             bytes,
+            is_page: path == "/index.html",
         })
 }
 

@@ -111,6 +111,20 @@ impl Http {
         json
     }
 
+    /// The status, headers and body of `request`, read whole.
+    async fn exchange(
+        &self,
+        request: Request<Full<Bytes>>,
+    ) -> (StatusCode, http::HeaderMap, Bytes) {
+        let response = self.open(request).await;
+        let (parts, body) = response.into_parts();
+        (
+            parts.status,
+            parts.headers,
+            body.collect().await.unwrap().to_bytes(),
+        )
+    }
+
     /// The status and JSON body of a request sent as raw bytes.
     async fn raw(
         &self,
@@ -665,4 +679,136 @@ async fn with_tls_tokens_are_required_and_held_to_their_roles() {
     // The document is served to anyone.
     let (status, _) = https.call(Method::GET, "/openapi.json", None).await;
     assert_eq!(status, StatusCode::OK);
+
+    the_console_needs_a_session(&https, &secrets[0], &secrets[1]).await;
+}
+
+/// The console's page answers 401 until the browser signs in; signing in
+/// sets an HttpOnly cookie that stands for the token on calls that say
+/// they come from the console; signing out clears it.
+async fn the_console_needs_a_session(https: &Http, viewer: &str, operator: &str) {
+    let page = |cookie: Option<&str>| {
+        let mut request = https.request(Method::GET, "/", None);
+        if let Some(cookie) = cookie {
+            request
+                .headers_mut()
+                .insert(http::header::COOKIE, cookie.parse().unwrap());
+        }
+        request
+    };
+    let (status, headers, body) = https.exchange(page(None)).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert!(
+        headers[http::header::WWW_AUTHENTICATE]
+            .to_str()
+            .unwrap()
+            .starts_with("Bearer")
+    );
+    assert!(
+        String::from_utf8_lossy(&body).contains("<html"),
+        "the console still loads, to sign in"
+    );
+    let (status, _, _) = https
+        .exchange(page(Some("fulcrum_session=fct_not_a_token")))
+        .await;
+    assert_eq!(
+        status,
+        StatusCode::UNAUTHORIZED,
+        "an unknown token is no session"
+    );
+
+    let sign_in = |token: &str| {
+        https.request(
+            Method::POST,
+            "/console/session",
+            Some(&json!({"token": token})),
+        )
+    };
+    let (status, _, body) = https.exchange(sign_in("fct_not_a_token")).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "{body:?}");
+    let (status, _, body) = https
+        .exchange(https.request(
+            Method::POST,
+            "/console/session",
+            Some(&json!({"secret": operator})),
+        ))
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body:?}");
+    assert!(
+        String::from_utf8_lossy(&body).contains("body: "),
+        "{body:?}"
+    );
+
+    let (status, headers, body) = https.exchange(sign_in(viewer)).await;
+    assert_eq!(status, StatusCode::OK, "{body:?}");
+    let who: Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(
+        (who["principal"].as_str(), who["role"].as_str()),
+        (Some("vera"), Some("viewer"))
+    );
+    let set_cookie = headers[http::header::SET_COOKIE]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    for part in ["HttpOnly", "SameSite=Strict", "Secure", "Path=/"] {
+        assert!(set_cookie.contains(part), "{set_cookie} lacks {part}");
+    }
+    let cookie = set_cookie.split(';').next().unwrap().to_owned();
+    let (status, _, _) = https.exchange(page(Some(&cookie))).await;
+    assert_eq!(status, StatusCode::OK, "signed in, the page loads");
+
+    // The cookie stands for the token only with the console's header.
+    let with_cookie = |method: Method, path: &str, body: Option<&Value>, from_console: bool| {
+        let mut request = https.request(method, path, body);
+        request
+            .headers_mut()
+            .insert(http::header::COOKIE, cookie.parse().unwrap());
+        if from_console {
+            request
+                .headers_mut()
+                .insert("x-fulcrum-console", "1".parse().unwrap());
+        }
+        request
+    };
+    let (status, _, _) = https
+        .exchange(with_cookie(Method::GET, "/v1/networks", None, false))
+        .await;
+    assert_eq!(
+        status,
+        StatusCode::UNAUTHORIZED,
+        "a cookie alone is no credential"
+    );
+    let (status, _, body) = https
+        .exchange(with_cookie(Method::GET, "/v1/networks", None, true))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body:?}");
+    let network = json!({"name": "from-the-console", "cidr": "10.2.0.0/16"});
+    let (status, _, body) = https
+        .exchange(with_cookie(
+            Method::POST,
+            "/v1/networks",
+            Some(&network),
+            true,
+        ))
+        .await;
+    assert_eq!(
+        status,
+        StatusCode::FORBIDDEN,
+        "the viewer's session is read-only: {body:?}"
+    );
+    let (status, _, body) = https
+        .exchange(with_cookie(Method::GET, "/console/session", None, true))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body:?}");
+
+    let (status, headers, _) = https
+        .exchange(https.request(Method::DELETE, "/console/session", None))
+        .await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    assert!(
+        headers[http::header::SET_COOKIE]
+            .to_str()
+            .unwrap()
+            .contains("Max-Age=0")
+    );
 }

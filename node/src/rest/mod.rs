@@ -22,7 +22,8 @@
 //!    rendered as proto3 JSON; a server stream becomes Server-Sent Events
 //!    ([`sse`]); a status becomes an HTTP error ([`errors`]).
 //!
-//! [`openapi`] describes the same routes as an OpenAPI 3.0 document,
+//! [`session`] lets the console sign in once and carry its token in a
+//! cookie. [`openapi`] describes the same routes as an OpenAPI 3.0 document,
 //! served at `GET /openapi.json` without a credential.
 
 pub mod errors;
@@ -31,6 +32,7 @@ pub mod json;
 pub mod openapi;
 pub mod routes;
 pub mod server;
+pub mod session;
 pub mod sse;
 
 use std::time::Duration;
@@ -40,6 +42,7 @@ pub use grpc::GrpcStack;
 pub use openapi::TIMEOUT_HEADER;
 pub use routes::{RouteError, RouteTable};
 pub use server::Server;
+pub use session::Sessions;
 
 /// The package whose services the REST API serves.
 pub const PACKAGE: &str = "fulcrum.v1";

@@ -13,7 +13,9 @@
 //!   asking first (CORS), so a page elsewhere cannot drive a node that
 //!   checks no credential (`--dev`);
 //! - without TLS, requests must be addressed to an IP address or
-//!   `localhost`: a DNS name rebound to 127.0.0.1 cannot reach a dev node.
+//!   `localhost`: a DNS name rebound to 127.0.0.1 cannot reach a dev node;
+//! - with authentication, the console's page answers 401 until the browser
+//!   has signed in ([`super::session`]); a 401 names the `Bearer` scheme.
 
 use std::convert::Infallible;
 use std::future::Future;
@@ -23,7 +25,10 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use futures::{Stream, StreamExt};
-use http::header::{ALLOW, AUTHORIZATION, CACHE_CONTROL, CONTENT_LENGTH, CONTENT_TYPE, HOST};
+use http::header::{
+    ALLOW, AUTHORIZATION, CACHE_CONTROL, CONTENT_LENGTH, CONTENT_TYPE, HOST, SET_COOKIE,
+    WWW_AUTHENTICATE,
+};
 use http::{HeaderMap, HeaderValue, Method, Request, Response, StatusCode};
 use http_body_util::combinators::UnsyncBoxBody;
 use http_body_util::{BodyExt, Full, Limited, StreamBody};
@@ -36,6 +41,7 @@ use tonic::transport::server::Connected;
 use super::errors::RestError;
 use super::grpc::{self, Call, GrpcStack};
 use super::routes::{BodyRule, Miss, RouteTable};
+use super::session::{self, Sessions};
 use super::{RestLimits, json, openapi, sse};
 use crate::transport::Connection;
 
@@ -64,15 +70,18 @@ pub struct Server {
     limits: RestLimits,
     /// Without TLS: only requests addressed to an IP or `localhost`.
     loopback_hosts_only: bool,
+    sessions: Sessions,
 }
 
 impl Server {
-    /// A server of `routes` over `stack`.
+    /// A server of `routes` over `stack`; `sessions` checks the console's
+    /// sign-ins as `stack` checks calls.
     pub fn new(
         routes: RouteTable,
         stack: GrpcStack,
         limits: RestLimits,
         loopback_hosts_only: bool,
+        sessions: Sessions,
     ) -> Self {
         let openapi = Bytes::from(openapi::document(&routes).to_string());
         Self {
@@ -81,6 +90,7 @@ impl Server {
             openapi,
             limits,
             loopback_hosts_only,
+            sessions,
         }
     }
 
@@ -168,11 +178,24 @@ impl Server {
             }
             return Ok(json_response(StatusCode::OK, self.openapi.clone()));
         }
+        if path == session::PATH {
+            return self.session(&parts, body).await;
+        }
         if parts.method == Method::GET
             && !path.starts_with(API_PREFIX)
             && let Some(asset) = crate::console::asset(path)
         {
-            return Ok(asset_response(asset));
+            let mut response = asset_response(asset);
+            if asset.is_page
+                && let Err(error) = self.sessions.principal(&parts.headers)
+            {
+                // The page still loads: it is the sign-in form until then.
+                *response.status_mut() = error.status;
+                response
+                    .headers_mut()
+                    .insert(WWW_AUTHENTICATE, HeaderValue::from_static(BEARER_CHALLENGE));
+            }
+            return Ok(response);
         }
         let matched = self
             .routes
@@ -195,7 +218,11 @@ impl Server {
         let call = Call {
             path: route.grpc_path(),
             message: message.encode_to_vec(),
-            authorization: parts.headers.get(AUTHORIZATION).cloned(),
+            authorization: parts
+                .headers
+                .get(AUTHORIZATION)
+                .cloned()
+                .or_else(|| Sessions::cookie_authorization(&parts.headers)),
             remote,
             // A stream lives as long as its client wants; only its start
             // is bounded.
@@ -223,6 +250,45 @@ impl Server {
                 ))
             }
         }
+    }
+
+    /// The console's session: sign in (POST), who am I (GET), sign out
+    /// (DELETE).
+    async fn session(
+        &self,
+        parts: &http::request::Parts,
+        body: Incoming,
+    ) -> Result<Response<Body>, RestError> {
+        let required = self.sessions.required();
+        let (principal, cookie) = match parts.method {
+            Method::GET => (self.sessions.principal(&parts.headers)?, None),
+            Method::POST => {
+                check_json_content_type(&parts.headers)?;
+                let body = read_body(body, &parts.headers, self.limits.max_request_bytes).await?;
+                self.sessions.sign_in(&body)?
+            }
+            Method::DELETE => {
+                let mut response = Response::new(Full::new(Bytes::new()).boxed_unsync());
+                *response.status_mut() = StatusCode::NO_CONTENT;
+                set_cookie(&mut response, &self.sessions.sign_out());
+                return Ok(response);
+            }
+            _ => {
+                return Err(RestError::method_not_allowed(
+                    &parts.method,
+                    session::PATH,
+                    "GET, POST, DELETE",
+                ));
+            }
+        };
+        let mut response = json_response(
+            StatusCode::OK,
+            Bytes::from(session::describe(&principal, required).to_string()),
+        );
+        if let Some(cookie) = cookie {
+            set_cookie(&mut response, &cookie);
+        }
+        Ok(response)
     }
 
     /// The call's deadline: the client's, else the default, within the cap.
@@ -369,8 +435,22 @@ fn asset_response(asset: crate::console::Asset) -> Response<Body> {
     response
 }
 
+/// The challenge of every 401 (RFC 9110 §11.6.1).
+const BEARER_CHALLENGE: &str = "Bearer realm=\"fulcrum\"";
+
+fn set_cookie(response: &mut Response<Body>, cookie: &str) {
+    if let Ok(value) = HeaderValue::from_str(cookie) {
+        response.headers_mut().insert(SET_COOKIE, value);
+    }
+}
+
 fn error_response(error: &RestError) -> Response<Body> {
     let mut response = json_response(error.status, Bytes::from(error.body()));
+    if error.status == StatusCode::UNAUTHORIZED {
+        response
+            .headers_mut()
+            .insert(WWW_AUTHENTICATE, HeaderValue::from_static(BEARER_CHALLENGE));
+    }
     if let Some(allowed) = &error.allow
         && let Ok(allowed) = HeaderValue::from_str(allowed)
     {
