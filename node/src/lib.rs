@@ -13,6 +13,8 @@
 //!   certificates, roles);
 //! - [`raft_network`], [`raft_service`]: the Raft network over gRPC;
 //! - [`cluster_id`]: which cluster a node belongs to, checked on every Raft message;
+//! - [`resources`]: each resource of the catalog described once, for the
+//!   API's handlers and the CLI;
 //! - [`api`]: the public `fulcrum.v1` services, reflection and health;
 //! - [`rest`]: the same services as REST/JSON on the HTTP port, transcoded
 //!   from the contract's `google.api.http` annotations, and their OpenAPI
@@ -38,6 +40,7 @@ pub mod health;
 pub mod raft_network;
 pub mod raft_service;
 pub mod replica;
+pub mod resources;
 pub mod rest;
 pub mod secrets;
 pub mod tls;

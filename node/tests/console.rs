@@ -123,7 +123,10 @@ async fn the_guide_through_the_console_in_headless_chromium() {
         "the browser test failed:\n{report}"
     );
     assert!(report.contains("# fail 0"), "{report}");
-    assert!(report.contains("# skipped 0"), "every browser test ran: {report}");
+    assert!(
+        report.contains("# skipped 0"),
+        "every browser test ran: {report}"
+    );
     println!("{report}");
     println!(
         "browser test: {took:?}; screenshots in {}",

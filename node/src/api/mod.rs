@@ -14,8 +14,10 @@ mod resources;
 pub mod statuses;
 mod views;
 
-use std::sync::Arc;
+pub use resources::{GetRequest, ListRequest, Listing, Served};
+pub use std::sync::Arc;
 use std::time::Duration;
+pub use views::Views;
 
 use fulcrum_api::v1;
 use fulcrum_raft_store::domain::{Receipt, Rejection, State};
@@ -30,7 +32,6 @@ use crate::secrets::DataKeyRing;
 use statuses::DataPlaneReport;
 
 use crate::eip::Handover;
-use views::Views;
 
 /// The largest answer the public API sends (a page of a listing); requests
 /// are bounded by `api.max_request_bytes`.

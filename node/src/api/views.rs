@@ -8,14 +8,14 @@ use fulcrum_raft_store::domain::{Group, Listener, LoadBalancer, State};
 use super::statuses::{DataPlaneReport, Statuses};
 
 /// Renders views of one state, as one data-plane report tells statuses.
-pub(super) struct Views<'a> {
+pub struct Views<'a> {
     state: &'a State,
     statuses: Statuses<'a>,
 }
 
 impl<'a> Views<'a> {
     /// Views of `state` with statuses from `report`.
-    pub(super) fn new(state: &'a State, report: &'a dyn DataPlaneReport) -> Self {
+    pub fn new(state: &'a State, report: &'a dyn DataPlaneReport) -> Self {
         Self {
             state,
             statuses: Statuses::new(report),
@@ -44,7 +44,7 @@ impl<'a> Views<'a> {
     }
 
     /// A Load Balancer with its EIP address and statuses.
-    pub(super) fn load_balancer(&self, load_balancer: &LoadBalancer) -> v1::LoadBalancer {
+    pub fn load_balancer(&self, load_balancer: &LoadBalancer) -> v1::LoadBalancer {
         let mut view = load_balancer_view(self.state.catalog(), load_balancer);
         view.provisioning_status = self.statuses.provisioning(&load_balancer.meta) as i32;
         view.operating_status = self.load_balancer_status(load_balancer) as i32;
@@ -52,7 +52,7 @@ impl<'a> Views<'a> {
     }
 
     /// A listener with its statuses.
-    pub(super) fn listener(&self, listener: &Listener) -> v1::Listener {
+    pub fn listener(&self, listener: &Listener) -> v1::Listener {
         let mut view = v1::Listener::from(listener);
         let (provisioning, error) = self.statuses.listener_provisioning(listener);
         view.provisioning_status = provisioning as i32;
@@ -62,7 +62,7 @@ impl<'a> Views<'a> {
     }
 
     /// A group with its members, all with their statuses.
-    pub(super) fn group(&self, group: &Group) -> v1::VirtualServerGroup {
+    pub fn group(&self, group: &Group) -> v1::VirtualServerGroup {
         let mut view = group_view(self.state.catalog(), group);
         let provisioning = self.statuses.provisioning(&group.meta) as i32;
         view.provisioning_status = provisioning;
@@ -75,7 +75,7 @@ impl<'a> Views<'a> {
     }
 
     /// The group `group` (a view) and its member `member_id`, if both exist.
-    pub(super) fn group_and_member(
+    pub fn group_and_member(
         &self,
         group: &Group,
         member_id: &str,
@@ -86,7 +86,7 @@ impl<'a> Views<'a> {
     }
 
     /// The whole status tree of a Load Balancer.
-    pub(super) fn status_tree(&self, load_balancer: &LoadBalancer) -> v1::LoadBalancerStatus {
+    pub fn status_tree(&self, load_balancer: &LoadBalancer) -> v1::LoadBalancerStatus {
         let catalog = self.state.catalog();
         let listeners = catalog
             .listeners_of(&load_balancer.id)

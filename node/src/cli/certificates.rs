@@ -3,21 +3,7 @@
 use fulcrum_api::v1;
 
 use super::args::CertificateCommand;
-use super::output::fields;
-use super::{CliError, Outcome, Session, meta_table, output, resolve, revision_line, tags};
-
-pub(super) fn certificate_fields(certificate: &v1::Certificate) -> String {
-    fields(&[
-        ("ID", certificate.id.clone()),
-        ("NAME", certificate.name.clone()),
-        ("FINGERPRINT", certificate.fingerprint.clone()),
-        (
-            "NOT AFTER (UNIX MS)",
-            certificate.not_after_unix_ms.to_string(),
-        ),
-        ("REVISION", certificate.revision.to_string()),
-    ])
-}
+use super::{CliError, Outcome, Session, list, output, resolve, revision_line, show, tags};
 
 pub(super) async fn certificate(session: &Session, command: CertificateCommand) -> Outcome {
     let mut client = session.client.certificates();
@@ -44,40 +30,18 @@ pub(super) async fn certificate(session: &Session, command: CertificateCommand) 
                 }))
                 .await?
                 .into_inner();
-            let certificate = reply.certificate.clone().unwrap_or_default();
-            session.print(
-                || certificate_fields(&certificate),
-                || output::json(&reply, "fulcrum.v1.UploadCertificateResponse"),
+            session.print_resource(
+                reply.certificate.as_ref(),
+                &reply,
+                "fulcrum.v1.UploadCertificateResponse",
             );
         }
         CertificateCommand::List => {
-            let certificates = resolve::certificates(session).await?;
-            session.print(
-                || {
-                    meta_table(
-                        &["ID", "NAME", "FINGERPRINT"],
-                        certificates
-                            .iter()
-                            .map(|c| vec![c.id.clone(), c.name.clone(), c.fingerprint.clone()]),
-                    )
-                },
-                || output::json_list(&certificates, "fulcrum.v1.Certificate"),
-            );
+            list::<v1::Certificate>(session, "").await?;
         }
         CertificateCommand::Show { certificate } => {
             let id = resolve::certificate(session, &certificate).await?;
-            let reply = client
-                .get_certificate(session.request(v1::GetCertificateRequest {
-                    id,
-                    read: session.read(),
-                }))
-                .await?
-                .into_inner();
-            let certificate = reply.certificate.clone().unwrap_or_default();
-            session.print(
-                || certificate_fields(&certificate),
-                || output::json(&reply, "fulcrum.v1.GetCertificateResponse"),
-            );
+            show::<v1::Certificate>(session, id).await?;
         }
         CertificateCommand::Delete { certificate } => {
             let id = resolve::certificate(session, &certificate).await?;

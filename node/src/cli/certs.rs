@@ -18,8 +18,9 @@ use fulcrum_pki::{
 use serde_json::json;
 
 use super::args::CertsCommand;
-use super::output::{Format, fields};
+use super::output::Format;
 use super::{CliError, EXIT_FAILURE, EXIT_USAGE};
+use crate::resources::text::fields;
 
 /// The CA's files in the directory, without extension.
 const CA_STEM: &str = "ca";

@@ -3,8 +3,8 @@
 use fulcrum_api::v1;
 
 use super::args::ClusterCommand;
-use super::output::fields;
 use super::{Outcome, Session, meta_table, output};
+use crate::resources::text::fields;
 
 pub(super) fn cluster_status_text(status: &v1::GetClusterStatusResponse) -> String {
     let mut text = fields(&[

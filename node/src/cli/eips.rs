@@ -3,8 +3,7 @@
 use fulcrum_api::v1;
 
 use super::args::EipCommand;
-use super::output::{fields, or_dash};
-use super::{Outcome, Session, meta_table, output, resolve, revision_line, tags};
+use super::{Outcome, Session, list, output, resolve, revision_line, show, tags};
 
 pub(super) async fn eip(session: &Session, command: EipCommand) -> Outcome {
     let mut client = session.client.eips();
@@ -24,45 +23,14 @@ pub(super) async fn eip(session: &Session, command: EipCommand) -> Outcome {
                 }))
                 .await?
                 .into_inner();
-            let eip = reply.eip.clone().unwrap_or_default();
-            session.print(
-                || eip_fields(&eip),
-                || output::json(&reply, "fulcrum.v1.AllocateEipResponse"),
-            );
+            session.print_resource(reply.eip.as_ref(), &reply, "fulcrum.v1.AllocateEipResponse");
         }
         EipCommand::List => {
-            let eips = resolve::eips(session).await?;
-            session.print(
-                || {
-                    meta_table(
-                        &["ID", "NAME", "ADDRESS", "LOAD BALANCER"],
-                        eips.iter().map(|e| {
-                            vec![
-                                e.id.clone(),
-                                or_dash(&e.name),
-                                e.address.clone(),
-                                or_dash(&e.load_balancer_id),
-                            ]
-                        }),
-                    )
-                },
-                || output::json_list(&eips, "fulcrum.v1.Eip"),
-            );
+            list::<v1::Eip>(session, "").await?;
         }
         EipCommand::Show { eip } => {
             let id = resolve::eip(session, &eip).await?;
-            let reply = client
-                .get_eip(session.request(v1::GetEipRequest {
-                    id,
-                    read: session.read(),
-                }))
-                .await?
-                .into_inner();
-            let eip = reply.eip.clone().unwrap_or_default();
-            session.print(
-                || eip_fields(&eip),
-                || output::json(&reply, "fulcrum.v1.GetEipResponse"),
-            );
+            show::<v1::Eip>(session, id).await?;
         }
         EipCommand::Release { eip } => {
             let id = resolve::eip(session, &eip).await?;
@@ -81,14 +49,4 @@ pub(super) async fn eip(session: &Session, command: EipCommand) -> Outcome {
         }
     }
     Ok(())
-}
-
-pub(super) fn eip_fields(eip: &v1::Eip) -> String {
-    fields(&[
-        ("ID", eip.id.clone()),
-        ("NAME", or_dash(&eip.name)),
-        ("ADDRESS", eip.address.clone()),
-        ("LOAD BALANCER", or_dash(&eip.load_balancer_id)),
-        ("REVISION", eip.revision.to_string()),
-    ])
 }

@@ -4,8 +4,9 @@
 use fulcrum_api::v1;
 
 use super::args::EventsCommand;
-use super::output::{self, Format, Table};
+use super::output::{self, Format};
 use super::{Outcome, Session, meta_table, or_dash, print_out};
+use crate::resources::text::{self, Table};
 
 fn event_rows(events: &[v1::Event]) -> Vec<Vec<String>> {
     events
@@ -13,7 +14,7 @@ fn event_rows(events: &[v1::Event]) -> Vec<Vec<String>> {
         .map(|event| {
             vec![
                 event.revision.to_string(),
-                output::event_type(event.r#type),
+                text::event_type(event.r#type),
                 event.resource_id.clone(),
                 or_dash(&event.parent_id),
                 or_dash(&event.principal),

@@ -3,61 +3,9 @@
 use fulcrum_api::v1;
 
 use super::args::{AlgorithmArg, GroupCommand, HealthCheckArg};
-use super::output::{fields, operating, provisioning};
 use super::{
-    CliError, Outcome, Session, admin_state, meta_table, output, resolve, revision_line, tags,
+    CliError, Outcome, Session, admin_state, list, output, resolve, revision_line, show, tags,
 };
-
-pub(super) fn group_text(group: &v1::VirtualServerGroup) -> String {
-    let mut text = fields(&[
-        ("ID", group.id.clone()),
-        ("NAME", group.name.clone()),
-        ("LOAD BALANCER", group.load_balancer_id.clone()),
-        ("ALGORITHM", output::algorithm(group.algorithm)),
-        (
-            "HEALTH CHECK",
-            group.health_check.as_ref().map_or_else(
-                || "-".to_owned(),
-                |check| {
-                    v1::HealthCheckType::try_from(check.r#type)
-                        .map(|kind| {
-                            kind.as_str_name()
-                                .trim_start_matches("HEALTH_CHECK_TYPE_")
-                                .to_owned()
-                        })
-                        .unwrap_or_default()
-                },
-            ),
-        ),
-        ("PROVISIONING", provisioning(group.provisioning_status)),
-        ("OPERATING", operating(group.operating_status)),
-        ("REVISION", group.revision.to_string()),
-    ]);
-    text.push_str("\nMEMBERS\n");
-    text.push_str(&meta_table(
-        &[
-            "ID",
-            "INSTANCE",
-            "ADDRESS",
-            "PORT",
-            "WEIGHT",
-            "ADMIN",
-            "OPERATING",
-        ],
-        group.members.iter().map(|member| {
-            vec![
-                member.id.clone(),
-                member.instance_id.clone(),
-                member.address.clone(),
-                member.port.to_string(),
-                member.weight.to_string(),
-                if member.admin_state_up { "UP" } else { "DOWN" }.to_owned(),
-                operating(member.operating_status),
-            ]
-        }),
-    ));
-    text
-}
 
 pub(super) fn algorithm_value(algorithm: AlgorithmArg) -> v1::Algorithm {
     match algorithm {
@@ -140,10 +88,10 @@ pub(super) async fn group(session: &Session, command: GroupCommand) -> Outcome {
                 }))
                 .await?
                 .into_inner();
-            let group = reply.group.clone().unwrap_or_default();
-            session.print(
-                || group_text(&group),
-                || output::json(&reply, "fulcrum.v1.CreateGroupResponse"),
+            session.print_resource(
+                reply.group.as_ref(),
+                &reply,
+                "fulcrum.v1.CreateGroupResponse",
             );
         }
         GroupCommand::List { load_balancer } => {
@@ -151,32 +99,7 @@ pub(super) async fn group(session: &Session, command: GroupCommand) -> Outcome {
                 resolve::optional_load_balancer(session, load_balancer.as_deref())
                     .await?
                     .unwrap_or_default();
-            let groups = resolve::groups(session, &load_balancer_id).await?;
-            session.print(
-                || {
-                    meta_table(
-                        &[
-                            "ID",
-                            "NAME",
-                            "LOAD BALANCER",
-                            "ALGORITHM",
-                            "MEMBERS",
-                            "OPERATING",
-                        ],
-                        groups.iter().map(|g| {
-                            vec![
-                                g.id.clone(),
-                                g.name.clone(),
-                                g.load_balancer_id.clone(),
-                                output::algorithm(g.algorithm),
-                                g.members.len().to_string(),
-                                operating(g.operating_status),
-                            ]
-                        }),
-                    )
-                },
-                || output::json_list(&groups, "fulcrum.v1.VirtualServerGroup"),
-            );
+            list::<v1::VirtualServerGroup>(session, &load_balancer_id).await?;
         }
         GroupCommand::Show {
             group,
@@ -184,18 +107,7 @@ pub(super) async fn group(session: &Session, command: GroupCommand) -> Outcome {
         } => {
             let lb = resolve::optional_load_balancer(session, load_balancer.as_deref()).await?;
             let id = resolve::group(session, &group, lb.as_deref()).await?;
-            let reply = client
-                .get_group(session.request(v1::GetGroupRequest {
-                    id,
-                    read: session.read(),
-                }))
-                .await?
-                .into_inner();
-            let group = reply.group.clone().unwrap_or_default();
-            session.print(
-                || group_text(&group),
-                || output::json(&reply, "fulcrum.v1.GetGroupResponse"),
-            );
+            show::<v1::VirtualServerGroup>(session, id).await?;
         }
         GroupCommand::Update {
             group,
@@ -224,10 +136,10 @@ pub(super) async fn group(session: &Session, command: GroupCommand) -> Outcome {
                 )
                 .await?
                 .into_inner();
-            let group = reply.group.clone().unwrap_or_default();
-            session.print(
-                || group_text(&group),
-                || output::json(&reply, "fulcrum.v1.UpdateGroupResponse"),
+            session.print_resource(
+                reply.group.as_ref(),
+                &reply,
+                "fulcrum.v1.UpdateGroupResponse",
             );
         }
         GroupCommand::ReplaceMembers {
@@ -250,10 +162,10 @@ pub(super) async fn group(session: &Session, command: GroupCommand) -> Outcome {
                 }))
                 .await?
                 .into_inner();
-            let group = reply.group.clone().unwrap_or_default();
-            session.print(
-                || group_text(&group),
-                || output::json(&reply, "fulcrum.v1.ReplaceMembersResponse"),
+            session.print_resource(
+                reply.group.as_ref(),
+                &reply,
+                "fulcrum.v1.ReplaceMembersResponse",
             );
         }
         GroupCommand::Delete {
@@ -294,11 +206,7 @@ pub(super) async fn group(session: &Session, command: GroupCommand) -> Outcome {
                 }))
                 .await?
                 .into_inner();
-            let group = reply.group.clone().unwrap_or_default();
-            session.print(
-                || group_text(&group),
-                || output::json(&reply, "fulcrum.v1.AddMemberResponse"),
-            );
+            session.print_resource(reply.group.as_ref(), &reply, "fulcrum.v1.AddMemberResponse");
         }
         GroupCommand::UpdateMember {
             group,
@@ -320,10 +228,10 @@ pub(super) async fn group(session: &Session, command: GroupCommand) -> Outcome {
                 }))
                 .await?
                 .into_inner();
-            let group = reply.group.clone().unwrap_or_default();
-            session.print(
-                || group_text(&group),
-                || output::json(&reply, "fulcrum.v1.UpdateMemberResponse"),
+            session.print_resource(
+                reply.group.as_ref(),
+                &reply,
+                "fulcrum.v1.UpdateMemberResponse",
             );
         }
         GroupCommand::RemoveMember {
@@ -342,10 +250,10 @@ pub(super) async fn group(session: &Session, command: GroupCommand) -> Outcome {
                 }))
                 .await?
                 .into_inner();
-            let group = reply.group.clone().unwrap_or_default();
-            session.print(
-                || group_text(&group),
-                || output::json(&reply, "fulcrum.v1.RemoveMemberResponse"),
+            session.print_resource(
+                reply.group.as_ref(),
+                &reply,
+                "fulcrum.v1.RemoveMemberResponse",
             );
         }
     }

@@ -3,25 +3,7 @@
 use fulcrum_api::v1;
 
 use super::args::{ListenerCommand, ProtocolArg};
-use super::output::{fields, operating, or_dash, provisioning};
-use super::{Outcome, Session, admin_state, meta_table, output, resolve, revision_line, tags};
-
-pub(super) fn listener_fields(listener: &v1::Listener) -> String {
-    fields(&[
-        ("ID", listener.id.clone()),
-        ("NAME", listener.name.clone()),
-        ("LOAD BALANCER", listener.load_balancer_id.clone()),
-        ("PROTOCOL", output::protocol(listener.protocol)),
-        ("PORT", listener.port.to_string()),
-        ("GROUP", or_dash(&listener.default_group_id)),
-        ("CONNECTION LIMIT", listener.connection_limit.to_string()),
-        ("CERTIFICATE", or_dash(&listener.certificate_id)),
-        ("PROVISIONING", provisioning(listener.provisioning_status)),
-        ("PROVISIONING ERROR", or_dash(&listener.provisioning_error)),
-        ("OPERATING", operating(listener.operating_status)),
-        ("REVISION", listener.revision.to_string()),
-    ])
-}
+use super::{Outcome, Session, admin_state, list, output, resolve, revision_line, show, tags};
 
 pub(super) fn protocol_value(protocol: ProtocolArg) -> v1::Protocol {
     match protocol {
@@ -73,10 +55,10 @@ pub(super) async fn listener(session: &Session, command: ListenerCommand) -> Out
                 }))
                 .await?
                 .into_inner();
-            let listener = reply.listener.clone().unwrap_or_default();
-            session.print(
-                || listener_fields(&listener),
-                || output::json(&reply, "fulcrum.v1.CreateListenerResponse"),
+            session.print_resource(
+                reply.listener.as_ref(),
+                &reply,
+                "fulcrum.v1.CreateListenerResponse",
             );
         }
         ListenerCommand::List { load_balancer } => {
@@ -84,32 +66,7 @@ pub(super) async fn listener(session: &Session, command: ListenerCommand) -> Out
                 resolve::optional_load_balancer(session, load_balancer.as_deref())
                     .await?
                     .unwrap_or_default();
-            let listeners = resolve::listeners(session, &load_balancer_id).await?;
-            session.print(
-                || {
-                    meta_table(
-                        &[
-                            "ID",
-                            "NAME",
-                            "LOAD BALANCER",
-                            "PROTOCOL",
-                            "PORT",
-                            "PROVISIONING",
-                        ],
-                        listeners.iter().map(|l| {
-                            vec![
-                                l.id.clone(),
-                                l.name.clone(),
-                                l.load_balancer_id.clone(),
-                                output::protocol(l.protocol),
-                                l.port.to_string(),
-                                provisioning(l.provisioning_status),
-                            ]
-                        }),
-                    )
-                },
-                || output::json_list(&listeners, "fulcrum.v1.Listener"),
-            );
+            list::<v1::Listener>(session, &load_balancer_id).await?;
         }
         ListenerCommand::Show {
             listener,
@@ -117,18 +74,7 @@ pub(super) async fn listener(session: &Session, command: ListenerCommand) -> Out
         } => {
             let lb = resolve::optional_load_balancer(session, load_balancer.as_deref()).await?;
             let id = resolve::listener(session, &listener, lb.as_deref()).await?;
-            let reply = client
-                .get_listener(session.request(v1::GetListenerRequest {
-                    id,
-                    read: session.read(),
-                }))
-                .await?
-                .into_inner();
-            let listener = reply.listener.clone().unwrap_or_default();
-            session.print(
-                || listener_fields(&listener),
-                || output::json(&reply, "fulcrum.v1.GetListenerResponse"),
-            );
+            show::<v1::Listener>(session, id).await?;
         }
         ListenerCommand::Update {
             listener,
@@ -168,10 +114,10 @@ pub(super) async fn listener(session: &Session, command: ListenerCommand) -> Out
                 }))
                 .await?
                 .into_inner();
-            let listener = reply.listener.clone().unwrap_or_default();
-            session.print(
-                || listener_fields(&listener),
-                || output::json(&reply, "fulcrum.v1.UpdateListenerResponse"),
+            session.print_resource(
+                reply.listener.as_ref(),
+                &reply,
+                "fulcrum.v1.UpdateListenerResponse",
             );
         }
         ListenerCommand::Delete {

@@ -5,32 +5,12 @@ use fulcrum_api::v1;
 use serde_json::json;
 
 use super::args::{Describe, LoadBalancerCommand};
-use super::output::{Table, fields, operating, or_dash, provisioning};
-use super::{Outcome, Session, admin_state, meta_table, output, resolve, revision_line, tags};
-
-pub(super) fn load_balancer_fields(lb: &v1::LoadBalancer) -> String {
-    fields(&[
-        ("ID", lb.id.clone()),
-        ("NAME", lb.name.clone()),
-        ("DESCRIPTION", or_dash(&lb.description)),
-        ("NETWORK", lb.network_id.clone()),
-        ("SUBNET", lb.subnet_id.clone()),
-        ("EIP", or_dash(&lb.eip_id)),
-        ("EIP ADDRESS", or_dash(&lb.eip_address)),
-        (
-            "ADMIN STATE",
-            if lb.admin_state_up { "UP" } else { "DOWN" }.to_owned(),
-        ),
-        ("DELETE PROTECTION", lb.delete_protection.to_string()),
-        ("PROVISIONING", provisioning(lb.provisioning_status)),
-        ("OPERATING", operating(lb.operating_status)),
-        ("REVISION", lb.revision.to_string()),
-    ])
-}
+use super::{Outcome, Session, admin_state, list, output, resolve, revision_line, tags};
+use crate::resources::Resource;
+use crate::resources::text::{self, Table, operating, provisioning};
 
 pub(super) async fn load_balancer(session: &Session, command: LoadBalancerCommand) -> Outcome {
     let mut client = session.client.load_balancers();
-    let lb_reply = |lb: Option<v1::LoadBalancer>| lb.unwrap_or_default();
     match command {
         LoadBalancerCommand::Create {
             name,
@@ -54,31 +34,14 @@ pub(super) async fn load_balancer(session: &Session, command: LoadBalancerComman
                 }))
                 .await?
                 .into_inner();
-            let lb = lb_reply(reply.load_balancer.clone());
-            session.print(
-                || load_balancer_fields(&lb),
-                || output::json(&reply, "fulcrum.v1.CreateLoadBalancerResponse"),
+            session.print_resource(
+                reply.load_balancer.as_ref(),
+                &reply,
+                "fulcrum.v1.CreateLoadBalancerResponse",
             );
         }
         LoadBalancerCommand::List => {
-            let lbs = resolve::load_balancers(session).await?;
-            session.print(
-                || {
-                    meta_table(
-                        &["ID", "NAME", "EIP ADDRESS", "PROVISIONING", "OPERATING"],
-                        lbs.iter().map(|lb| {
-                            vec![
-                                lb.id.clone(),
-                                lb.name.clone(),
-                                or_dash(&lb.eip_address),
-                                provisioning(lb.provisioning_status),
-                                operating(lb.operating_status),
-                            ]
-                        }),
-                    )
-                },
-                || output::json_list(&lbs, "fulcrum.v1.LoadBalancer"),
-            );
+            list::<v1::LoadBalancer>(session, "").await?;
         }
         LoadBalancerCommand::Show { load_balancer } => {
             let id = resolve::load_balancer(session, &load_balancer).await?;
@@ -121,10 +84,10 @@ pub(super) async fn load_balancer(session: &Session, command: LoadBalancerComman
                 }))
                 .await?
                 .into_inner();
-            let lb = lb_reply(reply.load_balancer.clone());
-            session.print(
-                || load_balancer_fields(&lb),
-                || output::json(&reply, "fulcrum.v1.UpdateLoadBalancerResponse"),
+            session.print_resource(
+                reply.load_balancer.as_ref(),
+                &reply,
+                "fulcrum.v1.UpdateLoadBalancerResponse",
             );
         }
         LoadBalancerCommand::Delete {
@@ -172,10 +135,10 @@ pub(super) async fn load_balancer(session: &Session, command: LoadBalancerComman
                 }))
                 .await?
                 .into_inner();
-            let lb = lb_reply(reply.load_balancer.clone());
-            session.print(
-                || load_balancer_fields(&lb),
-                || output::json(&reply, "fulcrum.v1.AssociateEipResponse"),
+            session.print_resource(
+                reply.load_balancer.as_ref(),
+                &reply,
+                "fulcrum.v1.AssociateEipResponse",
             );
         }
         LoadBalancerCommand::DisassociateEip { load_balancer } => {
@@ -187,10 +150,10 @@ pub(super) async fn load_balancer(session: &Session, command: LoadBalancerComman
                 }))
                 .await?
                 .into_inner();
-            let lb = lb_reply(reply.load_balancer.clone());
-            session.print(
-                || load_balancer_fields(&lb),
-                || output::json(&reply, "fulcrum.v1.DisassociateEipResponse"),
+            session.print_resource(
+                reply.load_balancer.as_ref(),
+                &reply,
+                "fulcrum.v1.DisassociateEipResponse",
             );
         }
     }
@@ -200,96 +163,36 @@ pub(super) async fn load_balancer(session: &Session, command: LoadBalancerComman
 /// `fulcrum lb show`: the Load Balancer, its EIP, listeners and groups (with
 /// members), all with their statuses.
 pub(super) async fn show_load_balancer(session: &Session, id: &str) -> Outcome {
-    let lb = session
-        .client
-        .load_balancers()
-        .get_load_balancer(session.request(v1::GetLoadBalancerRequest {
-            id: id.to_owned(),
-            read: session.read(),
-        }))
-        .await?
-        .into_inner()
-        .load_balancer
-        .unwrap_or_default();
-    let listeners = resolve::listeners(session, id).await?;
-    let groups = resolve::groups(session, id).await?;
+    let (lb, _) = v1::LoadBalancer::get(&session.client, &session.reading(), id.to_owned()).await?;
+    let listeners = resolve::all::<v1::Listener>(session, id).await?;
+    let groups = resolve::all::<v1::VirtualServerGroup>(session, id).await?;
     let text = || {
-        let mut text = load_balancer_fields(&lb);
-        text.push_str("\nLISTENERS\n");
-        let group_name = |group_id: &str| {
-            groups
-                .iter()
-                .find(|group| group.id == group_id)
-                .map_or_else(|| or_dash(group_id), |group| group.name.clone())
-        };
-        text.push_str(&meta_table(
-            &[
-                "ID",
-                "NAME",
-                "PROTOCOL",
-                "PORT",
-                "GROUP",
-                "CONN LIMIT",
-                "PROVISIONING",
-                "OPERATING",
-            ],
-            listeners.iter().map(|listener| {
-                vec![
-                    listener.id.clone(),
-                    listener.name.clone(),
-                    output::protocol(listener.protocol),
-                    listener.port.to_string(),
-                    group_name(&listener.default_group_id),
-                    listener.connection_limit.to_string(),
-                    provisioning(listener.provisioning_status),
-                    operating(listener.operating_status),
-                ]
-            }),
-        ));
-        text.push_str("\nGROUPS\n");
-        text.push_str(&meta_table(
-            &[
-                "ID",
-                "NAME",
-                "ALGORITHM",
-                "MEMBERS",
-                "PROVISIONING",
-                "OPERATING",
-            ],
-            groups.iter().map(|group| {
-                vec![
-                    group.id.clone(),
+        let mut members = Table::new(&["GROUP", "ID", "ADDRESS", "PORT", "WEIGHT", "OPERATING"]);
+        for group in &groups {
+            for member in &group.members {
+                members.row(vec![
                     group.name.clone(),
-                    output::algorithm(group.algorithm),
-                    group.members.len().to_string(),
-                    provisioning(group.provisioning_status),
-                    operating(group.operating_status),
-                ]
-            }),
-        ));
-        text.push_str("\nMEMBERS\n");
-        text.push_str(&meta_table(
-            &["GROUP", "ID", "ADDRESS", "PORT", "WEIGHT", "OPERATING"],
-            groups.iter().flat_map(|group| {
-                group.members.iter().map(|member| {
-                    vec![
-                        group.name.clone(),
-                        member.id.clone(),
-                        member.address.clone(),
-                        member.port.to_string(),
-                        member.weight.to_string(),
-                        operating(member.operating_status),
-                    ]
-                })
-            }),
-        ));
-        text
+                    member.id.clone(),
+                    member.address.clone(),
+                    member.port.to_string(),
+                    member.weight.to_string(),
+                    operating(member.operating_status),
+                ]);
+            }
+        }
+        format!(
+            "{}\nLISTENERS\n{}\nGROUPS\n{}\nMEMBERS\n{}",
+            text::shown(&lb),
+            text::listed(&listeners),
+            text::listed(&groups),
+            members.render()
+        )
     };
     session.print(text, || {
         json!({
-            "loadBalancer": output::json(&lb, "fulcrum.v1.LoadBalancer"),
-            "listeners": listeners.iter().map(|l| output::json(l, "fulcrum.v1.Listener")).collect::<Vec<_>>(),
-            "groups": groups.iter().map(|g| output::json(g, "fulcrum.v1.VirtualServerGroup")).collect::<Vec<_>>(),
+            "loadBalancer": output::json(&lb, v1::LoadBalancer::MESSAGE),
+            "listeners": output::json_list(&listeners, v1::Listener::MESSAGE),
+            "groups": output::json_list(&groups, v1::VirtualServerGroup::MESSAGE),
         })
     });
     Ok(())

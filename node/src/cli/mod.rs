@@ -30,8 +30,10 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use fulcrum_api::{Client, ConnectError, v1};
 
+use crate::resources::text::{self, Table, or_dash};
+use crate::resources::{Reading, Resource};
 use args::{AdminState, Cli, Command, Describe};
-use output::{Format, Table, or_dash};
+use output::Format;
 
 /// Exit code of a refused or failed request.
 pub const EXIT_FAILURE: u8 = 1;
@@ -147,6 +149,48 @@ impl Session {
     fn print(&self, table: impl FnOnce() -> String, json: impl FnOnce() -> serde_json::Value) {
         print_in(self.format, table, json);
     }
+
+    /// How this session reads: its consistency and deadline.
+    fn reading(&self) -> Reading {
+        Reading {
+            read: self.read(),
+            timeout: self.timeout,
+        }
+    }
+
+    /// Prints the resource a write's answer holds: its columns, or the
+    /// whole answer (`reply_name`) as JSON.
+    fn print_resource<R: Resource, M: prost::Message>(
+        &self,
+        resource: Option<&R>,
+        reply: &M,
+        reply_name: &str,
+    ) {
+        self.print(
+            || text::shown(&resource.cloned().unwrap_or_default()),
+            || output::json(reply, reply_name),
+        );
+    }
+}
+
+/// `show`: one resource, by id.
+async fn show<R: Resource>(session: &Session, id: String) -> Outcome {
+    let (resource, revision) = R::get(&session.client, &session.reading(), id).await?;
+    session.print(
+        || text::shown(&resource),
+        || serde_json::json!({ R::FIELD: output::json(&resource, R::MESSAGE), "revision": revision }),
+    );
+    Ok(())
+}
+
+/// `list`: every resource in `scope` (a parent's id; empty for all).
+async fn list<R: Resource>(session: &Session, scope: &str) -> Outcome {
+    let items = resolve::all::<R>(session, scope).await?;
+    session.print(
+        || text::listed(&items),
+        || output::json_list(&items, R::MESSAGE),
+    );
+    Ok(())
 }
 
 /// Prints the table or the JSON, as `format` says.

@@ -4,8 +4,7 @@
 use fulcrum_api::v1;
 
 use super::args::{InstanceCommand, NetworkCommand, SubnetCommand};
-use super::output::{fields, or_dash};
-use super::{Outcome, Session, meta_table, output, resolve, revision_line, tags};
+use super::{Outcome, Session, list, output, resolve, revision_line, show, tags};
 
 pub(super) async fn network(session: &Session, command: NetworkCommand) -> Outcome {
     let mut client = session.client.networks();
@@ -25,45 +24,18 @@ pub(super) async fn network(session: &Session, command: NetworkCommand) -> Outco
                 }))
                 .await?
                 .into_inner();
-            let network = reply.network.clone().unwrap_or_default();
-            session.print(
-                || network_fields(&network),
-                || output::json(&reply, "fulcrum.v1.CreateNetworkResponse"),
+            session.print_resource(
+                reply.network.as_ref(),
+                &reply,
+                "fulcrum.v1.CreateNetworkResponse",
             );
         }
         NetworkCommand::List => {
-            let networks = resolve::networks(session).await?;
-            session.print(
-                || {
-                    meta_table(
-                        &["ID", "NAME", "CIDR", "REVISION"],
-                        networks.iter().map(|n| {
-                            vec![
-                                n.id.clone(),
-                                n.name.clone(),
-                                n.cidr.clone(),
-                                n.revision.to_string(),
-                            ]
-                        }),
-                    )
-                },
-                || output::json_list(&networks, "fulcrum.v1.Network"),
-            );
+            list::<v1::Network>(session, "").await?;
         }
         NetworkCommand::Show { network } => {
             let id = resolve::network(session, &network).await?;
-            let reply = client
-                .get_network(session.request(v1::GetNetworkRequest {
-                    id,
-                    read: session.read(),
-                }))
-                .await?
-                .into_inner();
-            let network = reply.network.clone().unwrap_or_default();
-            session.print(
-                || network_fields(&network),
-                || output::json(&reply, "fulcrum.v1.GetNetworkResponse"),
-            );
+            show::<v1::Network>(session, id).await?;
         }
         NetworkCommand::Delete { network } => {
             let id = resolve::network(session, &network).await?;
@@ -82,16 +54,6 @@ pub(super) async fn network(session: &Session, command: NetworkCommand) -> Outco
         }
     }
     Ok(())
-}
-
-pub(super) fn network_fields(network: &v1::Network) -> String {
-    fields(&[
-        ("ID", network.id.clone()),
-        ("NAME", network.name.clone()),
-        ("CIDR", network.cidr.clone()),
-        ("DESCRIPTION", or_dash(&network.description)),
-        ("REVISION", network.revision.to_string()),
-    ])
 }
 
 pub(super) async fn subnet(session: &Session, command: SubnetCommand) -> Outcome {
@@ -115,10 +77,10 @@ pub(super) async fn subnet(session: &Session, command: SubnetCommand) -> Outcome
                 }))
                 .await?
                 .into_inner();
-            let subnet = reply.subnet.clone().unwrap_or_default();
-            session.print(
-                || subnet_fields(&subnet),
-                || output::json(&reply, "fulcrum.v1.CreateSubnetResponse"),
+            session.print_resource(
+                reply.subnet.as_ref(),
+                &reply,
+                "fulcrum.v1.CreateSubnetResponse",
             );
         }
         SubnetCommand::List { network } => {
@@ -126,38 +88,11 @@ pub(super) async fn subnet(session: &Session, command: SubnetCommand) -> Outcome
                 Some(network) => resolve::network(session, &network).await?,
                 None => String::new(),
             };
-            let subnets = resolve::subnets(session, &network_id).await?;
-            session.print(
-                || {
-                    meta_table(
-                        &["ID", "NAME", "NETWORK", "CIDR"],
-                        subnets.iter().map(|s| {
-                            vec![
-                                s.id.clone(),
-                                s.name.clone(),
-                                s.network_id.clone(),
-                                s.cidr.clone(),
-                            ]
-                        }),
-                    )
-                },
-                || output::json_list(&subnets, "fulcrum.v1.Subnet"),
-            );
+            list::<v1::Subnet>(session, &network_id).await?;
         }
         SubnetCommand::Show { subnet } => {
             let id = resolve::subnet(session, &subnet).await?;
-            let reply = client
-                .get_subnet(session.request(v1::GetSubnetRequest {
-                    id,
-                    read: session.read(),
-                }))
-                .await?
-                .into_inner();
-            let subnet = reply.subnet.clone().unwrap_or_default();
-            session.print(
-                || subnet_fields(&subnet),
-                || output::json(&reply, "fulcrum.v1.GetSubnetResponse"),
-            );
+            show::<v1::Subnet>(session, id).await?;
         }
         SubnetCommand::Delete { subnet } => {
             let id = resolve::subnet(session, &subnet).await?;
@@ -176,16 +111,6 @@ pub(super) async fn subnet(session: &Session, command: SubnetCommand) -> Outcome
         }
     }
     Ok(())
-}
-
-pub(super) fn subnet_fields(subnet: &v1::Subnet) -> String {
-    fields(&[
-        ("ID", subnet.id.clone()),
-        ("NAME", subnet.name.clone()),
-        ("NETWORK", subnet.network_id.clone()),
-        ("CIDR", subnet.cidr.clone()),
-        ("REVISION", subnet.revision.to_string()),
-    ])
 }
 
 pub(super) async fn instance(session: &Session, command: InstanceCommand) -> Outcome {
@@ -209,10 +134,10 @@ pub(super) async fn instance(session: &Session, command: InstanceCommand) -> Out
                 }))
                 .await?
                 .into_inner();
-            let instance = reply.instance.clone().unwrap_or_default();
-            session.print(
-                || instance_fields(&instance),
-                || output::json(&reply, "fulcrum.v1.CreateInstanceResponse"),
+            session.print_resource(
+                reply.instance.as_ref(),
+                &reply,
+                "fulcrum.v1.CreateInstanceResponse",
             );
         }
         InstanceCommand::List { subnet } => {
@@ -220,38 +145,11 @@ pub(super) async fn instance(session: &Session, command: InstanceCommand) -> Out
                 Some(subnet) => resolve::subnet(session, &subnet).await?,
                 None => String::new(),
             };
-            let instances = resolve::instances(session, &subnet_id).await?;
-            session.print(
-                || {
-                    meta_table(
-                        &["ID", "NAME", "SUBNET", "ADDRESS"],
-                        instances.iter().map(|i| {
-                            vec![
-                                i.id.clone(),
-                                i.name.clone(),
-                                i.subnet_id.clone(),
-                                i.address.clone(),
-                            ]
-                        }),
-                    )
-                },
-                || output::json_list(&instances, "fulcrum.v1.Instance"),
-            );
+            list::<v1::Instance>(session, &subnet_id).await?;
         }
         InstanceCommand::Show { instance } => {
             let id = resolve::instance(session, &instance).await?;
-            let reply = client
-                .get_instance(session.request(v1::GetInstanceRequest {
-                    id,
-                    read: session.read(),
-                }))
-                .await?
-                .into_inner();
-            let instance = reply.instance.clone().unwrap_or_default();
-            session.print(
-                || instance_fields(&instance),
-                || output::json(&reply, "fulcrum.v1.GetInstanceResponse"),
-            );
+            show::<v1::Instance>(session, id).await?;
         }
         InstanceCommand::Delete { instance } => {
             let id = resolve::instance(session, &instance).await?;
@@ -270,14 +168,4 @@ pub(super) async fn instance(session: &Session, command: InstanceCommand) -> Out
         }
     }
     Ok(())
-}
-
-pub(super) fn instance_fields(instance: &v1::Instance) -> String {
-    fields(&[
-        ("ID", instance.id.clone()),
-        ("NAME", instance.name.clone()),
-        ("SUBNET", instance.subnet_id.clone()),
-        ("ADDRESS", instance.address.clone()),
-        ("REVISION", instance.revision.to_string()),
-    ])
 }

@@ -1,6 +1,6 @@
-//! How the CLI prints: aligned tables for people, proto3 JSON for programs.
+//! How the CLI prints: aligned tables for people ([`crate::resources::text`]),
+//! proto3 JSON for programs.
 
-use fulcrum_api::v1;
 use prost_reflect::{DescriptorPool, DynamicMessage, SerializeOptions};
 
 /// The output format the caller chose.
@@ -10,71 +10,6 @@ pub enum Format {
     Table,
     /// The API's messages in proto3's JSON mapping.
     Json,
-}
-
-/// A table: a header and rows, printed with aligned columns.
-pub struct Table {
-    header: Vec<&'static str>,
-    rows: Vec<Vec<String>>,
-}
-
-impl Table {
-    /// A table with these column names.
-    pub fn new(header: &[&'static str]) -> Self {
-        Self {
-            header: header.to_vec(),
-            rows: Vec::new(),
-        }
-    }
-
-    /// Adds a row (as many cells as columns).
-    pub fn row(&mut self, cells: Vec<String>) {
-        debug_assert_eq!(
-            cells.len(),
-            self.header.len(),
-            "a row has one cell per column"
-        );
-        self.rows.push(cells);
-    }
-
-    /// The table as text, one line per row, ending with a newline.
-    pub fn render(&self) -> String {
-        let mut widths: Vec<usize> = self
-            .header
-            .iter()
-            .map(|name| name.chars().count())
-            .collect();
-        for row in &self.rows {
-            for (width, cell) in widths.iter_mut().zip(row) {
-                *width = (*width).max(cell.chars().count());
-            }
-        }
-        let line = |cells: Vec<&str>| {
-            let mut text = String::new();
-            for (n, (cell, width)) in cells.iter().zip(&widths).enumerate() {
-                if n + 1 == cells.len() {
-                    text.push_str(cell);
-                } else {
-                    text.push_str(&format!("{cell:<width$}  "));
-                }
-            }
-            text.trim_end().to_owned() + "\n"
-        };
-        let mut text = line(self.header.clone());
-        for row in &self.rows {
-            text.push_str(&line(row.iter().map(String::as_str).collect()));
-        }
-        text
-    }
-}
-
-/// `KEY  value` lines for one resource.
-pub fn fields(pairs: &[(&str, String)]) -> String {
-    let width = pairs.iter().map(|(key, _)| key.len()).max().unwrap_or(0);
-    pairs
-        .iter()
-        .map(|(key, value)| format!("{key:<width$}  {value}\n"))
-        .collect()
 }
 
 /// A message of the contract as proto3 JSON; `name` is its full name
@@ -103,85 +38,10 @@ pub fn json_list<M: prost::Message>(messages: &[M], name: &str) -> serde_json::V
     serde_json::Value::Array(messages.iter().map(|message| json(message, name)).collect())
 }
 
-/// A provisioning status without its enum prefix (`ACTIVE`).
-pub fn provisioning(value: i32) -> String {
-    v1::ProvisioningStatus::try_from(value)
-        .map(|status| {
-            status
-                .as_str_name()
-                .trim_start_matches("PROVISIONING_STATUS_")
-                .to_owned()
-        })
-        .unwrap_or_else(|_| value.to_string())
-}
-
-/// An operating status without its enum prefix (`ONLINE`).
-pub fn operating(value: i32) -> String {
-    v1::OperatingStatus::try_from(value)
-        .map(|status| {
-            status
-                .as_str_name()
-                .trim_start_matches("OPERATING_STATUS_")
-                .to_owned()
-        })
-        .unwrap_or_else(|_| value.to_string())
-}
-
-/// A protocol without its enum prefix (`HTTP`).
-pub fn protocol(value: i32) -> String {
-    v1::Protocol::try_from(value)
-        .map(|protocol| {
-            protocol
-                .as_str_name()
-                .trim_start_matches("PROTOCOL_")
-                .to_owned()
-        })
-        .unwrap_or_else(|_| value.to_string())
-}
-
-/// An algorithm without its enum prefix.
-pub fn algorithm(value: i32) -> String {
-    v1::Algorithm::try_from(value)
-        .map(|algorithm| {
-            algorithm
-                .as_str_name()
-                .trim_start_matches("ALGORITHM_")
-                .to_owned()
-        })
-        .unwrap_or_else(|_| value.to_string())
-}
-
-/// An event type without its enum prefix.
-pub fn event_type(value: i32) -> String {
-    v1::EventType::try_from(value)
-        .map(|kind| {
-            kind.as_str_name()
-                .trim_start_matches("EVENT_TYPE_")
-                .to_owned()
-        })
-        .unwrap_or_else(|_| value.to_string())
-}
-
-/// `-` for an empty value.
-pub fn or_dash(value: &str) -> String {
-    if value.is_empty() {
-        "-".to_owned()
-    } else {
-        value.to_owned()
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn tables_align_columns() {
-        let mut table = Table::new(&["ID", "NAME"]);
-        table.row(vec!["lb-1".into(), "web".into()]);
-        table.row(vec!["lb-22".into(), "api".into()]);
-        assert_eq!(table.render(), "ID     NAME\nlb-1   web\nlb-22  api\n");
-    }
+    use fulcrum_api::v1;
 
     #[test]
     fn messages_render_as_proto3_json() {

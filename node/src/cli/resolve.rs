@@ -5,33 +5,7 @@
 use fulcrum_api::v1;
 
 use super::{CliError, EXIT_FAILURE, Session};
-
-/// Reads every page of a listing.
-macro_rules! list_all {
-    ($session:expr, $client:ident, $call:ident, $request:ident { $($field:ident: $value:expr),* }, $items:ident) => {{
-        let mut all = Vec::new();
-        let mut page_token = String::new();
-        loop {
-            let request = v1::$request {
-                page_token,
-                page_size: 1000,
-                read: $session.read(),
-                $($field: $value,)*
-            };
-            let reply = $session
-                .client
-                .$client()
-                .$call($session.request(request))
-                .await?
-                .into_inner();
-            all.extend(reply.$items);
-            if reply.next_page_token.is_empty() {
-                break all;
-            }
-            page_token = reply.next_page_token;
-        }
-    }};
-}
+use crate::resources::Resource;
 
 fn pick<'a>(
     noun: &str,
@@ -64,155 +38,67 @@ fn pick<'a>(
     }
 }
 
-pub(super) async fn networks(session: &Session) -> Result<Vec<v1::Network>, CliError> {
-    Ok(list_all!(
-        session,
-        networks,
-        list_networks,
-        ListNetworksRequest {},
-        networks
-    ))
+/// The most pages a listing follows (a million resources at 1,000 a page).
+const MAX_PAGES: usize = 1000;
+
+/// Every resource of a kind in `scope` (a parent's id; empty for all),
+/// read page by page.
+pub(super) async fn all<R: Resource>(session: &Session, scope: &str) -> Result<Vec<R>, CliError> {
+    let reading = session.reading();
+    let mut items = Vec::new();
+    let mut page_token = String::new();
+    for _ in 0..MAX_PAGES {
+        let page = R::list(&session.client, &reading, scope, page_token).await?;
+        items.extend(page.items);
+        if page.next_page_token.is_empty() {
+            return Ok(items);
+        }
+        page_token = page.next_page_token;
+    }
+    Err(CliError::failed(format!(
+        "the listing of {}s did not end after {MAX_PAGES} pages",
+        R::NOUN
+    )))
 }
 
-pub(super) async fn subnets(
+/// The id of the resource `reference` names (its id, or its name if one
+/// resource in `scope` has it).
+pub(super) async fn id_of<R: Resource>(
     session: &Session,
-    network_id: &str,
-) -> Result<Vec<v1::Subnet>, CliError> {
-    Ok(list_all!(
-        session,
-        networks,
-        list_subnets,
-        ListSubnetsRequest {
-            network_id: network_id.to_owned()
-        },
-        subnets
-    ))
-}
-
-pub(super) async fn instances(
-    session: &Session,
-    subnet_id: &str,
-) -> Result<Vec<v1::Instance>, CliError> {
-    Ok(list_all!(
-        session,
-        networks,
-        list_instances,
-        ListInstancesRequest {
-            subnet_id: subnet_id.to_owned()
-        },
-        instances
-    ))
-}
-
-pub(super) async fn eips(session: &Session) -> Result<Vec<v1::Eip>, CliError> {
-    Ok(list_all!(
-        session,
-        eips,
-        list_eips,
-        ListEipsRequest {},
-        eips
-    ))
-}
-
-pub(super) async fn load_balancers(session: &Session) -> Result<Vec<v1::LoadBalancer>, CliError> {
-    Ok(list_all!(
-        session,
-        load_balancers,
-        list_load_balancers,
-        ListLoadBalancersRequest {
-            name: String::new()
-        },
-        load_balancers
-    ))
-}
-
-pub(super) async fn listeners(
-    session: &Session,
-    load_balancer_id: &str,
-) -> Result<Vec<v1::Listener>, CliError> {
-    Ok(list_all!(
-        session,
-        listeners,
-        list_listeners,
-        ListListenersRequest {
-            load_balancer_id: load_balancer_id.to_owned()
-        },
-        listeners
-    ))
-}
-
-pub(super) async fn groups(
-    session: &Session,
-    load_balancer_id: &str,
-) -> Result<Vec<v1::VirtualServerGroup>, CliError> {
-    Ok(list_all!(
-        session,
-        groups,
-        list_groups,
-        ListGroupsRequest {
-            load_balancer_id: load_balancer_id.to_owned()
-        },
-        groups
-    ))
-}
-
-pub(super) async fn certificates(session: &Session) -> Result<Vec<v1::Certificate>, CliError> {
-    Ok(list_all!(
-        session,
-        certificates,
-        list_certificates,
-        ListCertificatesRequest {},
-        certificates
-    ))
+    reference: &str,
+    scope: &str,
+) -> Result<String, CliError> {
+    let all = all::<R>(session, scope).await?;
+    pick(R::NOUN, reference, all.iter().map(|r| (r.id(), r.name())))
 }
 
 pub(super) async fn network(session: &Session, reference: &str) -> Result<String, CliError> {
-    let all = networks(session).await?;
-    pick(
-        "network",
-        reference,
-        all.iter().map(|n| (n.id.as_str(), n.name.as_str())),
-    )
+    id_of::<v1::Network>(session, reference, "").await
 }
 
 pub(super) async fn subnet(session: &Session, reference: &str) -> Result<String, CliError> {
-    let all = subnets(session, "").await?;
-    pick(
-        "subnet",
-        reference,
-        all.iter().map(|s| (s.id.as_str(), s.name.as_str())),
-    )
+    id_of::<v1::Subnet>(session, reference, "").await
 }
 
 pub(super) async fn instance(session: &Session, reference: &str) -> Result<String, CliError> {
-    let all = instances(session, "").await?;
-    pick(
-        "instance",
-        reference,
-        all.iter().map(|i| (i.id.as_str(), i.name.as_str())),
-    )
+    id_of::<v1::Instance>(session, reference, "").await
 }
 
 /// An EIP by id, name or address.
 pub(super) async fn eip(session: &Session, reference: &str) -> Result<String, CliError> {
-    let all = eips(session).await?;
+    let all = all::<v1::Eip>(session, "").await?;
     if let Some(eip) = all.iter().find(|eip| eip.address == reference) {
         return Ok(eip.id.clone());
     }
     pick(
-        "EIP",
+        v1::Eip::NOUN,
         reference,
-        all.iter().map(|e| (e.id.as_str(), e.name.as_str())),
+        all.iter().map(|e| (e.id(), e.name())),
     )
 }
 
 pub(super) async fn load_balancer(session: &Session, reference: &str) -> Result<String, CliError> {
-    let all = load_balancers(session).await?;
-    pick(
-        "Load Balancer",
-        reference,
-        all.iter().map(|lb| (lb.id.as_str(), lb.name.as_str())),
-    )
+    id_of::<v1::LoadBalancer>(session, reference, "").await
 }
 
 pub(super) async fn optional_load_balancer(
@@ -231,12 +117,7 @@ pub(super) async fn listener(
     reference: &str,
     load_balancer_id: Option<&str>,
 ) -> Result<String, CliError> {
-    let all = listeners(session, load_balancer_id.unwrap_or_default()).await?;
-    pick(
-        "listener",
-        reference,
-        all.iter().map(|l| (l.id.as_str(), l.name.as_str())),
-    )
+    id_of::<v1::Listener>(session, reference, load_balancer_id.unwrap_or_default()).await
 }
 
 /// A group by id, or by name within `load_balancer_id` (or the cluster).
@@ -245,19 +126,9 @@ pub(super) async fn group(
     reference: &str,
     load_balancer_id: Option<&str>,
 ) -> Result<String, CliError> {
-    let all = groups(session, load_balancer_id.unwrap_or_default()).await?;
-    pick(
-        "group",
-        reference,
-        all.iter().map(|g| (g.id.as_str(), g.name.as_str())),
-    )
+    id_of::<v1::VirtualServerGroup>(session, reference, load_balancer_id.unwrap_or_default()).await
 }
 
 pub(super) async fn certificate(session: &Session, reference: &str) -> Result<String, CliError> {
-    let all = certificates(session).await?;
-    pick(
-        "certificate",
-        reference,
-        all.iter().map(|c| (c.id.as_str(), c.name.as_str())),
-    )
+    id_of::<v1::Certificate>(session, reference, "").await
 }

@@ -5,8 +5,9 @@
 use fulcrum_api::v1;
 
 use super::args::{RoleArg, TokenCommand};
-use super::output::{self, fields};
+use super::output::{self};
 use super::{CliError, Outcome, Session, meta_table, or_dash, revision_line};
+use crate::resources::text::fields;
 
 impl From<RoleArg> for v1::Role {
     fn from(role: RoleArg) -> Self {

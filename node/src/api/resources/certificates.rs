@@ -2,12 +2,11 @@
 //! sealed before they are proposed.
 
 use fulcrum_api::v1;
-use fulcrum_raft_store::domain::{CertificateId, certificate, sealed};
+use fulcrum_raft_store::domain::{certificate, sealed};
 use tonic::{Request, Response, Status};
 use v1::command::Kind;
 
-use super::{find, named};
-use crate::api::{Api, page, refused};
+use crate::api::{Api, refused};
 
 #[tonic::async_trait]
 impl v1::certificate_service_server::CertificateService for Api {
@@ -28,63 +27,36 @@ impl v1::certificate_service_server::CertificateService for Api {
                 &sealed::certificate_key_aad(&upload.certificate_chain),
             )
             .map_err(|error| Status::unavailable(error.to_string()))?;
-        let receipt = self
-            .write(request, |r| r.client_token.clone(), Kind::UploadCertificate)
+        let (certificate, revision) = self
+            .write_and_show(request, |r| r.client_token.clone(), Kind::UploadCertificate)
             .await?;
-        self.render(|_, state| {
-            Ok(v1::UploadCertificateResponse {
-                certificate: find(
-                    state.catalog().certificates(),
-                    CertificateId::parse,
-                    &receipt.resource_id,
-                )
-                .map(Into::into),
-                revision: receipt.revision,
-            })
-        })
+        Ok(Response::new(v1::UploadCertificateResponse {
+            certificate,
+            revision,
+        }))
     }
 
     async fn get_certificate(
         &self,
         request: Request<v1::GetCertificateRequest>,
     ) -> Result<Response<v1::GetCertificateResponse>, Status> {
-        let message = request.get_ref();
-        self.read(&request, message.read.as_ref(), |_, state| {
-            let certificate = named(
-                state.catalog().certificates(),
-                CertificateId::parse,
-                "id",
-                CertificateId::NOUN,
-                &message.id,
-            )?;
-            Ok(v1::GetCertificateResponse {
-                certificate: Some(certificate.into()),
-                revision: state.revision(),
-            })
-        })
-        .await
+        let (certificate, revision) = self.get_one(&request).await?;
+        Ok(Response::new(v1::GetCertificateResponse {
+            certificate: Some(certificate),
+            revision,
+        }))
     }
 
     async fn list_certificates(
         &self,
         request: Request<v1::ListCertificatesRequest>,
     ) -> Result<Response<v1::ListCertificatesResponse>, Status> {
-        let message = request.get_ref();
-        self.read(&request, message.read.as_ref(), |_, state| {
-            let (certificates, next_page_token) = page(
-                state.catalog().certificates().values(),
-                |certificate| certificate.id.as_str(),
-                message.page_size,
-                &message.page_token,
-                Into::into,
-            );
-            Ok(v1::ListCertificatesResponse {
-                certificates,
-                next_page_token,
-                revision: state.revision(),
-            })
-        })
-        .await
+        let (certificates, next_page_token, revision) = self.list_page(&request).await?;
+        Ok(Response::new(v1::ListCertificatesResponse {
+            certificates,
+            next_page_token,
+            revision,
+        }))
     }
 
     async fn delete_certificate(

@@ -1,12 +1,11 @@
 //! `LoadBalancerService`: Load Balancers, EIP association and the status tree.
 
 use fulcrum_api::v1;
-use fulcrum_raft_store::domain::LoadBalancerId;
 use tonic::{Request, Response, Status};
 use v1::command::Kind;
 
-use super::{find, matches, named};
-use crate::api::{Api, page};
+use super::named;
+use crate::api::Api;
 
 #[tonic::async_trait]
 impl v1::load_balancer_service_server::LoadBalancerService for Api {
@@ -14,95 +13,57 @@ impl v1::load_balancer_service_server::LoadBalancerService for Api {
         &self,
         request: Request<v1::CreateLoadBalancerRequest>,
     ) -> Result<Response<v1::CreateLoadBalancerResponse>, Status> {
-        let receipt = self
-            .write(
+        let (load_balancer, revision) = self
+            .write_and_show(
                 request,
                 |r| r.client_token.clone(),
                 Kind::CreateLoadBalancer,
             )
             .await?;
-        self.render(|views, state| {
-            Ok(v1::CreateLoadBalancerResponse {
-                load_balancer: find(
-                    state.catalog().load_balancers(),
-                    LoadBalancerId::parse,
-                    &receipt.resource_id,
-                )
-                .map(|lb| views.load_balancer(lb)),
-                revision: receipt.revision,
-            })
-        })
+        Ok(Response::new(v1::CreateLoadBalancerResponse {
+            load_balancer,
+            revision,
+        }))
     }
 
     async fn get_load_balancer(
         &self,
         request: Request<v1::GetLoadBalancerRequest>,
     ) -> Result<Response<v1::GetLoadBalancerResponse>, Status> {
-        let message = request.get_ref();
-        self.read(&request, message.read.as_ref(), |views, state| {
-            let lb = named(
-                state.catalog().load_balancers(),
-                LoadBalancerId::parse,
-                "id",
-                LoadBalancerId::NOUN,
-                &message.id,
-            )?;
-            Ok(v1::GetLoadBalancerResponse {
-                load_balancer: Some(views.load_balancer(lb)),
-                revision: state.revision(),
-            })
-        })
-        .await
+        let (load_balancer, revision) = self.get_one(&request).await?;
+        Ok(Response::new(v1::GetLoadBalancerResponse {
+            load_balancer: Some(load_balancer),
+            revision,
+        }))
     }
 
     async fn list_load_balancers(
         &self,
         request: Request<v1::ListLoadBalancersRequest>,
     ) -> Result<Response<v1::ListLoadBalancersResponse>, Status> {
-        let message = request.get_ref();
-        self.read(&request, message.read.as_ref(), |views, state| {
-            let (load_balancers, next_page_token) = page(
-                state
-                    .catalog()
-                    .load_balancers()
-                    .values()
-                    .filter(|lb| matches(&message.name, &lb.meta.name)),
-                |lb| lb.id.as_str(),
-                message.page_size,
-                &message.page_token,
-                |lb| views.load_balancer(lb),
-            );
-            Ok(v1::ListLoadBalancersResponse {
-                load_balancers,
-                next_page_token,
-                revision: state.revision(),
-            })
-        })
-        .await
+        let (load_balancers, next_page_token, revision) = self.list_page(&request).await?;
+        Ok(Response::new(v1::ListLoadBalancersResponse {
+            load_balancers,
+            next_page_token,
+            revision,
+        }))
     }
 
     async fn update_load_balancer(
         &self,
         request: Request<v1::UpdateLoadBalancerRequest>,
     ) -> Result<Response<v1::UpdateLoadBalancerResponse>, Status> {
-        let receipt = self
-            .write(
+        let (load_balancer, revision) = self
+            .write_and_show(
                 request,
                 |r| r.client_token.clone(),
                 Kind::UpdateLoadBalancer,
             )
             .await?;
-        self.render(|views, state| {
-            Ok(v1::UpdateLoadBalancerResponse {
-                load_balancer: find(
-                    state.catalog().load_balancers(),
-                    LoadBalancerId::parse,
-                    &receipt.resource_id,
-                )
-                .map(|lb| views.load_balancer(lb)),
-                revision: receipt.revision,
-            })
-        })
+        Ok(Response::new(v1::UpdateLoadBalancerResponse {
+            load_balancer,
+            revision,
+        }))
     }
 
     async fn delete_load_balancer(
@@ -125,42 +86,33 @@ impl v1::load_balancer_service_server::LoadBalancerService for Api {
         &self,
         request: Request<v1::AssociateEipRequest>,
     ) -> Result<Response<v1::AssociateEipResponse>, Status> {
-        let load_balancer_id = request.get_ref().load_balancer_id.clone();
-        let receipt = self
-            .write(request, |r| r.client_token.clone(), Kind::AssociateEip)
+        let id = request.get_ref().load_balancer_id.clone();
+        let (load_balancer, revision) = self
+            .write_and_show_named(id, request, |r| r.client_token.clone(), Kind::AssociateEip)
             .await?;
-        self.render(|views, state| {
-            Ok(v1::AssociateEipResponse {
-                load_balancer: find(
-                    state.catalog().load_balancers(),
-                    LoadBalancerId::parse,
-                    &load_balancer_id,
-                )
-                .map(|lb| views.load_balancer(lb)),
-                revision: receipt.revision,
-            })
-        })
+        Ok(Response::new(v1::AssociateEipResponse {
+            load_balancer,
+            revision,
+        }))
     }
 
     async fn disassociate_eip(
         &self,
         request: Request<v1::DisassociateEipRequest>,
     ) -> Result<Response<v1::DisassociateEipResponse>, Status> {
-        let load_balancer_id = request.get_ref().load_balancer_id.clone();
-        let receipt = self
-            .write(request, |r| r.client_token.clone(), Kind::DisassociateEip)
+        let id = request.get_ref().load_balancer_id.clone();
+        let (load_balancer, revision) = self
+            .write_and_show_named(
+                id,
+                request,
+                |r| r.client_token.clone(),
+                Kind::DisassociateEip,
+            )
             .await?;
-        self.render(|views, state| {
-            Ok(v1::DisassociateEipResponse {
-                load_balancer: find(
-                    state.catalog().load_balancers(),
-                    LoadBalancerId::parse,
-                    &load_balancer_id,
-                )
-                .map(|lb| views.load_balancer(lb)),
-                revision: receipt.revision,
-            })
-        })
+        Ok(Response::new(v1::DisassociateEipResponse {
+            load_balancer,
+            revision,
+        }))
     }
 
     async fn get_status_tree(
@@ -169,15 +121,13 @@ impl v1::load_balancer_service_server::LoadBalancerService for Api {
     ) -> Result<Response<v1::GetStatusTreeResponse>, Status> {
         let message = request.get_ref();
         self.read(&request, message.read.as_ref(), |views, state| {
-            let lb = named(
-                state.catalog().load_balancers(),
-                LoadBalancerId::parse,
+            let load_balancer = named::<v1::LoadBalancer>(
+                state.catalog(),
                 "load_balancer_id",
-                LoadBalancerId::NOUN,
                 &message.load_balancer_id,
             )?;
             Ok(v1::GetStatusTreeResponse {
-                load_balancer: Some(views.status_tree(lb)),
+                load_balancer: Some(views.status_tree(load_balancer)),
                 revision: state.revision(),
             })
         })
