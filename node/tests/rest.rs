@@ -540,9 +540,52 @@ async fn the_watch_streams_writes_made_after_it_opened_as_server_sent_events() {
         .await;
     let network_id = created["network"]["id"].as_str().unwrap().to_owned();
 
+    let (id, event) = first_event_of(&mut body, &network_id).await;
+    assert_eq!(event["type"], "EVENT_TYPE_NETWORK_CREATED");
+    assert_eq!(event["network"]["name"], "late");
+    let revision: u64 = event["revision"].as_str().unwrap().parse().unwrap();
+    assert!(revision >= next);
+    assert_eq!(
+        id, revision,
+        "an event's id is its answer's highest revision"
+    );
+    drop(body);
+
+    // A client that reconnects with Last-Event-ID (as EventSource does)
+    // resumes after it: the next write, not the one it saw.
+    let second = http
+        .ok(
+            Method::POST,
+            "/v1/networks",
+            json!({"name": "later", "cidr": "10.9.0.0/16"}),
+        )
+        .await;
+    let second_id = second["network"]["id"].as_str().unwrap().to_owned();
+    let mut request = http.request(Method::GET, "/v1/events:watch", None);
+    request
+        .headers_mut()
+        .insert("last-event-id", id.to_string().parse().unwrap());
+    let response = http.open(request).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    let mut body = response.into_body();
+    let (_, event) = first_event_of(&mut body, &second_id).await;
+    let resumed: u64 = event["revision"].as_str().unwrap().parse().unwrap();
+    assert!(resumed > revision);
+
+    let mut request = http.request(Method::GET, "/v1/events:watch", None);
+    request
+        .headers_mut()
+        .insert("last-event-id", "yesterday".parse().unwrap());
+    let response = http.open(request).await;
+    assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+}
+
+/// Reads Server-Sent Events from `body` until one holds an event of
+/// `resource_id`; answers the id of the SSE event that held it and it.
+async fn first_event_of(body: &mut Incoming, resource_id: &str) -> (u64, Value) {
     let deadline = Instant::now() + PATIENCE;
     let mut text = String::new();
-    let event = loop {
+    loop {
         let frame = tokio::time::timeout_at(deadline, body.frame())
             .await
             .expect("an event before the deadline")
@@ -551,19 +594,27 @@ async fn the_watch_streams_writes_made_after_it_opened_as_server_sent_events() {
         if let Ok(data) = frame.into_data() {
             text.push_str(std::str::from_utf8(&data).unwrap());
         }
-        let found = text
-            .split("\n\n")
-            .filter_map(|event| event.strip_prefix("data: "))
-            .map(|data| serde_json::from_str::<Value>(data).unwrap())
-            .flat_map(|response| response["events"].as_array().cloned().unwrap_or_default())
-            .find(|event| event["resourceId"] == network_id.as_str());
-        if let Some(event) = found {
-            break event;
+        for block in text.split("\n\n") {
+            let mut id = None;
+            let mut data = None;
+            for line in block.lines() {
+                if let Some(value) = line.strip_prefix("id: ") {
+                    id = Some(value.parse::<u64>().unwrap());
+                } else if let Some(value) = line.strip_prefix("data: ") {
+                    data = Some(serde_json::from_str::<Value>(value).unwrap());
+                }
+            }
+            let Some(data) = data else { continue };
+            let found = data["events"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .find(|event| event["resourceId"] == resource_id);
+            if let Some(event) = found {
+                return (id.expect("a watch event has an id"), event.clone());
+            }
         }
-    };
-    assert_eq!(event["type"], "EVENT_TYPE_NETWORK_CREATED");
-    assert_eq!(event["network"]["name"], "late");
-    assert!(event["revision"].as_str().unwrap().parse::<u64>().unwrap() >= next);
+    }
 }
 
 /// An HTTPS client of `member`'s HTTP port, trusting `pki`'s CA.

@@ -213,8 +213,15 @@ impl Server {
         }
         let timeout = self.timeout(&parts.headers)?;
         let body = read_body(body, &parts.headers, self.limits.max_request_bytes).await?;
-        let message = json::request(route, &matched.variables, parts.uri.query(), &body)?;
+        let mut message = json::request(route, &matched.variables, parts.uri.query(), &body)?;
         let streaming = route.method.is_server_streaming();
+        if streaming {
+            let last_event_id = parts
+                .headers
+                .get(sse::LAST_EVENT_ID)
+                .map(|value| value.to_str().unwrap_or("?"));
+            sse::resume(&mut message, last_event_id)?;
+        }
         let call = Call {
             path: route.grpc_path(),
             message: message.encode_to_vec(),
