@@ -417,7 +417,7 @@ async fn the_guide_through_rest_with_every_answer_checked() {
         .open(http.request(Method::PUT, "/v1/networks", None))
         .await;
     assert_eq!(wrong_method.status(), StatusCode::METHOD_NOT_ALLOWED);
-    assert_eq!(wrong_method.headers()["allow"], "POST, GET");
+    assert_eq!(wrong_method.headers()["allow"], "GET, HEAD, POST, OPTIONS");
     // Errors of the services themselves.
     refused(
         &http
@@ -578,6 +578,47 @@ async fn the_watch_streams_writes_made_after_it_opened_as_server_sent_events() {
         .insert("last-event-id", "yesterday".parse().unwrap());
     let response = http.open(request).await;
     assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+}
+
+/// HEAD is GET without a body; OPTIONS says what a path takes; neither
+/// grants another origin anything (no CORS headers).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn head_and_options_answer_as_http_says() {
+    let members = cluster(1, 1).await;
+    leader(&members).await;
+    let http = Http::plain(&members[0]);
+    for path in ["/v1/networks", "/", "/openapi.json"] {
+        let (status, headers, body) = http.exchange(http.request(Method::HEAD, path, None)).await;
+        assert_eq!(status, StatusCode::OK, "HEAD {path}");
+        assert!(body.is_empty(), "HEAD {path} has no body");
+        assert!(
+            headers.contains_key(http::header::CONTENT_TYPE),
+            "HEAD {path}"
+        );
+    }
+    let (status, headers, _) = http
+        .exchange(http.request(Method::HEAD, "/v1/events:watch", None))
+        .await;
+    assert_eq!(
+        status,
+        StatusCode::METHOD_NOT_ALLOWED,
+        "a stream is not started for HEAD"
+    );
+    assert_eq!(headers[http::header::ALLOW], "GET, OPTIONS");
+
+    let options = |path: &str| http.request(Method::OPTIONS, path, None);
+    let (status, headers, _) = http.exchange(options("/v1/networks")).await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    assert_eq!(headers[http::header::ALLOW], "GET, HEAD, POST, OPTIONS");
+    assert!(!headers.contains_key("access-control-allow-origin"));
+    let (status, headers, _) = http.exchange(options("/v1/networks/net-1")).await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    assert_eq!(headers[http::header::ALLOW], "GET, HEAD, DELETE, OPTIONS");
+    let (status, headers, _) = http.exchange(options("/console/session")).await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    assert_eq!(headers[http::header::ALLOW], "GET, POST, DELETE, OPTIONS");
+    let (status, _, _) = http.exchange(options("/v1/nothing")).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
 }
 
 /// Reads Server-Sent Events from `body` until one holds an event of

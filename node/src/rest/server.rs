@@ -170,11 +170,23 @@ impl Server {
         if self.loopback_hosts_only {
             check_host(&request)?;
         }
-        let (parts, body) = request.into_parts();
+        let (mut parts, body) = request.into_parts();
+        if parts.method == Method::OPTIONS {
+            return self.options(parts.uri.path());
+        }
+        // HEAD is GET without the body (hyper leaves the body out).
+        let head = parts.method == Method::HEAD;
+        if head {
+            parts.method = Method::GET;
+        }
         let path = parts.uri.path();
         if path == openapi::PATH {
             if parts.method != Method::GET {
-                return Err(RestError::method_not_allowed(&parts.method, path, "GET"));
+                return Err(RestError::method_not_allowed(
+                    &parts.method,
+                    path,
+                    FILE_METHODS,
+                ));
             }
             return Ok(json_response(StatusCode::OK, self.openapi.clone()));
         }
@@ -203,11 +215,17 @@ impl Server {
             .map_err(|miss| match miss {
                 Miss::NotFound => RestError::no_route(&parts.method, path),
                 Miss::MethodNotAllowed(allowed) => {
-                    let allowed: Vec<&str> = allowed.iter().map(Method::as_str).collect();
-                    RestError::method_not_allowed(&parts.method, path, &allowed.join(", "))
+                    RestError::method_not_allowed(&parts.method, path, &allow_header(&allowed))
                 }
             })?;
         let route = matched.route;
+        if head && route.method.is_server_streaming() {
+            return Err(RestError::method_not_allowed(
+                &Method::HEAD,
+                path,
+                "GET, OPTIONS",
+            ));
+        }
         if route.body != BodyRule::None {
             check_json_content_type(&parts.headers)?;
         }
@@ -259,6 +277,31 @@ impl Server {
         }
     }
 
+    /// What `OPTIONS path` answers: 204 and the methods the path takes in
+    /// `Allow` (no CORS headers: no other origin is granted anything).
+    fn options(&self, path: &str) -> Result<Response<Body>, RestError> {
+        let allowed = if path == openapi::PATH
+            || (!path.starts_with(API_PREFIX) && crate::console::asset(path).is_some())
+        {
+            FILE_METHODS.to_owned()
+        } else if path == session::PATH {
+            SESSION_METHODS.to_owned()
+        } else {
+            match self.routes.find(&Method::OPTIONS, path) {
+                Ok(_) | Err(Miss::NotFound) => {
+                    return Err(RestError::no_route(&Method::OPTIONS, path));
+                }
+                Err(Miss::MethodNotAllowed(allowed)) => allow_header(&allowed),
+            }
+        };
+        let mut response = Response::new(Full::new(Bytes::new()).boxed_unsync());
+        *response.status_mut() = StatusCode::NO_CONTENT;
+        if let Ok(allowed) = HeaderValue::from_str(&allowed) {
+            response.headers_mut().insert(ALLOW, allowed);
+        }
+        Ok(response)
+    }
+
     /// The console's session: sign in (POST), who am I (GET), sign out
     /// (DELETE).
     async fn session(
@@ -284,7 +327,7 @@ impl Server {
                 return Err(RestError::method_not_allowed(
                     &parts.method,
                     session::PATH,
-                    "GET, POST, DELETE",
+                    SESSION_METHODS,
                 ));
             }
         };
@@ -442,6 +485,35 @@ fn asset_response(asset: crate::console::Asset) -> Response<Body> {
     response
 }
 
+/// The methods of the document and the console's files.
+const FILE_METHODS: &str = "GET, HEAD, OPTIONS";
+/// The methods of the console's session.
+const SESSION_METHODS: &str = "GET, POST, DELETE, OPTIONS";
+
+/// An `Allow` value: the route methods, HEAD beside GET, and OPTIONS, in
+/// the order RFC 9110 lists them.
+fn allow_header(methods: &[Method]) -> String {
+    const ORDER: [Method; 7] = [
+        Method::GET,
+        Method::HEAD,
+        Method::POST,
+        Method::PUT,
+        Method::PATCH,
+        Method::DELETE,
+        Method::OPTIONS,
+    ];
+    ORDER
+        .iter()
+        .filter(|method| {
+            methods.contains(method)
+                || (**method == Method::HEAD && methods.contains(&Method::GET))
+                || **method == Method::OPTIONS
+        })
+        .map(Method::as_str)
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 /// The challenge of every 401 (RFC 9110 §11.6.1).
 const BEARER_CHALLENGE: &str = "Bearer realm=\"fulcrum\"";
 
@@ -541,5 +613,14 @@ mod tests {
         assert_eq!(response.status(), StatusCode::METHOD_NOT_ALLOWED);
         assert_eq!(response.headers()[ALLOW], "GET, DELETE");
         assert_eq!(response.headers()[CONTENT_TYPE], JSON);
+    }
+
+    #[test]
+    fn allow_names_head_beside_get_and_options_always() {
+        assert_eq!(
+            allow_header(&[Method::POST, Method::GET]),
+            "GET, HEAD, POST, OPTIONS"
+        );
+        assert_eq!(allow_header(&[Method::DELETE]), "DELETE, OPTIONS");
     }
 }
