@@ -578,6 +578,32 @@ async fn the_watch_streams_writes_made_after_it_opened_as_server_sent_events() {
         .insert("last-event-id", "yesterday".parse().unwrap());
     let response = http.open(request).await;
     assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+
+    // A stopping node ends its event streams cleanly (the client resumes
+    // elsewhere) instead of cutting the connection.
+    let mut other = body;
+    let mut request = http.request(Method::GET, "/v1/events:watch", None);
+    request
+        .headers_mut()
+        .insert("last-event-id", resumed.to_string().parse().unwrap());
+    let response = http.open(request).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    let mut stopping_member = members;
+    let stopping = tokio::spawn(async move { stopping_member[0].stop().await });
+    for stream in [&mut other, &mut response.into_body()] {
+        let end = tokio::time::timeout(PATIENCE, async {
+            loop {
+                match stream.frame().await {
+                    Some(Ok(_)) => continue,
+                    ended => break ended.map(|frame| frame.map(|_| ())),
+                }
+            }
+        })
+        .await
+        .expect("the stream ends when the node stops");
+        assert!(end.is_none(), "the stream ends cleanly, not cut: {end:?}");
+    }
+    stopping.await.unwrap();
 }
 
 /// HEAD is GET without a body; OPTIONS says what a path takes; neither

@@ -44,6 +44,13 @@ pub use routes::{RouteError, RouteTable};
 pub use server::Server;
 pub use session::Sessions;
 
+/// Returns when `draining` turns true (or its sender is gone: the server
+/// has stopped).
+pub async fn drained(draining: &mut tokio::sync::watch::Receiver<bool>) {
+    // The guard `wait_for` answers is not held across this function's end.
+    let _ = draining.wait_for(|draining| *draining).await;
+}
+
 /// The package whose services the REST API serves.
 pub const PACKAGE: &str = "fulcrum.v1";
 

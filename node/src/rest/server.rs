@@ -52,6 +52,8 @@ type Body = UnsyncBoxBody<Bytes, Infallible>;
 /// up on it: the service's own DEADLINE_EXCEEDED (which says what the
 /// client should do) comes first.
 const ANSWER_GRACE: Duration = Duration::from_millis(500);
+/// How long a stopping server lets its connections finish their requests.
+pub const DRAIN_TIME: Duration = Duration::from_secs(5);
 /// How long an HTTP/2 keepalive ping may go unanswered.
 const KEEPALIVE_TIMEOUT: Duration = Duration::from_secs(10);
 const JSON: &str = "application/json";
@@ -94,8 +96,11 @@ impl Server {
         }
     }
 
-    /// Serves the connections of `incoming` until `stop`; then the open
-    /// ones (event streams included) are closed.
+    /// Serves the connections of `incoming` until `stop`. Then it drains:
+    /// no new connection is taken, event streams end (a client resumes
+    /// elsewhere with `Last-Event-ID`), each connection finishes the
+    /// requests it is answering and closes; whatever is still open after
+    /// [`DRAIN_TIME`] is closed.
     pub async fn serve<I>(self: Arc<Self>, incoming: I, stop: impl Future<Output = ()>)
     where
         I: Stream<Item = std::io::Result<Connection>>,
@@ -103,29 +108,48 @@ impl Server {
         let mut incoming = std::pin::pin!(incoming);
         let mut stop = std::pin::pin!(stop);
         let mut connections = tokio::task::JoinSet::new();
+        let (draining, drain) = tokio::sync::watch::channel(false);
         loop {
             tokio::select! {
                 () = &mut stop => break,
                 Some(_) = connections.join_next(), if !connections.is_empty() => {}
                 next = incoming.next() => match next {
                     Some(Ok(connection)) => {
-                        connections.spawn(self.clone().connection(connection));
+                        connections.spawn(self.clone().connection(connection, drain.clone()));
                     }
                     Some(Err(error)) => tracing::debug!(%error, "an HTTP connection failed before serving"),
                     None => break,
                 },
             }
         }
+        draining.send_replace(true);
+        let drained = tokio::time::timeout(DRAIN_TIME, async {
+            while connections.join_next().await.is_some() {}
+        })
+        .await;
+        if drained.is_err() {
+            tracing::info!(
+                open = connections.len(),
+                "HTTP connections still open after the drain time are closed"
+            );
+        }
         connections.shutdown().await;
     }
 
-    /// Serves one connection until it closes.
-    async fn connection(self: Arc<Self>, connection: Connection) {
+    /// Serves one connection until it closes, or until `drain` says so
+    /// (then it finishes what it is answering first).
+    async fn connection(
+        self: Arc<Self>,
+        connection: Connection,
+        mut drain: tokio::sync::watch::Receiver<bool>,
+    ) {
         let remote = connection.connect_info().remote;
         let server = self.clone();
+        let streams_end = drain.clone();
         let service = hyper::service::service_fn(move |request| {
             let server = server.clone();
-            async move { Ok::<_, Infallible>(server.handle(request, remote).await) }
+            let streams_end = streams_end.clone();
+            async move { Ok::<_, Infallible>(server.handle(request, remote, streams_end).await) }
         });
         let mut builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
         builder
@@ -138,10 +162,16 @@ impl Server {
             .max_concurrent_streams(self.limits.max_concurrent_streams)
             .keep_alive_interval(self.limits.keepalive_interval)
             .keep_alive_timeout(KEEPALIVE_TIMEOUT);
-        if let Err(error) = builder
-            .serve_connection(TokioIo::new(connection), service)
-            .await
-        {
+        let served = builder.serve_connection(TokioIo::new(connection), service);
+        let mut served = std::pin::pin!(served);
+        let ended = tokio::select! {
+            ended = served.as_mut() => ended,
+            () = super::drained(&mut drain) => {
+                served.as_mut().graceful_shutdown();
+                served.await
+            }
+        };
+        if let Err(error) = ended {
             tracing::debug!(?remote, %error, "an HTTP connection ended with an error");
         }
     }
@@ -151,9 +181,10 @@ impl Server {
         &self,
         request: Request<Incoming>,
         remote: Option<SocketAddr>,
+        streams_end: tokio::sync::watch::Receiver<bool>,
     ) -> Response<Body> {
         let (method, path) = (request.method().clone(), request.uri().path().to_owned());
-        match self.answer(request, remote).await {
+        match self.answer(request, remote, streams_end).await {
             Ok(response) => response,
             Err(error) => {
                 tracing::debug!(%method, %path, %error, "REST request refused");
@@ -166,6 +197,7 @@ impl Server {
         &self,
         request: Request<Incoming>,
         remote: Option<SocketAddr>,
+        streams_end: tokio::sync::watch::Receiver<bool>,
     ) -> Result<Response<Body>, RestError> {
         if self.loopback_hosts_only {
             check_host(&request)?;
@@ -266,7 +298,7 @@ impl Server {
         .map_err(|_| deadline_passed(timeout))?
         .map_err(|status| RestError::from_status(&status))?;
         match answered {
-            Answer::Stream(messages) => Ok(event_stream(messages, output)),
+            Answer::Stream(messages) => Ok(event_stream(messages, output, streams_end)),
             Answer::Unary(message) => {
                 let message = json::decode(&output, message)?;
                 Ok(json_response(
@@ -541,8 +573,9 @@ fn error_response(error: &RestError) -> Response<Body> {
 fn event_stream(
     messages: grpc::Messages,
     output: prost_reflect::MessageDescriptor,
+    end: tokio::sync::watch::Receiver<bool>,
 ) -> Response<Body> {
-    let body = StreamBody::new(sse::events(messages, output)).boxed_unsync();
+    let body = StreamBody::new(sse::events(messages, output, end)).boxed_unsync();
     let mut response = Response::new(body);
     let headers = response.headers_mut();
     headers.insert(CONTENT_TYPE, HeaderValue::from_static("text/event-stream"));

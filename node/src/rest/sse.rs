@@ -38,13 +38,17 @@ struct Events {
     messages: Messages,
     output: MessageDescriptor,
     keepalive: tokio::time::Interval,
+    /// True when the server drains: the stream ends.
+    end: tokio::sync::watch::Receiver<bool>,
     ended: bool,
 }
 
-/// The frames of the event stream of `messages`, each of type `output`.
+/// The frames of the event stream of `messages`, each of type `output`,
+/// until `end` turns true (the server stops).
 pub fn events(
     messages: Messages,
     output: MessageDescriptor,
+    end: tokio::sync::watch::Receiver<bool>,
 ) -> impl Stream<Item = Result<Frame<Bytes>, Infallible>> + Send + 'static {
     let mut keepalive =
         tokio::time::interval_at(tokio::time::Instant::now() + KEEPALIVE, KEEPALIVE);
@@ -53,6 +57,7 @@ pub fn events(
         messages,
         output,
         keepalive,
+        end,
         ended: false,
     };
     futures::stream::unfold(state, |mut state| async move {
@@ -77,6 +82,7 @@ pub fn events(
                 }
             },
             _ = state.keepalive.tick() => Bytes::from_static(b": keepalive\n\n"),
+            () = super::drained(&mut state.end) => return None,
         };
         Some((Ok(Frame::data(event)), state))
     })
