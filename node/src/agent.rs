@@ -267,6 +267,14 @@ impl Agent {
         };
 
         let store = open_store(&config.data_dir).await?;
+        let this_node = fulcrum_raft_store::raft::ClusterNode {
+            raft_address: raft_address.to_string(),
+            api_address: api_address.to_string(),
+        };
+        let store = crate::seeding::seed_if_asked(store, &config, this_node, || {
+            open_store(&config.data_dir)
+        })
+        .await?;
         let state_machine = store
             .state_machine()
             .map_err(|error| AgentError::Store(error.to_string()))?;
@@ -331,17 +339,18 @@ impl Agent {
         };
         let (raft_handshake, api_handshake) = (handshake(Port::Peer), handshake(Port::Api));
         let mut raft_builder = server_builder(&config.api);
+        let (raft_incoming, raft_acceptor) =
+            limited_incoming(raft_listener, connection_limits, raft_handshake);
         let raft_task = tokio::spawn(async move {
             let served = raft_builder
                 .add_service(raft_server)
-                .serve_with_incoming_shutdown(
-                    limited_incoming(raft_listener, connection_limits, raft_handshake),
-                    raft_stop,
-                )
+                .serve_with_incoming_shutdown(raft_incoming, raft_stop)
                 .await;
             if let Err(error) = served {
                 tracing::error!(%error, "the Raft server stopped");
             }
+            // The port is closed before this server counts as stopped.
+            let _ = raft_acceptor.await;
         });
         let report = Arc::new(OwnerReport::new(data_plane.clone()));
         let binder = eip_binder(&config.eip_binder, &lease_timing(&config))?;
@@ -369,18 +378,18 @@ impl Agent {
             .layer(OversizeAsExhausted)
             .layer(Authorize::new(authentication));
         let public_stack = crate::rest::GrpcStack::new(public_layers.service(routes.clone()));
+        let (api_incoming, api_acceptor) =
+            limited_incoming(api_listener, connection_limits, api_handshake);
         let api_task = tokio::spawn(async move {
             let served = api_builder
                 .layer(public_layers)
                 .add_routes(routes)
-                .serve_with_incoming_shutdown(
-                    limited_incoming(api_listener, connection_limits, api_handshake),
-                    api_stop,
-                )
+                .serve_with_incoming_shutdown(api_incoming, api_stop)
                 .await;
             if let Err(error) = served {
                 tracing::error!(%error, "the API server stopped");
             }
+            let _ = api_acceptor.await;
         });
         let mut servers = vec![raft_task, api_task];
         if let Some(http_listener) = http_listener {
@@ -399,11 +408,13 @@ impl Agent {
                 tls.is_none(),
                 sessions,
             );
-            let incoming =
+            let (incoming, acceptor) =
                 limited_incoming(http_listener, connection_limits, handshake(Port::Http));
-            servers.push(tokio::spawn(
-                Arc::new(rest).serve(incoming, until_stopped()),
-            ));
+            let stopped = until_stopped();
+            servers.push(tokio::spawn(async move {
+                Arc::new(rest).serve(incoming, stopped).await;
+                let _ = acceptor.await;
+            }));
         }
 
         let failures = TaskFailures::default();

@@ -3,6 +3,8 @@
 //! - [`config`]: the agent's checked configuration (file, environment, flags);
 //! - [`agent`]: a running node: store, Raft, servers, background tasks;
 //! - [`enter`]: how a node enters its cluster (bootstrap, join, restart);
+//! - [`seeding`]: starting from a backup or from this node's own data
+//!   alone (`--restore`, `--force-new-cluster`);
 //! - [`replica`]: writes from any node (forwarded to the leader) and
 //!   linearizable reads (read index);
 //! - [`admission`]: the checks a command passes before it is proposed;
@@ -43,5 +45,6 @@ pub mod replica;
 pub mod resources;
 pub mod rest;
 pub mod secrets;
+pub mod seeding;
 pub mod tls;
 pub mod transport;

@@ -78,17 +78,25 @@ pub enum Port {
     Http,
 }
 
-/// The connections `listener` accepts, within `limits`, after `handshake`.
-/// TLS handshakes run on tasks of their own (each under
+/// The connections `listener` accepts, within `limits`, after `handshake`,
+/// and the accept loop's task: it ends, closing the listener, once the
+/// stream is dropped (await it to know the port is free again). TLS
+/// handshakes run on tasks of their own (each under
 /// `first_request_timeout`), so a slow client never holds up the next accept.
 pub fn limited_incoming(
     listener: TcpListener,
     limits: ConnectionLimits,
     handshake: Handshake,
-) -> impl Stream<Item = io::Result<Connection>> + Send + 'static {
+) -> (
+    impl Stream<Item = io::Result<Connection>> + Send + 'static,
+    tokio::task::JoinHandle<()>,
+) {
     let (ready, connections) = tokio::sync::mpsc::channel(READY_CONNECTIONS);
-    tokio::spawn(accept_loop(listener, limits, handshake, ready));
-    tokio_stream::wrappers::ReceiverStream::new(connections)
+    let acceptor = tokio::spawn(accept_loop(listener, limits, handshake, ready));
+    (
+        tokio_stream::wrappers::ReceiverStream::new(connections),
+        acceptor,
+    )
 }
 
 async fn accept_loop(

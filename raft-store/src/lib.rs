@@ -8,7 +8,9 @@
 //! [`raft`] holds openraft's types, the Raft codec and, with the `store`
 //! feature (on by default), the RocksDB log store and state machine. The
 //! hidden `fuzzing` module is the fuzz targets' logic (see `fuzz/`).
+//! [`backup`] is the backup file a new cluster is seeded from.
 
+pub mod backup;
 pub mod domain;
 #[doc(hidden)]
 pub mod fuzzing;

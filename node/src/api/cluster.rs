@@ -24,7 +24,7 @@ use crate::replica::Consistency;
 const LEADER_CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// Who answers a membership request.
-enum Leader {
+pub(super) enum Leader {
     /// This node leads.
     Here,
     /// Another node leads; a client of its public API.
@@ -32,7 +32,7 @@ enum Leader {
 }
 
 impl Api {
-    async fn find_leader(&self, deadline: Instant) -> Result<Leader, Status> {
+    pub(super) async fn find_leader(&self, deadline: Instant) -> Result<Leader, Status> {
         loop {
             match self.replica.leader() {
                 Some((leader, _)) if leader == self.replica.id() => return Ok(Leader::Here),
@@ -151,6 +151,15 @@ fn check_address(field: &str, address: &str) -> Result<(), Status> {
 
 #[tonic::async_trait]
 impl v1::cluster_service_server::ClusterService for Api {
+    type CreateBackupStream = super::backup::BackupStream;
+
+    async fn create_backup(
+        &self,
+        request: Request<v1::CreateBackupRequest>,
+    ) -> Result<Response<Self::CreateBackupStream>, Status> {
+        Api::create_backup(self, request).await
+    }
+
     async fn get_cluster_settings(
         &self,
         request: Request<v1::GetClusterSettingsRequest>,

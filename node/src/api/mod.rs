@@ -7,6 +7,7 @@
 //! once it has applied the write, so it shows the write or something newer.
 
 mod access;
+mod backup;
 mod cluster;
 mod events;
 mod reseal;

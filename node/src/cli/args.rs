@@ -126,6 +126,30 @@ pub enum Command {
     /// The cluster: its members, leader and settings.
     #[command(subcommand)]
     Cluster(ClusterCommand),
+    /// Backups of the replicated state, to seed a new cluster from
+    /// (`fulcrum agent --restore FILE`).
+    #[command(subcommand)]
+    Backup(BackupCommand),
+}
+
+/// Backup commands.
+#[derive(Debug, Subcommand)]
+pub enum BackupCommand {
+    /// Take a consistent copy of the state from the leader and write it to
+    /// FILE (0600; through FILE.partial, so FILE is whole or absent).
+    Create {
+        /// Where to write it.
+        file: std::path::PathBuf,
+        /// Replace FILE if it exists.
+        #[arg(long)]
+        overwrite: bool,
+    },
+    /// Check a backup file (size, SHA-256, the state's own checksum) and
+    /// show its header. Needs no node.
+    Show {
+        /// The backup file.
+        file: std::path::PathBuf,
+    },
 }
 
 /// `fulcrum agent`: flags override the environment, which overrides the file.
@@ -138,6 +162,16 @@ pub struct AgentArgs {
     /// loopback EIP pool 127.77.0.0/16; no root needed.
     #[arg(long)]
     pub dev: bool,
+    /// Start a new cluster of this node alone from a backup file (`fulcrum
+    /// backup create`), into an empty data directory; the others join it.
+    #[arg(long, value_name = "FILE", conflicts_with = "force_new_cluster")]
+    pub restore: Option<PathBuf>,
+    /// Disaster recovery, when a quorum is lost for good: start a new
+    /// cluster of this node alone from its own data (writes the lost nodes
+    /// acknowledged but this one never received are lost); the old data is
+    /// kept aside in the data directory. Remove the flag once it has started.
+    #[arg(long)]
+    pub force_new_cluster: bool,
     /// Every setting as a flag (see `fulcrum agent --help`).
     #[command(flatten)]
     pub settings: SettingFlags,
@@ -874,6 +908,12 @@ pub enum ClusterCommand {
     ResealKeys,
     /// Hand leadership to another voter.
     TransferLeadership {
+        /// The node's id.
+        node_id: u64,
+    },
+    /// Before stopping NODE: if it leads, hand leadership (and with it the
+    /// EIPs, drained gracefully) to another voter, and wait until it has.
+    Drain {
         /// The node's id.
         node_id: u64,
     },

@@ -3,7 +3,7 @@
 use fulcrum_api::v1;
 
 use super::args::ClusterCommand;
-use super::{Outcome, Session, meta_table, output};
+use super::{CliError, Outcome, Session, meta_table, output};
 use crate::resources::text::fields;
 
 pub(super) fn cluster_status_text(status: &v1::GetClusterStatusResponse) -> String {
@@ -277,6 +277,7 @@ pub(super) async fn cluster(session: &Session, command: ClusterCommand) -> Outco
                 || output::json(&reply, "fulcrum.v1.TransferLeadershipResponse"),
             );
         }
+        ClusterCommand::Drain { node_id } => drain(session, node_id).await?,
         ClusterCommand::ResealKeys => {
             // Every batch is a write: no deadline shorter than the work.
             let reply = client
@@ -294,5 +295,58 @@ pub(super) async fn cluster(session: &Session, command: ClusterCommand) -> Outco
             );
         }
     }
+    Ok(())
+}
+
+/// `cluster drain NODE`: moves leadership, and with it the EIPs, off NODE
+/// to the most caught-up other voter, so that NODE may stop without an
+/// election (the data plane hands the EIPs over drained).
+async fn drain(session: &Session, node_id: u64) -> Outcome {
+    let mut client = session.client.cluster();
+    let status = client
+        .get_cluster_status(session.request(v1::GetClusterStatusRequest {
+            read: session.read(),
+            include_state_digest: false,
+        }))
+        .await?
+        .into_inner();
+    if !status
+        .members
+        .iter()
+        .any(|member| member.node_id == node_id)
+    {
+        return Err(CliError::usage(format!(
+            "node {node_id} is not a member of the cluster"
+        )));
+    }
+    if status.leader_id != Some(node_id) {
+        let leader = status
+            .leader_id
+            .map_or_else(|| "none".to_owned(), |id| id.to_string());
+        session.print(
+            || format!("node {node_id} does not lead (leader: {leader}): nothing to move, it may stop\n"),
+            || serde_json::json!({ "nodeId": node_id, "leaderId": status.leader_id, "moved": false }),
+        );
+        return Ok(());
+    }
+    let target = status
+        .members
+        .iter()
+        .filter(|member| member.node_id != node_id && member.role == v1::ClusterRole::Voter as i32)
+        .min_by_key(|member| (member.lag.unwrap_or(u64::MAX), member.node_id))
+        .map(|member| member.node_id)
+        .ok_or_else(|| {
+            CliError::failed(format!(
+                "node {node_id} is the only voter: add and promote another node before draining it"
+            ))
+        })?;
+    let reply = client
+        .transfer_leadership(session.request(v1::TransferLeadershipRequest { to_node_id: target }))
+        .await?
+        .into_inner();
+    session.print(
+        || format!("leadership and the EIPs moved from node {node_id} to node {target}: node {node_id} may stop\n"),
+        || serde_json::json!({ "nodeId": node_id, "leaderId": reply.leader_id, "moved": true }),
+    );
     Ok(())
 }

@@ -10,6 +10,7 @@
 //! commands have a module of their own.
 
 pub mod args;
+mod backup;
 mod certificates;
 pub mod certs;
 mod cluster;
@@ -273,14 +274,29 @@ pub fn agent_config(
         None => None,
     };
     let over = crate::config::Given::from_environment(vars).overridden_by(args.settings.given()?);
-    crate::config::AgentConfig::resolve(text.as_deref(), over, args.dev)
+    let mut config = crate::config::AgentConfig::resolve(text.as_deref(), over, args.dev)?;
+    config.seed = match (&args.restore, args.force_new_cluster) {
+        (Some(file), _) => Some(crate::config::Seed::Restore(file.clone())),
+        (None, true) => Some(crate::config::Seed::ForceNewCluster),
+        (None, false) => None,
+    };
+    if config.seed.is_some() && matches!(config.membership, crate::config::Membership::Join(_)) {
+        return Err(crate::config::ConfigError {
+            key: "node.join".to_owned(),
+            message: "--restore and --force-new-cluster start a cluster of this node alone: not with --join (the other nodes join it)".to_owned(),
+        });
+    }
+    Ok(config)
 }
 
 /// Runs a client command (every subcommand but `agent`) with the
-/// environment `vars`; `certs` needs no connection.
+/// environment `vars`; `certs` and `backup show` need no connection.
 pub async fn run(cli: Cli, vars: impl IntoIterator<Item = (String, String)>) -> Outcome {
     if let Command::Certs(command) = &cli.command {
         return certs::run(command, cli.output);
+    }
+    if let Command::Backup(args::BackupCommand::Show { file }) = &cli.command {
+        return backup::show(file, cli.output);
     }
     let connection = credentials::connection(&cli.connection, vars)
         .map_err(|error| CliError::usage(error.to_string()))?;
@@ -298,6 +314,7 @@ pub async fn run(cli: Cli, vars: impl IntoIterator<Item = (String, String)>) -> 
         Command::Certificate(command) => certificates::certificate(&session, command).await,
         Command::Events(command) => events::events(&session, command).await,
         Command::Token(command) => tokens::token(&session, command).await,
+        Command::Backup(command) => backup::backup(&session, command).await,
         Command::Cluster(command) => cluster::cluster(&session, command).await,
     }
 }

@@ -174,6 +174,9 @@ pub struct AgentConfig {
     pub http_address: Option<SocketAddr>,
     /// How the node enters its cluster.
     pub membership: Membership,
+    /// A state to start from instead of the log (`--restore`,
+    /// `--force-new-cluster`); flags only, never from the file.
+    pub seed: Option<Seed>,
     /// The EIP pool a bootstrapped cluster starts with.
     pub eip_pool: Vec<IpNet>,
     /// Data-plane threads.
@@ -197,6 +200,18 @@ pub struct AgentConfig {
     pub tls: Option<TlsFiles>,
     /// The cluster's data key file (`secrets.data_key_file`).
     pub data_key: DataKeyFile,
+}
+
+/// A state a node starts from instead of its log: both make a new cluster
+/// of this node alone, with a new cluster id, that others then join.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Seed {
+    /// The state of a backup file (`fulcrum backup create`), into an empty
+    /// data directory.
+    Restore(PathBuf),
+    /// The state this node's own data leads to, when the cluster's quorum
+    /// is lost for good; the old data is kept aside.
+    ForceNewCluster,
 }
 
 /// Where the cluster's data key is read from.
@@ -458,6 +473,7 @@ impl AgentConfig {
             raft_address,
             http_address,
             membership,
+            seed: None,
             eip_pool,
             dataplane_threads: to_u32(given.integer_or_default("dataplane.threads")?),
             dataplane_driver,

@@ -14,6 +14,8 @@ mod flusher;
 mod log_store;
 pub mod sample;
 #[cfg(feature = "store")]
+mod seed;
+#[cfg(feature = "store")]
 mod state_machine;
 #[cfg(feature = "store")]
 mod store;
@@ -22,6 +24,8 @@ mod types;
 pub use codec::{encoded_entry_len, rpc};
 #[cfg(feature = "store")]
 pub use log_store::LogStore;
+#[cfg(feature = "store")]
+pub use seed::{recover, seed};
 #[cfg(feature = "store")]
 pub use state_machine::{
     RECEIVING_PREFIX, SharedState, SnapshotBuilder, SnapshotFile, StateMachine,

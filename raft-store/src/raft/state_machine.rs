@@ -90,7 +90,11 @@ fn snapshot_file_name(meta: &SnapshotMeta) -> String {
 }
 
 /// Writes a snapshot file (meta, then the state, streamed) and makes it durable.
-fn write_snapshot_file(path: &Path, meta: &SnapshotMeta, state: &State) -> io::Result<()> {
+pub(crate) fn write_snapshot_file(
+    path: &Path,
+    meta: &SnapshotMeta,
+    state: &State,
+) -> io::Result<()> {
     let meta_bytes = frame(&snapshot_meta_to_wire(meta).encode_to_vec());
     let partial = path.with_extension("partial");
     let mut file = io::BufWriter::new(std::fs::File::create(&partial)?);

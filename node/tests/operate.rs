@@ -1,0 +1,533 @@
+//! Operating a cluster: a backup taken under write load restores into a
+//! new cluster with the same state, which grows back to three and serves
+//! the guide's traffic; a cluster that lost its quorum for good is forced
+//! into a new one from a survivor's data and grows back by joins.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod support;
+
+use std::net::{Ipv4Addr, SocketAddr};
+use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+
+use fulcrum_api::{Client, v1};
+use fulcrum_node::agent::Agent;
+use fulcrum_node::config::{Membership, Seed};
+use fulcrum_raft_store::domain::State;
+use fulcrum_raft_store::raft::Store;
+use openraft::{EntryPayload, RaftLogReader};
+use sha2::{Digest, Sha256};
+use support::backends::{backend, get};
+use support::{Member, PATIENCE, cluster_with, configs, leader};
+use tokio::net::TcpListener;
+use tokio::time::Instant;
+
+/// The cluster's status as `member` answers it alone, with its digest.
+async fn local_status(member: &Member) -> v1::GetClusterStatusResponse {
+    member
+        .client()
+        .await
+        .cluster()
+        .get_cluster_status(v1::GetClusterStatusRequest {
+            read: Some(v1::ReadOptions {
+                consistency: v1::ReadConsistency::Local as i32,
+            }),
+            include_state_digest: true,
+        })
+        .await
+        .unwrap()
+        .into_inner()
+}
+
+/// Creates what the guide's traffic needs: a network, a subnet, two
+/// instances with backends, an EIP, a Load Balancer, a group of both and an
+/// HTTP listener on `port`; answers the EIP's address.
+async fn the_guide(client: &Client, port: u32) -> Ipv4Addr {
+    let a = backend("a", Ipv4Addr::new(127, 0, 0, 21));
+    let b = backend("b", Ipv4Addr::new(127, 0, 0, 22));
+    let networks = client.networks();
+    let network = networks
+        .clone()
+        .create_network(v1::CreateNetworkRequest {
+            name: "vpc".into(),
+            cidr: "127.0.0.0/16".into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .network
+        .unwrap();
+    let subnet = networks
+        .clone()
+        .create_subnet(v1::CreateSubnetRequest {
+            name: "backends".into(),
+            network_id: network.id.clone(),
+            cidr: "127.0.0.0/24".into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .subnet
+        .unwrap();
+    let mut members = Vec::new();
+    for (name, address) in [("a", a), ("b", b)] {
+        let instance = networks
+            .clone()
+            .create_instance(v1::CreateInstanceRequest {
+                name: name.into(),
+                subnet_id: subnet.id.clone(),
+                address: address.ip().to_string(),
+                ..Default::default()
+            })
+            .await
+            .unwrap()
+            .into_inner()
+            .instance
+            .unwrap();
+        members.push(v1::MemberSpec {
+            instance_id: instance.id,
+            port: u32::from(address.port()),
+            weight: Some(1),
+            admin_state_up: None,
+        });
+    }
+    let eip = client
+        .eips()
+        .allocate_eip(v1::AllocateEipRequest {
+            name: "web".into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .eip
+        .unwrap();
+    let lb = client
+        .load_balancers()
+        .create_load_balancer(v1::CreateLoadBalancerRequest {
+            name: "shop".into(),
+            network_id: network.id,
+            subnet_id: subnet.id,
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .load_balancer
+        .unwrap();
+    let group = client
+        .groups()
+        .create_group(v1::CreateGroupRequest {
+            name: "web".into(),
+            load_balancer_id: lb.id.clone(),
+            members,
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .group
+        .unwrap();
+    client
+        .listeners()
+        .create_listener(v1::CreateListenerRequest {
+            name: "http".into(),
+            load_balancer_id: lb.id.clone(),
+            protocol: v1::Protocol::Http as i32,
+            port,
+            default_group_id: group.id,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    client
+        .load_balancers()
+        .associate_eip(v1::AssociateEipRequest {
+            load_balancer_id: lb.id,
+            eip_id: eip.id,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    eip.address.parse().unwrap()
+}
+
+/// Waits until requests to `address` reach both backends.
+async fn serves_both(address: SocketAddr) {
+    let deadline = Instant::now() + PATIENCE;
+    let mut seen = std::collections::BTreeSet::new();
+    while seen.len() < 2 {
+        assert!(
+            Instant::now() < deadline,
+            "{address} reached only {seen:?} before the deadline"
+        );
+        let answer = tokio::task::spawn_blocking(move || get(address))
+            .await
+            .unwrap();
+        match answer {
+            Some(name) => {
+                seen.insert(name);
+            }
+            None => tokio::time::sleep(std::time::Duration::from_millis(50)).await,
+        }
+    }
+}
+
+/// A port no one listens on (the listener's port on the EIP).
+async fn free_port() -> u32 {
+    let probe = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    u32::from(probe.local_addr().unwrap().port())
+}
+
+/// Creates networks until `stop`, each with a client token, retrying an
+/// unknown outcome with the same token; counts the acknowledged ones.
+fn write_load(
+    client: Client,
+    stop: Arc<AtomicBool>,
+    acknowledged: Arc<AtomicU64>,
+) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut n = 0u32;
+        while !stop.load(Ordering::Relaxed) {
+            n += 1;
+            let request = v1::CreateNetworkRequest {
+                client_token: format!("load-{n}"),
+                name: format!("load-{n}"),
+                cidr: format!("10.{}.{}.0/24", n / 256 % 256, n % 256),
+                ..Default::default()
+            };
+            loop {
+                match client.networks().create_network(request.clone()).await {
+                    Ok(_) => {
+                        acknowledged.fetch_add(1, Ordering::Relaxed);
+                        break;
+                    }
+                    Err(status) if status.code() == tonic::Code::Unavailable => {
+                        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+                    }
+                    Err(status) => panic!("a load write failed: {status}"),
+                }
+            }
+        }
+    })
+}
+
+/// The state a stopped member's own log leads to at `index`, replayed from
+/// the start: an account of the source that does not go through backups.
+async fn replayed_at(data_dir: &Path, index: u64) -> State {
+    let store = Store::open(data_dir).unwrap();
+    let mut log = store.log_store();
+    let mut state = State::default();
+    for entry in log.try_get_log_entries(1..=index).await.unwrap() {
+        if let EntryPayload::Normal(proposal) = &entry.payload {
+            state.apply(entry.log_id.index, &proposal.0).unwrap();
+        }
+    }
+    state
+}
+
+fn sha256_of(state: &State) -> Vec<u8> {
+    Sha256::digest(state.to_snapshot_bytes().unwrap()).to_vec()
+}
+
+/// Waits until `members` hold equal projections.
+async fn converged(members: &[Member]) {
+    let deadline = Instant::now() + PATIENCE;
+    loop {
+        let first = members[0].projection_bytes();
+        if members
+            .iter()
+            .all(|member| member.projection_bytes() == first)
+        {
+            return;
+        }
+        assert!(Instant::now() < deadline, "the members did not converge");
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+}
+
+/// Starts a new member `id` that joins the cluster through `through` (an
+/// API address), with an empty data directory.
+async fn joiner(id: u64, through: &str) -> Member {
+    let (mut config, listeners, directory) = configs(1, 0).await.pop().unwrap();
+    config.node_id = id;
+    config.membership = Membership::Join(through.to_owned());
+    let mut member = Member {
+        config,
+        listeners: Some(listeners),
+        agent: None,
+        directory,
+    };
+    member.start().await;
+    member
+}
+
+/// Waits until the cluster `member` leads has these voters.
+async fn voters(member: &Member, expected: usize) {
+    let deadline = Instant::now() + PATIENCE;
+    loop {
+        let status = local_status(member).await;
+        let count = status
+            .members
+            .iter()
+            .filter(|m| m.role == v1::ClusterRole::Voter as i32)
+            .count();
+        if count == expected {
+            return;
+        }
+        assert!(Instant::now() < deadline, "{count} voters, not {expected}");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_backup_under_write_load_restores_the_same_state_and_serves_the_guide() {
+    // Logs are kept (no snapshot) so a source's own log can account for
+    // the backup's index independently.
+    let mut source = cluster_with(3, 3, |config| {
+        config.raft.snapshot_interval_entries = 1_000_000;
+    })
+    .await;
+    let leader_id = leader(&source).await;
+    let lead = &source[(leader_id - 1) as usize];
+    lead.bootstrapped().await;
+    let client = lead.client().await;
+    let port = free_port().await;
+    let eip = the_guide(&client, port).await;
+    serves_both(SocketAddr::from((eip, port as u16))).await;
+
+    // The backup, with the CLI, through a follower (it hands the call to
+    // the leader), while writes go on.
+    let stop = Arc::new(AtomicBool::new(false));
+    let acknowledged = Arc::new(AtomicU64::new(0));
+    let load = write_load(client.clone(), stop.clone(), acknowledged.clone());
+    while acknowledged.load(Ordering::Relaxed) < 20 {
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    let follower = source.iter().find(|m| m.id() != leader_id).unwrap();
+    let file = follower.directory.path().join("cluster.backup");
+    let (endpoint, target) = (follower.api(), file.clone());
+    let output = tokio::task::spawn_blocking(move || {
+        std::process::Command::new(env!("CARGO_BIN_EXE_fulcrum"))
+            .args(["--endpoint", &endpoint, "-o", "json", "backup", "create"])
+            .arg(&target)
+            .output()
+    })
+    .await
+    .unwrap()
+    .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let written: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    while acknowledged.load(Ordering::Relaxed) < 40 {
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    stop.store(true, Ordering::Relaxed);
+    load.await.unwrap();
+
+    let (header, backed_up) = fulcrum_raft_store::backup::read(&file).unwrap();
+    assert_eq!(written["logIndex"].as_u64(), Some(header.log_index));
+    assert_eq!(header.node_id, leader_id, "the leader read it");
+    let source_id = local_status(lead).await.cluster_id;
+    assert_eq!(header.cluster_id, source_id);
+    assert!(
+        local_status(lead).await.state_log_index > header.log_index,
+        "the load went on after the backup"
+    );
+
+    // Every source node stops (the EIP is free again); a follower's own log,
+    // replayed to the backup's index, is the backup's state exactly.
+    for member in &mut source {
+        member.stop().await;
+    }
+    let replayed = replayed_at(&follower_dir(&source, leader_id), header.log_index).await;
+    assert_eq!(
+        sha256_of(&replayed),
+        header.state_sha256,
+        "the source at that index"
+    );
+    assert_eq!(replayed, backed_up);
+
+    // A new cluster from the backup: one node, the same state at the same
+    // index, a new cluster id; then two nodes join it.
+    let (mut config, listeners, directory) = configs(1, 0).await.pop().unwrap();
+    config.seed = Some(Seed::Restore(file.clone()));
+    let mut restored = Member {
+        config,
+        listeners: Some(listeners),
+        agent: None,
+        directory,
+    };
+    restored.start().await;
+    leader(std::slice::from_ref(&restored)).await;
+    let status = local_status(&restored).await;
+    assert_eq!(status.state_log_index, header.log_index);
+    assert_eq!(
+        status.state_digest, header.state_sha256,
+        "the restored state is the backup's"
+    );
+    assert_ne!(
+        status.cluster_id, source_id,
+        "a restored cluster is a new cluster"
+    );
+
+    let mut cluster = vec![restored];
+    let through = cluster[0].api();
+    cluster.push(joiner(2, &through).await);
+    cluster.push(joiner(3, &through).await);
+    voters(&cluster[0], 3).await;
+    converged(&cluster).await;
+
+    // The guide's traffic, served by the restored cluster's leader.
+    serves_both(SocketAddr::from((eip, port as u16))).await;
+    // And it takes writes, at the revision after the backup's.
+    let created = cluster[0]
+        .client()
+        .await
+        .networks()
+        .create_network(v1::CreateNetworkRequest {
+            name: "after-restore".into(),
+            cidr: "10.250.0.0/16".into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(
+        created.revision,
+        backed_up.revision() + 1,
+        "revisions go on from the backup's"
+    );
+    for member in &mut cluster {
+        member.stop().await;
+    }
+}
+
+/// The data directory of a member that followed.
+fn follower_dir(members: &[Member], leader_id: u64) -> std::path::PathBuf {
+    members
+        .iter()
+        .find(|m| m.id() != leader_id)
+        .unwrap()
+        .config
+        .data_dir
+        .clone()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_lost_quorum_is_forced_into_a_new_cluster_that_grows_back() {
+    let mut members = cluster_with(3, 3, |_| {}).await;
+    let leader_id = leader(&members).await;
+    let client = members[(leader_id - 1) as usize].client().await;
+    let mut names = Vec::new();
+    for n in 0..5 {
+        let name = format!("kept-{n}");
+        client
+            .networks()
+            .create_network(v1::CreateNetworkRequest {
+                name: name.clone(),
+                cidr: format!("10.{n}.0.0/16"),
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+        names.push(name);
+    }
+    // Every member has everything; then nodes 2 and 3 lose their data for good.
+    converged(&members).await;
+    let old_id = local_status(&members[0]).await.cluster_id;
+    for member in &mut members {
+        member.stop().await;
+    }
+    for member in &members[1..] {
+        std::fs::remove_dir_all(&member.config.data_dir).unwrap();
+    }
+
+    // Node 1 alone cannot lead a cluster of three; forced, it leads one of itself.
+    let survivor = &mut members[0];
+    survivor.config.seed = Some(Seed::ForceNewCluster);
+    survivor.start().await;
+    leader(std::slice::from_ref(&*survivor)).await;
+    let status = local_status(survivor).await;
+    assert_ne!(status.cluster_id, old_id);
+    assert_eq!(status.members.len(), 1);
+    let listed = survivor
+        .client()
+        .await
+        .networks()
+        .list_networks(v1::ListNetworksRequest::default())
+        .await
+        .unwrap()
+        .into_inner();
+    for name in &names {
+        assert!(
+            listed.networks.iter().any(|n| &n.name == name),
+            "{name} survived"
+        );
+    }
+    let kept_aside = std::fs::read_dir(&survivor.config.data_dir)
+        .unwrap()
+        .flatten()
+        .any(|entry| {
+            entry
+                .file_name()
+                .to_string_lossy()
+                .starts_with(fulcrum_node::seeding::KEPT_ASIDE_PREFIX)
+        });
+    assert!(kept_aside, "the old store is kept aside");
+
+    // Still carrying the flag, a restart is refused rather than cutting the
+    // cluster down again.
+    survivor.stop().await;
+    let refused = Agent::start_on(
+        survivor.config.clone(),
+        TcpListener::bind(survivor.config.api_address)
+            .await
+            .unwrap(),
+        TcpListener::bind(survivor.config.raft_address)
+            .await
+            .unwrap(),
+    )
+    .await;
+    let error = refused
+        .err()
+        .expect("a second forcing is refused")
+        .to_string();
+    assert!(error.contains("remove --force-new-cluster"), "{error}");
+    survivor.config.seed = None;
+    survivor.start().await;
+    leader(std::slice::from_ref(&*survivor)).await;
+
+    // Nodes 2 and 3 come back empty and join: three voters, one state.
+    let through = survivor.api();
+    for member in &mut members[1..] {
+        member.config.membership = Membership::Join(through.clone());
+        member.start().await;
+    }
+    voters(&members[0], 3).await;
+    converged(&members).await;
+    let written = members[1]
+        .client()
+        .await
+        .networks()
+        .create_network(v1::CreateNetworkRequest {
+            name: "after".into(),
+            cidr: "10.99.0.0/16".into(),
+            ..Default::default()
+        })
+        .await;
+    assert!(
+        written.is_ok(),
+        "the grown cluster takes writes: {written:?}"
+    );
+    for member in &mut members {
+        member.stop().await;
+    }
+}
