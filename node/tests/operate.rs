@@ -531,3 +531,285 @@ async fn a_lost_quorum_is_forced_into_a_new_cluster_that_grows_back() {
         member.stop().await;
     }
 }
+
+/// What a client of the EIP saw: answers, and failures (an error answer, a
+/// connection cut mid-request, or no connection within the patience).
+#[derive(Debug, Default)]
+struct Traffic {
+    answered: AtomicU64,
+    failed: AtomicU64,
+    /// Requests sent again after a refused or reset connection.
+    reconnects: AtomicU64,
+}
+
+/// How long a client keeps resending a request that found no node holding
+/// the EIP.
+const CONNECT_PATIENCE: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// One `GET /` through `address`, as an HTTP client does it across an EIP
+/// hand-over: a connection attempt that is refused (the loopback binder
+/// answers a SYN with RST while no node holds the EIP; the Linux binder
+/// drops it and the client's kernel resends it) is tried again, and so is
+/// a request whose connection is reset before any byte of its answer (a
+/// listener that closes resets the connections still in its accept queue;
+/// browsers and `curl --retry` resend an idempotent GET then), until
+/// `CONNECT_PATIENCE`. Anything else but a 200 is a failure: an error
+/// answer, an answer cut short, no answer in time.
+fn one_request(address: SocketAddr, traffic: &Traffic) -> Result<(), String> {
+    use std::io::{Read, Write};
+    let started = std::time::Instant::now();
+    let mut resend = |why: String| {
+        if started.elapsed() < CONNECT_PATIENCE {
+            traffic.reconnects.fetch_add(1, Ordering::Relaxed);
+            std::thread::sleep(std::time::Duration::from_millis(10));
+            Ok(())
+        } else {
+            Err(format!("no answer within {CONNECT_PATIENCE:?}: {why}"))
+        }
+    };
+    loop {
+        let mut stream =
+            match std::net::TcpStream::connect_timeout(&address, std::time::Duration::from_secs(2))
+            {
+                Ok(stream) => stream,
+                Err(error) => {
+                    resend(format!("connecting: {error}"))?;
+                    continue;
+                }
+            };
+        stream
+            .set_read_timeout(Some(std::time::Duration::from_secs(5)))
+            .map_err(|e| e.to_string())?;
+        if let Err(error) =
+            stream.write_all(b"GET / HTTP/1.1\r\nHost: shop\r\nConnection: close\r\n\r\n")
+        {
+            resend(format!("writing: {error}"))?;
+            continue;
+        }
+        let mut response = Vec::new();
+        match stream.read_to_end(&mut response) {
+            Err(error)
+                if response.is_empty() && error.kind() == std::io::ErrorKind::ConnectionReset =>
+            {
+                resend(format!("reset before an answer: {error}"))?;
+                continue;
+            }
+            Err(error) => return Err(format!("reading: {error}")),
+            Ok(_) => {}
+        }
+        let response = String::from_utf8_lossy(&response);
+        return if response.starts_with("HTTP/1.1 200") {
+            Ok(())
+        } else {
+            Err(format!("answered {:?}", response.lines().next()))
+        };
+    }
+}
+
+/// Requests through `address` one after another until `stop`.
+fn traffic_loop(
+    address: SocketAddr,
+    stop: Arc<AtomicBool>,
+    traffic: Arc<Traffic>,
+) -> std::thread::JoinHandle<Vec<String>> {
+    std::thread::spawn(move || {
+        let mut failures = Vec::new();
+        while !stop.load(Ordering::Relaxed) {
+            match one_request(address, &traffic) {
+                Ok(()) => {
+                    traffic.answered.fetch_add(1, Ordering::Relaxed);
+                }
+                Err(why) => {
+                    traffic.failed.fetch_add(1, Ordering::Relaxed);
+                    failures.push(why);
+                }
+            }
+        }
+        failures
+    })
+}
+
+/// Updates the Load Balancer `load_balancer_id` until `stop` through any
+/// of `endpoints`, each write under its own client token, retried (on
+/// another node when one is down) until it is acknowledged; answers the
+/// writes that never were.
+fn writes_across_nodes(
+    endpoints: Vec<String>,
+    load_balancer_id: String,
+    stop: Arc<AtomicBool>,
+    acknowledged: Arc<AtomicU64>,
+) -> tokio::task::JoinHandle<Vec<String>> {
+    tokio::spawn(async move {
+        let mut failed = Vec::new();
+        let mut next = 0usize;
+        let mut n = 0u32;
+        while !stop.load(Ordering::Relaxed) {
+            n += 1;
+            let request = v1::UpdateLoadBalancerRequest {
+                client_token: format!("rolling-{n}"),
+                id: load_balancer_id.clone(),
+                description: Some(format!("write {n} of the rolling restart")),
+                ..Default::default()
+            };
+            let deadline = Instant::now() + PATIENCE;
+            loop {
+                let endpoint = &endpoints[next % endpoints.len()];
+                let answer =
+                    match Client::connect(endpoint, std::time::Duration::from_secs(1)).await {
+                        Ok(client) => client
+                            .load_balancers()
+                            .update_load_balancer(request.clone())
+                            .await
+                            .map(|_| ()),
+                        Err(error) => Err(tonic::Status::unavailable(error.to_string())),
+                    };
+                match answer {
+                    Ok(()) => {
+                        acknowledged.fetch_add(1, Ordering::Relaxed);
+                        break;
+                    }
+                    // The outcome is unknown or the node is away: the same
+                    // token again, on the next node.
+                    Err(status)
+                        if matches!(
+                            status.code(),
+                            tonic::Code::Unavailable
+                                | tonic::Code::DeadlineExceeded
+                                | tonic::Code::Unknown
+                                | tonic::Code::Cancelled
+                        ) && Instant::now() < deadline =>
+                    {
+                        next += 1;
+                        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+                    }
+                    Err(status) => {
+                        failed.push(format!("{}: {status}", request.client_token));
+                        break;
+                    }
+                }
+            }
+        }
+        failed
+    })
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_rolling_restart_under_traffic_and_writes_fails_nothing() {
+    let mut members = cluster_with(3, 3, |_| {}).await;
+    let first_leader = leader(&members).await;
+    let lead = &members[(first_leader - 1) as usize];
+    lead.bootstrapped().await;
+    let port = free_port().await;
+    let eip = the_guide(&lead.client().await, port).await;
+    let address = SocketAddr::from((eip, port as u16));
+    serves_both(address).await;
+
+    let stop = Arc::new(AtomicBool::new(false));
+    let traffic = Arc::new(Traffic::default());
+    let requests = traffic_loop(address, stop.clone(), traffic.clone());
+    let acknowledged = Arc::new(AtomicU64::new(0));
+    let endpoints: Vec<String> = members.iter().map(Member::api).collect();
+    let load_balancer_id = lead
+        .client()
+        .await
+        .load_balancers()
+        .list_load_balancers(v1::ListLoadBalancersRequest::default())
+        .await
+        .unwrap()
+        .into_inner()
+        .load_balancers[0]
+        .id
+        .clone();
+    let writes = writes_across_nodes(
+        endpoints,
+        load_balancer_id,
+        stop.clone(),
+        acknowledged.clone(),
+    );
+
+    // The documented procedure, node by node, the leader last: drain it
+    // (through another node), stop it, start it, wait until it has caught up.
+    let mut order: Vec<u64> = members
+        .iter()
+        .map(Member::id)
+        .filter(|id| *id != first_leader)
+        .collect();
+    order.push(first_leader);
+    for id in order {
+        let other = members.iter().find(|m| m.id() != id).unwrap().api();
+        let drained = tokio::task::spawn_blocking(move || {
+            std::process::Command::new(env!("CARGO_BIN_EXE_fulcrum"))
+                .args(["--endpoint", &other, "cluster", "drain", &id.to_string()])
+                .output()
+        })
+        .await
+        .unwrap()
+        .unwrap();
+        assert!(
+            drained.status.success(),
+            "drain {id}: {}",
+            String::from_utf8_lossy(&drained.stderr)
+        );
+        let member = &mut members[(id - 1) as usize];
+        assert_ne!(
+            member
+                .agent
+                .as_ref()
+                .unwrap()
+                .replica()
+                .metrics()
+                .current_leader,
+            Some(id),
+            "node {id} leads no more after the drain"
+        );
+        member.stop().await;
+        member.start().await;
+        let now_leader = leader(&members).await;
+        let target = members[(now_leader - 1) as usize].applied_index();
+        let deadline = Instant::now() + PATIENCE;
+        while members[(id - 1) as usize].applied_index() < target {
+            assert!(Instant::now() < deadline, "node {id} did not catch up");
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+        // Some traffic and writes on the cluster as it is now, before the next node.
+        let (answered, written) = (
+            traffic.answered.load(Ordering::Relaxed),
+            acknowledged.load(Ordering::Relaxed),
+        );
+        let deadline = Instant::now() + PATIENCE;
+        while traffic.answered.load(Ordering::Relaxed) < answered + 20
+            || acknowledged.load(Ordering::Relaxed) < written + 5
+        {
+            assert!(
+                Instant::now() < deadline,
+                "traffic or writes stalled after node {id}: {} answered (from {answered}), {} failed, {} written (from {written})",
+                traffic.answered.load(Ordering::Relaxed),
+                traffic.failed.load(Ordering::Relaxed),
+                acknowledged.load(Ordering::Relaxed)
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+    }
+    stop.store(true, Ordering::Relaxed);
+    let failed_requests = tokio::task::spawn_blocking(move || requests.join().unwrap())
+        .await
+        .unwrap();
+    let failed_writes = writes.await.unwrap();
+    println!(
+        "rolling restart: {} requests answered, {} failed, {} sent again after a refused or reset connection; {} writes acknowledged, {} failed",
+        traffic.answered.load(Ordering::Relaxed),
+        failed_requests.len(),
+        traffic.reconnects.load(Ordering::Relaxed),
+        acknowledged.load(Ordering::Relaxed),
+        failed_writes.len()
+    );
+    assert!(
+        failed_requests.is_empty(),
+        "failed requests: {failed_requests:?}"
+    );
+    assert!(failed_writes.is_empty(), "failed writes: {failed_writes:?}");
+    converged(&members).await;
+    for member in &mut members {
+        member.stop().await;
+    }
+}
