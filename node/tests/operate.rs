@@ -558,7 +558,7 @@ const CONNECT_PATIENCE: std::time::Duration = std::time::Duration::from_secs(5);
 fn one_request(address: SocketAddr, traffic: &Traffic) -> Result<(), String> {
     use std::io::{Read, Write};
     let started = std::time::Instant::now();
-    let mut resend = |why: String| {
+    let resend = |why: String| {
         if started.elapsed() < CONNECT_PATIENCE {
             traffic.reconnects.fetch_add(1, Ordering::Relaxed);
             std::thread::sleep(std::time::Duration::from_millis(10));
