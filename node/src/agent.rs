@@ -83,6 +83,19 @@ pub enum AgentError {
     /// part again as if new could lose what it had acknowledged.
     #[error("node.data_dir is empty, but {0}")]
     DataLost(String),
+    /// The log holds a committed entry of a newer log format than this
+    /// build applies: Raft would fail on it at every start.
+    #[error(
+        "log entry {log_index} has format version {found}; this build applies version {supported}: upgrade this node"
+    )]
+    NewerLog {
+        /// Where in the log.
+        log_index: u64,
+        /// The entry's format.
+        found: u32,
+        /// This build's format.
+        supported: u32,
+    },
 }
 
 /// A node that runs until [`Agent::shutdown`].
@@ -275,6 +288,16 @@ impl Agent {
             open_store(&config.data_dir)
         })
         .await?;
+        if let Some(entry) = fulcrum_raft_store::raft::unappliable(&store)
+            .await
+            .map_err(|error| AgentError::Store(error.to_string()))?
+        {
+            return Err(AgentError::NewerLog {
+                log_index: entry.log_index,
+                found: entry.format_version,
+                supported: fulcrum_api::LOG_FORMAT_VERSION,
+            });
+        }
         let state_machine = store
             .state_machine()
             .map_err(|error| AgentError::Store(error.to_string()))?;
@@ -526,13 +549,31 @@ pub async fn run_until_signalled(config: AgentConfig) -> std::process::ExitCode 
     // Everything the agent writes (the store, snapshots, the cluster id, a
     // dev data key) is readable by its own user only.
     nix::sys::stat::umask(nix::sys::stat::Mode::from_bits_truncate(PRIVATE_UMASK));
-    let agent = match Agent::start(config).await {
+    let agent = match Agent::start(config.clone()).await {
         Ok(agent) => agent,
+        // Not a crash loop: the node stays up, says why, and takes no part.
+        Err(error @ AgentError::NewerLog { .. }) => {
+            return match crate::blocked::serve(&config, error.to_string(), signalled()).await {
+                Ok(()) => std::process::ExitCode::SUCCESS,
+                Err(error) => {
+                    tracing::error!(%error, "the blocked node could not serve");
+                    std::process::ExitCode::FAILURE
+                }
+            };
+        }
         Err(error) => {
             tracing::error!(%error, "the node could not start");
             return std::process::ExitCode::FAILURE;
         }
     };
+    signalled().await;
+    tracing::info!("stopping");
+    agent.shutdown().await;
+    std::process::ExitCode::SUCCESS
+}
+
+/// Returns at SIGINT or SIGTERM.
+async fn signalled() {
     let terminate = async {
         match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
             Ok(mut signal) => {
@@ -545,7 +586,4 @@ pub async fn run_until_signalled(config: AgentConfig) -> std::process::ExitCode 
         _ = tokio::signal::ctrl_c() => {}
         () = terminate => {}
     }
-    tracing::info!("stopping");
-    agent.shutdown().await;
-    std::process::ExitCode::SUCCESS
 }

@@ -22,12 +22,14 @@
 //!   from the contract's `google.api.http` annotations, and their OpenAPI
 //!   document;
 //! - [`health`]: what the health service reports, and why;
+//! - [`blocked`]: a node whose log is newer than its build: up, not serving;
 //! - [`cli`]: the `fulcrum` command line.
 
 pub mod admission;
 pub mod agent;
 pub mod api;
 pub mod auth;
+pub mod blocked;
 pub mod cli;
 pub mod cluster_id;
 pub mod config;

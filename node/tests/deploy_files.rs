@@ -11,7 +11,9 @@ use std::process::Command;
 use fulcrum_node::config::{AgentConfig, Given, Membership};
 
 fn deploy(path: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../deploy").join(path)
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../deploy")
+        .join(path)
 }
 
 /// The unit with its `ExecStart` binary at the one this build made (verify
@@ -58,7 +60,10 @@ fn the_systemd_unit_verifies_and_is_hardened() {
         .and_then(|number| number.parse().ok())
         .unwrap_or_else(|| panic!("no score in {line:?}"));
     println!("systemd-analyze security: {line}");
-    assert!(score <= 3.0, "the unit is exposed more than it was made to be: {line}");
+    assert!(
+        score <= 3.0,
+        "the unit is exposed more than it was made to be: {line}"
+    );
 }
 
 #[test]

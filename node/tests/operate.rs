@@ -813,3 +813,149 @@ async fn a_rolling_restart_under_traffic_and_writes_fails_nothing() {
         member.stop().await;
     }
 }
+
+/// The health the node at `address` reports, if it answers.
+async fn health_at(
+    address: &str,
+) -> Option<tonic_health::pb::health_check_response::ServingStatus> {
+    let channel = tonic::transport::Endpoint::from_shared(format!("http://{address}"))
+        .ok()?
+        .connect()
+        .await
+        .ok()?;
+    let answer = tonic_health::pb::health_client::HealthClient::new(channel)
+        .check(tonic_health::pb::HealthCheckRequest {
+            service: String::new(),
+        })
+        .await
+        .ok()?;
+    Some(answer.into_inner().status())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn an_entry_of_a_newer_log_format_stops_applying_without_a_crash_loop() {
+    use fulcrum_api::LOG_FORMAT_VERSION;
+    use fulcrum_raft_store::raft::Proposal;
+    use tonic_health::pb::health_check_response::ServingStatus;
+
+    let mut members = cluster_with(3, 3, |_| {}).await;
+    let leader_id = leader(&members).await;
+    let lead = &members[(leader_id - 1) as usize];
+    lead.bootstrapped().await;
+    // What a newer build, leading during an upgrade, would write.
+    let newer = LOG_FORMAT_VERSION + 1;
+    let _ = lead
+        .agent
+        .as_ref()
+        .unwrap()
+        .replica()
+        .raft()
+        .client_write(Proposal(v1::LogEnvelope {
+            format_version: newer,
+            client_token: "from-the-future".into(),
+            accepted_at_unix_ms: 1_800_000_000_000,
+            principal: "admin".into(),
+            command: Some(v1::Command {
+                kind: Some(v1::command::Kind::CreateNetwork(v1::CreateNetworkRequest {
+                    name: "future".into(),
+                    cidr: "10.0.0.0/16".into(),
+                    ..Default::default()
+                })),
+            }),
+        }))
+        .await;
+
+    // Every node stops applying at that entry and reports NOT_SERVING; the
+    // Raft of those that stopped on it names the version; no node takes a
+    // write any more (none leads).
+    let mut named = 0;
+    for member in &members {
+        let deadline = Instant::now() + PATIENCE;
+        while health_at(&member.api()).await != Some(ServingStatus::NotServing) {
+            assert!(
+                Instant::now() < deadline,
+                "node {} still serving",
+                member.id()
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+        let metrics = member.agent.as_ref().unwrap().replica().metrics();
+        if let Err(fatal) = &metrics.running_state {
+            let why = fatal.to_string();
+            assert!(why.contains(&format!("format version {newer}")), "{why}");
+            assert!(why.contains("upgrade this node"), "{why}");
+            named += 1;
+        }
+        let written = member
+            .client()
+            .await
+            .networks()
+            .create_network(v1::CreateNetworkRequest {
+                name: "after".into(),
+                cidr: "10.1.0.0/16".into(),
+                ..Default::default()
+            })
+            .await;
+        assert!(written.is_err(), "node {} took a write", member.id());
+    }
+    assert!(named >= 1, "no stopped Raft named the version it needs");
+
+    // Started again (as systemd or Kubernetes would), it does not fail on
+    // the entry over and over: the start says why, and the process serves
+    // as a blocked node (health NOT_SERVING, every call refused with the
+    // reason, no peer port) until it is stopped.
+    let member = &mut members[0];
+    member.stop().await;
+    let started = Agent::start_on(
+        member.config.clone(),
+        TcpListener::bind(member.config.api_address).await.unwrap(),
+        TcpListener::bind(member.config.raft_address).await.unwrap(),
+    )
+    .await;
+    let error = started
+        .err()
+        .expect("no Raft over an entry it cannot apply");
+    let reason = error.to_string();
+    assert!(
+        reason.contains(&format!("format version {newer}")),
+        "{reason}"
+    );
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let config = member.config.clone();
+    let blocked = tokio::spawn(async move {
+        fulcrum_node::blocked::serve(&config, reason, async {
+            let _ = stopped.await;
+        })
+        .await
+    });
+    let deadline = Instant::now() + PATIENCE;
+    while health_at(&member.api()).await != Some(ServingStatus::NotServing) {
+        assert!(
+            Instant::now() < deadline,
+            "the blocked node does not answer health"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    let refused = member
+        .client()
+        .await
+        .networks()
+        .list_networks(v1::ListNetworksRequest::default())
+        .await
+        .expect_err("a blocked node serves nothing");
+    assert_eq!(refused.code(), tonic::Code::FailedPrecondition);
+    assert!(
+        refused.message().contains("upgrade this node"),
+        "{}",
+        refused.message()
+    );
+    assert!(
+        std::net::TcpStream::connect(member.config.raft_address).is_err(),
+        "a blocked node serves no peer port: it neither votes nor leads"
+    );
+    stop.send(()).unwrap();
+    blocked.await.unwrap().unwrap();
+    for member in &mut members[1..] {
+        member.stop().await;
+    }
+}

@@ -25,7 +25,7 @@ pub use codec::{encoded_entry_len, rpc};
 #[cfg(feature = "store")]
 pub use log_store::LogStore;
 #[cfg(feature = "store")]
-pub use seed::{recover, seed};
+pub use seed::{Unappliable, recover, seed, unappliable};
 #[cfg(feature = "store")]
 pub use state_machine::{
     RECEIVING_PREFIX, SharedState, SnapshotBuilder, SnapshotFile, StateMachine,

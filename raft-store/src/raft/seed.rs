@@ -12,6 +12,9 @@
 //! [`recover`] reads what a store's log leads to: the state machine, then
 //! every entry after it in the log, committed or not (the way etcd's
 //! `--force-new-cluster` keeps its whole log).
+//!
+//! [`unappliable`] finds a committed entry this build cannot apply (written
+//! by a newer format) before Raft starts and would fail on it.
 
 use std::io;
 
@@ -19,6 +22,7 @@ use openraft::storage::{RaftLogStorage, RaftStateMachine};
 use openraft::{EntryPayload, RaftLogReader};
 
 use crate::domain::State;
+use crate::domain::limits::Rules;
 
 use super::state_machine::{SnapshotFile, write_snapshot_file};
 use super::store::Store;
@@ -91,4 +95,44 @@ pub async fn recover(store: &Store) -> io::Result<State> {
         }
     }
     Ok(state)
+}
+
+/// A committed entry that is not applied yet: its index and log format.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Unappliable {
+    /// Where in the log.
+    pub log_index: u64,
+    /// The format it was written in, which this build does not know.
+    pub format_version: u32,
+}
+
+/// The first committed entry after the state machine's position that this
+/// build cannot apply, if any: starting Raft would fail on it.
+pub async fn unappliable(store: &Store) -> io::Result<Option<Unappliable>> {
+    let mut machine = store.state_machine().map_err(io::Error::other)?;
+    let (applied, _) = machine.applied_state().await?;
+    let mut log = store.log_store();
+    let Some(committed) = log.read_committed().await? else {
+        return Ok(None);
+    };
+    let purged = log
+        .get_log_state()
+        .await?
+        .last_purged_log_id
+        .map_or(0, |id| id.index);
+    let from = applied.map_or(0, |id| id.index).max(purged) + 1;
+    if from > committed.index {
+        return Ok(None);
+    }
+    for entry in log.try_get_log_entries(from..=committed.index).await? {
+        if let EntryPayload::Normal(proposal) = &entry.payload
+            && Rules::of_format(proposal.0.format_version).is_none()
+        {
+            return Ok(Some(Unappliable {
+                log_index: entry.log_id.index,
+                format_version: proposal.0.format_version,
+            }));
+        }
+    }
+    Ok(None)
 }
