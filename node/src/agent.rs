@@ -160,6 +160,17 @@ fn openraft_config(config: &AgentConfig) -> Result<Arc<openraft::Config>, AgentE
         .map_err(|error| AgentError::Raft(error.to_string()))
 }
 
+/// Where peers reach a port: the advertised address, or, when none was
+/// given apart from the bind address, the address the listener got (a
+/// configured port 0 is the OS's choice).
+fn reached_at(advertised: &str, configured: SocketAddr, bound: SocketAddr) -> String {
+    if advertised == configured.to_string() {
+        bound.to_string()
+    } else {
+        advertised.to_owned()
+    }
+}
+
 async fn open_store(directory: &Path) -> Result<Store, AgentError> {
     std::fs::create_dir_all(directory).map_err(|error| {
         AgentError::Store(format!("cannot create {}: {error}", directory.display()))
@@ -281,10 +292,10 @@ impl Agent {
 
         let store = open_store(&config.data_dir).await?;
         let this_node = fulcrum_raft_store::raft::ClusterNode {
-            raft_address: raft_address.to_string(),
-            api_address: api_address.to_string(),
+            raft_address: reached_at(&config.advertised.raft, config.raft_address, raft_address),
+            api_address: reached_at(&config.advertised.api, config.api_address, api_address),
         };
-        let store = crate::seeding::seed_if_asked(store, &config, this_node, || {
+        let store = crate::seeding::seed_if_asked(store, &config, this_node.clone(), || {
             open_store(&config.data_dir)
         })
         .await?;
@@ -477,13 +488,8 @@ impl Agent {
             data_plane,
             binder,
         };
-        let entering = crate::enter::enter_cluster(
-            &agent.replica,
-            &config,
-            (agent.api_address, agent.raft_address),
-            raft_ready,
-        )
-        .await?;
+        let entering =
+            crate::enter::enter_cluster(&agent.replica, &config, &this_node, raft_ready).await?;
         agent.background.extend(entering);
         tracing::info!(
             node_id = config.node_id,

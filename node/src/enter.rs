@@ -13,7 +13,6 @@
 //!
 //! Until this is settled the node answers no Raft message (`raft_ready`).
 
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
@@ -35,13 +34,13 @@ const ENTER_CLUSTER_PATIENCE: Duration = Duration::from_secs(120);
 /// The pause between attempts to enter the cluster.
 const ENTER_CLUSTER_BACKOFF: Duration = Duration::from_millis(200);
 
-/// Enters the cluster as `config.membership` says (the node's addresses are
-/// `api_address` and `raft_address`), opening `raft_ready` once settled;
+/// Enters the cluster as `config.membership` says (`this_node`: where the
+/// others reach this node), opening `raft_ready` once settled;
 /// answers the background tasks it started (the EIP pool's proposal, the join).
 pub(crate) async fn enter_cluster(
     replica: &Arc<Replica>,
     config: &AgentConfig,
-    (api_address, raft_address): (SocketAddr, SocketAddr),
+    this_node: &ClusterNode,
     raft_ready: Arc<AtomicBool>,
 ) -> Result<Vec<JoinHandle<()>>, AgentError> {
     let raft = replica.raft();
@@ -108,8 +107,8 @@ pub(crate) async fn enter_cluster(
         Membership::Join(member) => {
             let request = v1::AddLearnerRequest {
                 node_id: config.node_id,
-                raft_address: raft_address.to_string(),
-                api_address: api_address.to_string(),
+                raft_address: this_node.raft_address.clone(),
+                api_address: this_node.api_address.clone(),
             };
             tasks.push(tokio::spawn(join(
                 member.clone(),

@@ -814,6 +814,21 @@ async fn a_rolling_restart_under_traffic_and_writes_fails_nothing() {
     }
 }
 
+/// The status line of `GET path` on the HTTP port at `address`.
+fn status_line(address: &str, path: &str) -> String {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(address).unwrap();
+    stream
+        .write_all(
+            format!("GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
+                .as_bytes(),
+        )
+        .unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).unwrap();
+    response.lines().next().unwrap_or_default().to_owned()
+}
+
 /// The health the node at `address` reports, if it answers.
 async fn health_at(
     address: &str,
@@ -879,6 +894,12 @@ async fn an_entry_of_a_newer_log_format_stops_applying_without_a_crash_loop() {
             );
             tokio::time::sleep(std::time::Duration::from_millis(20)).await;
         }
+        // Kubernetes' probes read the same on the HTTP port.
+        let http = member.http();
+        let probe = tokio::task::spawn_blocking(move || status_line(&http, "/healthz"))
+            .await
+            .unwrap();
+        assert!(probe.starts_with("HTTP/1.1 503"), "{probe}");
         let metrics = member.agent.as_ref().unwrap().replica().metrics();
         if let Err(fatal) = &metrics.running_state {
             let why = fatal.to_string();

@@ -645,6 +645,13 @@ async fn head_and_options_answer_as_http_says() {
     assert_eq!(headers[http::header::ALLOW], "GET, POST, DELETE, OPTIONS");
     let (status, _, _) = http.exchange(options("/v1/nothing")).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
+
+    // The health for HTTP probes, without a credential.
+    let (status, body) = http.call(Method::GET, "/healthz", None).await;
+    assert_eq!(
+        (status, body["status"].as_str()),
+        (StatusCode::OK, Some("SERVING"))
+    );
 }
 
 /// Reads Server-Sent Events from `body` until one holds an event of

@@ -172,6 +172,8 @@ pub struct AgentConfig {
     pub raft_address: SocketAddr,
     /// Where the REST/JSON API listens; `None`: no HTTP port.
     pub http_address: Option<SocketAddr>,
+    /// Where other nodes and clients reach this node.
+    pub advertised: Advertised,
     /// How the node enters its cluster.
     pub membership: Membership,
     /// A state to start from instead of the log (`--restore`,
@@ -200,6 +202,16 @@ pub struct AgentConfig {
     pub tls: Option<TlsFiles>,
     /// The cluster's data key file (`secrets.data_key_file`).
     pub data_key: DataKeyFile,
+}
+
+/// Where other nodes reach this one: `host:port` texts, DNS names or IPs
+/// (a node bound to 0.0.0.0 is reached at its own name).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Advertised {
+    /// The public API.
+    pub api: String,
+    /// The peer service.
+    pub raft: String,
 }
 
 /// A state a node starts from instead of its log: both make a new cluster
@@ -403,7 +415,18 @@ impl AgentConfig {
             }
         }
 
-        let membership = membership(given, dev, node_id, &raft_text, &api_text)?;
+        // What peers are told: the bind addresses unless named otherwise.
+        let advertised = Advertised {
+            api: given
+                .text("node.advertise_api_address")?
+                .unwrap_or(api_text),
+            raft: given
+                .text("node.advertise_raft_address")?
+                .unwrap_or(raft_text),
+        };
+        host_port("node.advertise_api_address", &advertised.api)?;
+        host_port("node.advertise_raft_address", &advertised.raft)?;
+        let membership = membership(given, dev, node_id, &advertised.raft, &advertised.api)?;
         let pool_texts = given.list("cluster.eip_pool")?.unwrap_or_else(|| {
             if dev {
                 vec![DEV_EIP_POOL.to_owned()]
@@ -472,6 +495,7 @@ impl AgentConfig {
             api_address,
             raft_address,
             http_address,
+            advertised,
             membership,
             seed: None,
             eip_pool,
@@ -603,6 +627,34 @@ fn socket_address(key: &str, text: &str) -> Result<SocketAddr, ConfigError> {
     parse(key, text, "an IP:port address")
 }
 
+/// Checks a `HOST:port` text (a DNS name or an IP, and a port 1-65535).
+fn host_port(key: &str, text: &str) -> Result<(), ConfigError> {
+    let valid_host = |host: &str| {
+        host.parse::<std::net::IpAddr>().is_ok()
+            || (!host.is_empty()
+                && host.len() <= 253
+                && host.split('.').all(|label| {
+                    !label.is_empty()
+                        && label.len() <= 63
+                        && label.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+                        && !label.starts_with('-')
+                        && !label.ends_with('-')
+                }))
+    };
+    match text.rsplit_once(':') {
+        Some((host, port))
+            if valid_host(host.trim_start_matches('[').trim_end_matches(']'))
+                && port.parse::<u16>().is_ok_and(|port| port > 0) =>
+        {
+            Ok(())
+        }
+        _ => Err(ConfigError::new(
+            key,
+            format!("{text:?} is not HOST:PORT (a DNS name or an IP, and a port 1-65535)"),
+        )),
+    }
+}
+
 /// Parses `ID=RAFT_ADDRESS/API_ADDRESS,...`.
 fn initial_members_flag(text: &str) -> Result<Vec<InitialMember>, ConfigError> {
     const KEY: &str = "cluster.initial_members";
@@ -654,8 +706,8 @@ fn check_initial_members(
                 format!("node {} is listed twice", member.id),
             ));
         }
-        socket_address(&format!("{KEY}[{n}].raft_address"), &member.raft_address)?;
-        socket_address(&format!("{KEY}[{n}].api_address"), &member.api_address)?;
+        host_port(&format!("{KEY}[{n}].raft_address"), &member.raft_address)?;
+        host_port(&format!("{KEY}[{n}].api_address"), &member.api_address)?;
     }
     let Some(me) = members.iter().find(|member| member.id == node_id) else {
         return Err(ConfigError::new(
@@ -667,7 +719,7 @@ fn check_initial_members(
         return Err(ConfigError::new(
             KEY,
             format!(
-                "lists node {node_id} at {}/{}, but node.raft_address/node.api_address say {raft_address}/{api_address}",
+                "lists node {node_id} at {}/{}, but this node is reached at {raft_address}/{api_address} (node.advertise_raft_address/node.advertise_api_address, else node.raft_address/node.api_address)",
                 me.raft_address, me.api_address
             ),
         ));

@@ -130,6 +130,20 @@ pub const SETTINGS: &[Setting] = &[
         help: "IP:port of the peer service: Raft and the internal RPCs (required; --dev: 127.0.0.1:7401)",
     },
     Setting {
+        key: "node.advertise_api_address",
+        env: "FULCRUM_ADVERTISE_API_ADDRESS",
+        flag: "advertise-api-address",
+        kind: Kind::Text,
+        help: "HOST:port other nodes and clients reach the public API at, a DNS name or an IP (default: node.api_address; set it when that is 0.0.0.0, as in Kubernetes)",
+    },
+    Setting {
+        key: "node.advertise_raft_address",
+        env: "FULCRUM_ADVERTISE_RAFT_ADDRESS",
+        flag: "advertise-raft-address",
+        kind: Kind::Text,
+        help: "HOST:port other nodes reach the peer service at, a DNS name or an IP (default: node.raft_address)",
+    },
+    Setting {
         key: "node.http_address",
         env: "FULCRUM_HTTP_ADDRESS",
         flag: "http-address",

@@ -243,3 +243,73 @@ fn a_cluster_node_needs_the_shared_data_key_and_dev_makes_its_own() {
     let config = AgentConfig::resolve(None, given, false).expect("valid");
     assert!(!config.data_key.create_if_missing);
 }
+
+#[test]
+fn nodes_bound_to_every_address_are_reached_at_the_names_they_advertise() {
+    let node = [
+        ("node.id", "2"),
+        ("node.data_dir", "/var/lib/fulcrum"),
+        ("node.api_address", "0.0.0.0:7400"),
+        ("node.raft_address", "0.0.0.0:7401"),
+        (
+            "node.advertise_api_address",
+            "fulcrum-1.fulcrum-peers.lb.svc:7400",
+        ),
+        (
+            "node.advertise_raft_address",
+            "fulcrum-1.fulcrum-peers.lb.svc:7401",
+        ),
+        ("secrets.data_key_file", "/etc/fulcrum/data.key"),
+        ("tls.insecure", "true"),
+        (
+            "cluster.initial_members",
+            "1=fulcrum-0.fulcrum-peers.lb.svc:7401/fulcrum-0.fulcrum-peers.lb.svc:7400,2=fulcrum-1.fulcrum-peers.lb.svc:7401/fulcrum-1.fulcrum-peers.lb.svc:7400",
+        ),
+    ];
+    let config = AgentConfig::resolve(None, flags(&node), false).expect("valid");
+    assert_eq!(
+        config.advertised.raft,
+        "fulcrum-1.fulcrum-peers.lb.svc:7401"
+    );
+    let Membership::Bootstrap(members) = config.membership else {
+        panic!("bootstraps");
+    };
+    assert_eq!(
+        members[0].api_address,
+        "fulcrum-0.fulcrum-peers.lb.svc:7400"
+    );
+
+    // The list must name this node where it says it is reached.
+    let elsewhere = flags(&node).overridden_by(flags(&[(
+        "node.advertise_raft_address",
+        "fulcrum-9.fulcrum-peers.lb.svc:7401",
+    )]));
+    let error = refusal(None, elsewhere, false);
+    assert!(
+        error.starts_with("cluster.initial_members: lists node 2"),
+        "{error}"
+    );
+    for bad in ["fulcrum-1..svc:7401", "-x:7401", "host:0", "host", "a b:1"] {
+        let given = flags(&node).overridden_by(flags(&[("node.advertise_raft_address", bad)]));
+        let error = refusal(None, given, false);
+        assert!(
+            error.starts_with("node.advertise_raft_address: ") && error.contains("HOST:PORT"),
+            "{bad}: {error}"
+        );
+    }
+    // Without the advertised names, a node is reached at its bind addresses.
+    let plain = AgentConfig::resolve(
+        None,
+        flags(&[
+            ("node.id", "1"),
+            ("node.data_dir", "d"),
+            ("node.api_address", "10.0.0.1:7400"),
+            ("node.raft_address", "10.0.0.1:7401"),
+            ("secrets.data_key_file", "k"),
+            ("tls.insecure", "true"),
+        ]),
+        false,
+    )
+    .expect("valid");
+    assert_eq!(plain.advertised.api, "10.0.0.1:7400");
+}

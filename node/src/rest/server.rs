@@ -225,6 +225,16 @@ impl Server {
         if path == session::PATH {
             return self.session(&parts, body).await;
         }
+        if path == HEALTH_PATH {
+            if parts.method != Method::GET {
+                return Err(RestError::method_not_allowed(
+                    &parts.method,
+                    path,
+                    FILE_METHODS,
+                ));
+            }
+            return Ok(self.health(remote).await);
+        }
         if parts.method == Method::GET
             && !path.starts_with(API_PREFIX)
             && let Some(asset) = crate::console::asset(path)
@@ -309,10 +319,43 @@ impl Server {
         }
     }
 
+    /// `GET /healthz`: the node's health as the gRPC health service reports
+    /// it (`SERVING` 200, anything else 503), without a credential, for
+    /// probes that speak HTTPS but not gRPC over TLS (Kubernetes' kubelet).
+    async fn health(&self, remote: Option<SocketAddr>) -> Response<Body> {
+        let call = Call {
+            path: "/grpc.health.v1.Health/Check".to_owned(),
+            message: tonic_health::pb::HealthCheckRequest {
+                service: String::new(),
+            }
+            .encode_to_vec(),
+            authorization: None,
+            remote,
+            timeout: Some(self.limits.default_deadline),
+        };
+        let answered = match grpc::send(&self.stack, call).await {
+            Ok(messages) => messages.only().await,
+            Err(status) => Err(status),
+        };
+        let status = answered
+            .ok()
+            .and_then(|bytes| tonic_health::pb::HealthCheckResponse::decode(bytes).ok())
+            .map(|answer| answer.status());
+        let (code, word) = match status {
+            Some(tonic_health::pb::health_check_response::ServingStatus::Serving) => {
+                (StatusCode::OK, "SERVING")
+            }
+            Some(other) => (StatusCode::SERVICE_UNAVAILABLE, other.as_str_name()),
+            None => (StatusCode::SERVICE_UNAVAILABLE, "UNKNOWN"),
+        };
+        json_response(code, Bytes::from(format!("{{\"status\":\"{word}\"}}")))
+    }
+
     /// What `OPTIONS path` answers: 204 and the methods the path takes in
     /// `Allow` (no CORS headers: no other origin is granted anything).
     fn options(&self, path: &str) -> Result<Response<Body>, RestError> {
         let allowed = if path == openapi::PATH
+            || path == HEALTH_PATH
             || (!path.starts_with(API_PREFIX) && crate::console::asset(path).is_some())
         {
             FILE_METHODS.to_owned()
@@ -517,7 +560,9 @@ fn asset_response(asset: crate::console::Asset) -> Response<Body> {
     response
 }
 
-/// The methods of the document and the console's files.
+/// The health of the node, for HTTP probes.
+pub const HEALTH_PATH: &str = "/healthz";
+/// The methods of the document, the health and the console's files.
 const FILE_METHODS: &str = "GET, HEAD, OPTIONS";
 /// The methods of the console's session.
 const SESSION_METHODS: &str = "GET, POST, DELETE, OPTIONS";
