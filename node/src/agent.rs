@@ -408,7 +408,15 @@ impl Agent {
         // The public stack's layers, once: the API port serves them, the
         // REST port calls through the same (outermost first).
         let sessions = crate::rest::Sessions::new(authentication.clone(), tls.is_some());
+        let api_metrics = crate::metrics::ApiMetrics::default();
+        let metrics = Arc::new(crate::metrics::Metrics::new(
+            replica.clone(),
+            data_plane.clone(),
+            binder.clone(),
+            &api_metrics,
+        ));
         let public_layers = tower::ServiceBuilder::new()
+            .layer(crate::metrics::Measure::new(api_metrics))
             .layer(OversizeAsExhausted)
             .layer(Authorize::new(authentication));
         let public_stack = crate::rest::GrpcStack::new(public_layers.service(routes.clone()));
@@ -441,6 +449,7 @@ impl Agent {
                 },
                 tls.is_none(),
                 sessions,
+                metrics,
             );
             let (incoming, acceptor) =
                 limited_incoming(http_listener, connection_limits, handshake(Port::Http));

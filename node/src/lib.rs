@@ -22,6 +22,7 @@
 //!   from the contract's `google.api.http` annotations, and their OpenAPI
 //!   document;
 //! - [`health`]: what the health service reports, and why;
+//! - [`metrics`]: the Prometheus metrics at `/metrics` on the HTTP port;
 //! - [`blocked`]: a node whose log is newer than its build: up, not serving;
 //! - [`cli`]: the `fulcrum` command line.
 
@@ -41,6 +42,7 @@ pub mod enter;
 pub mod errors;
 pub mod file_stamp;
 pub mod health;
+pub mod metrics;
 pub mod raft_network;
 pub mod raft_service;
 pub mod replica;

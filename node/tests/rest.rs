@@ -805,6 +805,24 @@ async fn with_tls_tokens_are_required_and_held_to_their_roles() {
     let (status, _) = https.call(Method::GET, "/openapi.json", None).await;
     assert_eq!(status, StatusCode::OK);
 
+    // The metrics need a token (any role) when authentication is on.
+    let (status, headers, _) = https
+        .exchange(https.request(Method::GET, "/metrics", None))
+        .await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert!(headers.contains_key(http::header::WWW_AUTHENTICATE));
+    let (status, headers, body) = viewer
+        .exchange(viewer.request(Method::GET, "/metrics", None))
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        headers[http::header::CONTENT_TYPE]
+            .to_str()
+            .unwrap()
+            .starts_with("text/plain; version=0.0.4")
+    );
+    assert!(String::from_utf8_lossy(&body).contains("fulcrum_raft_term"));
+
     the_console_needs_a_session(&https, &secrets[0], &secrets[1]).await;
 }
 

@@ -73,6 +73,7 @@ pub struct Server {
     /// Without TLS: only requests addressed to an IP or `localhost`.
     loopback_hosts_only: bool,
     sessions: Sessions,
+    metrics: Arc<crate::metrics::Metrics>,
 }
 
 impl Server {
@@ -84,6 +85,7 @@ impl Server {
         limits: RestLimits,
         loopback_hosts_only: bool,
         sessions: Sessions,
+        metrics: Arc<crate::metrics::Metrics>,
     ) -> Self {
         let openapi = Bytes::from(openapi::document(&routes).to_string());
         Self {
@@ -93,6 +95,7 @@ impl Server {
             limits,
             loopback_hosts_only,
             sessions,
+            metrics,
         }
     }
 
@@ -225,6 +228,16 @@ impl Server {
         if path == session::PATH {
             return self.session(&parts, body).await;
         }
+        if path == METRICS_PATH {
+            if parts.method != Method::GET {
+                return Err(RestError::method_not_allowed(
+                    &parts.method,
+                    path,
+                    FILE_METHODS,
+                ));
+            }
+            return self.metrics_answer(&parts.headers);
+        }
         if path == HEALTH_PATH {
             if parts.method != Method::GET {
                 return Err(RestError::method_not_allowed(
@@ -319,6 +332,35 @@ impl Server {
         }
     }
 
+    /// `GET /metrics`: the node's metrics; with authentication on, for any
+    /// valid bearer token (a viewer's is enough).
+    fn metrics_answer(&self, headers: &HeaderMap) -> Result<Response<Body>, RestError> {
+        if self.sessions.required() {
+            let token = headers
+                .get(AUTHORIZATION)
+                .and_then(|value| value.to_str().ok())
+                .and_then(|value| value.strip_prefix("Bearer "))
+                .map(str::trim)
+                .ok_or_else(|| {
+                    RestError::from_status(&tonic::Status::unauthenticated(
+                        "authorization: the metrics need `Bearer TOKEN` (any role)",
+                    ))
+                })?;
+            self.sessions
+                .token_principal(token)
+                .map_err(|status| RestError::from_status(&status))?;
+        }
+        let mut response =
+            Response::new(Full::new(Bytes::from(self.metrics.render())).boxed_unsync());
+        let headers = response.headers_mut();
+        headers.insert(
+            CONTENT_TYPE,
+            HeaderValue::from_static(crate::metrics::CONTENT_TYPE),
+        );
+        headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        Ok(response)
+    }
+
     /// `GET /healthz`: the node's health as the gRPC health service reports
     /// it (`SERVING` 200, anything else 503), without a credential, for
     /// probes that speak HTTPS but not gRPC over TLS (Kubernetes' kubelet).
@@ -356,6 +398,7 @@ impl Server {
     fn options(&self, path: &str) -> Result<Response<Body>, RestError> {
         let allowed = if path == openapi::PATH
             || path == HEALTH_PATH
+            || path == METRICS_PATH
             || (!path.starts_with(API_PREFIX) && crate::console::asset(path).is_some())
         {
             FILE_METHODS.to_owned()
@@ -562,6 +605,8 @@ fn asset_response(asset: crate::console::Asset) -> Response<Body> {
 
 /// The health of the node, for HTTP probes.
 pub const HEALTH_PATH: &str = "/healthz";
+/// The node's Prometheus metrics.
+pub const METRICS_PATH: &str = "/metrics";
 /// The methods of the document, the health and the console's files.
 const FILE_METHODS: &str = "GET, HEAD, OPTIONS";
 /// The methods of the console's session.

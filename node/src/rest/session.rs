@@ -68,6 +68,11 @@ impl Sessions {
         self.authentication.is_on()
     }
 
+    /// The principal of a bearer token's secret, or why it is refused.
+    pub fn token_principal(&self, secret: &str) -> Result<Principal, tonic::Status> {
+        self.authentication.token_principal(secret)
+    }
+
     /// The token the request's cookie carries, if any.
     pub fn cookie_token(headers: &HeaderMap) -> Option<&str> {
         headers

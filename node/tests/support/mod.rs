@@ -4,6 +4,7 @@
 #![allow(dead_code, unreachable_pub, clippy::unwrap_used, clippy::expect_used)]
 
 pub mod backends;
+pub mod guide;
 pub mod pki;
 
 use std::time::Duration;
