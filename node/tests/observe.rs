@@ -2,7 +2,10 @@
 //! three-node cluster's `/metrics`: every node is up, the listener's
 //! request count equals the requests sent through the EIP, `promtool check
 //! metrics` accepts every node's output, and the leader and the followers
-//! agree on the committed index once writes stop.
+//! agree on the committed index once writes stop. The alert rules of
+//! `deploy/observability` pass `promtool check rules` and evaluate without
+//! error on that Prometheus; the dashboard's queries run there, and both
+//! name only metrics the nodes export.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -106,6 +109,37 @@ fn query(prometheus: &str, query: &str) -> Vec<(serde_json::Value, f64)> {
         .collect()
 }
 
+fn observability(file: &str) -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../deploy/observability")
+        .join(file)
+}
+
+/// The metric names a PromQL text uses (`fulcrum_*`, `process_*`), with a
+/// histogram's series suffixes taken off.
+fn metric_names(promql: &str) -> Vec<String> {
+    let mut names = Vec::new();
+    let mut rest = promql;
+    while let Some(start) = rest.find(|c: char| c.is_ascii_alphabetic() || c == '_') {
+        let word: String = rest[start..]
+            .chars()
+            .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+            .collect();
+        rest = &rest[start + word.len()..];
+        if word.starts_with("fulcrum_") || word.starts_with("process_") {
+            let base = ["_bucket", "_sum", "_count"]
+                .iter()
+                .find_map(|suffix| {
+                    word.strip_suffix(suffix)
+                        .filter(|base| base.ends_with("_seconds"))
+                })
+                .map_or(word.clone(), str::to_owned);
+            names.push(base);
+        }
+    }
+    names
+}
+
 /// Prometheus, stopped when dropped.
 struct Prometheus {
     child: Child,
@@ -128,7 +162,8 @@ async fn prometheus(targets: &[String]) -> Prometheus {
     std::fs::write(
         &config,
         format!(
-            "global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\nscrape_configs:\n  - job_name: fulcrum\n    static_configs:\n      - targets: [{}]\n",
+            "global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\nrule_files:\n  - '{}'\nscrape_configs:\n  - job_name: fulcrum\n    static_configs:\n      - targets: [{}]\n",
+            observability("alerts.yml").display(),
             listed.join(", ")
         ),
     )
@@ -274,6 +309,92 @@ async fn prometheus_scrapes_every_node_and_counts_the_listeners_requests() {
             String::from_utf8_lossy(&checked.stdout),
             String::from_utf8_lossy(&checked.stderr)
         );
+    }
+
+    // The alert rules check and evaluate; the dashboard's queries run; both
+    // name only exported metrics.
+    let checked = Command::new("promtool")
+        .args(["check", "rules"])
+        .arg(observability("alerts.yml"))
+        .output()
+        .unwrap();
+    assert!(
+        checked.status.success(),
+        "{}",
+        String::from_utf8_lossy(&checked.stdout)
+    );
+    let mut exported = std::collections::BTreeSet::new();
+    for target in &targets {
+        for line in http_get(target, "/metrics").1.lines() {
+            if let Some(name) = line
+                .strip_prefix("# TYPE ")
+                .and_then(|rest| rest.split(' ').next())
+            {
+                exported.insert(name.to_owned());
+            }
+        }
+    }
+    let rules = std::fs::read_to_string(observability("alerts.yml")).unwrap();
+    let dashboard: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(observability("grafana-dashboard.json")).unwrap(),
+    )
+    .unwrap();
+    let queries: Vec<String> = dashboard["panels"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|panel| panel["targets"].as_array().cloned().unwrap_or_default())
+        .filter_map(|target| target["expr"].as_str().map(str::to_owned))
+        .collect();
+    assert!(queries.len() >= 10, "the dashboard has its panels");
+    for name in metric_names(&rules)
+        .into_iter()
+        .chain(queries.iter().flat_map(|q| metric_names(q)))
+    {
+        assert!(
+            exported.contains(&name),
+            "{name} is not exported: {exported:?}"
+        );
+    }
+    for promql in &queries {
+        let (address, encoded_query) = (prometheus.address.clone(), encoded(promql));
+        let (status, body) = tokio::task::spawn_blocking(move || {
+            http_get(&address, &format!("/api/v1/query?query={encoded_query}"))
+        })
+        .await
+        .unwrap();
+        assert_eq!(status, 200, "{promql}: {body}");
+    }
+    let deadline = Instant::now() + PATIENCE;
+    loop {
+        let address = prometheus.address.clone();
+        let (_, body) = tokio::task::spawn_blocking(move || http_get(&address, "/api/v1/rules"))
+            .await
+            .unwrap();
+        let answer: serde_json::Value = serde_json::from_str(&body).unwrap();
+        let rules: Vec<serde_json::Value> = answer["data"]["groups"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .flat_map(|group| group["rules"].as_array().cloned().unwrap_or_default())
+            .collect();
+        let evaluated = rules.len() == 10
+            && rules.iter().all(|rule| {
+                rule["lastEvaluation"]
+                    .as_str()
+                    .is_some_and(|at| !at.starts_with("0001"))
+            });
+        if evaluated {
+            for rule in &rules {
+                assert_eq!(rule["health"], "ok", "{rule}");
+            }
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the rules were not evaluated: {body}"
+        );
+        tokio::time::sleep(Duration::from_millis(250)).await;
     }
 
     // Some writes, then the followers' committed index meets the leader's.
