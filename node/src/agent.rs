@@ -416,7 +416,7 @@ impl Agent {
             &api_metrics,
         ));
         let public_layers = tower::ServiceBuilder::new()
-            .layer(crate::metrics::Measure::new(api_metrics))
+            .layer(crate::metrics::Measure::new(api_metrics, config.node_id))
             .layer(OversizeAsExhausted)
             .layer(Authorize::new(authentication));
         let public_stack = crate::rest::GrpcStack::new(public_layers.service(routes.clone()));

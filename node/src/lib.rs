@@ -23,6 +23,7 @@
 //!   document;
 //! - [`health`]: what the health service reports, and why;
 //! - [`metrics`]: the Prometheus metrics at `/metrics` on the HTTP port;
+//! - [`request_id`]: every API call's id, in its logs on every node it touches;
 //! - [`blocked`]: a node whose log is newer than its build: up, not serving;
 //! - [`cli`]: the `fulcrum` command line.
 
@@ -46,6 +47,7 @@ pub mod metrics;
 pub mod raft_network;
 pub mod raft_service;
 pub mod replica;
+pub mod request_id;
 pub mod resources;
 pub mod rest;
 pub mod secrets;

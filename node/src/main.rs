@@ -28,14 +28,15 @@ fn main() -> ExitCode {
                     return ExitCode::from(EXIT_USAGE);
                 }
             };
-            tracing_subscriber::fmt()
-                .with_env_filter(
-                    tracing_subscriber::EnvFilter::try_from_env("FULCRUM_LOG").unwrap_or_else(
-                        |_| tracing_subscriber::EnvFilter::new("info,openraft=warn"),
-                    ),
-                )
-                .with_writer(std::io::stderr)
-                .init();
+            let filter = tracing_subscriber::EnvFilter::try_from_env("FULCRUM_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,openraft=warn"));
+            let log = tracing_subscriber::fmt()
+                .with_env_filter(filter)
+                .with_writer(std::io::stderr);
+            match config.log_format {
+                fulcrum_node::config::LogFormat::Text => log.init(),
+                fulcrum_node::config::LogFormat::Json => log.json().with_current_span(true).init(),
+            }
             runtime.block_on(fulcrum_node::agent::run_until_signalled(config))
         }
         _ => match runtime.block_on(cli::run(cli, utf8_vars())) {

@@ -13,6 +13,7 @@ use fulcrum_raft_store::raft::{RECEIVING_PREFIX, SnapshotFile, StateMachine, Typ
 use openraft::Raft;
 use tokio::io::AsyncWriteExt;
 use tonic::{Request, Response, Status, Streaming};
+use tracing::Instrument;
 
 use crate::cluster_id::Unknown;
 use crate::dataplane::NodeDataPlane;
@@ -41,6 +42,38 @@ pub struct RaftService {
 }
 
 impl RaftService {
+    /// A write a follower handed over, proposed here as the leader.
+    async fn propose_forwarded(
+        &self,
+        request: internal::ProposeRequest,
+        deadline: tokio::time::Instant,
+    ) -> Result<Response<internal::ProposeResponse>, Status> {
+        tracing::debug!("a write handed over by a follower");
+        let command = request
+            .command
+            .ok_or_else(|| Status::invalid_argument("command: a proposal carries a command"))?;
+        self.replica.admit(&request.client_token, &command)?;
+        let outcome = match self
+            .replica
+            .propose_as_leader(request.principal, request.client_token, command, deadline)
+            .await?
+        {
+            LeaderAnswer::Answered((log_index, receipt)) => {
+                internal::propose_response::Outcome::Receipt(internal::ProposeReceipt {
+                    log_index,
+                    revision: receipt.revision,
+                    resource_id: receipt.resource_id,
+                })
+            }
+            LeaderAnswer::NotLeader(leader_id) => {
+                internal::propose_response::Outcome::NotLeader(internal::NotLeader { leader_id })
+            }
+        };
+        Ok(Response::new(internal::ProposeResponse {
+            outcome: Some(outcome),
+        }))
+    }
+
     /// Serves `replica`'s Raft node, receiving snapshots into
     /// `snapshot_directory` (the store's), and answers for `data_plane`.
     ///
@@ -242,32 +275,12 @@ impl internal::raft_service_server::RaftService for RaftService {
     ) -> Result<Response<internal::ProposeResponse>, Status> {
         self.admit(request.metadata(), Unknown::Refuse)?;
         let deadline = deadline_of(request.metadata(), FORWARDED_DEFAULT_DEADLINE);
-        let request = request.into_inner();
-        let command = request
-            .command
-            .ok_or_else(|| Status::invalid_argument("command: a proposal carries a command"))?;
-        self.replica.admit(&request.client_token, &command)?;
-        let outcome = match self
-            .replica
-            .propose_as_leader(request.principal, request.client_token, command, deadline)
-            .await?
-        {
-            LeaderAnswer::Answered((log_index, receipt)) => {
-                internal::propose_response::Outcome::Receipt(internal::ProposeReceipt {
-                    log_index,
-                    revision: receipt.revision,
-                    resource_id: receipt.resource_id,
-                })
-            }
-            LeaderAnswer::NotLeader(leader_id) => {
-                internal::propose_response::Outcome::NotLeader(internal::NotLeader { leader_id })
-            }
-        };
-        Ok(Response::new(internal::ProposeResponse {
-            outcome: Some(outcome),
-        }))
+        let id = crate::request_id::of(request.metadata().as_ref().get(crate::request_id::HEADER));
+        let span = tracing::info_span!("forwarded", node = self.replica.id(), request_id = %id);
+        crate::request_id::scope(id, self.propose_forwarded(request.into_inner(), deadline))
+            .instrument(span)
+            .await
     }
-
     async fn read_index(
         &self,
         request: Request<internal::ReadIndexRequest>,

@@ -217,6 +217,7 @@ impl Replica {
         command: v1::Command,
         deadline: Instant,
     ) -> Result<LeaderAnswer<(u64, Receipt)>, Status> {
+        tracing::debug!(%client_token, "proposing a write");
         let envelope = v1::LogEnvelope {
             format_version: LOG_FORMAT_VERSION,
             client_token,
@@ -268,6 +269,14 @@ impl Replica {
             command: Some(command.clone()),
         });
         request.set_timeout(remaining(deadline));
+        if let Some(id) = crate::request_id::current()
+            && let Ok(value) = id.parse()
+        {
+            request
+                .metadata_mut()
+                .insert(crate::request_id::HEADER, value);
+        }
+        tracing::debug!(leader, "handing the write to the leader");
         let reply = client
             .propose(request)
             .await

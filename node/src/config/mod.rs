@@ -185,6 +185,8 @@ pub struct AgentConfig {
     pub dataplane_threads: u32,
     /// The data plane's I/O driver.
     pub dataplane_driver: fulcrum_dataplane::Driver,
+    /// How the log is written.
+    pub log_format: LogFormat,
     /// Client connections the data plane holds at once, over every listener.
     pub dataplane_max_connections: u32,
     /// The EIP binder.
@@ -202,6 +204,16 @@ pub struct AgentConfig {
     pub tls: Option<TlsFiles>,
     /// The cluster's data key file (`secrets.data_key_file`).
     pub data_key: DataKeyFile,
+}
+
+/// How the agent writes its log.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum LogFormat {
+    /// Lines for people.
+    #[default]
+    Text,
+    /// One JSON object per line, for log pipelines.
+    Json,
 }
 
 /// Where other nodes reach this one: `host:port` texts, DNS names or IPs
@@ -501,6 +513,10 @@ impl AgentConfig {
             eip_pool,
             dataplane_threads: to_u32(given.integer_or_default("dataplane.threads")?),
             dataplane_driver,
+            log_format: match given.text("log.format")?.as_deref() {
+                Some("json") => LogFormat::Json,
+                _ => LogFormat::Text,
+            },
             dataplane_max_connections: to_u32(
                 given.integer_or_default("dataplane.max_connections")?,
             ),

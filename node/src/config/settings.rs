@@ -341,6 +341,13 @@ pub const SETTINGS: &[Setting] = &[
         help: "The cluster's data key (the same file on every node) that seals certificate keys (required; --dev: DATA_DIR/data-key)",
     },
     Setting {
+        key: "log.format",
+        env: "FULCRUM_LOG_FORMAT",
+        flag: "log-format",
+        kind: Kind::Choice(&["text", "json"]),
+        help: "How the agent writes its log to stderr: text, or json (one object per line, the call's span fields, request_id among them, included); the level is FULCRUM_LOG",
+    },
+    Setting {
         key: "tls.insecure",
         env: "FULCRUM_INSECURE",
         flag: "insecure",

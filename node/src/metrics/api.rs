@@ -2,12 +2,15 @@
 //! authentication, so refusals count too. A call's code is its
 //! `grpc-status` header when the answer is trailers-only (every error a
 //! handler returns is), else OK; its latency runs to the answer's headers
-//! (for a unary call, the answer; for a stream, its start).
+//! (for a unary call, the answer; for a stream, its start). The same layer
+//! gives the call its request id and span.
 
 use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 use std::time::Instant;
+
+use tracing::Instrument;
 
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
@@ -94,16 +97,19 @@ impl ApiMetrics {
     }
 }
 
-/// The layer that counts the calls it passes.
+/// The layer that counts the calls it passes, and gives each its request
+/// id (`crate::request_id`) and a tracing span naming the node, the id and
+/// the method.
 #[derive(Clone, Debug)]
 pub struct Measure {
     metrics: ApiMetrics,
+    node_id: u64,
 }
 
 impl Measure {
-    /// A layer counting into `metrics`.
-    pub fn new(metrics: ApiMetrics) -> Self {
-        Self { metrics }
+    /// A layer of node `node_id` counting into `metrics`.
+    pub fn new(metrics: ApiMetrics, node_id: u64) -> Self {
+        Self { metrics, node_id }
     }
 }
 
@@ -114,6 +120,7 @@ impl<S> tower::Layer<S> for Measure {
         MeasureService {
             inner,
             metrics: self.metrics.clone(),
+            node_id: self.node_id,
         }
     }
 }
@@ -123,6 +130,7 @@ impl<S> tower::Layer<S> for Measure {
 pub struct MeasureService<S> {
     inner: S,
     metrics: ApiMetrics,
+    node_id: u64,
 }
 
 impl<S, RequestBody, Body> tower::Service<http::Request<RequestBody>> for MeasureService<S>
@@ -138,13 +146,32 @@ where
         self.inner.poll_ready(context)
     }
 
-    fn call(&mut self, request: http::Request<RequestBody>) -> Self::Future {
+    fn call(&mut self, mut request: http::Request<RequestBody>) -> Self::Future {
         let path = request.uri().path().to_owned();
         let metrics = self.metrics.clone();
         let started = Instant::now();
-        let answer = self.inner.call(request);
+        let id = crate::request_id::of(request.headers().get(crate::request_id::HEADER));
+        if let Ok(value) = http::HeaderValue::from_str(&id) {
+            request
+                .headers_mut()
+                .insert(crate::request_id::HEADER, value);
+        }
+        let span =
+            tracing::info_span!("api", node = self.node_id, request_id = %id, method = %path);
+        let answer = {
+            let _entered = span.enter();
+            self.inner.call(request)
+        };
+        let answer = crate::request_id::scope(id.clone(), answer.instrument(span.clone()));
         Box::pin(async move {
-            let answered = answer.await;
+            let mut answered = answer.await;
+            if let Ok(response) = &mut answered
+                && let Ok(value) = http::HeaderValue::from_str(&id)
+            {
+                response
+                    .headers_mut()
+                    .insert(crate::request_id::HEADER, value);
+            }
             let code = match &answered {
                 Ok(response) => response
                     .headers()

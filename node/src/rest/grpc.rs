@@ -46,6 +46,8 @@ pub struct Call {
     pub remote: Option<SocketAddr>,
     /// The deadline, if the call has one (a watch has none).
     pub timeout: Option<Duration>,
+    /// The call's request id (`crate::request_id`), if the REST request set it.
+    pub request_id: Option<HeaderValue>,
 }
 
 /// Sends `call` through `stack`; the answer's messages, or the status the
@@ -74,6 +76,9 @@ pub async fn send(stack: &GrpcStack, call: Call) -> Result<Messages, Status> {
         request
             .headers_mut()
             .insert(http::header::AUTHORIZATION, authorization);
+    }
+    if let Some(id) = call.request_id {
+        request.headers_mut().insert(crate::request_id::HEADER, id);
     }
     request.extensions_mut().insert(PeerInfo {
         remote: call.remote,
@@ -260,6 +265,7 @@ mod tests {
             authorization: Some(HeaderValue::from_static("Bearer fct_x")),
             remote: None,
             timeout: Some(Duration::from_millis(1500)),
+            request_id: None,
         }
     }
 

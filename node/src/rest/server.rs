@@ -295,7 +295,12 @@ impl Server {
                 .map(|value| value.to_str().unwrap_or("?"));
             sse::resume(&mut message, last_event_id)?;
         }
+        let request_id = HeaderValue::from_str(&crate::request_id::of(
+            parts.headers.get(crate::request_id::HEADER),
+        ))
+        .ok();
         let call = Call {
+            request_id: request_id.clone(),
             path: route.grpc_path(),
             message: message.encode_to_vec(),
             authorization: parts
@@ -320,16 +325,17 @@ impl Server {
         .await
         .map_err(|_| deadline_passed(timeout))?
         .map_err(|status| RestError::from_status(&status))?;
-        match answered {
-            Answer::Stream(messages) => Ok(event_stream(messages, output, streams_end)),
+        let mut response = match answered {
+            Answer::Stream(messages) => event_stream(messages, output, streams_end),
             Answer::Unary(message) => {
                 let message = json::decode(&output, message)?;
-                Ok(json_response(
-                    StatusCode::OK,
-                    Bytes::from(json::render(&message)?),
-                ))
+                json_response(StatusCode::OK, Bytes::from(json::render(&message)?))
             }
+        };
+        if let Some(id) = request_id {
+            response.headers_mut().insert(crate::request_id::HEADER, id);
         }
+        Ok(response)
     }
 
     /// `GET /metrics`: the node's metrics; with authentication on, for any
@@ -374,6 +380,7 @@ impl Server {
             authorization: None,
             remote,
             timeout: Some(self.limits.default_deadline),
+            request_id: None,
         };
         let answered = match grpc::send(&self.stack, call).await {
             Ok(messages) => messages.only().await,
