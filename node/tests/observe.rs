@@ -285,6 +285,44 @@ async fn prometheus_scrapes_every_node_and_counts_the_listeners_requests() {
     })
     .await;
 
+    // The CLI's live table, as JSON lines: the same requests, both members.
+    let endpoint = members[0].api();
+    let stats = tokio::task::spawn_blocking(move || {
+        Command::new(env!("CARGO_BIN_EXE_fulcrum"))
+            .args(["--endpoint", &endpoint, "-o", "json", "lb", "stats", "shop"])
+            .args(["--count", "2", "--interval-ms", "200"])
+            .output()
+            .unwrap()
+    })
+    .await
+    .unwrap();
+    assert!(
+        stats.status.success(),
+        "{}",
+        String::from_utf8_lossy(&stats.stderr)
+    );
+    let samples: Vec<serde_json::Value> = String::from_utf8_lossy(&stats.stdout)
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap())
+        .collect();
+    assert_eq!(samples.len(), 2);
+    let last = &samples[1];
+    assert_eq!(
+        last["listeners"][0]["requests"].as_f64(),
+        Some(expected),
+        "{last}"
+    );
+    let member_rows: Vec<&serde_json::Value> = last["members"].as_array().unwrap().iter().collect();
+    assert_eq!(member_rows.len(), 2, "{last}");
+    let to_members: f64 = member_rows
+        .iter()
+        .filter_map(|member| member["requests"].as_f64())
+        .sum();
+    assert_eq!(
+        to_members, expected,
+        "every request reached a member: {last}"
+    );
+
     // promtool accepts every node's exposition.
     for target in &targets {
         let (status, text) = http_get(target, "/metrics");

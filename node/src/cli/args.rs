@@ -382,6 +382,19 @@ pub enum LoadBalancerCommand {
         /// Name or id.
         load_balancer: String,
     },
+    /// A live table of the Load Balancer's listeners and members:
+    /// connections, requests per second, errors and health, refreshed
+    /// every interval (Ctrl-C ends it). With `-o json`, one object a line.
+    Stats {
+        /// Name or id.
+        load_balancer: String,
+        /// Milliseconds between refreshes (100 or more).
+        #[arg(long, default_value_t = 1000, value_parser = clap::value_parser!(u64).range(100..))]
+        interval_ms: u64,
+        /// Stop after this many refreshes (default: until interrupted).
+        #[arg(long)]
+        count: Option<u64>,
+    },
     /// Associate an EIP (the guide's step 2).
     AssociateEip {
         /// Name or id of the Load Balancer.

@@ -124,6 +124,20 @@ pub(super) async fn load_balancer(session: &Session, command: LoadBalancerComman
                 || output::json(&reply, "fulcrum.v1.GetStatusTreeResponse"),
             );
         }
+        LoadBalancerCommand::Stats {
+            load_balancer,
+            interval_ms,
+            count,
+        } => {
+            let load_balancer_id = resolve::load_balancer(session, &load_balancer).await?;
+            super::stats::watch(
+                session,
+                &load_balancer_id,
+                std::time::Duration::from_millis(interval_ms),
+                count,
+            )
+            .await?;
+        }
         LoadBalancerCommand::AssociateEip { load_balancer, eip } => {
             let load_balancer_id = resolve::load_balancer(session, &load_balancer).await?;
             let eip_id = resolve::eip(session, &eip).await?;

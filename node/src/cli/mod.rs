@@ -24,6 +24,7 @@ mod networks;
 pub mod output;
 mod resolve;
 pub mod setting_flags;
+mod stats;
 mod tokens;
 
 use std::process::ExitCode;
