@@ -2,7 +2,7 @@
 //! (with authentication on: any valid token, a viewer's is enough).
 //!
 //! Most figures are read when scraped, from what the node keeps anyway
-//! ([`collectors`]): Raft's metrics channel, the data plane's per-thread
+//! (`collectors`): Raft's metrics channel, the data plane's per-thread
 //! counters summed on read, the binder's held addresses, `/proc/self`. So a
 //! scrape takes no lock that the forwarding path or `apply` holds. The API's
 //! requests are counted as they pass ([`api`]), and leader changes by a task
