@@ -309,6 +309,7 @@ impl Agent {
                 supported: fulcrum_api::LOG_FORMAT_VERSION,
             });
         }
+        let store_metrics = store.metrics();
         let state_machine = store
             .state_machine()
             .map_err(|error| AgentError::Store(error.to_string()))?;
@@ -387,7 +388,11 @@ impl Agent {
             let _ = raft_acceptor.await;
         });
         let report = Arc::new(OwnerReport::new(data_plane.clone()));
-        let binder = eip_binder(&config.eip_binder, &lease_timing(&config))?;
+        let binder_metrics = crate::metrics::BinderMetrics::default();
+        let binder: Arc<dyn Binder> = Arc::new(crate::metrics::TimedBinder::new(
+            eip_binder(&config.eip_binder, &lease_timing(&config))?,
+            binder_metrics.clone(),
+        ));
         let handover = Arc::new(Handover::new(data_plane.clone(), binder.clone()));
         let (routes, health_reporter) = Api::new(
             replica.clone(),
@@ -413,7 +418,11 @@ impl Agent {
             replica.clone(),
             data_plane.clone(),
             binder.clone(),
-            &api_metrics,
+            crate::metrics::Recorded {
+                api: &api_metrics,
+                binder: &binder_metrics,
+                store: store_metrics.clone(),
+            },
         ));
         let public_layers = tower::ServiceBuilder::new()
             .layer(crate::metrics::Measure::new(api_metrics, config.node_id))

@@ -224,6 +224,7 @@ impl RaftService {
 
 #[tonic::async_trait]
 impl internal::raft_service_server::RaftService for RaftService {
+    #[tracing::instrument(level = "debug", skip_all, fields(rpc = "append_entries"))]
     async fn append_entries(
         &self,
         request: Request<internal::RaftAppendRequest>,
@@ -239,6 +240,7 @@ impl internal::raft_service_server::RaftService for RaftService {
         Ok(Response::new(rpc::append_response_to_wire(&response)))
     }
 
+    #[tracing::instrument(level = "debug", skip_all, fields(rpc = "vote"))]
     async fn vote(
         &self,
         request: Request<internal::RaftVoteRequest>,
@@ -259,6 +261,7 @@ impl internal::raft_service_server::RaftService for RaftService {
         Ok(Response::new(rpc::vote_response_to_wire(&response)))
     }
 
+    #[tracing::instrument(level = "debug", skip_all, fields(rpc = "install_snapshot"))]
     async fn install_snapshot(
         &self,
         request: Request<Streaming<internal::RaftSnapshotChunk>>,
@@ -269,6 +272,7 @@ impl internal::raft_service_server::RaftService for RaftService {
             .map(Response::new)
     }
 
+    #[tracing::instrument(level = "debug", skip_all, fields(rpc = "propose"))]
     async fn propose(
         &self,
         request: Request<internal::ProposeRequest>,
@@ -281,6 +285,7 @@ impl internal::raft_service_server::RaftService for RaftService {
             .instrument(span)
             .await
     }
+    #[tracing::instrument(level = "debug", skip_all, fields(rpc = "read_index"))]
     async fn read_index(
         &self,
         request: Request<internal::ReadIndexRequest>,
@@ -300,6 +305,7 @@ impl internal::raft_service_server::RaftService for RaftService {
         }))
     }
 
+    #[tracing::instrument(level = "debug", skip_all, fields(rpc = "transfer_leader"))]
     async fn transfer_leader(
         &self,
         request: Request<internal::RaftTransferLeaderRequest>,
@@ -320,6 +326,7 @@ impl internal::raft_service_server::RaftService for RaftService {
         }))
     }
 
+    #[tracing::instrument(level = "debug", skip_all, fields(rpc = "data_plane_status"))]
     async fn data_plane_status(
         &self,
         request: Request<internal::DataPlaneStatusRequest>,

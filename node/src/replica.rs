@@ -69,6 +69,36 @@ pub struct Replica {
     state: SharedState,
     peers: PeerNetwork,
     addresses: AddressPolicy,
+    proposals: Proposals,
+}
+
+/// What became of the writes this node proposed as the leader, and how long
+/// their commit and apply took (read by `crate::metrics`).
+#[derive(Clone, Debug)]
+pub struct Proposals {
+    /// Committed and applied; `outcome`: `accepted` (a receipt) or
+    /// `rejected` (the domain refused it at its log position).
+    pub applied: prometheus_client::metrics::family::Family<
+        [(&'static str, &'static str); 1],
+        prometheus_client::metrics::counter::Counter,
+    >,
+    /// Not committed: leadership moved, or the deadline passed.
+    pub failed: prometheus_client::metrics::counter::Counter,
+    /// From the proposal to its answer: appended, replicated to a quorum,
+    /// synced and applied.
+    pub commit_latency: prometheus_client::metrics::histogram::Histogram,
+}
+
+impl Default for Proposals {
+    fn default() -> Self {
+        Self {
+            applied: prometheus_client::metrics::family::Family::default(),
+            failed: prometheus_client::metrics::counter::Counter::default(),
+            commit_latency: prometheus_client::metrics::histogram::Histogram::new(
+                prometheus_client::metrics::histogram::exponential_buckets(0.0005, 2.0, 14),
+            ),
+        }
+    }
 }
 
 impl Replica {
@@ -86,7 +116,13 @@ impl Replica {
             state,
             peers,
             addresses,
+            proposals: Proposals::default(),
         })
+    }
+
+    /// The writes this node proposed as the leader.
+    pub fn proposals(&self) -> &Proposals {
+        &self.proposals
     }
 
     /// This node's cluster id.
@@ -225,26 +261,43 @@ impl Replica {
             principal,
             command: Some(command),
         };
+        let started = std::time::Instant::now();
         let written = tokio::time::timeout(
             remaining(deadline),
             self.raft.client_write(Proposal(envelope)),
         )
         .await
-        .map_err(|_| outcome_unknown("not committed in time"))?;
+        .map_err(|_| {
+            self.proposals.failed.inc();
+            outcome_unknown("not committed in time")
+        })?;
         let response = match written {
             Ok(response) => response,
             Err(error) => {
+                self.proposals.failed.inc();
                 if let Some(forward) = error.forward_to_leader() {
                     return Ok(LeaderAnswer::NotLeader(forward.leader_id));
                 }
                 return Err(no_leader(error));
             }
         };
+        self.proposals
+            .commit_latency
+            .observe(started.elapsed().as_secs_f64());
         let log_index = response.log_id.index;
         let applied = response
             .data
             .applied
             .ok_or_else(|| Status::internal("a command entry was applied without an answer"))?;
+        let outcome = if applied.answer.is_ok() {
+            "accepted"
+        } else {
+            "rejected"
+        };
+        self.proposals
+            .applied
+            .get_or_create(&[("outcome", outcome)])
+            .inc();
         match applied.answer {
             Ok(receipt) => Ok(LeaderAnswer::Answered((log_index, receipt))),
             Err(rejection) => Err(rejection_status(&rejection)),

@@ -353,3 +353,45 @@ impl Collector for Process {
         )
     }
 }
+
+/// The store's counters (atomics its writers keep anyway).
+pub(super) struct Store(pub(super) Arc<fulcrum_raft_store::raft::StoreMetrics>);
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Store")
+    }
+}
+
+impl Collector for Store {
+    fn encode(&self, mut encoder: DescriptorEncoder<'_>) -> Result<(), std::fmt::Error> {
+        use std::sync::atomic::Ordering::Relaxed;
+        let store = &self.0;
+        for (name, help, value) in [
+            (
+                "fulcrum_store_appended_entries",
+                "Raft log entries appended",
+                store.entries_appended.load(Relaxed),
+            ),
+            (
+                "fulcrum_store_appends",
+                "Append calls (each may hold many entries)",
+                store.appends.load(Relaxed),
+            ),
+            (
+                "fulcrum_store_wal_syncs",
+                "Write-ahead log syncs (each covers every append waiting: group commit)",
+                store.wal_syncs.load(Relaxed),
+            ),
+        ] {
+            let counter = ConstCounter::new(value);
+            counter.encode(encoder.encode_descriptor(
+                name,
+                help,
+                None,
+                counter.metric_type(),
+            )?)?;
+        }
+        Ok(())
+    }
+}

@@ -12,6 +12,7 @@
 //! client addresses.
 
 pub mod api;
+pub mod binder;
 mod collectors;
 
 use std::sync::Arc;
@@ -26,9 +27,20 @@ use crate::replica::Replica;
 use fulcrum_eip::Binder;
 
 pub use api::{ApiMetrics, Measure};
+pub use binder::{BinderMetrics, TimedBinder};
 
 /// The content type of the text exposition format.
 pub const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
+
+/// What other parts of the node count as they go, for the registry.
+pub struct Recorded<'a> {
+    /// The public API's calls.
+    pub api: &'a ApiMetrics,
+    /// The EIP binder's calls.
+    pub binder: &'a BinderMetrics,
+    /// The store's appends and syncs.
+    pub store: Arc<fulcrum_raft_store::raft::StoreMetrics>,
+}
 
 /// Every metric of one node.
 #[derive(Debug)]
@@ -38,16 +50,18 @@ pub struct Metrics {
 
 impl Metrics {
     /// The metrics of the node made of `replica`, `data_plane` and `binder`,
-    /// with the API's counters `api`; follows leader changes until the node's
-    /// Raft stops.
+    /// with the figures `recorded` elsewhere; follows leader changes until
+    /// the node's Raft stops.
     pub fn new(
         replica: Arc<Replica>,
         data_plane: Arc<NodeDataPlane>,
         binder: Arc<dyn Binder>,
-        api: &ApiMetrics,
+        recorded: Recorded<'_>,
     ) -> Self {
         let mut registry = Registry::default();
-        api.register(&mut registry);
+        recorded.api.register(&mut registry);
+        recorded.binder.register(&mut registry);
+        registry.register_collector(Box::new(collectors::Store(recorded.store)));
         let leader_changes = Counter::default();
         registry.register(
             "fulcrum_raft_leader_changes",
@@ -55,6 +69,22 @@ impl Metrics {
             leader_changes.clone(),
         );
         tokio::spawn(follow_leader(replica.clone(), leader_changes));
+        let proposals = replica.proposals();
+        registry.register(
+            "fulcrum_raft_proposals_applied",
+            "Writes this node proposed as the leader, committed and applied, by outcome (accepted or rejected by the domain)",
+            proposals.applied.clone(),
+        );
+        registry.register(
+            "fulcrum_raft_proposals_failed",
+            "Writes this node proposed as the leader that were not committed (leadership moved, deadline passed)",
+            proposals.failed.clone(),
+        );
+        registry.register(
+            "fulcrum_raft_commit_duration_seconds",
+            "From a write's proposal on the leader to its answer: appended, replicated to a quorum, synced, applied",
+            proposals.commit_latency.clone(),
+        );
         registry.register_collector(Box::new(collectors::Raft(replica)));
         registry.register_collector(Box::new(collectors::DataPlane(data_plane)));
         registry.register_collector(Box::new(collectors::Eip(binder)));
