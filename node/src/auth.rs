@@ -148,16 +148,7 @@ impl Authentication {
             return Ok(Principal::anonymous());
         }
         if let Some(header) = request.headers().get(AUTHORIZATION) {
-            let secret = header
-                .to_str()
-                .ok()
-                .and_then(|value| value.strip_prefix(BEARER))
-                .map(str::trim)
-                .filter(|secret| !secret.is_empty())
-                .ok_or_else(|| {
-                    tonic::Status::unauthenticated("authorization: expected `Bearer TOKEN`")
-                })?;
-            return self.token_principal(secret);
+            return self.bearer_principal(header);
         }
         request
             .extensions()
@@ -177,6 +168,21 @@ impl Authentication {
     /// Whether callers must present a credential.
     pub fn is_on(&self) -> bool {
         matches!(self, Self::On(_))
+    }
+
+    /// The principal of an `authorization: Bearer TOKEN` header, or why it
+    /// is refused.
+    pub fn bearer_principal(&self, header: &http::HeaderValue) -> Result<Principal, tonic::Status> {
+        let secret = header
+            .to_str()
+            .ok()
+            .and_then(|value| value.strip_prefix(BEARER))
+            .map(str::trim)
+            .filter(|secret| !secret.is_empty())
+            .ok_or_else(|| {
+                tonic::Status::unauthenticated("authorization: expected `Bearer TOKEN`")
+            })?;
+        self.token_principal(secret)
     }
 
     /// The principal of a bearer token's secret, or why it is refused.

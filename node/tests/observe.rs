@@ -12,14 +12,13 @@
 mod support;
 
 use std::io::{Read, Write};
-use std::net::SocketAddr;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use fulcrum_api::v1;
 use support::backends::get;
-use support::guide::{free_port, serves_both, the_guide};
-use support::{Member, PATIENCE, cluster_with, leader};
+use support::guide::{free_port, serving_cluster};
+use support::{Member, PATIENCE};
 use tokio::time::Instant;
 
 /// `GET path` on `address`: the status code and the body.
@@ -235,14 +234,7 @@ fn sum_of(text: &str, name: &str) -> f64 {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn prometheus_scrapes_every_node_and_counts_the_listeners_requests() {
-    let mut members = cluster_with(3, 3, |_| {}).await;
-    let leader_id = leader(&members).await;
-    let lead = &members[(leader_id - 1) as usize];
-    lead.bootstrapped().await;
-    let port = free_port().await;
-    let eip = the_guide(&lead.client().await, port).await;
-    let address = SocketAddr::from((eip, port as u16));
-    serves_both(address).await;
+    let (mut members, leader_id, address) = serving_cluster().await;
 
     let targets: Vec<String> = members.iter().map(Member::http).collect();
     let prometheus = prometheus(&targets).await;

@@ -19,7 +19,7 @@ use fulcrum_raft_store::domain::State;
 use fulcrum_raft_store::raft::Store;
 use openraft::{EntryPayload, RaftLogReader};
 use sha2::{Digest, Sha256};
-use support::guide::{free_port, serves_both, the_guide};
+use support::guide::{free_port, serves_both, serving_cluster, the_guide};
 use support::{Member, PATIENCE, cluster_with, configs, leader};
 use tokio::net::TcpListener;
 use tokio::time::Instant;
@@ -553,21 +553,14 @@ fn writes_across_nodes(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_rolling_restart_under_traffic_and_writes_fails_nothing() {
-    let mut members = cluster_with(3, 3, |_| {}).await;
-    let first_leader = leader(&members).await;
-    let lead = &members[(first_leader - 1) as usize];
-    lead.bootstrapped().await;
-    let port = free_port().await;
-    let eip = the_guide(&lead.client().await, port).await;
-    let address = SocketAddr::from((eip, port as u16));
-    serves_both(address).await;
+    let (mut members, first_leader, address) = serving_cluster().await;
 
     let stop = Arc::new(AtomicBool::new(false));
     let traffic = Arc::new(Traffic::default());
     let requests = traffic_loop(address, stop.clone(), traffic.clone());
     let acknowledged = Arc::new(AtomicU64::new(0));
     let endpoints: Vec<String> = members.iter().map(Member::api).collect();
-    let load_balancer_id = lead
+    let load_balancer_id = members[(first_leader - 1) as usize]
         .client()
         .await
         .load_balancers()

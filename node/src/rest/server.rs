@@ -342,18 +342,13 @@ impl Server {
     /// valid bearer token (a viewer's is enough).
     fn metrics_answer(&self, headers: &HeaderMap) -> Result<Response<Body>, RestError> {
         if self.sessions.required() {
-            let token = headers
-                .get(AUTHORIZATION)
-                .and_then(|value| value.to_str().ok())
-                .and_then(|value| value.strip_prefix("Bearer "))
-                .map(str::trim)
-                .ok_or_else(|| {
-                    RestError::from_status(&tonic::Status::unauthenticated(
-                        "authorization: the metrics need `Bearer TOKEN` (any role)",
-                    ))
-                })?;
+            let header = headers.get(AUTHORIZATION).ok_or_else(|| {
+                RestError::from_status(&tonic::Status::unauthenticated(
+                    "authorization: the metrics need `Bearer TOKEN` (any role)",
+                ))
+            })?;
             self.sessions
-                .token_principal(token)
+                .bearer_principal(header)
                 .map_err(|status| RestError::from_status(&status))?;
         }
         let mut response =

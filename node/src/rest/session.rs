@@ -68,9 +68,10 @@ impl Sessions {
         self.authentication.is_on()
     }
 
-    /// The principal of a bearer token's secret, or why it is refused.
-    pub fn token_principal(&self, secret: &str) -> Result<Principal, tonic::Status> {
-        self.authentication.token_principal(secret)
+    /// The principal of an `authorization: Bearer TOKEN` header, or why it
+    /// is refused.
+    pub fn bearer_principal(&self, header: &http::HeaderValue) -> Result<Principal, tonic::Status> {
+        self.authentication.bearer_principal(header)
     }
 
     /// The token the request's cookie carries, if any.

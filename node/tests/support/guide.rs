@@ -7,8 +7,8 @@ use fulcrum_api::{Client, v1};
 use tokio::net::TcpListener;
 use tokio::time::Instant;
 
-use super::PATIENCE;
 use super::backends::{backend, get};
+use super::{Member, PATIENCE, cluster_with, leader};
 
 /// Creates what the guide's traffic needs: a network, a subnet, two
 /// instances with backends, an EIP, a Load Balancer, a group of both and an
@@ -150,4 +150,18 @@ pub async fn serves_both(address: SocketAddr) {
 pub async fn free_port() -> u32 {
     let probe = TcpListener::bind("127.0.0.1:0").await.unwrap();
     u32::from(probe.local_addr().unwrap().port())
+}
+
+/// A three-node cluster serving the guide: its members, its leader's id,
+/// and the listener's address on the EIP (both backends already reached).
+pub async fn serving_cluster() -> (Vec<Member>, u64, SocketAddr) {
+    let members = cluster_with(3, 3, |_| {}).await;
+    let leader_id = leader(&members).await;
+    let lead = &members[(leader_id - 1) as usize];
+    lead.bootstrapped().await;
+    let port = free_port().await;
+    let eip = the_guide(&lead.client().await, port).await;
+    let address = SocketAddr::from((eip, port as u16));
+    serves_both(address).await;
+    (members, leader_id, address)
 }
