@@ -79,6 +79,9 @@ pub struct Listener {
     /// HTTP and HTTPS: add `X-Forwarded-For`, `X-Forwarded-Proto` and
     /// `X-Forwarded-Port` to requests.
     pub insert_x_forwarded_for: bool,
+    /// Write an access-log line for every HTTP request (HTTP and HTTPS) or
+    /// every connection (TCP) of this listener.
+    pub access_log: bool,
     /// HTTPS: the certificates to serve; the client's SNI name chooses among
     /// them, and the first one answers clients that send no name or an
     /// unknown one. Empty for TCP and HTTP.

@@ -21,6 +21,7 @@
 //! connection_limit = 10000            # optional; no limit when absent
 //! idle_timeout_s = 60
 //! insert_x_forwarded_for = true
+//! access_log = true                   # optional; a line per request (HTTP) or connection (TCP)
 //! certificates = [{ id = "c1", chain = "chain.pem", key = "key.pem" }]  # https; paths relative to the file
 //!
 //! [listeners.group]
@@ -157,6 +158,8 @@ struct ListenerSection {
     #[serde(default)]
     insert_x_forwarded_for: bool,
     #[serde(default)]
+    access_log: bool,
+    #[serde(default)]
     certificates: Vec<CertificateFiles>,
     group: GroupSection,
 }
@@ -289,6 +292,7 @@ impl ListenerSection {
             connection_limit: self.connection_limit,
             idle_timeout: Duration::from_secs(self.idle_timeout_s),
             insert_x_forwarded_for: self.insert_x_forwarded_for,
+            access_log: self.access_log,
             certificates,
             group: Group {
                 id: self.group.id,

@@ -320,6 +320,7 @@ pub fn listener(protocol: Protocol, algorithm: Algorithm, members: Vec<Member>) 
         connection_limit: None,
         idle_timeout: Duration::from_secs(30),
         insert_x_forwarded_for: true,
+        access_log: false,
         certificates: Vec::new(),
         group: Group {
             id: "vsg-1".to_owned(),
