@@ -9,6 +9,7 @@
 use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
 
 /// What went wrong with a connection or request.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -76,6 +77,12 @@ impl ErrorKind {
     }
 }
 
+/// The upper bounds, in seconds, of the request-latency histogram's
+/// buckets (a last bucket takes the rest).
+pub const LATENCY_BUCKETS: [f64; 14] = [
+    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+];
+
 /// One thread's counters of one listener.
 #[derive(Debug, Default)]
 pub(crate) struct ListenerCounters {
@@ -85,6 +92,10 @@ pub(crate) struct ListenerCounters {
     requests: AtomicU64,
     responses: [AtomicU64; 5],
     errors: [AtomicU64; ErrorKind::ALL.len()],
+    tls_handshakes: AtomicU64,
+    /// Requests by latency bucket (not cumulative), the last past every bound.
+    latency: [AtomicU64; LATENCY_BUCKETS.len() + 1],
+    latency_sum_micros: AtomicU64,
 }
 
 impl ListenerCounters {
@@ -108,6 +119,20 @@ impl ListenerCounters {
     }
     pub(crate) fn error(&self, kind: ErrorKind) {
         self.errors[kind.slot()].fetch_add(1, Ordering::Relaxed);
+    }
+    pub(crate) fn tls_handshake(&self) {
+        self.tls_handshakes.fetch_add(1, Ordering::Relaxed);
+    }
+    /// An HTTP request that took `took`, first byte in to last byte out.
+    pub(crate) fn latency(&self, took: Duration) {
+        let seconds = took.as_secs_f64();
+        let bucket = LATENCY_BUCKETS
+            .iter()
+            .position(|bound| seconds <= *bound)
+            .unwrap_or(LATENCY_BUCKETS.len());
+        self.latency[bucket].fetch_add(1, Ordering::Relaxed);
+        let micros = u64::try_from(took.as_micros()).unwrap_or(u64::MAX);
+        self.latency_sum_micros.fetch_add(micros, Ordering::Relaxed);
     }
 }
 
@@ -298,6 +323,8 @@ pub struct Snapshot {
     pub listeners: BTreeMap<String, ListenerStats>,
     /// By member id.
     pub members: BTreeMap<String, MemberStats>,
+    /// The access log's lines written and dropped.
+    pub access_log: crate::access_log::AccessLogStats,
 }
 
 /// One listener's figures.
@@ -317,6 +344,27 @@ pub struct ListenerStats {
     pub responses: [u64; 5],
     /// Errors by kind (kinds that never happened are absent).
     pub errors: BTreeMap<ErrorKind, u64>,
+    /// TLS handshakes completed (HTTPS); failed ones are errors of kind `tls_handshake`.
+    pub tls_handshakes: u64,
+    /// HTTP requests by latency, first byte in to last byte out.
+    pub latency: Latency,
+}
+
+/// A latency histogram: counts per bucket of [`LATENCY_BUCKETS`] (not
+/// cumulative; the last past every bound) and the sum of all.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Latency {
+    /// By bucket, one more than there are bounds.
+    pub buckets: [u64; LATENCY_BUCKETS.len() + 1],
+    /// Sum of every latency, in microseconds.
+    pub sum_micros: u64,
+}
+
+impl Latency {
+    /// Requests counted.
+    pub fn count(&self) -> u64 {
+        self.buckets.iter().sum()
+    }
 }
 
 impl ListenerStats {
@@ -334,6 +382,11 @@ impl ListenerStats {
                 *self.errors.entry(kind).or_default() += count;
             }
         }
+        self.tls_handshakes += counters.tls_handshakes.load(Ordering::Relaxed);
+        for (sum, counter) in self.latency.buckets.iter_mut().zip(&counters.latency) {
+            *sum += counter.load(Ordering::Relaxed);
+        }
+        self.latency.sum_micros += counters.latency_sum_micros.load(Ordering::Relaxed);
     }
 
     /// The count of errors of `kind`.
@@ -395,11 +448,18 @@ mod tests {
             listener.response(204);
             listener.response(503);
             listener.error(ErrorKind::NoMember);
+            listener.latency(Duration::from_micros(700));
+            listener.latency(Duration::from_secs(60));
         }
         let stats = &registry.snapshot().listeners["lsn-1"];
         assert_eq!(stats.total_connections, 3);
         assert_eq!(stats.responses, [0, 3, 0, 0, 3]);
         assert_eq!(stats.errors_of(ErrorKind::NoMember), 3);
         assert_eq!(stats.errors_of(ErrorKind::BadRequest), 0);
+        // 0.7 ms falls in the 1 ms bucket, 60 s past the last bound.
+        assert_eq!(stats.latency.buckets[1], 3);
+        assert_eq!(stats.latency.buckets[LATENCY_BUCKETS.len()], 3);
+        assert_eq!(stats.latency.count(), 6);
+        assert_eq!(stats.latency.sum_micros, 3 * 60_000_700);
     }
 }

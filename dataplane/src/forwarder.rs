@@ -12,6 +12,7 @@ use std::time::{Duration, Instant};
 use arc_swap::ArcSwap;
 use rustls::ServerConfig;
 
+use crate::access_log::{AccessLog, AccessLogSettings};
 use crate::config::{Config, Protocol};
 use crate::counters::{Gauge, Registry, Snapshot};
 use crate::health::{Board, MemberHealth};
@@ -37,6 +38,8 @@ pub struct Settings {
     /// once (counted as `node_connection_limit` errors of their listener),
     /// so that the process keeps descriptors for the open ones.
     pub node_connection_limit: u32,
+    /// Where the access-log lines of listeners that ask for them go.
+    pub access_log: AccessLogSettings,
 }
 
 impl Default for Settings {
@@ -46,6 +49,7 @@ impl Default for Settings {
             pin_threads: true,
             driver: Driver::Auto,
             node_connection_limit: DEFAULT_NODE_CONNECTION_LIMIT,
+            access_log: AccessLogSettings::default(),
         }
     }
 }
@@ -156,6 +160,8 @@ pub(crate) struct Shared {
     pub(crate) node_connections: Arc<Gauge>,
     /// [`Settings::node_connection_limit`].
     pub(crate) node_connection_limit: u32,
+    /// The writer every thread's access-log queue feeds.
+    pub(crate) access_log: Arc<AccessLog>,
 }
 
 impl Shared {
@@ -223,6 +229,7 @@ impl Forwarder {
         }
         let threads = settings.threads.max(1);
         let generation = config.generation;
+        let access_log = AccessLog::start(&settings.access_log)?;
         let shared = Arc::new(Shared {
             plan: ArcSwap::from_pointee(Plan::new(config, None)),
             applied: (0..threads).map(|_| AtomicU64::new(u64::MAX)).collect(),
@@ -233,6 +240,7 @@ impl Forwarder {
             health: Arc::new(Board::default()),
             node_connections: Arc::new(Gauge::default()),
             node_connection_limit: settings.node_connection_limit,
+            access_log,
         });
         let cores = std::thread::available_parallelism().map_or(1, usize::from);
         tracing::info!(
@@ -352,7 +360,9 @@ impl Forwarder {
 
     /// The counters, summed over the threads.
     pub fn counters(&self) -> Snapshot {
-        self.shared.counters.snapshot()
+        let mut snapshot = self.shared.counters.snapshot();
+        snapshot.access_log = self.shared.access_log.stats();
+        snapshot
     }
 
     /// Stops accepting, gives open connections until `drain` to finish
@@ -379,6 +389,8 @@ impl Forwarder {
                 tracing::error!("a data-plane thread panicked");
             }
         }
+        // The workers' last lines are queued: write them, then end the writer.
+        self.shared.access_log.stop();
     }
 }
 

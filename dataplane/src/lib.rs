@@ -6,6 +6,8 @@
 //! - [`config`]: what to serve (listeners, groups, members, health checks,
 //!   certificates, HTTP limits), and [`file`](mod@file) to read it from TOML.
 //! - [`balance`]: the balancing algorithms, pure.
+//! - [`access_log`]: where the access-log lines go and in what format; the
+//!   worker threads queue entries, one writer thread writes them.
 //! - [`Forwarder`]: the worker threads; [`Forwarder::apply`] swaps a new
 //!   configuration in, and the handle answers applied generations, listener
 //!   errors, health and counters.
@@ -14,6 +16,7 @@
 //! relay), `http` (L7 proxy), `tls`, `health`, `counters`. The hidden
 //! `fuzzing` module is the fuzz targets' logic (see `fuzz/`).
 
+pub mod access_log;
 pub mod balance;
 pub mod config;
 mod counters;
@@ -29,6 +32,6 @@ mod tls;
 mod worker;
 
 pub use config::Config;
-pub use counters::{ErrorKind, ListenerStats, MemberStats, Snapshot};
+pub use counters::{ErrorKind, LATENCY_BUCKETS, Latency, ListenerStats, MemberStats, Snapshot};
 pub use forwarder::{ApplyError, DEFAULT_NODE_CONNECTION_LIMIT, Driver, Forwarder, Settings};
 pub use health::MemberHealth;

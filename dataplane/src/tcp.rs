@@ -10,24 +10,66 @@ use std::cell::Cell;
 use std::io;
 use std::net::SocketAddr;
 use std::rc::Rc;
-use std::time::{Duration, Instant};
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime};
 
 use monoio::io::{AsyncReadRent, AsyncWriteRent, AsyncWriteRentExt, Splitable};
 use monoio::net::TcpStream;
 
+use crate::access_log::Entry;
 use crate::counters::{ErrorKind, ListenerCounters, MemberCounters};
 use crate::io::Duplex;
-use crate::worker::Service;
+use crate::worker::{Member, Service, ThreadContext};
 
 /// The size of each direction's buffer.
 const COPY_BUFFER: usize = 64 * 1024;
 
-/// Serves one accepted TCP connection.
-pub(crate) async fn serve(service: Rc<Service>, client: TcpStream, peer: SocketAddr) {
-    let Some(member) = service.pick(peer.ip()) else {
-        service.counters.error(ErrorKind::NoMember);
-        return;
+/// Serves one accepted TCP connection, and queues its access-log line when
+/// the listener asks for them.
+pub(crate) async fn serve(
+    service: Rc<Service>,
+    client: TcpStream,
+    peer: SocketAddr,
+    thread: &ThreadContext,
+) {
+    let accepted = (Instant::now(), SystemTime::now());
+    let member = service.pick(peer.ip());
+    let tally = member.as_ref().map(|member| Tally::new(&service.counters, &member.counters));
+    let error = match (&member, &tally) {
+        (Some(member), Some(tally)) => relay_to(&service, member, client, tally).await,
+        _ => Some(ErrorKind::NoMember),
     };
+    if let Some(error) = error {
+        service.counters.error(error);
+    }
+    if service.listener.access_log {
+        let (received, sent) = tally.map_or((0, 0), |tally| (tally.received.get(), tally.sent.get()));
+        thread.access_log.push(Entry {
+            at: accepted.1,
+            listener: Arc::clone(&service.id),
+            protocol: service.listener.protocol,
+            client: peer,
+            member: member.map(|member| (Arc::clone(&member.id), member.spec.address)),
+            request: None,
+            status: None,
+            received,
+            sent,
+            duration: accepted.0.elapsed(),
+            member_duration: None,
+            tls: None,
+            error,
+        });
+    }
+}
+
+/// Connects to `member` and relays until both sides are done; what went
+/// wrong, if anything.
+async fn relay_to(
+    service: &Service,
+    member: &Member,
+    client: TcpStream,
+    tally: &Tally<'_>,
+) -> Option<ErrorKind> {
     let _open = member.gauge.acquire();
     member.counters.connection();
     let backend = match connect(member.spec.address, service.http.connect_timeout).await {
@@ -35,17 +77,13 @@ pub(crate) async fn serve(service: Rc<Service>, client: TcpStream, peer: SocketA
         Err(error) => {
             tracing::debug!(member = %member.spec.id, %error, "connect failed");
             member.counters.failure();
-            service.counters.error(ErrorKind::MemberConnect);
-            return;
+            return Some(ErrorKind::MemberConnect);
         }
     };
     let _ = client.set_nodelay(true);
-    let tally = Tally {
-        listener: &service.counters,
-        member: &member.counters,
-    };
-    if relay(client, backend, service.listener.idle_timeout, &tally).await == RelayEnd::Idle {
-        service.counters.error(ErrorKind::IdleTimeout);
+    match relay(client, backend, service.listener.idle_timeout, tally).await {
+        RelayEnd::Idle => Some(ErrorKind::IdleTimeout),
+        RelayEnd::Closed => None,
     }
 }
 
@@ -58,20 +96,35 @@ pub(crate) async fn connect(address: SocketAddr, timeout: Duration) -> io::Resul
     Ok(stream)
 }
 
-/// Where relayed bytes are counted.
+/// Where relayed bytes are counted: the listener's and member's counters,
+/// and this connection's own sums (for its access-log line).
 pub(crate) struct Tally<'a> {
-    pub(crate) listener: &'a ListenerCounters,
-    pub(crate) member: &'a MemberCounters,
+    listener: &'a ListenerCounters,
+    member: &'a MemberCounters,
+    /// Bytes from the client.
+    received: Cell<u64>,
+    /// Bytes to the client.
+    sent: Cell<u64>,
 }
 
-impl Tally<'_> {
+impl<'a> Tally<'a> {
+    pub(crate) fn new(listener: &'a ListenerCounters, member: &'a MemberCounters) -> Self {
+        Self {
+            listener,
+            member,
+            received: Cell::new(0),
+            sent: Cell::new(0),
+        }
+    }
     fn client_to_member(&self, n: usize) {
         self.listener.bytes_in(n);
         self.member.bytes_out(n);
+        self.received.set(self.received.get() + n as u64);
     }
     fn member_to_client(&self, n: usize) {
         self.member.bytes_in(n);
         self.listener.bytes_out(n);
+        self.sent.set(self.sent.get() + n as u64);
     }
 }
 

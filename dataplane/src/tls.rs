@@ -1,7 +1,18 @@
 //! TLS termination: a rustls server configuration per HTTPS listener, built
 //! once per configuration (not per thread), with the client's SNI name
 //! choosing among the listener's certificates.
+//!
+//! The access log wants each connection's negotiated version and SNI name,
+//! which monoio-rustls keeps inside its stream. Both are learnt during the
+//! handshake instead: the certificate resolver sees the name and the
+//! key-log hook sees which secrets the version derives (it keeps the
+//! label, never the secret). These hooks run synchronously inside a poll
+//! of the handshake, so [`accept`] reads what they left in a thread-local
+//! right after each poll of its own handshake, before any other
+//! connection's can run on the thread.
 
+use std::cell::RefCell;
+use std::future::Future;
 use std::sync::Arc;
 
 use rustls::crypto::CryptoProvider;
@@ -9,9 +20,58 @@ use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName};
 use rustls::server::{ClientHello, ResolvesServerCert};
 use rustls::sign::CertifiedKey;
-use rustls::{CipherSuite, ServerConfig};
+use rustls::{CipherSuite, KeyLog, ServerConfig};
 
+use crate::access_log::Handshake;
 use crate::config::Certificate;
+
+thread_local! {
+    /// What the hooks saw during the poll in progress on this thread.
+    static SEEN: RefCell<Handshake> = RefCell::new(Handshake::default());
+}
+
+/// Completes the TLS handshake of `stream`, returning what it negotiated.
+pub(crate) async fn accept<S>(
+    acceptor: &monoio_rustls::TlsAcceptor,
+    stream: S,
+) -> Result<(monoio_rustls::ServerTlsStream<S>, Handshake), monoio_rustls::TlsError>
+where
+    S: monoio::io::AsyncReadRent + monoio::io::AsyncWriteRent,
+{
+    let mut negotiated = Handshake::default();
+    let mut handshake = std::pin::pin!(acceptor.accept(stream));
+    std::future::poll_fn(move |cx| {
+        SEEN.with_borrow_mut(|seen| *seen = Handshake::default());
+        let poll = handshake.as_mut().poll(cx);
+        SEEN.with_borrow_mut(|seen| {
+            let seen = std::mem::take(seen);
+            negotiated.version = seen.version.or(negotiated.version);
+            negotiated.sni = seen.sni.or(negotiated.sni.take());
+        });
+        poll.map(|done| done.map(|stream| (stream, std::mem::take(&mut negotiated))))
+    })
+    .await
+}
+
+/// Learns the negotiated version from the secrets a handshake derives.
+#[derive(Debug)]
+struct VersionProbe;
+
+impl KeyLog for VersionProbe {
+    fn will_log(&self, label: &str) -> bool {
+        matches!(label, "CLIENT_RANDOM" | "SERVER_HANDSHAKE_TRAFFIC_SECRET")
+    }
+
+    /// Keeps which label came; the secret is not looked at.
+    fn log(&self, label: &str, _client_random: &[u8], _secret: &[u8]) {
+        let version = match label {
+            "CLIENT_RANDOM" => "TLSv1.2",
+            "SERVER_HANDSHAKE_TRAFFIC_SECRET" => "TLSv1.3",
+            _ => return,
+        };
+        SEEN.with_borrow_mut(|seen| seen.version = Some(version));
+    }
+}
 
 /// The crypto provider of the whole workspace: aws-lc-rs, the one that
 /// monoio-rustls brings in through rustls's defaults, with AES-128-GCM
@@ -51,6 +111,7 @@ pub(crate) fn server_config(certificates: &[Certificate]) -> Result<Arc<ServerCo
     config.alpn_protocols = vec![b"http/1.1".to_vec()];
     // The server's suite order decides, not the client's.
     config.ignore_client_order = true;
+    config.key_log = Arc::new(VersionProbe);
     Ok(Arc::new(config))
 }
 
@@ -93,8 +154,9 @@ impl SniResolver {
 
 impl ResolvesServerCert for SniResolver {
     fn resolve(&self, client_hello: ClientHello<'_>) -> Option<Arc<CertifiedKey>> {
-        client_hello
-            .server_name()
+        let sni = client_hello.server_name();
+        SEEN.with_borrow_mut(|seen| seen.sni = sni.map(Arc::from));
+        sni
             .and_then(|name| self.for_name(name))
             .or_else(|| self.keys.first())
             .cloned()

@@ -21,13 +21,14 @@ use std::time::{Duration, Instant};
 use monoio::io::Canceller;
 use monoio::net::{ListenerOpts, TcpListener, TcpStream};
 
+use crate::access_log::{Handshake, Queue};
 use crate::balance::Balancer;
 use crate::config::{self, HttpLimits, Listener, Protocol};
 use crate::counters::{ErrorKind, Gauge, ListenerCounters, MemberCounters, ThreadCounters};
 use crate::forwarder::{Driver, Plan, Shared};
 use crate::health::Checker;
 use crate::http::{self, Pool, Scheme};
-use crate::tcp;
+use crate::{tcp, tls};
 
 /// How often a thread looks for a new plan or a stop request.
 const POLL: Duration = Duration::from_millis(2);
@@ -90,9 +91,10 @@ fn runtime(driver: Driver) -> io::Result<Runtime> {
 }
 
 /// What every connection task of this thread shares.
-#[derive(Default)]
 pub(crate) struct ThreadContext {
     pub(crate) pool: Pool,
+    /// This thread's queue into the access log.
+    pub(crate) access_log: Queue,
     open: Cell<usize>,
     /// Accept loops running (each owns a listening socket).
     accepting: Cell<usize>,
@@ -100,6 +102,16 @@ pub(crate) struct ThreadContext {
 }
 
 impl ThreadContext {
+    fn new(access_log: Queue) -> Self {
+        Self {
+            pool: Pool::default(),
+            access_log,
+            open: Cell::new(0),
+            accepting: Cell::new(0),
+            draining: Cell::new(false),
+        }
+    }
+
     /// Whether the forwarder is stopping: connections close after their
     /// current request.
     pub(crate) fn is_draining(&self) -> bool {
@@ -124,6 +136,8 @@ impl Drop for OpenConnection {
 /// A member as one thread serves it.
 pub(crate) struct Member {
     pub(crate) spec: config::Member,
+    /// `spec.id`, shared with the access-log entries that name it.
+    pub(crate) id: Arc<str>,
     /// Open connections (TCP) or requests in flight (HTTP), all threads.
     pub(crate) gauge: Arc<Gauge>,
     pub(crate) counters: Arc<MemberCounters>,
@@ -132,6 +146,8 @@ pub(crate) struct Member {
 /// A listener as one thread serves it, for one generation.
 pub(crate) struct Service {
     pub(crate) listener: Listener,
+    /// `listener.id`, shared with the access-log entries that name it.
+    pub(crate) id: Arc<str>,
     pub(crate) http: HttpLimits,
     /// Open client connections of this listener, all threads.
     pub(crate) gauge: Arc<Gauge>,
@@ -157,6 +173,7 @@ impl Service {
             .map(|member| {
                 Rc::new(Member {
                     spec: member.clone(),
+                    id: Arc::from(member.id.as_str()),
                     gauge: shared.counters.member_gauge(&member.id),
                     counters: counters.member(&member.id),
                 })
@@ -165,6 +182,7 @@ impl Service {
         let epoch = shared.health.epoch();
         Self {
             listener: listener.clone(),
+            id: Arc::from(listener.id.as_str()),
             http: plan.config.http.clone(),
             gauge: shared.counters.listener_gauge(&listener.id),
             counters: counters.listener(&listener.id),
@@ -229,11 +247,12 @@ struct Worker {
 
 impl Worker {
     fn new(shared: Arc<Shared>, index: usize) -> Self {
+        let queue = shared.access_log.queue();
         Self {
             counters: shared.counters.register_thread(),
             shared,
             index,
-            context: Rc::new(ThreadContext::default()),
+            context: Rc::new(ThreadContext::new(queue)),
             running: HashMap::new(),
             unbound: HashMap::new(),
             checker: (index == 0).then(Checker::default),
@@ -480,15 +499,17 @@ async fn serve(
     // The handshake (HTTPS) and the first request head share one deadline.
     let head_deadline = Instant::now() + service.http.header_timeout;
     match service.listener.protocol {
-        Protocol::Tcp => tcp::serve(service, stream, peer).await,
+        Protocol::Tcp => tcp::serve(service, stream, peer, &context).await,
         Protocol::Http => {
             http::serve(slot, stream, peer, Scheme::Http, context, head_deadline).await;
         }
         Protocol::Https => {
-            let Some(stream) = handshake(&service, stream, head_deadline).await else {
+            let Some((stream, negotiated)) = handshake(&service, stream, head_deadline).await
+            else {
                 return;
             };
-            http::serve(slot, stream, peer, Scheme::Https, context, head_deadline).await;
+            let scheme = Scheme::Https(negotiated);
+            http::serve(slot, stream, peer, scheme, context, head_deadline).await;
         }
     }
 }
@@ -499,22 +520,27 @@ async fn serve(
 async fn refuse(service: Rc<Service>, mut stream: TcpStream) {
     match service.listener.protocol {
         Protocol::Tcp | Protocol::Https => drop(stream),
-        Protocol::Http => http::refuse(&mut stream, &service, ErrorKind::ConnectionLimit).await,
+        Protocol::Http => {
+            http::refuse(&mut stream, &service, ErrorKind::ConnectionLimit).await;
+        }
     }
 }
 
-/// The TLS handshake, by `deadline`; failures are counted and the
-/// connection closed.
+/// The TLS handshake, by `deadline`, and what it negotiated; failures are
+/// counted and the connection closed.
 async fn handshake(
     service: &Service,
     stream: TcpStream,
     deadline: Instant,
-) -> Option<monoio_rustls::ServerTlsStream<TcpStream>> {
+) -> Option<(monoio_rustls::ServerTlsStream<TcpStream>, Handshake)> {
     let config = service.tls.clone()?;
     let acceptor = monoio_rustls::TlsAcceptor::from(config);
     let wait = deadline.saturating_duration_since(Instant::now());
-    match monoio::time::timeout(wait, acceptor.accept(stream)).await {
-        Ok(Ok(stream)) => Some(stream),
+    match monoio::time::timeout(wait, tls::accept(&acceptor, stream)).await {
+        Ok(Ok(accepted)) => {
+            service.counters.tls_handshake();
+            Some(accepted)
+        }
         Ok(Err(error)) => {
             tracing::debug!(%error, "TLS handshake failed");
             service.counters.error(ErrorKind::TlsHandshake);

@@ -258,3 +258,69 @@ fn the_handshake_and_first_head_share_the_header_timeout() {
     }));
     assert_eq!(fetch(address, "alpha.test", &[&issued]).2.status, 200);
 }
+
+#[test]
+fn access_log_lines_carry_the_tls_version_and_sni() {
+    let dir = TempDir::new("fulcrum-access-tls");
+    let path = dir.0.join("access.log");
+    let backend = Backend::start("a", Kind::Http);
+    let (alpha, beta) = (
+        issue("cert-alpha", "alpha.test"),
+        issue("cert-beta", "beta.test"),
+    );
+    let mut listener = listener(
+        Protocol::Https,
+        Algorithm::WeightedRoundRobin,
+        vec![member(&backend, 1)],
+    );
+    listener.certificates = vec![alpha.certificate.clone(), beta.certificate.clone()];
+    listener.access_log = true;
+    let address = listener.address;
+    let forwarder = start_with(logging_to(&path, 64), config(1, vec![listener]));
+
+    assert_eq!(fetch(address, "alpha.test", &[&alpha]).2.status, 200);
+    // A client that offers TLS 1.2 only.
+    let mut store = rustls::RootCertStore::empty();
+    store.add(beta.der.clone()).unwrap();
+    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+    let tls12 = rustls::ClientConfig::builder_with_provider(provider)
+        .with_protocol_versions(&[&rustls::version::TLS12])
+        .unwrap()
+        .with_root_certificates(store)
+        .with_no_client_auth();
+    let connection = rustls::ClientConnection::new(
+        Arc::new(tls12),
+        ServerName::try_from("beta.test").unwrap(),
+    )
+    .unwrap();
+    let socket = TcpStream::connect(address).unwrap();
+    socket
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    let mut tls = rustls::StreamOwned::new(connection, socket);
+    assert_eq!(get(&mut tls, "beta.test").status, 200);
+    drop(tls);
+    forwarder.shutdown(Duration::from_secs(1));
+
+    let lines = access_log_lines(&path);
+    // Each worker thread has its queue: lines of two threads come in either order.
+    let mut summary: Vec<(&str, &str, &str)> = lines
+        .iter()
+        .map(|line| {
+            (
+                line["protocol"].as_str().unwrap(),
+                line["tls_version"].as_str().unwrap(),
+                line["sni"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    summary.sort_unstable();
+    assert_eq!(
+        summary,
+        [
+            ("https", "TLSv1.2", "beta.test"),
+            ("https", "TLSv1.3", "alpha.test")
+        ]
+    );
+    assert_eq!(forwarder.counters().listeners["lsn-1"].tls_handshakes, 2);
+}

@@ -30,9 +30,11 @@ pub(crate) mod body;
 pub(crate) mod head;
 mod pool;
 
+use std::cell::Cell;
 use std::net::SocketAddr;
 use std::rc::Rc;
-use std::time::{Duration, Instant};
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime};
 
 use monoio::io::{AsyncReadRent, AsyncWriteRent, AsyncWriteRentExt};
 use monoio::net::TcpStream;
@@ -42,7 +44,8 @@ pub(crate) use pool::Pool;
 
 use self::body::BodyError;
 use self::head::{Forwarded, Framing, HeadError, Request, Response};
-use crate::counters::ErrorKind;
+use crate::access_log::{self, Entry, Handshake};
+use crate::counters::{ErrorKind, ListenerCounters};
 use crate::io::{Conn, Duplex};
 use crate::tcp::{self, Tally};
 use crate::worker::{Member, Service, ServiceSlot, ThreadContext};
@@ -52,11 +55,12 @@ fn buffer_capacity(service: &Service) -> usize {
     (service.http.max_header_bytes + 1).max(32 * 1024)
 }
 
-/// How the client reached the listener, for `X-Forwarded-Proto`.
-#[derive(Clone, Copy, Debug)]
+/// How the client reached the listener: for `X-Forwarded-Proto`, and the
+/// access log's TLS fields.
+#[derive(Clone, Debug)]
 pub(crate) enum Scheme {
     Http,
-    Https,
+    Https(Handshake),
 }
 
 /// Serves one client connection: requests one after another until the
@@ -80,23 +84,26 @@ pub(crate) async fn serve<S: Duplex>(
             client: peer.ip(),
             proto: match scheme {
                 Scheme::Http => "http",
-                Scheme::Https => "https",
+                Scheme::Https(_) => "https",
             },
             port: service.listener.address.port(),
         });
+        let mut outcome = Outcome::default();
         let read = read_request(
             &mut client,
             &service,
             forwarded,
             &mut heads.request,
             head_deadline.take(),
+            &mut outcome,
         );
         let mut request = match read.await {
             Ok(Some(request)) => request,
             Ok(None) => return,
             Err(kind) => {
                 service.counters.error(kind);
-                refuse(&mut client.io, &service, kind).await;
+                outcome.refused(refuse(&mut client.io, &service, kind).await, kind);
+                log(&service, &thread, peer, &scheme, None, &outcome);
                 linger(&mut client).await;
                 return;
             }
@@ -108,7 +115,23 @@ pub(crate) async fn serve<S: Duplex>(
         if thread.is_draining() {
             request.keep_alive = false;
         }
-        match exchange(&service, &mut client, &request, &mut heads, peer, &thread).await {
+        let line = service
+            .listener
+            .access_log
+            .then(|| access_log::request_line(client.buffered()));
+        let next = exchange(
+            &service,
+            &mut client,
+            &request,
+            &mut heads,
+            peer,
+            &thread,
+            &mut outcome,
+        )
+        .await;
+        service.counters.latency(outcome.started.elapsed());
+        log(&service, &thread, peer, &scheme, line, &outcome);
+        match next {
             Next::Request => {}
             Next::Close => return,
             Next::Upgrade(member, backend) => {
@@ -117,6 +140,97 @@ pub(crate) async fn serve<S: Duplex>(
             }
         }
     }
+}
+
+/// What one request's latency and access-log line need, filled in as the
+/// request goes.
+struct Outcome {
+    /// When its first byte arrived (set again by `read_request`).
+    started: Instant,
+    at: SystemTime,
+    member: Option<Rc<Member>>,
+    status: Option<u16>,
+    error: Option<ErrorKind>,
+    /// Bytes from the client, head included.
+    received: Cell<u64>,
+    /// Bytes to the client.
+    sent: Cell<u64>,
+    /// From the request sent to the member to its response head.
+    member_duration: Option<Duration>,
+}
+
+impl Default for Outcome {
+    fn default() -> Self {
+        Self {
+            started: Instant::now(),
+            at: SystemTime::now(),
+            member: None,
+            status: None,
+            error: None,
+            received: Cell::new(0),
+            sent: Cell::new(0),
+            member_duration: None,
+        }
+    }
+}
+
+impl Outcome {
+    /// The request's first byte is here.
+    fn begin(&mut self) {
+        self.started = Instant::now();
+        self.at = SystemTime::now();
+    }
+    fn received(&self, counters: &ListenerCounters, n: usize) {
+        counters.bytes_in(n);
+        self.received.set(self.received.get() + n as u64);
+    }
+    fn sent(&self, counters: &ListenerCounters, n: usize) {
+        counters.bytes_out(n);
+        self.sent.set(self.sent.get() + n as u64);
+    }
+    /// The proxy answered by itself for `kind` (`answer` is what it sent, if it could).
+    fn refused(&mut self, answer: Option<Answer>, kind: ErrorKind) {
+        self.error = Some(kind);
+        if let Some(answer) = answer {
+            self.status = Some(answer.status);
+            self.sent.set(self.sent.get() + answer.bytes as u64);
+        }
+    }
+}
+
+/// Queues the access-log line of a request, when its listener asks for them.
+fn log(
+    service: &Service,
+    thread: &ThreadContext,
+    peer: SocketAddr,
+    scheme: &Scheme,
+    request: Option<String>,
+    outcome: &Outcome,
+) {
+    if !service.listener.access_log {
+        return;
+    }
+    thread.access_log.push(Entry {
+        at: outcome.at,
+        listener: Arc::clone(&service.id),
+        protocol: service.listener.protocol,
+        client: peer,
+        member: outcome
+            .member
+            .as_ref()
+            .map(|member| (Arc::clone(&member.id), member.spec.address)),
+        request,
+        status: outcome.status,
+        received: outcome.received.get(),
+        sent: outcome.sent.get(),
+        duration: outcome.started.elapsed(),
+        member_duration: outcome.member_duration,
+        tls: match scheme {
+            Scheme::Http => None,
+            Scheme::Https(handshake) => Some(handshake.clone()),
+        },
+        error: outcome.error,
+    });
 }
 
 /// Reusable buffers for the heads sent on.
@@ -147,9 +261,13 @@ async fn read_request<S: AsyncReadRent>(
     forwarded: Option<Forwarded>,
     out: &mut Vec<u8>,
     deadline: Option<Instant>,
+    outcome: &mut Outcome,
 ) -> Result<Option<Request>, ErrorKind> {
     let limits = &service.http;
     let mut received = !client.buffered().is_empty();
+    if received {
+        outcome.begin();
+    }
     let mut deadline =
         deadline.or_else(|| received.then(|| Instant::now() + limits.header_timeout));
     loop {
@@ -178,7 +296,10 @@ async fn read_request<S: AsyncReadRent>(
         match monoio::time::timeout(wait, client.fill()).await {
             Ok(Ok(0)) | Ok(Err(_)) => return Ok(None),
             Ok(Ok(n)) => {
-                service.counters.bytes_in(n);
+                if !received {
+                    outcome.begin();
+                }
+                outcome.received(&service.counters, n);
                 received = true;
                 deadline.get_or_insert_with(|| Instant::now() + limits.header_timeout);
             }
@@ -203,12 +324,15 @@ async fn exchange<S: Duplex>(
     heads: &mut Heads,
     peer: SocketAddr,
     thread: &ThreadContext,
+    outcome: &mut Outcome,
 ) -> Next {
     let Some(member) = service.pick(peer.ip()) else {
         service.counters.error(ErrorKind::NoMember);
-        refuse(&mut client.io, service, ErrorKind::NoMember).await;
+        let answer = refuse(&mut client.io, service, ErrorKind::NoMember).await;
+        outcome.refused(answer, ErrorKind::NoMember);
         return Next::Close;
     };
+    outcome.member = Some(Rc::clone(&member));
     client.consume(request.length);
     if request.expect_continue && request.framing != Framing::Empty {
         let (sent, _) = client
@@ -239,13 +363,14 @@ async fn exchange<S: Duplex>(
                 }
                 Err(error) => {
                     tracing::debug!(member = %member.spec.id, %error, "connect failed");
-                    return fail(service, &member, client, ErrorKind::MemberConnect).await;
+                    return fail(service, &member, client, ErrorKind::MemberConnect, outcome).await;
                 }
             },
         };
         // A pooled connection the member closed shows here or at the first
         // read of the response; only a request without a body can be sent again.
         let retry_allowed = !fresh && request.framing == Framing::Empty;
+        let sent_at = service.listener.access_log.then(Instant::now);
         let sent;
         (sent, heads.request) = backend
             .io
@@ -256,11 +381,11 @@ async fn exchange<S: Duplex>(
                 reuse_pooled = false;
                 continue;
             }
-            return fail(service, &member, client, ErrorKind::MemberProtocol).await;
+            return fail(service, &member, client, ErrorKind::MemberProtocol, outcome).await;
         }
         member.counters.bytes_out(heads.request.len());
         let to_member = |n| {
-            service.counters.bytes_in(n);
+            outcome.received(&service.counters, n);
             member.counters.bytes_out(n);
         };
         match body::forward(request.framing, client, &mut backend.io, idle, &to_member).await {
@@ -268,30 +393,35 @@ async fn exchange<S: Duplex>(
             Err(BodyError::Source(reason)) => {
                 tracing::debug!(reason, "request body");
                 service.counters.error(ErrorKind::BadRequest);
-                refuse(&mut client.io, service, ErrorKind::BadRequest).await;
+                let answer = refuse(&mut client.io, service, ErrorKind::BadRequest).await;
+                outcome.refused(answer, ErrorKind::BadRequest);
                 linger(client).await;
                 return Next::Close;
             }
             Err(BodyError::Sink(error)) => {
                 tracing::debug!(member = %member.spec.id, %error, "sending the request body");
-                return fail(service, &member, client, ErrorKind::MemberProtocol).await;
+                return fail(service, &member, client, ErrorKind::MemberProtocol, outcome).await;
             }
         }
         match read_response(&mut backend, client, request, service, &mut heads.response).await {
-            Ok(response) => break (backend, response),
+            Ok(response) => {
+                outcome.member_duration = sent_at.map(|sent_at| sent_at.elapsed());
+                break (backend, response);
+            }
             Err(ResponseError::ClosedEarly) if retry_allowed => reuse_pooled = false,
             Err(ResponseError::ClientGone) => return Next::Close,
             Err(ResponseError::TimedOut) => {
-                return fail(service, &member, client, ErrorKind::MemberTimeout).await;
+                return fail(service, &member, client, ErrorKind::MemberTimeout, outcome).await;
             }
             Err(ResponseError::ClosedEarly | ResponseError::Malformed) => {
-                return fail(service, &member, client, ErrorKind::MemberProtocol).await;
+                return fail(service, &member, client, ErrorKind::MemberProtocol, outcome).await;
             }
         }
     };
+    outcome.status = Some(response.status);
     let to_client = |n| {
         member.counters.bytes_in(n);
-        service.counters.bytes_out(n);
+        outcome.sent(&service.counters, n);
     };
     // A body that arrived whole with its head leaves with it, in one write.
     let mut framing = response.framing;
@@ -314,7 +444,7 @@ async fn exchange<S: Duplex>(
     if sent.is_err() {
         return Next::Close;
     }
-    service.counters.bytes_out(heads.response.len());
+    outcome.sent(&service.counters, heads.response.len());
     service.counters.response(response.status);
     if response.status == 101 {
         return Next::Upgrade(member, backend);
@@ -400,15 +530,27 @@ async fn fail<S: AsyncWriteRent>(
     member: &Member,
     client: &mut Conn<S>,
     kind: ErrorKind,
+    outcome: &mut Outcome,
 ) -> Next {
     member.counters.failure();
     service.counters.error(kind);
-    refuse(&mut client.io, service, kind).await;
+    outcome.refused(refuse(&mut client.io, service, kind).await, kind);
     Next::Close
 }
 
-/// Sends the proxy's own answer for `kind`; the connection closes after it.
-pub(crate) async fn refuse<S: AsyncWriteRent>(client: &mut S, service: &Service, kind: ErrorKind) {
+/// An answer the proxy sent by itself.
+pub(crate) struct Answer {
+    pub(crate) status: u16,
+    pub(crate) bytes: usize,
+}
+
+/// Sends the proxy's own answer for `kind`, if it has one; the connection
+/// closes after it.
+pub(crate) async fn refuse<S: AsyncWriteRent>(
+    client: &mut S,
+    service: &Service,
+    kind: ErrorKind,
+) -> Option<Answer> {
     let (status, text) = match kind {
         ErrorKind::BadRequest => (400, "400 Bad Request"),
         ErrorKind::HeaderTimeout => (408, "408 Request Timeout"),
@@ -417,7 +559,7 @@ pub(crate) async fn refuse<S: AsyncWriteRent>(client: &mut S, service: &Service,
         ErrorKind::NoMember | ErrorKind::ConnectionLimit => (503, "503 Service Unavailable"),
         ErrorKind::MemberTimeout => (504, "504 Gateway Timeout"),
         ErrorKind::TlsHandshake | ErrorKind::IdleTimeout | ErrorKind::NodeConnectionLimit => {
-            return;
+            return None;
         }
     };
     let answer = format!(
@@ -426,11 +568,16 @@ pub(crate) async fn refuse<S: AsyncWriteRent>(client: &mut S, service: &Service,
     );
     let length = answer.len();
     let (sent, _) = client.write_all(answer.into_bytes()).await;
-    if sent.is_ok() {
+    let answered = sent.is_ok().then(|| {
         service.counters.bytes_out(length);
         service.counters.response(status);
-    }
+        Answer {
+            status,
+            bytes: length,
+        }
+    });
     let _ = client.shutdown().await;
+    answered
 }
 
 /// Reads and discards what the client still sends, for a moment, before the
@@ -467,10 +614,7 @@ async fn upgrade<S: Duplex>(
     if !member_early.is_empty() && client.write_all(member_early).await.0.is_err() {
         return;
     }
-    let tally = Tally {
-        listener: &service.counters,
-        member: &member.counters,
-    };
+    let tally = Tally::new(&service.counters, &member.counters);
     let idle: Duration = service.listener.idle_timeout;
     tcp::relay(client, backend, idle, &tally).await;
 }

@@ -396,3 +396,50 @@ pub fn eventually(timeout: Duration, mut condition: impl FnMut() -> bool) -> boo
     }
     condition()
 }
+
+/// The settings of [`start`], with access logs written as JSON lines to
+/// `path`, each thread queueing `queue_lines` at most.
+pub fn logging_to(path: &std::path::Path, queue_lines: usize) -> Settings {
+    use fulcrum_dataplane::access_log::{AccessLogSettings, Destination, LogFormat};
+    Settings {
+        access_log: AccessLogSettings {
+            destination: Destination::File {
+                path: path.to_owned(),
+                max_bytes: 1 << 30,
+                keep: 1,
+            },
+            format: LogFormat::Json,
+            queue_lines,
+        },
+        ..settings()
+    }
+}
+
+/// The JSON lines of an access-log file.
+pub fn access_log_lines(path: &std::path::Path) -> Vec<serde_json::Value> {
+    std::fs::read_to_string(path)
+        .unwrap()
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap())
+        .collect()
+}
+
+/// A fresh directory under the system's temporary one, removed when dropped.
+pub struct TempDir(pub std::path::PathBuf);
+
+impl TempDir {
+    pub fn new(name: &str) -> Self {
+        static NEXT: AtomicU64 = AtomicU64::new(0);
+        let n = NEXT.fetch_add(1, Ordering::Relaxed);
+        let path = std::env::temp_dir().join(format!("{name}-{}-{n}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&path);
+        std::fs::create_dir_all(&path).unwrap();
+        Self(path)
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
