@@ -220,7 +220,10 @@ impl AccessLog {
             let stopping = self.stopping.load(Ordering::Acquire);
             let mut taken = 0u64;
             {
-                let receivers = self.receivers.lock().unwrap_or_else(PoisonError::into_inner);
+                let receivers = self
+                    .receivers
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner);
                 for receiver in receivers.iter() {
                     for entry in receiver.try_iter().take(BATCH_PER_QUEUE) {
                         format_line(&entry, format, &mut lines);
@@ -587,12 +590,18 @@ mod tests {
         };
         out.clear();
         common_line(&tcp, &mut out);
-        assert_eq!(out, "192.0.2.7 - - [01/Dec/2026:06:38:15 +0000] \"-\" - -\n");
+        assert_eq!(
+            out,
+            "192.0.2.7 - - [01/Dec/2026:06:38:15 +0000] \"-\" - -\n"
+        );
     }
 
     #[test]
     fn request_lines_stop_at_the_line_end_and_the_cap() {
-        assert_eq!(request_line(b"GET / HTTP/1.1\r\nHost: a\r\n\r\n"), "GET / HTTP/1.1");
+        assert_eq!(
+            request_line(b"GET / HTTP/1.1\r\nHost: a\r\n\r\n"),
+            "GET / HTTP/1.1"
+        );
         let long = format!("GET /{} HTTP/1.1\r\n", "x".repeat(5000));
         assert_eq!(request_line(long.as_bytes()).len(), MAX_REQUEST_LINE);
     }
@@ -621,7 +630,10 @@ mod tests {
         let stats = log.stats();
         assert!(stats.dropped > 0, "{stats:?}");
         assert_eq!(stats.written + stats.dropped, 1000, "{stats:?}");
-        let lines = std::fs::read_to_string(&path).expect("read").lines().count();
+        let lines = std::fs::read_to_string(&path)
+            .expect("read")
+            .lines()
+            .count();
         assert_eq!(lines as u64, stats.written);
         let _ = std::fs::remove_dir_all(dir);
     }

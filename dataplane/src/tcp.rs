@@ -34,7 +34,9 @@ pub(crate) async fn serve(
 ) {
     let accepted = (Instant::now(), SystemTime::now());
     let member = service.pick(peer.ip());
-    let tally = member.as_ref().map(|member| Tally::new(&service.counters, &member.counters));
+    let tally = member
+        .as_ref()
+        .map(|member| Tally::new(&service.counters, &member.counters));
     let error = match (&member, &tally) {
         (Some(member), Some(tally)) => relay_to(&service, member, client, tally).await,
         _ => Some(ErrorKind::NoMember),
@@ -43,7 +45,8 @@ pub(crate) async fn serve(
         service.counters.error(error);
     }
     if service.listener.access_log {
-        let (received, sent) = tally.map_or((0, 0), |tally| (tally.received.get(), tally.sent.get()));
+        let (received, sent) =
+            tally.map_or((0, 0), |tally| (tally.received.get(), tally.sent.get()));
         thread.access_log.push(Entry {
             at: accepted.1,
             listener: Arc::clone(&service.id),

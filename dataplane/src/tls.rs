@@ -156,8 +156,7 @@ impl ResolvesServerCert for SniResolver {
     fn resolve(&self, client_hello: ClientHello<'_>) -> Option<Arc<CertifiedKey>> {
         let sni = client_hello.server_name();
         SEEN.with_borrow_mut(|seen| seen.sni = sni.map(Arc::from));
-        sni
-            .and_then(|name| self.for_name(name))
+        sni.and_then(|name| self.for_name(name))
             .or_else(|| self.keys.first())
             .cloned()
     }

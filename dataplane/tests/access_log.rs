@@ -25,11 +25,19 @@ fn every_request_and_connection_gets_its_line() {
     );
     http.access_log = true;
     let c = Backend::start("c", Kind::Tcp);
-    let mut tcp = listener(Protocol::Tcp, Algorithm::WeightedRoundRobin, vec![member(&c, 1)]);
+    let mut tcp = listener(
+        Protocol::Tcp,
+        Algorithm::WeightedRoundRobin,
+        vec![member(&c, 1)],
+    );
     tcp.id = "lsn-tcp".to_owned();
     tcp.access_log = true;
     // A third listener, without access logs: its traffic writes nothing.
-    let mut quiet = listener(Protocol::Http, Algorithm::WeightedRoundRobin, vec![member(&a, 1)]);
+    let mut quiet = listener(
+        Protocol::Http,
+        Algorithm::WeightedRoundRobin,
+        vec![member(&a, 1)],
+    );
     quiet.id = "lsn-quiet".to_owned();
     let (http_address, tcp_address, quiet_address) = (http.address, tcp.address, quiet.address);
     let forwarder = start_with(logging_to(&path, 1024), config(1, vec![http, tcp, quiet]));
@@ -39,7 +47,10 @@ fn every_request_and_connection_gets_its_line() {
     for n in 0..REQUESTS {
         assert_eq!(client.get(&format!("/{n}")).unwrap().status, 200);
     }
-    assert_eq!(HttpClient::connect(quiet_address).get("/").unwrap().status, 200);
+    assert_eq!(
+        HttpClient::connect(quiet_address).get("/").unwrap().status,
+        200
+    );
     // Not HTTP: the proxy's own 400, logged without a member.
     let mut bad = HttpClient::connect(http_address);
     assert_eq!(bad.send(b"NOT HTTP\r\n\r\n").unwrap().status, 400);
@@ -65,7 +76,10 @@ fn every_request_and_connection_gets_its_line() {
     assert_eq!(counters.access_log.written, lines.len() as u64);
     assert_eq!(counters.access_log.dropped, 0);
     let of = |listener: &str| -> Vec<&serde_json::Value> {
-        lines.iter().filter(|line| line["listener"] == listener).collect()
+        lines
+            .iter()
+            .filter(|line| line["listener"] == listener)
+            .collect()
     };
     assert!(of("lsn-quiet").is_empty());
 
@@ -74,7 +88,10 @@ fn every_request_and_connection_gets_its_line() {
     let mut by_member = BTreeMap::new();
     for n in 0..REQUESTS {
         let request = format!("GET /{n} HTTP/1.1");
-        let found: Vec<_> = http_lines.iter().filter(|l| l["request"] == request).collect();
+        let found: Vec<_> = http_lines
+            .iter()
+            .filter(|l| l["request"] == request)
+            .collect();
         assert_eq!(found.len(), 1, "{request}");
         let line = found[0];
         assert_eq!(line["status"], 200);
@@ -89,8 +106,14 @@ fn every_request_and_connection_gets_its_line() {
         *by_member.entry(member).or_insert(0u64) += 1;
     }
     // The members the lines name are the members that served.
-    assert_eq!(by_member["a"] + 1, a.seen.requests.load(std::sync::atomic::Ordering::Relaxed));
-    assert_eq!(by_member["b"], b.seen.requests.load(std::sync::atomic::Ordering::Relaxed));
+    assert_eq!(
+        by_member["a"] + 1,
+        a.seen.requests.load(std::sync::atomic::Ordering::Relaxed)
+    );
+    assert_eq!(
+        by_member["b"],
+        b.seen.requests.load(std::sync::atomic::Ordering::Relaxed)
+    );
     let refused = http_lines.iter().find(|l| l["status"] == 400).unwrap();
     assert!(refused["member"].is_null());
     assert_eq!(refused["error"], "bad_request");
@@ -147,12 +170,19 @@ fn a_full_queue_drops_lines_and_counts_them_while_forwarding_goes_on() {
                 })
             })
             .collect();
-        clients.into_iter().map(|client| client.join().unwrap()).sum()
+        clients
+            .into_iter()
+            .map(|client| client.join().unwrap())
+            .sum()
     });
     assert_eq!(answered, CLIENTS * EACH, "every request is answered");
     forwarder.shutdown(Duration::from_secs(1));
     let stats = forwarder.counters().access_log;
     assert!(stats.dropped > 0, "{stats:?}");
-    assert_eq!(stats.written + stats.dropped, (CLIENTS * EACH) as u64, "{stats:?}");
+    assert_eq!(
+        stats.written + stats.dropped,
+        (CLIENTS * EACH) as u64,
+        "{stats:?}"
+    );
     assert_eq!(access_log_lines(&path).len() as u64, stats.written);
 }

@@ -288,11 +288,9 @@ fn access_log_lines_carry_the_tls_version_and_sni() {
         .unwrap()
         .with_root_certificates(store)
         .with_no_client_auth();
-    let connection = rustls::ClientConnection::new(
-        Arc::new(tls12),
-        ServerName::try_from("beta.test").unwrap(),
-    )
-    .unwrap();
+    let connection =
+        rustls::ClientConnection::new(Arc::new(tls12), ServerName::try_from("beta.test").unwrap())
+            .unwrap();
     let socket = TcpStream::connect(address).unwrap();
     socket
         .set_read_timeout(Some(Duration::from_secs(10)))

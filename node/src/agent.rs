@@ -344,9 +344,13 @@ impl Agent {
         };
         let data_plane = Arc::new(
             NodeDataPlane::start(
-                config.dataplane_threads as usize,
-                config.dataplane_driver,
-                config.dataplane_max_connections,
+                &fulcrum_dataplane::Settings {
+                    threads: config.dataplane_threads as usize,
+                    driver: config.dataplane_driver,
+                    node_connection_limit: config.dataplane_max_connections,
+                    access_log: config.access_log.clone(),
+                    ..fulcrum_dataplane::Settings::default()
+                },
                 data_keys.clone(),
             )
             .map_err(AgentError::DataPlane)?,
@@ -389,21 +393,24 @@ impl Agent {
         });
         let report = Arc::new(OwnerReport::new(data_plane.clone()));
         let binder_metrics = crate::metrics::BinderMetrics::default();
+        let ownership_metrics = crate::metrics::OwnershipMetrics::default();
         let binder: Arc<dyn Binder> = Arc::new(crate::metrics::TimedBinder::new(
             eip_binder(&config.eip_binder, &lease_timing(&config))?,
             binder_metrics.clone(),
         ));
         let handover = Arc::new(Handover::new(data_plane.clone(), binder.clone()));
-        let (routes, health_reporter) = Api::new(
+        let api = Api::new(
             replica.clone(),
             report.clone(),
             handover.clone(),
             config.request_timeout,
             &config.api,
             data_keys.clone(),
-        )
-        .into_router()
-        .map_err(|error| AgentError::Api(error.to_string()))?;
+        );
+        let watch_slots = api.watch_slots();
+        let (routes, health_reporter) = api
+            .into_router()
+            .map_err(|error| AgentError::Api(error.to_string()))?;
         let api_stop = until_stopped();
         let api_builder = server_builder(&config.api);
         let authentication = match &tls {
@@ -422,6 +429,8 @@ impl Agent {
                 api: &api_metrics,
                 binder: &binder_metrics,
                 store: store_metrics.clone(),
+                ownership: &ownership_metrics,
+                watch_streams: watch_slots,
             },
         ));
         let public_layers = tower::ServiceBuilder::new()
@@ -479,6 +488,7 @@ impl Agent {
                 lease_timing(&config),
                 handover.subscribe(),
                 handover.transfer_mark(),
+                ownership_metrics,
             ),
         ));
         let follower = tokio::spawn(

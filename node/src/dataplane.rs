@@ -36,7 +36,7 @@ use openraft::async_runtime::WatchReceiver;
 use tokio::time::Instant;
 
 use crate::api::statuses::DataPlaneReport;
-use crate::eip::lease::{Decision, Leadership, LeaseTiming, decide};
+use crate::eip::lease::{Decision, Leadership, LeaseTiming, Why, decide};
 use fulcrum_eip::Binder;
 
 /// This node's forwarder and what it was given.
@@ -63,23 +63,16 @@ struct Fed {
 }
 
 impl NodeDataPlane {
-    /// Starts a forwarder of `threads` threads on `driver` with nothing to serve.
+    /// Starts a forwarder with `settings` and nothing to serve.
     ///
     /// # Errors
-    /// When the forwarder's threads cannot start.
+    /// When the forwarder's threads cannot start, or the access log's file
+    /// cannot be opened.
     pub fn start(
-        threads: usize,
-        driver: dataplane::Driver,
-        max_connections: u32,
+        settings: &dataplane::Settings,
         data_keys: Arc<DataKeyRing>,
     ) -> std::io::Result<Self> {
-        let settings = dataplane::Settings {
-            threads,
-            driver,
-            node_connection_limit: max_connections,
-            ..dataplane::Settings::default()
-        };
-        let forwarder = dataplane::Forwarder::start(&settings, dataplane::Config::default())?;
+        let forwarder = dataplane::Forwarder::start(settings, dataplane::Config::default())?;
         Ok(Self {
             forwarder,
             state: Mutex::new(Fed {
@@ -475,6 +468,7 @@ pub async fn feed_from(
     timing: LeaseTiming,
     mut yielding: tokio::sync::watch::Receiver<bool>,
     transfer: crate::eip::TransferMark,
+    ownership: crate::metrics::OwnershipMetrics,
 ) {
     let mut metrics = replica.raft().metrics();
     let mut compiled: Option<(Option<u64>, DataPlaneConfig)> = None;
@@ -495,9 +489,9 @@ pub async fn feed_from(
             return;
         };
         let decision = if *yielding.borrow_and_update() {
-            Decision::Release("handing leadership over")
+            Decision::Release(Why::HandingOver)
         } else if crate::eip::transfer_forbids(&transfer, current.current_term, now) {
-            Decision::Release("leadership transfer triggered in this term")
+            Decision::Release(Why::Transfer)
         } else {
             decide(&leadership(&replica, &current, now), &timing, now)
         };
@@ -509,6 +503,7 @@ pub async fn feed_from(
                     Ok(()) => {
                         last_error = None;
                         data_plane.feed(source, &held, true);
+                        ownership.held(until);
                         (true, until)
                     }
                     Err(error) => {
@@ -517,19 +512,21 @@ pub async fn feed_from(
                             last_error = Some(error);
                         }
                         unbind(&data_plane, &binder, source).await;
+                        ownership.not_held(Why::BinderFailed);
                         (false, until)
                     }
                 }
             }
-            Decision::Release(_) => {
+            Decision::Release(why) => {
                 unbind(&data_plane, &binder, source).await;
+                ownership.not_held(why);
                 (false, now + Duration::from_secs(3600))
             }
         };
         if owner != owned {
             match decision {
                 Decision::Hold { .. } => tracing::info!("holding the EIPs"),
-                Decision::Release(reason) => tracing::info!(reason, "released the EIPs"),
+                Decision::Release(why) => tracing::info!(reason = %why, "released the EIPs"),
             }
             owned = owner;
         }

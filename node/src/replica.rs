@@ -87,6 +87,13 @@ pub struct Proposals {
     /// From the proposal to its answer: appended, replicated to a quorum,
     /// synced and applied.
     pub commit_latency: prometheus_client::metrics::histogram::Histogram,
+    /// Writes this node handed to the leader, by outcome: `answered`
+    /// (committed, or refused by the leader with an answer) or `failed`
+    /// (not sent, or the leader moved or could not be reached).
+    pub forwarded: prometheus_client::metrics::family::Family<
+        [(&'static str, &'static str); 1],
+        prometheus_client::metrics::counter::Counter,
+    >,
 }
 
 impl Default for Proposals {
@@ -97,6 +104,7 @@ impl Default for Proposals {
             commit_latency: prometheus_client::metrics::histogram::Histogram::new(
                 prometheus_client::metrics::histogram::exponential_buckets(0.0005, 2.0, 14),
             ),
+            forwarded: prometheus_client::metrics::family::Family::default(),
         }
     }
 }
@@ -214,7 +222,7 @@ impl Replica {
                     }
                 }
                 Some((leader, node)) => {
-                    match self
+                    let forwarded = self
                         .forward(
                             leader,
                             &node,
@@ -222,8 +230,16 @@ impl Replica {
                             &command,
                             deadline,
                         )
-                        .await
-                    {
+                        .await;
+                    let outcome = match &forwarded {
+                        Ok(LeaderAnswer::Answered(_)) | Err(Forwarding::Refused(_)) => "answered",
+                        _ => "failed",
+                    };
+                    self.proposals
+                        .forwarded
+                        .get_or_create(&[("outcome", outcome)])
+                        .inc();
+                    match forwarded {
                         Ok(LeaderAnswer::Answered((log_index, receipt))) => {
                             self.wait_applied(log_index, deadline).await?;
                             return Ok(receipt);

@@ -84,9 +84,10 @@ async fn start(id: u64) -> TestNode {
     );
     let data_plane = std::sync::Arc::new(
         fulcrum_node::dataplane::NodeDataPlane::start(
-            1,
-            fulcrum_dataplane::Driver::Auto,
-            fulcrum_dataplane::DEFAULT_NODE_CONNECTION_LIMIT,
+            &fulcrum_dataplane::Settings {
+                threads: 1,
+                ..fulcrum_dataplane::Settings::default()
+            },
             {
                 let key_file = directory.path().join("data.key");
                 std::fs::write(&key_file, fulcrum_node::secrets::new_key_file().unwrap()).unwrap();

@@ -4,8 +4,13 @@
 //!
 //! ```text
 //! fulcrum-dataplane --config FILE [--threads N] [--no-pin] [--driver auto|epoll]
-//!                   [--node-connection-limit N]
+//!                   [--node-connection-limit N] [--access-log FILE]
+//!                   [--access-log-format json|common] [--read-counters-every-ms N]
 //! ```
+//!
+//! `--access-log` writes the lines of listeners with `access_log = true` to
+//! FILE (standard output without it). `--read-counters-every-ms` reads the
+//! counters as a metrics scrape does, for measuring what scraping costs.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -13,7 +18,14 @@ use std::time::{Duration, SystemTime};
 
 use fulcrum_dataplane::{Driver, Forwarder, Settings, file};
 
-const USAGE: &str = "usage: fulcrum-dataplane --config FILE [--threads N] [--no-pin] [--driver auto|epoll] [--node-connection-limit N]";
+const USAGE: &str = "usage: fulcrum-dataplane --config FILE [--threads N] [--no-pin] [--driver auto|epoll] [--node-connection-limit N] [--access-log FILE] [--access-log-format json|common] [--read-counters-every-ms N]";
+
+/// What the command line asks for.
+struct Arguments {
+    path: PathBuf,
+    settings: Settings,
+    read_counters_every: Option<Duration>,
+}
 
 fn main() -> ExitCode {
     tracing_subscriber::fmt()
@@ -23,7 +35,11 @@ fn main() -> ExitCode {
         )
         .with_writer(std::io::stderr)
         .init();
-    let (path, settings) = match arguments(std::env::args().skip(1)) {
+    let Arguments {
+        path,
+        settings,
+        read_counters_every,
+    } = match arguments(std::env::args().skip(1)) {
         Ok(parsed) => parsed,
         Err(message) => {
             eprintln!("{message}\n{USAGE}");
@@ -38,13 +54,23 @@ fn main() -> ExitCode {
         }
     };
     let forwarder = match Forwarder::start(&settings, config.clone()) {
-        Ok(forwarder) => forwarder,
+        Ok(forwarder) => std::sync::Arc::new(forwarder),
         Err(error) => {
             eprintln!("cannot start: {error}");
             return ExitCode::from(1);
         }
     };
     report(&forwarder);
+    if let Some(every) = read_counters_every {
+        let forwarder = std::sync::Arc::clone(&forwarder);
+        std::thread::spawn(move || {
+            loop {
+                std::thread::sleep(every);
+                let counters = forwarder.counters();
+                tracing::trace!(listeners = counters.listeners.len(), "counters read");
+            }
+        });
+    }
     let mut modified = modified_at(&path);
     loop {
         std::thread::sleep(Duration::from_millis(500));
@@ -85,9 +111,11 @@ fn modified_at(path: &PathBuf) -> Option<SystemTime> {
         .ok()
 }
 
-fn arguments(mut args: impl Iterator<Item = String>) -> Result<(PathBuf, Settings), String> {
+fn arguments(mut args: impl Iterator<Item = String>) -> Result<Arguments, String> {
+    use fulcrum_dataplane::access_log::{Destination, LogFormat};
     let mut path = None;
     let mut settings = Settings::default();
+    let mut read_counters_every = None;
     while let Some(arg) = args.next() {
         match arg.as_str() {
             "--config" => path = Some(PathBuf::from(args.next().ok_or("--config needs a file")?)),
@@ -115,8 +143,34 @@ fn arguments(mut args: impl Iterator<Item = String>) -> Result<(PathBuf, Setting
                     }
                 };
             }
+            "--access-log" => {
+                settings.access_log.destination = Destination::File {
+                    path: args.next().ok_or("--access-log needs a file")?.into(),
+                    max_bytes: u64::MAX,
+                    keep: 1,
+                };
+            }
+            "--access-log-format" => {
+                settings.access_log.format = match args.next().as_deref() {
+                    Some("json") => LogFormat::Json,
+                    Some("common") => LogFormat::Common,
+                    _ => return Err("--access-log-format: json or common".to_owned()),
+                };
+            }
+            "--read-counters-every-ms" => {
+                read_counters_every = Some(Duration::from_millis(
+                    args.next()
+                        .and_then(|n| n.parse().ok())
+                        .filter(|n| *n > 0)
+                        .ok_or("--read-counters-every-ms needs a number above 0")?,
+                ));
+            }
             other => return Err(format!("unknown argument {other:?}")),
         }
     }
-    Ok((path.ok_or("--config is required")?, settings))
+    Ok(Arguments {
+        path: path.ok_or("--config is required")?,
+        settings,
+        read_counters_every,
+    })
 }

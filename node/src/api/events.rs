@@ -85,12 +85,13 @@ impl v1::event_service_server::EventService for Api {
     ) -> Result<Response<Self::WatchStream>, Status> {
         let permit = self
             .watch_streams
+            .permits
             .clone()
             .try_acquire_owned()
             .map_err(|_| {
                 Status::resource_exhausted(format!(
                     "this node serves {} watch streams already (api.max_watch_streams); close one, or watch through another node",
-                    self.max_watch_streams
+                    self.watch_streams.max
                 ))
             })?;
         let mut from = request.into_inner().from_revision;

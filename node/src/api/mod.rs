@@ -66,9 +66,28 @@ pub struct Api {
     /// Seals the private key of every certificate upload before it is proposed.
     data_keys: Arc<DataKeyRing>,
     max_request_bytes: usize,
-    /// One permit per open watch stream.
-    watch_streams: Arc<tokio::sync::Semaphore>,
-    max_watch_streams: usize,
+    watch_streams: WatchSlots,
+}
+
+/// The watch streams a node serves at once: one permit per open stream.
+#[derive(Clone, Debug)]
+pub struct WatchSlots {
+    permits: Arc<tokio::sync::Semaphore>,
+    max: usize,
+}
+
+impl WatchSlots {
+    fn new(max: usize) -> Self {
+        Self {
+            permits: Arc::new(tokio::sync::Semaphore::new(max)),
+            max,
+        }
+    }
+
+    /// Watch streams open now.
+    pub fn open(&self) -> usize {
+        self.max - self.permits.available_permits()
+    }
 }
 
 impl Api {
@@ -92,9 +111,13 @@ impl Api {
                 max: limits.max_deadline,
             },
             max_request_bytes: limits.max_request_bytes,
-            watch_streams: Arc::new(tokio::sync::Semaphore::new(limits.max_watch_streams)),
-            max_watch_streams: limits.max_watch_streams,
+            watch_streams: WatchSlots::new(limits.max_watch_streams),
         }
+    }
+
+    /// Its watch streams' slots (for the metrics).
+    pub fn watch_slots(&self) -> WatchSlots {
+        self.watch_streams.clone()
     }
 
     /// Every public service, reflection (v1 and v1alpha, for older generic

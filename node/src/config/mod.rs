@@ -189,6 +189,8 @@ pub struct AgentConfig {
     pub log_format: LogFormat,
     /// Client connections the data plane holds at once, over every listener.
     pub dataplane_max_connections: u32,
+    /// Where and how the data plane writes access logs.
+    pub access_log: fulcrum_dataplane::access_log::AccessLogSettings,
     /// The EIP binder.
     pub eip_binder: EipBinderChoice,
     /// Raft's timing.
@@ -290,6 +292,36 @@ fn to_u32(value: u64) -> u32 {
 }
 
 /// `[api]`: each key within its bounds, or its default when absent.
+/// The `access_log.*` settings.
+fn access_log(
+    given: &Given,
+) -> Result<fulcrum_dataplane::access_log::AccessLogSettings, ConfigError> {
+    use fulcrum_dataplane::access_log::{AccessLogSettings, Destination, LogFormat};
+    let destination = match given.text("access_log.destination")? {
+        None => Destination::Stdout,
+        Some(text) if text == "stdout" => Destination::Stdout,
+        Some(text) if text.trim().is_empty() => {
+            return Err(ConfigError::new(
+                "access_log.destination",
+                "must be stdout or a file's path",
+            ));
+        }
+        Some(path) => Destination::File {
+            path: path.into(),
+            max_bytes: given.integer_or_default("access_log.max_file_bytes")?,
+            keep: to_u32(given.integer_or_default("access_log.keep_files")?),
+        },
+    };
+    Ok(AccessLogSettings {
+        destination,
+        format: match given.text("access_log.format")?.as_deref() {
+            Some("common") => LogFormat::Common,
+            _ => LogFormat::Json,
+        },
+        queue_lines: to_usize(given.integer_or_default("access_log.queue_lines")?),
+    })
+}
+
 fn api_limits(given: &Given) -> Result<ApiLimits, ConfigError> {
     let millis = |key: &str| given.integer_or_default(key).map(Duration::from_millis);
     Ok(ApiLimits {
@@ -520,6 +552,7 @@ impl AgentConfig {
             dataplane_max_connections: to_u32(
                 given.integer_or_default("dataplane.max_connections")?,
             ),
+            access_log: access_log(given)?,
             eip_binder,
             raft,
             request_timeout,

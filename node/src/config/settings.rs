@@ -67,6 +67,13 @@ pub mod defaults {
     /// `dataplane.max_connections`.
     pub const DATAPLANE_MAX_CONNECTIONS: u64 =
         fulcrum_dataplane::DEFAULT_NODE_CONNECTION_LIMIT as u64;
+    /// `access_log.max_file_bytes`: 100 MiB.
+    pub const ACCESS_LOG_MAX_FILE_BYTES: u64 = 100 << 20;
+    /// `access_log.keep_files`.
+    pub const ACCESS_LOG_KEEP_FILES: u64 = 5;
+    /// `access_log.queue_lines`.
+    pub const ACCESS_LOG_QUEUE_LINES: u64 =
+        fulcrum_dataplane::access_log::DEFAULT_QUEUE_LINES as u64;
     /// `eip.interface`.
     pub const EIP_INTERFACE: &str = "eth0";
     /// `raft.snapshot_interval_entries`: etcd's default snapshot count. A
@@ -191,6 +198,41 @@ pub const SETTINGS: &[Setting] = &[
         flag: "dataplane-max-connections",
         kind: integer(1, 10_000_000, defaults::DATAPLANE_MAX_CONNECTIONS),
         help: "Client connections over every listener at once",
+    },
+    Setting {
+        key: "access_log.destination",
+        env: "FULCRUM_ACCESS_LOG",
+        flag: "access-log",
+        kind: Kind::Text,
+        help: "Where the access-log lines of listeners with access_log on go: stdout (the default) or a file's path",
+    },
+    Setting {
+        key: "access_log.format",
+        env: "FULCRUM_ACCESS_LOG_FORMAT",
+        flag: "access-log-format",
+        kind: Kind::Choice(&["json", "common"]),
+        help: "Access-log lines: json (one object per line, the default) or common (the common log format)",
+    },
+    Setting {
+        key: "access_log.max_file_bytes",
+        env: "FULCRUM_ACCESS_LOG_MAX_FILE_BYTES",
+        flag: "access-log-max-file-bytes",
+        kind: integer(4096, 1 << 40, defaults::ACCESS_LOG_MAX_FILE_BYTES),
+        help: "An access-log file is rotated (FILE.1, FILE.2, ...) before it grows past this",
+    },
+    Setting {
+        key: "access_log.keep_files",
+        env: "FULCRUM_ACCESS_LOG_KEEP_FILES",
+        flag: "access-log-keep-files",
+        kind: integer(1, 1000, defaults::ACCESS_LOG_KEEP_FILES),
+        help: "Rotated access-log files kept",
+    },
+    Setting {
+        key: "access_log.queue_lines",
+        env: "FULCRUM_ACCESS_LOG_QUEUE_LINES",
+        flag: "access-log-queue-lines",
+        kind: integer(1, 1 << 20, defaults::ACCESS_LOG_QUEUE_LINES),
+        help: "Access-log lines each data-plane thread queues at most; beyond, lines are dropped and counted (fulcrum_access_log_dropped_total), never waited for",
     },
     Setting {
         key: "eip.binder",

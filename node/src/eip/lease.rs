@@ -80,26 +80,92 @@ pub enum Decision {
         /// When the hold ends by itself.
         until: Instant,
     },
-    /// Do not hold them; the reason, for logs.
-    Release(&'static str),
+    /// Do not hold them, and why.
+    Release(Why),
+}
+
+/// Why a node does not hold the EIPs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Why {
+    /// Another node leads, or none.
+    NotLeader,
+    /// A new leader that has not applied an entry of its term yet.
+    TermNotApplied,
+    /// A new leader that no quorum has acknowledged yet.
+    NoQuorumAck,
+    /// The leader's hold ran out: no quorum acknowledged it recently
+    /// (the lease rule's guard against two holders).
+    LeaseExpired,
+    /// The leader is handing its leadership over.
+    HandingOver,
+    /// A leadership transfer was triggered in this term.
+    Transfer,
+    /// The binder could not hold the addresses.
+    BinderFailed,
+}
+
+impl Why {
+    /// Every reason.
+    pub const ALL: [Why; 7] = [
+        Why::NotLeader,
+        Why::TermNotApplied,
+        Why::NoQuorumAck,
+        Why::LeaseExpired,
+        Why::HandingOver,
+        Why::Transfer,
+        Why::BinderFailed,
+    ];
+
+    /// A short label, for metrics.
+    pub fn label(self) -> &'static str {
+        match self {
+            Why::NotLeader => "not_leader",
+            Why::TermNotApplied => "term_not_applied",
+            Why::NoQuorumAck => "no_quorum_ack",
+            Why::LeaseExpired => "lease_expired",
+            Why::HandingOver => "handing_over",
+            Why::Transfer => "transfer",
+            Why::BinderFailed => "binder_failed",
+        }
+    }
+
+    /// Whether this keeps a leader from holding to rule out two holders
+    /// (the lease running out, a hand-over, a transfer).
+    pub fn is_guard(self) -> bool {
+        matches!(self, Why::LeaseExpired | Why::HandingOver | Why::Transfer)
+    }
+}
+
+impl std::fmt::Display for Why {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Why::NotLeader => "not the leader",
+            Why::TermNotApplied => "no entry of this term applied yet",
+            Why::NoQuorumAck => "no quorum acknowledgement yet",
+            Why::LeaseExpired => "lease expired: no recent quorum acknowledgement",
+            Why::HandingOver => "handing leadership over",
+            Why::Transfer => "leadership transfer triggered in this term",
+            Why::BinderFailed => "the binder cannot hold the addresses",
+        })
+    }
 }
 
 /// Applies the rule at `now`.
 pub fn decide(leadership: &Leadership, timing: &LeaseTiming, now: Instant) -> Decision {
     if !leadership.leading {
-        return Decision::Release("not the leader");
+        return Decision::Release(Why::NotLeader);
     }
     if leadership.applied_term != Some(leadership.term) {
-        return Decision::Release("no entry of this term applied yet");
+        return Decision::Release(Why::TermNotApplied);
     }
     let Some(acked) = leadership.last_quorum_acked else {
-        return Decision::Release("no quorum acknowledgement yet");
+        return Decision::Release(Why::NoQuorumAck);
     };
     let until = acked + timing.hold();
     if now < until {
         Decision::Hold { until }
     } else {
-        Decision::Release("lease expired: no recent quorum acknowledgement")
+        Decision::Release(Why::LeaseExpired)
     }
 }
 

@@ -5,7 +5,9 @@ use std::sync::Arc;
 
 use fulcrum_eip::Binder;
 use prometheus_client::collector::Collector;
-use prometheus_client::encoding::{DescriptorEncoder, EncodeLabelSet, EncodeMetric};
+use prometheus_client::encoding::{
+    DescriptorEncoder, EncodeLabelSet, EncodeMetric, MetricEncoder, NoLabelSet,
+};
 use prometheus_client::metrics::MetricType;
 use prometheus_client::metrics::counter::ConstCounter;
 use prometheus_client::metrics::gauge::ConstGauge;
@@ -62,6 +64,32 @@ fn gauge_family<L: EncodeLabelSet>(
         .into_iter()
         .map(|(labels, value)| (labels, ConstGauge::new(value)));
     family(encoder, (name, help), MetricType::Gauge, values)
+}
+
+/// A histogram read from counts kept elsewhere: buckets not cumulative,
+/// the last one past every bound.
+struct ConstHistogram {
+    bounds: &'static [f64],
+    buckets: Vec<u64>,
+    sum: f64,
+}
+
+impl EncodeMetric for ConstHistogram {
+    fn encode(&self, mut encoder: MetricEncoder<'_>) -> Result<(), std::fmt::Error> {
+        let buckets: Vec<(f64, u64)> = self
+            .bounds
+            .iter()
+            .copied()
+            .chain([f64::INFINITY])
+            .zip(self.buckets.iter().copied())
+            .collect();
+        let count = self.buckets.iter().sum();
+        encoder.encode_histogram::<NoLabelSet>(self.sum, count, &buckets, None)
+    }
+
+    fn metric_type(&self) -> MetricType {
+        MetricType::Histogram
+    }
 }
 
 /// Raft as this node sees it.
@@ -235,6 +263,57 @@ impl Collector for DataPlane {
                 })
             }),
         )?;
+        counter_family(
+            &mut encoder,
+            "fulcrum_listener_tls_handshakes",
+            "TLS handshakes completed (failed ones are errors of kind tls_handshake)",
+            counters
+                .listeners
+                .iter()
+                .map(|(id, s)| (listener(id), s.tls_handshakes)),
+        )?;
+        family(
+            &mut encoder,
+            (
+                "fulcrum_listener_request_duration_seconds",
+                "HTTP requests by time from their first byte in to their last byte out",
+            ),
+            MetricType::Histogram,
+            counters.listeners.iter().map(|(id, s)| {
+                let histogram = ConstHistogram {
+                    bounds: &fulcrum_dataplane::LATENCY_BUCKETS,
+                    buckets: s.latency.buckets.to_vec(),
+                    sum: s.latency.sum_micros as f64 / 1e6,
+                };
+                (listener(id), histogram)
+            }),
+        )?;
+        let access_log = counters.access_log;
+        for (name, help, value) in [
+            (
+                "fulcrum_access_log_lines",
+                "Access-log lines written",
+                access_log.written,
+            ),
+            (
+                "fulcrum_access_log_dropped",
+                "Access-log lines dropped because a data-plane thread's queue was full",
+                access_log.dropped,
+            ),
+            (
+                "fulcrum_access_log_failed",
+                "Access-log lines lost because writing them failed",
+                access_log.failed,
+            ),
+        ] {
+            let counter = ConstCounter::new(value);
+            counter.encode(encoder.encode_descriptor(
+                name,
+                help,
+                None,
+                counter.metric_type(),
+            )?)?;
+        }
         let member = |id: &String| [("member", id.clone())];
         gauge_family(
             &mut encoder,
@@ -386,6 +465,21 @@ impl Collector for Store {
                 "Write-ahead log syncs (each covers every append waiting: group commit)",
                 store.wal_syncs.load(Relaxed),
             ),
+            (
+                "fulcrum_raft_applied_entries",
+                "Committed entries this node applied to its state",
+                store.entries_applied.load(Relaxed),
+            ),
+            (
+                "fulcrum_raft_snapshots_built",
+                "Snapshots this node built",
+                store.snapshots_built.load(Relaxed),
+            ),
+            (
+                "fulcrum_raft_snapshots_installed",
+                "Snapshots this node received from the leader and installed",
+                store.snapshots_installed.load(Relaxed),
+            ),
         ] {
             let counter = ConstCounter::new(value);
             counter.encode(encoder.encode_descriptor(
@@ -395,6 +489,26 @@ impl Collector for Store {
                 counter.metric_type(),
             )?)?;
         }
-        Ok(())
+        gauge(
+            &mut encoder,
+            "fulcrum_raft_snapshot_size_bytes",
+            "The size of the latest snapshot this node built or installed",
+            i64::try_from(store.snapshot_bytes.load(Relaxed)).unwrap_or(i64::MAX),
+        )
+    }
+}
+
+/// The API's open watch streams.
+#[derive(Debug)]
+pub(super) struct WatchStreams(pub(super) crate::api::WatchSlots);
+
+impl Collector for WatchStreams {
+    fn encode(&self, mut encoder: DescriptorEncoder<'_>) -> Result<(), std::fmt::Error> {
+        gauge(
+            &mut encoder,
+            "fulcrum_api_watch_streams",
+            "Watch streams open on this node (gRPC and Server-Sent Events)",
+            i64::try_from(self.0.open()).unwrap_or(i64::MAX),
+        )
     }
 }

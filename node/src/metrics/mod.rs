@@ -14,6 +14,7 @@
 pub mod api;
 pub mod binder;
 mod collectors;
+pub mod ownership;
 
 use std::sync::Arc;
 
@@ -28,6 +29,7 @@ use fulcrum_eip::Binder;
 
 pub use api::{ApiMetrics, Measure};
 pub use binder::{BinderMetrics, TimedBinder};
+pub use ownership::OwnershipMetrics;
 
 /// The content type of the text exposition format.
 pub const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
@@ -40,6 +42,10 @@ pub struct Recorded<'a> {
     pub binder: &'a BinderMetrics,
     /// The store's appends and syncs.
     pub store: Arc<fulcrum_raft_store::raft::StoreMetrics>,
+    /// The EIP ownership loop's claims and releases.
+    pub ownership: &'a OwnershipMetrics,
+    /// The API's watch streams.
+    pub watch_streams: crate::api::WatchSlots,
 }
 
 /// Every metric of one node.
@@ -61,6 +67,17 @@ impl Metrics {
         let mut registry = Registry::default();
         recorded.api.register(&mut registry);
         recorded.binder.register(&mut registry);
+        recorded.ownership.register(&mut registry);
+        registry.register(
+            "fulcrum_raft_apply_duration_seconds",
+            "How long each batch of committed entries took to apply on this node (leader and followers)",
+            recorded.store.apply_duration.clone(),
+        );
+        registry.register(
+            "fulcrum_raft_snapshot_build_duration_seconds",
+            "How long each snapshot this node built took, written and synced",
+            recorded.store.snapshot_build_duration.clone(),
+        );
         registry.register_collector(Box::new(collectors::Store(recorded.store)));
         let leader_changes = Counter::default();
         registry.register(
@@ -81,6 +98,11 @@ impl Metrics {
             proposals.failed.clone(),
         );
         registry.register(
+            "fulcrum_api_forwarded_writes",
+            "Writes this node handed to the leader, by outcome (answered, or failed: not sent, leader moved or unreachable)",
+            proposals.forwarded.clone(),
+        );
+        registry.register(
             "fulcrum_raft_commit_duration_seconds",
             "From a write's proposal on the leader to its answer: appended, replicated to a quorum, synced, applied",
             proposals.commit_latency.clone(),
@@ -89,6 +111,7 @@ impl Metrics {
         registry.register_collector(Box::new(collectors::DataPlane(data_plane)));
         registry.register_collector(Box::new(collectors::Eip(binder)));
         registry.register_collector(Box::new(collectors::Process));
+        registry.register_collector(Box::new(collectors::WatchStreams(recorded.watch_streams)));
         Self { registry }
     }
 

@@ -10,6 +10,7 @@
 use std::collections::BTreeSet;
 use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::Ordering;
 use std::sync::{Arc, RwLock};
 
 use fulcrum_api::internal::v1 as internal;
@@ -26,7 +27,7 @@ use super::codec::{
     snapshot_meta_to_wire, stored_membership_from_wire, stored_membership_to_wire, unframe,
 };
 use super::flusher::Flusher;
-use super::store::{CF_SM_META, CF_SM_RECORDS, family, storage_error};
+use super::store::{CF_SM_META, CF_SM_RECORDS, StoreMetrics, family, storage_error};
 use super::types::{LogId, Response, SnapshotMeta, StoredMembership, TypeConfig};
 
 const KEY_APPLIED: &[u8] = b"applied";
@@ -54,6 +55,7 @@ pub struct StateMachine {
     state: SharedState,
     applied: Option<LogId>,
     membership: StoredMembership,
+    metrics: Arc<StoreMetrics>,
 }
 
 /// Builds a snapshot from the state as it was when the builder was made.
@@ -64,6 +66,7 @@ pub struct SnapshotBuilder {
     /// Taken by the one build this builder makes.
     state: Option<State>,
     meta: SnapshotMeta,
+    metrics: Arc<StoreMetrics>,
 }
 
 fn read_meta<M: Message + Default>(db: &DB, key: &[u8]) -> io::Result<Option<M>> {
@@ -157,6 +160,7 @@ impl StateMachine {
         db: Arc<DB>,
         snapshot_directory: PathBuf,
         flusher: Flusher,
+        metrics: Arc<StoreMetrics>,
     ) -> io::Result<Self> {
         let records = family(&db, CF_SM_RECORDS)?;
         let mut loaded = Vec::new();
@@ -182,6 +186,7 @@ impl StateMachine {
             state: Arc::new(RwLock::new(state)),
             applied,
             membership,
+            metrics,
         })
     }
 
@@ -239,6 +244,7 @@ impl RaftSnapshotBuilder<TypeConfig> for SnapshotBuilder {
     async fn build_snapshot(
         &mut self,
     ) -> io::Result<openraft::type_config::alias::SnapshotOf<TypeConfig, SnapshotFile>> {
+        let started = std::time::Instant::now();
         let path = self.snapshot_directory.join(snapshot_file_name(&self.meta));
         let (write_path, meta) = (path.clone(), self.meta.clone());
         let state = self.state.take().ok_or_else(|| {
@@ -256,6 +262,14 @@ impl RaftSnapshotBuilder<TypeConfig> for SnapshotBuilder {
         // machine write before it: logs may be purged up to this snapshot.
         self.flusher.sync().await?;
         remove_other_snapshots(&self.snapshot_directory, &file_name);
+        let metrics = &self.metrics;
+        metrics.snapshots_built.fetch_add(1, Ordering::Relaxed);
+        metrics
+            .snapshot_build_duration
+            .observe(started.elapsed().as_secs_f64());
+        if let Ok(file) = std::fs::metadata(&path) {
+            metrics.snapshot_bytes.store(file.len(), Ordering::Relaxed);
+        }
         Ok(openraft::storage::Snapshot {
             meta: self.meta.clone(),
             snapshot: SnapshotFile { path },
@@ -316,8 +330,13 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
     {
         let mut changed = BTreeSet::new();
         let mut responses = Vec::new();
+        let mut started = None;
+        let mut count = 0;
         while let Some(item) = entries.next().await {
             let (entry, responder) = item?;
+            // Timed from the first entry's arrival, not from the wait for it.
+            started.get_or_insert_with(std::time::Instant::now);
+            count += 1;
             let log_index = entry.log_id.index;
             let applied = match entry.payload {
                 EntryPayload::Blank => None,
@@ -355,6 +374,14 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
         for (responder, response) in responses {
             responder.send(response);
         }
+        self.metrics
+            .entries_applied
+            .fetch_add(count, Ordering::Relaxed);
+        if let Some(started) = started {
+            self.metrics
+                .apply_duration
+                .observe(started.elapsed().as_secs_f64());
+        }
         Ok(())
     }
 
@@ -369,6 +396,7 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
             snapshot_directory: self.snapshot_directory.clone(),
             flusher: self.flusher.clone(),
             state: Some(state),
+            metrics: self.metrics.clone(),
             meta: SnapshotMeta {
                 last_log_id: self.applied,
                 last_membership: self.membership.clone(),
@@ -427,6 +455,14 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
             .write()
             .map_err(|_| io::Error::other("the state lock is poisoned"))? = state;
         remove_other_snapshots(&self.snapshot_directory, &file_name);
+        self.metrics
+            .snapshots_installed
+            .fetch_add(1, Ordering::Relaxed);
+        if let Ok(file) = std::fs::metadata(&path) {
+            self.metrics
+                .snapshot_bytes
+                .store(file.len(), Ordering::Relaxed);
+        }
         Ok(())
     }
 

@@ -11,6 +11,8 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::AtomicU64;
 
+use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
+
 use rocksdb::{ColumnFamilyDescriptor, DB, Options};
 
 use super::codec::{frame, unframe};
@@ -57,7 +59,7 @@ pub enum OpenError {
 }
 
 /// Counters of the store's work, for benchmarks and metrics.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct StoreMetrics {
     /// Entries appended to the log.
     pub entries_appended: AtomicU64,
@@ -65,6 +67,37 @@ pub struct StoreMetrics {
     pub appends: AtomicU64,
     /// WAL syncs (each may cover many appends).
     pub wal_syncs: AtomicU64,
+    /// Committed entries applied to the state.
+    pub entries_applied: AtomicU64,
+    /// How long each batch of committed entries took to apply: the state
+    /// changed and its records written.
+    pub apply_duration: Histogram,
+    /// Snapshots this node built.
+    pub snapshots_built: AtomicU64,
+    /// How long building each took (written and synced).
+    pub snapshot_build_duration: Histogram,
+    /// The size of the latest snapshot file built or installed, in bytes.
+    pub snapshot_bytes: AtomicU64,
+    /// Snapshots received from the leader and installed.
+    pub snapshots_installed: AtomicU64,
+}
+
+impl Default for StoreMetrics {
+    fn default() -> Self {
+        Self {
+            entries_appended: AtomicU64::new(0),
+            appends: AtomicU64::new(0),
+            wal_syncs: AtomicU64::new(0),
+            entries_applied: AtomicU64::new(0),
+            // 50 µs to ~0.8 s.
+            apply_duration: Histogram::new(exponential_buckets(0.00005, 2.0, 15)),
+            snapshots_built: AtomicU64::new(0),
+            // 1 ms to ~65 s.
+            snapshot_build_duration: Histogram::new(exponential_buckets(0.001, 2.0, 17)),
+            snapshot_bytes: AtomicU64::new(0),
+            snapshots_installed: AtomicU64::new(0),
+        }
+    }
 }
 
 /// An open database: hands out the log store and the state machine.
@@ -126,6 +159,7 @@ impl Store {
             self.db.clone(),
             self.directory.join("snapshots"),
             self.flusher.clone(),
+            self.metrics.clone(),
         )?)
     }
 
