@@ -489,6 +489,31 @@ impl Collector for Store {
                 counter.metric_type(),
             )?)?;
         }
+        for (name, help, durations) in [
+            (
+                "fulcrum_raft_apply_duration_seconds",
+                "How long each batch of committed entries took to apply on this node (leader and followers)",
+                &store.apply_duration,
+            ),
+            (
+                "fulcrum_raft_snapshot_build_duration_seconds",
+                "How long each snapshot this node built took, written and synced",
+                &store.snapshot_build_duration,
+            ),
+        ] {
+            let (buckets, sum) = durations.read();
+            let histogram = ConstHistogram {
+                bounds: durations.bounds(),
+                buckets,
+                sum,
+            };
+            histogram.encode(encoder.encode_descriptor(
+                name,
+                help,
+                None,
+                MetricType::Histogram,
+            )?)?;
+        }
         gauge(
             &mut encoder,
             "fulcrum_raft_snapshot_size_bytes",

@@ -68,16 +68,6 @@ impl Metrics {
         recorded.api.register(&mut registry);
         recorded.binder.register(&mut registry);
         recorded.ownership.register(&mut registry);
-        registry.register(
-            "fulcrum_raft_apply_duration_seconds",
-            "How long each batch of committed entries took to apply on this node (leader and followers)",
-            recorded.store.apply_duration.clone(),
-        );
-        registry.register(
-            "fulcrum_raft_snapshot_build_duration_seconds",
-            "How long each snapshot this node built took, written and synced",
-            recorded.store.snapshot_build_duration.clone(),
-        );
         registry.register_collector(Box::new(collectors::Store(recorded.store)));
         let leader_changes = Counter::default();
         registry.register(

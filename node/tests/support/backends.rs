@@ -42,10 +42,17 @@ pub fn backend(name: &'static str, address: Ipv4Addr) -> SocketAddr {
 
 /// `GET /` on a new connection; the body, or `None` when nothing answers.
 pub fn get(address: SocketAddr) -> Option<String> {
+    get_path(address, "/")
+}
+
+/// `GET path` on a new connection; the body, or `None` when nothing answers.
+pub fn get_path(address: SocketAddr, path: &str) -> Option<String> {
     let mut stream = TcpStream::connect_timeout(&address, Duration::from_secs(2)).ok()?;
     stream.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
     stream
-        .write_all(b"GET / HTTP/1.1\r\nHost: shop\r\nConnection: close\r\n\r\n")
+        .write_all(
+            format!("GET {path} HTTP/1.1\r\nHost: shop\r\nConnection: close\r\n\r\n").as_bytes(),
+        )
         .ok()?;
     let mut response = String::new();
     stream.read_to_string(&mut response).ok()?;

@@ -31,7 +31,7 @@ pub use state_machine::{
     RECEIVING_PREFIX, SharedState, SnapshotBuilder, SnapshotFile, StateMachine,
 };
 #[cfg(feature = "store")]
-pub use store::{OpenError, STORE_FORMAT_VERSION, Store, StoreMetrics};
+pub use store::{Durations, OpenError, STORE_FORMAT_VERSION, Store, StoreMetrics};
 pub use types::{
     ClusterNode, Entry, LogId, Membership, Proposal, Response, SnapshotMeta, StoredMembership,
     TypeConfig, Vote,

@@ -264,9 +264,7 @@ impl RaftSnapshotBuilder<TypeConfig> for SnapshotBuilder {
         remove_other_snapshots(&self.snapshot_directory, &file_name);
         let metrics = &self.metrics;
         metrics.snapshots_built.fetch_add(1, Ordering::Relaxed);
-        metrics
-            .snapshot_build_duration
-            .observe(started.elapsed().as_secs_f64());
+        metrics.snapshot_build_duration.observe(started.elapsed());
         if let Ok(file) = std::fs::metadata(&path) {
             metrics.snapshot_bytes.store(file.len(), Ordering::Relaxed);
         }
@@ -378,9 +376,7 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
             .entries_applied
             .fetch_add(count, Ordering::Relaxed);
         if let Some(started) = started {
-            self.metrics
-                .apply_duration
-                .observe(started.elapsed().as_secs_f64());
+            self.metrics.apply_duration.observe(started.elapsed());
         }
         Ok(())
     }

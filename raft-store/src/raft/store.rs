@@ -9,9 +9,8 @@
 use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::sync::atomic::AtomicU64;
-
-use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
 
 use rocksdb::{ColumnFamilyDescriptor, DB, Options};
 
@@ -71,11 +70,11 @@ pub struct StoreMetrics {
     pub entries_applied: AtomicU64,
     /// How long each batch of committed entries took to apply: the state
     /// changed and its records written.
-    pub apply_duration: Histogram,
+    pub apply_duration: Durations,
     /// Snapshots this node built.
     pub snapshots_built: AtomicU64,
     /// How long building each took (written and synced).
-    pub snapshot_build_duration: Histogram,
+    pub snapshot_build_duration: Durations,
     /// The size of the latest snapshot file built or installed, in bytes.
     pub snapshot_bytes: AtomicU64,
     /// Snapshots received from the leader and installed.
@@ -89,14 +88,71 @@ impl Default for StoreMetrics {
             appends: AtomicU64::new(0),
             wal_syncs: AtomicU64::new(0),
             entries_applied: AtomicU64::new(0),
-            // 50 µs to ~0.8 s.
-            apply_duration: Histogram::new(exponential_buckets(0.00005, 2.0, 15)),
+            apply_duration: Durations::new(&APPLY_BOUNDS),
             snapshots_built: AtomicU64::new(0),
-            // 1 ms to ~65 s.
-            snapshot_build_duration: Histogram::new(exponential_buckets(0.001, 2.0, 17)),
+            snapshot_build_duration: Durations::new(&SNAPSHOT_BUILD_BOUNDS),
             snapshot_bytes: AtomicU64::new(0),
             snapshots_installed: AtomicU64::new(0),
         }
+    }
+}
+
+/// Bucket bounds of [`StoreMetrics::apply_duration`], in seconds: 50 µs to 1 s.
+const APPLY_BOUNDS: [f64; 13] = [
+    0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0,
+];
+
+/// Bucket bounds of [`StoreMetrics::snapshot_build_duration`], in seconds: 1 ms to 2 min.
+const SNAPSHOT_BUILD_BOUNDS: [f64; 11] = [
+    0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1.0, 5.0, 10.0, 30.0, 120.0,
+];
+
+/// A histogram of durations kept in atomics: observing one and reading
+/// them take no lock, so a metrics scrape never waits on `apply`.
+#[derive(Debug)]
+pub struct Durations {
+    bounds: &'static [f64],
+    /// By bucket (not cumulative); the last is past every bound.
+    counts: Box<[AtomicU64]>,
+    sum_micros: AtomicU64,
+}
+
+impl Durations {
+    fn new(bounds: &'static [f64]) -> Self {
+        Self {
+            bounds,
+            counts: (0..=bounds.len()).map(|_| AtomicU64::new(0)).collect(),
+            sum_micros: AtomicU64::new(0),
+        }
+    }
+
+    /// Counts one duration.
+    pub fn observe(&self, took: Duration) {
+        let seconds = took.as_secs_f64();
+        let bucket = self
+            .bounds
+            .iter()
+            .position(|bound| seconds <= *bound)
+            .unwrap_or(self.bounds.len());
+        self.counts[bucket].fetch_add(1, Ordering::Relaxed);
+        let micros = u64::try_from(took.as_micros()).unwrap_or(u64::MAX);
+        self.sum_micros.fetch_add(micros, Ordering::Relaxed);
+    }
+
+    /// The bucket bounds, in seconds.
+    pub fn bounds(&self) -> &'static [f64] {
+        self.bounds
+    }
+
+    /// The count of each bucket (not cumulative; one more than there are
+    /// bounds) and the sum of every duration in seconds.
+    pub fn read(&self) -> (Vec<u64>, f64) {
+        let counts = self
+            .counts
+            .iter()
+            .map(|count| count.load(Ordering::Relaxed))
+            .collect();
+        (counts, self.sum_micros.load(Ordering::Relaxed) as f64 / 1e6)
     }
 }
 
@@ -208,4 +264,23 @@ fn check_format_version(db: &DB, path: &Path) -> Result<(), OpenError> {
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_fall_in_their_buckets_and_sum() {
+        let durations = Durations::new(&APPLY_BOUNDS);
+        durations.observe(Duration::from_micros(40));
+        durations.observe(Duration::from_micros(100));
+        durations.observe(Duration::from_secs(3));
+        let (counts, sum) = durations.read();
+        assert_eq!(counts.len(), APPLY_BOUNDS.len() + 1);
+        assert_eq!((counts[0], counts[1]), (1, 1), "bounds are inclusive");
+        assert_eq!(counts[APPLY_BOUNDS.len()], 1, "past every bound");
+        assert_eq!(counts.iter().sum::<u64>(), 3);
+        assert!((sum - 3.000_14).abs() < 1e-9, "{sum}");
+    }
 }
