@@ -10,20 +10,26 @@ use std::collections::BTreeMap;
 use std::io::{Read, Write};
 use std::time::Duration;
 
-use fulcrum_dataplane::config::{Algorithm, Protocol};
+use fulcrum_dataplane::config::{Algorithm, Listener, Protocol};
 use support::*;
+
+/// An HTTP listener over `a` and `b` (weights 1 and 1) with its access log on.
+fn logged_http(a: &Backend, b: &Backend) -> Listener {
+    let mut http = listener(
+        Protocol::Http,
+        Algorithm::WeightedRoundRobin,
+        vec![member(a, 1), member(b, 1)],
+    );
+    http.access_log = true;
+    http
+}
 
 #[test]
 fn every_request_and_connection_gets_its_line() {
     let dir = TempDir::new("fulcrum-access-log");
     let path = dir.0.join("access.log");
     let (a, b) = two_backends(Kind::Http);
-    let mut http = listener(
-        Protocol::Http,
-        Algorithm::WeightedRoundRobin,
-        vec![member(&a, 1), member(&b, 1)],
-    );
-    http.access_log = true;
+    let http = logged_http(&a, &b);
     let c = Backend::start("c", Kind::Tcp);
     let mut tcp = listener(
         Protocol::Tcp,
@@ -147,12 +153,7 @@ fn a_full_queue_drops_lines_and_counts_them_while_forwarding_goes_on() {
     let dir = TempDir::new("fulcrum-access-drops");
     let path = dir.0.join("access.log");
     let (a, b) = two_backends(Kind::Http);
-    let mut http = listener(
-        Protocol::Http,
-        Algorithm::WeightedRoundRobin,
-        vec![member(&a, 1), member(&b, 1)],
-    );
-    http.access_log = true;
+    let http = logged_http(&a, &b);
     let address = http.address;
     // One line per thread's queue: the writer cannot keep up with eight
     // clients, so most lines find their queue full.

@@ -106,9 +106,9 @@ fn closed(read: std::io::Result<usize>) -> bool {
     }
 }
 
-#[test]
-fn sni_chooses_the_certificate_and_requests_reach_the_members() {
-    let backend = Backend::start("a", Kind::Http);
+/// Certificates for `alpha.test` and `beta.test`, and an HTTPS listener
+/// serving both (alpha first) in front of `backend`.
+fn alpha_and_beta(backend: &Backend) -> (Issued, Issued, fulcrum_dataplane::config::Listener) {
     let (alpha, beta) = (
         issue("cert-alpha", "alpha.test"),
         issue("cert-beta", "beta.test"),
@@ -116,9 +116,16 @@ fn sni_chooses_the_certificate_and_requests_reach_the_members() {
     let mut listener = listener(
         Protocol::Https,
         Algorithm::WeightedRoundRobin,
-        vec![member(&backend, 1)],
+        vec![member(backend, 1)],
     );
     listener.certificates = vec![alpha.certificate.clone(), beta.certificate.clone()];
+    (alpha, beta, listener)
+}
+
+#[test]
+fn sni_chooses_the_certificate_and_requests_reach_the_members() {
+    let backend = Backend::start("a", Kind::Http);
+    let (alpha, beta, listener) = alpha_and_beta(&backend);
     let address = listener.address;
     let forwarder = start(config(1, vec![listener]));
     assert!(forwarder.listener_errors().is_empty());
@@ -264,16 +271,7 @@ fn access_log_lines_carry_the_tls_version_and_sni() {
     let dir = TempDir::new("fulcrum-access-tls");
     let path = dir.0.join("access.log");
     let backend = Backend::start("a", Kind::Http);
-    let (alpha, beta) = (
-        issue("cert-alpha", "alpha.test"),
-        issue("cert-beta", "beta.test"),
-    );
-    let mut listener = listener(
-        Protocol::Https,
-        Algorithm::WeightedRoundRobin,
-        vec![member(&backend, 1)],
-    );
-    listener.certificates = vec![alpha.certificate.clone(), beta.certificate.clone()];
+    let (alpha, beta, mut listener) = alpha_and_beta(&backend);
     listener.access_log = true;
     let address = listener.address;
     let forwarder = start_with(logging_to(&path, 64), config(1, vec![listener]));

@@ -26,6 +26,17 @@ fn gauge(
     metric.encode(encoder.encode_descriptor(name, help, None, metric.metric_type())?)
 }
 
+/// Writes one unlabelled counter.
+fn counter(
+    encoder: &mut DescriptorEncoder<'_>,
+    name: &str,
+    help: &str,
+    value: u64,
+) -> Result<(), std::fmt::Error> {
+    let metric = ConstCounter::new(value);
+    metric.encode(encoder.encode_descriptor(name, help, None, metric.metric_type())?)
+}
+
 /// Writes a family of metrics of type `kind`, one per label set.
 fn family<L: EncodeLabelSet, M: EncodeMetric>(
     encoder: &mut DescriptorEncoder<'_>,
@@ -306,13 +317,7 @@ impl Collector for DataPlane {
                 access_log.failed,
             ),
         ] {
-            let counter = ConstCounter::new(value);
-            counter.encode(encoder.encode_descriptor(
-                name,
-                help,
-                None,
-                counter.metric_type(),
-            )?)?;
+            counter(&mut encoder, name, help, value)?;
         }
         let member = |id: &String| [("member", id.clone())];
         gauge_family(
@@ -481,13 +486,7 @@ impl Collector for Store {
                 store.snapshots_installed.load(Relaxed),
             ),
         ] {
-            let counter = ConstCounter::new(value);
-            counter.encode(encoder.encode_descriptor(
-                name,
-                help,
-                None,
-                counter.metric_type(),
-            )?)?;
+            counter(&mut encoder, name, help, value)?;
         }
         for (name, help, durations) in [
             (
