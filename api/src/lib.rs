@@ -37,9 +37,10 @@ pub const FILE_DESCRIPTOR_SET: &[u8] =
 /// Version 2 adds the hard limits (ceilings, request bounds, address
 /// classes). Version 3 adds access tokens (the commands
 /// `issue_access_token` and `revoke_access_token`) and the envelope's
-/// `principal`, which the history records. Entries of older versions still
-/// apply by their version's rules: they carry neither.
-pub const LOG_FORMAT_VERSION: u32 = 3;
+/// `principal`, which the history records. Version 4 adds the listener's
+/// `access_log`. Entries of older versions still apply by their version's
+/// rules: they carry none of these.
+pub const LOG_FORMAT_VERSION: u32 = 4;
 
 /// The oldest log envelope format this build still applies.
 pub const OLDEST_LOG_FORMAT_VERSION: u32 = 1;

@@ -381,7 +381,7 @@ fn listener(entry: &ForwardingEntry, data_keys: &DataKeys) -> dataplane::config:
         },
         idle_timeout: Duration::from_secs(u64::from(entry.idle_timeout_s)),
         insert_x_forwarded_for: entry.insert_x_forwarded_for,
-        access_log: false,
+        access_log: entry.access_log,
         certificates: entry
             .certificate
             .iter()

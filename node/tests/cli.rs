@@ -274,6 +274,21 @@ fn the_guide_through_the_cli_on_three_agent_processes() {
         ],
     );
     assert!(tagged.contains("\"team\": \"web\""), "{tagged}");
+    let logged = ok(
+        endpoints[2],
+        &[
+            "--output",
+            "json",
+            "listener",
+            "update",
+            "http",
+            "--lb",
+            "shop",
+            "--access-log",
+            "true",
+        ],
+    );
+    assert!(logged.contains("\"accessLog\": true"), "{logged}");
     let settings = ok(
         endpoints[2],
         &["cluster", "update-settings", "--quota-members", "300"],

@@ -243,6 +243,7 @@ fn log_apply_seeds() -> Vec<(&'static str, Vec<u8>)> {
     load_balancer.add(Kind::UpdateListener(v1::UpdateListenerRequest {
         id: listener,
         insert_x_forwarded_for: Some(true),
+        access_log: Some(true),
         ..Default::default()
     }));
     load_balancer.add(Kind::DisassociateEip(v1::DisassociateEipRequest {

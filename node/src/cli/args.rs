@@ -449,6 +449,9 @@ pub enum ListenerCommand {
         /// Add X-Forwarded-For (HTTP and HTTPS).
         #[arg(long)]
         x_forwarded_for: Option<bool>,
+        /// Log every HTTP request, or every TCP connection (default false).
+        #[arg(long)]
+        access_log: Option<bool>,
         /// Description and tags.
         #[command(flatten)]
         describe: Describe,
@@ -498,6 +501,9 @@ pub enum ListenerCommand {
         /// Add X-Forwarded-For (HTTP and HTTPS).
         #[arg(long)]
         x_forwarded_for: Option<bool>,
+        /// Log every HTTP request, or every TCP connection.
+        #[arg(long)]
+        access_log: Option<bool>,
     },
     /// Delete a listener.
     Delete {

@@ -26,6 +26,7 @@ pub(super) async fn listener(session: &Session, command: ListenerCommand) -> Out
             certificate,
             idle_timeout,
             x_forwarded_for,
+            access_log,
             describe,
         } => {
             let load_balancer_id = resolve::load_balancer(session, &load_balancer).await?;
@@ -52,6 +53,7 @@ pub(super) async fn listener(session: &Session, command: ListenerCommand) -> Out
                     idle_timeout_s: idle_timeout,
                     insert_x_forwarded_for: x_forwarded_for,
                     admin_state_up: None,
+                    access_log,
                 }))
                 .await?
                 .into_inner();
@@ -87,6 +89,7 @@ pub(super) async fn listener(session: &Session, command: ListenerCommand) -> Out
             certificate,
             idle_timeout,
             x_forwarded_for,
+            access_log,
         } => {
             let lb = resolve::optional_load_balancer(session, load_balancer.as_deref()).await?;
             let id = resolve::listener(session, &listener, lb.as_deref()).await?;
@@ -110,6 +113,7 @@ pub(super) async fn listener(session: &Session, command: ListenerCommand) -> Out
                     certificate_id,
                     idle_timeout_s: idle_timeout,
                     insert_x_forwarded_for: x_forwarded_for,
+                    access_log,
                     ..Default::default()
                 }))
                 .await?

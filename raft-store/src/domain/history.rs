@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use super::event::RecordedEvent;
+use super::event::{Event, RecordedEvent};
 use super::model::Revision;
 
 /// Events by revision, oldest first.
@@ -21,19 +21,28 @@ pub struct History {
 }
 
 /// The encoded size of one revision's events, less one byte per empty
-/// principal: so an event of log formats 1 and 2 (which have no principal)
-/// counts what the build that wrote it counted, and replaying an older log
-/// compacts where that build compacted. Encoding to a counter cannot fail
-/// for these types (no maps with non-string keys, no unsized values).
+/// principal and one per listener whose access log is off: so an event of
+/// log formats 1 and 2 (which have no principal) or 1 to 3 (whose listeners
+/// have no `access_log`) counts what the build that wrote it counted, and
+/// replaying an older log compacts where that build compacted. Encoding to a
+/// counter cannot fail for these types (no maps with non-string keys, no
+/// unsized values).
 fn encoded_bytes(events: &[RecordedEvent]) -> u64 {
     let size = postcard::serialize_with_flavor(events, postcard::ser_flavors::Size::default())
         .map_or(0, |size: usize| size as u64);
-    // An empty string encodes as its length, one byte.
-    let empty_principals = events
+    // An empty string encodes as its length, one byte; `false` as one byte.
+    let uncounted = events
         .iter()
-        .filter(|event| event.principal.is_empty())
-        .count();
-    size.saturating_sub(empty_principals as u64)
+        .map(|event| {
+            let listener_without_access_log = matches!(
+                &event.event,
+                Event::ListenerCreated(listener) | Event::ListenerUpdated(listener)
+                    if !listener.access_log
+            );
+            u64::from(event.principal.is_empty()) + u64::from(listener_without_access_log)
+        })
+        .sum::<u64>();
+    size.saturating_sub(uncounted)
 }
 
 /// A request for history older than what is kept.
@@ -150,7 +159,6 @@ impl History {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::event::Event;
     use crate::domain::ids::EipId;
 
     fn events(revision: Revision) -> Vec<RecordedEvent> {
@@ -194,6 +202,35 @@ mod tests {
             "one empty principal left"
         );
         assert_eq!(encoded_bytes(&recorded), old_size + 1 + 5);
+    }
+
+    /// The size format 3 counted for listener events: postcard of the
+    /// events whose listeners have no `access_log`.
+    #[test]
+    fn listener_events_with_the_access_log_off_count_what_format_three_counted() {
+        use crate::domain::legacy::before_access_logs::{RecordedEventV3, listener};
+        let listener = listener(false);
+        let mut recorded = vec![
+            RecordedEvent {
+                revision: 7,
+                at_ms: 0,
+                event: Event::ListenerCreated(listener.clone()),
+                principal: "alice".to_owned(),
+            },
+            RecordedEvent {
+                revision: 7,
+                at_ms: 0,
+                event: Event::ListenerUpdated(listener),
+                principal: "alice".to_owned(),
+            },
+        ];
+        let before: Vec<RecordedEventV3<'_>> = recorded.iter().map(RecordedEventV3::from).collect();
+        let old_size = postcard::to_stdvec(&before).expect("encode").len() as u64;
+        assert_eq!(encoded_bytes(&recorded), old_size);
+        if let Event::ListenerUpdated(listener) = &mut recorded[1].event {
+            listener.access_log = true;
+        }
+        assert_eq!(encoded_bytes(&recorded), old_size + 1, "one access log on");
     }
 
     #[test]

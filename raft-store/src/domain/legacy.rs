@@ -9,8 +9,28 @@
 //! - snapshot formats 1 and 2 and history records before format 3 have no
 //!   access tokens in the catalog and no principal on recorded events: the
 //!   catalog has no tokens and every principal is empty (entries of formats
-//!   1 and 2 carry neither).
+//!   1 and 2 carry neither);
+//! - snapshot formats 1 to 3, listener records without a layout byte and
+//!   history records before format 4 hold listeners without `access_log`
+//!   ([`ListenerV3`]): it is false (entries before log format 4 cannot set
+//!   it), and the history's byte budget does not count a false one, so that
+//!   an older log compacts where its build compacted (`history.rs`).
+//!
+//! The listener is read differently from the rest. It sits deep inside what
+//! is stored (a catalog's map, an event of the history, a snapshot's whole
+//! state), so a legacy copy of every type that holds it would repeat most of
+//! the model; and postcard cannot tell the two layouts apart, as it writes no
+//! field names nor lengths of structs. So `Listener` has one hand-written
+//! `Deserialize`: it reads a [`ListenerV3`], then the `access_log` byte
+//! unless the read is of a layout before it. Who reads knows which layout it
+//! holds (the snapshot's format version, the record's layout bytes, see
+//! `records.rs`) and says so by reading inside
+//! [`reading_listeners_before_access_logs`], which sets a thread-local flag
+//! for the span of one synchronous decode and puts the previous value back
+//! when it ends, by unwinding too. Nothing else reads the flag, and encoding
+//! never does: this build writes only today's layout.
 
+use std::cell::Cell;
 use std::collections::BTreeMap;
 
 use ipnet::Ipv4Net;
@@ -23,12 +43,76 @@ use super::ids::{
     CertificateId, EipId, GroupId, InstanceId, ListenerId, LoadBalancerId, NetworkId, SubnetId,
 };
 use super::model::{
-    Certificate, Eip, Group, Instance, Listener, LoadBalancer, Network, Quotas, Revision, Settings,
-    Subnet,
+    Certificate, ConnectionLimit, Eip, Group, Instance, Listener, LoadBalancer, Meta, Network,
+    Protocol, Quotas, Revision, Settings, Subnet,
 };
-use super::records::HISTORY_RECORD_LAYOUT;
+use super::records::{HISTORY_RECORD_LAYOUT, HISTORY_RECORD_PREFIX, LISTENER_RECORD_LAYOUT};
 use super::state::State;
 use super::tokens::TokenMemory;
+
+thread_local! {
+    /// Whether the listeners being decoded on this thread are of a layout
+    /// before `access_log`: set only by [`reading_listeners_before_access_logs`].
+    static LISTENERS_LACK_ACCESS_LOGS: Cell<bool> = const { Cell::new(false) };
+}
+
+/// Runs `read`, a synchronous decode, with every [`Listener`] it decodes read
+/// in the layout before `access_log` ([`ListenerV3`]), and restores the
+/// layout that was in force before, also when `read` panics.
+pub(crate) fn reading_listeners_before_access_logs<T>(read: impl FnOnce() -> T) -> T {
+    /// Puts the previous value back when dropped, by unwinding too.
+    struct Restore(bool);
+    impl Drop for Restore {
+        fn drop(&mut self) {
+            LISTENERS_LACK_ACCESS_LOGS.with(|lack| lack.set(self.0));
+        }
+    }
+    let _restore = Restore(LISTENERS_LACK_ACCESS_LOGS.with(|lack| lack.replace(true)));
+    read()
+}
+
+/// Whether the listener being decoded is of the layout before `access_log`.
+pub(super) fn listeners_lack_access_logs() -> bool {
+    LISTENERS_LACK_ACCESS_LOGS.with(Cell::get)
+}
+
+/// A listener as snapshot formats 1 to 3 and the records before format 4
+/// stored it: today's fields but the last, in today's order. Today's layout
+/// is this one followed by `access_log` (see `Listener`'s `Deserialize`).
+#[derive(Clone, Debug, Deserialize)]
+#[cfg_attr(test, derive(Serialize))]
+pub(crate) struct ListenerV3 {
+    id: ListenerId,
+    meta: Meta,
+    load_balancer_id: LoadBalancerId,
+    protocol: Protocol,
+    port: u16,
+    connection_limit: ConnectionLimit,
+    default_group_id: Option<GroupId>,
+    certificate_id: Option<CertificateId>,
+    idle_timeout_s: u32,
+    insert_x_forwarded_for: bool,
+    admin_state_up: bool,
+}
+
+impl From<ListenerV3> for Listener {
+    fn from(old: ListenerV3) -> Self {
+        Listener {
+            id: old.id,
+            meta: old.meta,
+            load_balancer_id: old.load_balancer_id,
+            protocol: old.protocol,
+            port: old.port,
+            connection_limit: old.connection_limit,
+            default_group_id: old.default_group_id,
+            certificate_id: old.certificate_id,
+            idle_timeout_s: old.idle_timeout_s,
+            insert_x_forwarded_for: old.insert_x_forwarded_for,
+            admin_state_up: old.admin_state_up,
+            access_log: false,
+        }
+    }
+}
 
 /// Quotas as format 1 stored them.
 #[derive(Clone, Copy, Debug, Serialize, Deserialize)]
@@ -193,15 +277,30 @@ impl From<StateV2> for State {
     }
 }
 
-/// Reads a history record of either layout: today's (the layout byte, then
-/// events with their principal) or that of formats 1 and 2 (events without).
+/// Reads a history record of any layout: today's (two layout bytes, then
+/// events with their principal), format 3's (one layout byte, then events
+/// whose listeners have no `access_log`) or that of formats 1 and 2 (events
+/// without a principal either).
 pub(crate) fn decode_history(bytes: &[u8]) -> Result<Vec<RecordedEvent>, postcard::Error> {
-    match bytes.split_first() {
-        Some((&HISTORY_RECORD_LAYOUT, today)) => postcard::from_bytes(today),
+    if let Some(today) = bytes.strip_prefix(&HISTORY_RECORD_PREFIX) {
+        return postcard::from_bytes(today);
+    }
+    reading_listeners_before_access_logs(|| match bytes.split_first() {
+        Some((&HISTORY_RECORD_LAYOUT, format_three)) => postcard::from_bytes(format_three),
         _ => {
             let old: Vec<RecordedEventV2> = postcard::from_bytes(bytes)?;
             Ok(old.into_iter().map(Into::into).collect())
         }
+    })
+}
+
+/// Reads a listener record of either layout: today's (the layout byte, then
+/// the listener) or the one before format 4 (the listener without
+/// `access_log`, which starts with its id's length, never 0).
+pub(crate) fn decode_listener(bytes: &[u8]) -> Result<Listener, postcard::Error> {
+    match bytes.split_first() {
+        Some((&LISTENER_RECORD_LAYOUT, today)) => postcard::from_bytes(today),
+        _ => reading_listeners_before_access_logs(|| postcard::from_bytes(bytes)),
     }
 }
 
@@ -217,10 +316,123 @@ pub(crate) fn decode_settings(bytes: &[u8]) -> Result<Settings, postcard::Error>
     }
 }
 
+/// Writers of the layouts before `access_log`, for tests to make the bytes
+/// an older build wrote.
+#[cfg(test)]
+pub(crate) mod before_access_logs {
+    use std::collections::BTreeMap;
+
+    use serde::{Serialize, Serializer};
+
+    use super::ListenerV3;
+    use crate::domain::event::{Event, RecordedEvent};
+    use crate::domain::ids::{GroupId, ListenerId, LoadBalancerId};
+    use crate::domain::model::{ConnectionLimit, Listener, Meta, Protocol};
+
+    impl From<&Listener> for ListenerV3 {
+        fn from(listener: &Listener) -> Self {
+            ListenerV3 {
+                id: listener.id.clone(),
+                meta: listener.meta.clone(),
+                load_balancer_id: listener.load_balancer_id.clone(),
+                protocol: listener.protocol,
+                port: listener.port,
+                connection_limit: listener.connection_limit,
+                default_group_id: listener.default_group_id.clone(),
+                certificate_id: listener.certificate_id.clone(),
+                idle_timeout_s: listener.idle_timeout_s,
+                insert_x_forwarded_for: listener.insert_x_forwarded_for,
+                admin_state_up: listener.admin_state_up,
+            }
+        }
+    }
+
+    /// An event as format 3 wrote it: its listener without `access_log`.
+    pub(crate) struct EventV3<'a>(pub(crate) &'a Event);
+
+    impl Serialize for EventV3<'_> {
+        fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+            // Variant indexes of `Event`: the test that reads these bytes
+            // back as today's event checks them.
+            let (index, name, listener) = match self.0 {
+                Event::ListenerCreated(listener) => (13, "ListenerCreated", listener),
+                Event::ListenerUpdated(listener) => (14, "ListenerUpdated", listener),
+                other => return other.serialize(serializer),
+            };
+            serializer.serialize_newtype_variant("Event", index, name, &ListenerV3::from(listener))
+        }
+    }
+
+    /// A recorded event as format 3 wrote it.
+    #[derive(Serialize)]
+    pub(crate) struct RecordedEventV3<'a> {
+        revision: u64,
+        at_ms: i64,
+        event: EventV3<'a>,
+        principal: &'a str,
+    }
+
+    impl<'a> From<&'a RecordedEvent> for RecordedEventV3<'a> {
+        fn from(recorded: &'a RecordedEvent) -> Self {
+            RecordedEventV3 {
+                revision: recorded.revision,
+                at_ms: recorded.at_ms,
+                event: EventV3(&recorded.event),
+                principal: &recorded.principal,
+            }
+        }
+    }
+
+    /// A listener with every field set, its access log as asked.
+    pub(crate) fn listener(access_log: bool) -> Listener {
+        Listener {
+            id: ListenerId::parse("id", "lsn-0000000000001").expect("id"),
+            meta: Meta {
+                name: "http".to_owned(),
+                description: "the site".to_owned(),
+                tags: BTreeMap::from([("team".to_owned(), "web".to_owned())]),
+                created_at_ms: 1_700_000_000_000,
+                updated_at_ms: 1_700_000_001_000,
+                revision: 5,
+            },
+            load_balancer_id: LoadBalancerId::parse("id", "lb-0000000000001").expect("id"),
+            protocol: Protocol::Http,
+            port: 80,
+            connection_limit: ConnectionLimit::AtMost(100),
+            default_group_id: Some(GroupId::parse("id", "vsg-0000000000001").expect("id")),
+            certificate_id: None,
+            idle_timeout_s: 60,
+            insert_x_forwarded_for: true,
+            admin_state_up: true,
+            access_log,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
+    use super::before_access_logs::{RecordedEventV3, listener};
     use super::*;
     use sha2::{Digest, Sha256};
+
+    fn recorded(revision: Revision, event: Event) -> RecordedEvent {
+        RecordedEvent {
+            revision,
+            at_ms: 1_700_000_000_000 + revision as i64,
+            event,
+            principal: "alice".to_owned(),
+        }
+    }
+
+    /// Snapshot bytes of `version` around `body`, as every build frames them.
+    fn snapshot_of(version: u32, body: &[u8]) -> Vec<u8> {
+        let mut bytes = super::super::snapshot::SNAPSHOT_MAGIC.to_vec();
+        bytes.extend_from_slice(&version.to_le_bytes());
+        bytes.extend_from_slice(&(body.len() as u64).to_le_bytes());
+        bytes.extend_from_slice(body);
+        bytes.extend_from_slice(&Sha256::digest(body));
+        bytes
+    }
 
     /// A format-1 snapshot's body, written as that build wrote it.
     #[derive(Serialize)]
@@ -262,11 +474,7 @@ mod tests {
             },
         })
         .expect("encode");
-        let mut bytes = super::super::snapshot::SNAPSHOT_MAGIC.to_vec();
-        bytes.extend_from_slice(&1u32.to_le_bytes());
-        bytes.extend_from_slice(&(body.len() as u64).to_le_bytes());
-        bytes.extend_from_slice(&body);
-        bytes.extend_from_slice(&Sha256::digest(&body));
+        let bytes = snapshot_of(1, &body);
         let state = State::from_snapshot_bytes(&bytes).expect("a format-1 snapshot reads");
         assert_eq!(state.last_log_index(), 9);
         assert_eq!(state.settings().quotas.members_per_group, 4);
@@ -325,7 +533,171 @@ mod tests {
         );
         let mut today = read.clone();
         today[0].principal = "alice".to_owned();
-        let bytes = postcard::to_extend(&today, vec![HISTORY_RECORD_LAYOUT]).expect("encode");
+        let bytes = postcard::to_extend(&today, HISTORY_RECORD_PREFIX.to_vec()).expect("encode");
         assert_eq!(decode_history(&bytes).expect("decode"), today);
+    }
+
+    /// The maps of a format-3 catalog that a test leaves empty: an empty map
+    /// encodes alike whatever it would hold.
+    type EmptyMap = BTreeMap<String, ()>;
+
+    /// A format-3 snapshot's body holding listeners: today's state types,
+    /// listeners without `access_log`.
+    #[derive(Serialize)]
+    struct StateV3Out<'a> {
+        last_log_index: u64,
+        revision: Revision,
+        clock_ms: i64,
+        settings: &'a Settings,
+        catalog: CatalogV3Out,
+        tokens: &'a TokenMemory,
+        history: HistoryV3Out<'a>,
+    }
+
+    #[derive(Serialize)]
+    struct CatalogV3Out {
+        networks: EmptyMap,
+        subnets: EmptyMap,
+        instances: EmptyMap,
+        eips: EmptyMap,
+        load_balancers: EmptyMap,
+        listeners: BTreeMap<ListenerId, ListenerV3>,
+        groups: EmptyMap,
+        certificates: EmptyMap,
+        access_tokens: EmptyMap,
+    }
+
+    #[derive(Serialize)]
+    struct HistoryV3Out<'a> {
+        events: BTreeMap<Revision, Vec<RecordedEventV3<'a>>>,
+        first_kept: Revision,
+    }
+
+    #[test]
+    fn a_format_three_snapshot_reads_its_listeners_with_the_access_log_off() {
+        let stored = listener(false);
+        let created = recorded(5, Event::ListenerCreated(stored.clone()));
+        let released = recorded(
+            6,
+            Event::EipReleased {
+                id: EipId::parse("id", "eip-0000000000000").expect("id"),
+            },
+        );
+        let body = postcard::to_stdvec(&StateV3Out {
+            last_log_index: 9,
+            revision: 6,
+            clock_ms: 1_700_000_000_006,
+            settings: &Settings::default(),
+            catalog: CatalogV3Out {
+                networks: EmptyMap::new(),
+                subnets: EmptyMap::new(),
+                instances: EmptyMap::new(),
+                eips: EmptyMap::new(),
+                load_balancers: EmptyMap::new(),
+                listeners: BTreeMap::from([(stored.id.clone(), ListenerV3::from(&stored))]),
+                groups: EmptyMap::new(),
+                certificates: EmptyMap::new(),
+                access_tokens: EmptyMap::new(),
+            },
+            tokens: &TokenMemory::default(),
+            history: HistoryV3Out {
+                events: BTreeMap::from([
+                    (5, vec![RecordedEventV3::from(&created)]),
+                    (6, vec![RecordedEventV3::from(&released)]),
+                ]),
+                first_kept: 0,
+            },
+        })
+        .expect("encode");
+        let state =
+            State::from_snapshot_bytes(&snapshot_of(3, &body)).expect("a format-3 snapshot reads");
+        assert_eq!(
+            state.catalog.listeners,
+            BTreeMap::from([(stored.id.clone(), stored)])
+        );
+        let events: Vec<RecordedEvent> = state
+            .history
+            .revisions()
+            .flat_map(|(_, events)| events.clone())
+            .collect();
+        assert_eq!(events, vec![created, released]);
+        assert!(
+            !listeners_lack_access_logs(),
+            "the scope ends with the read"
+        );
+
+        // The same body is not a format-4 snapshot: the layouts differ.
+        assert!(State::from_snapshot_bytes(&snapshot_of(4, &body)).is_err());
+        // Written again, it is format 4, and a listener's access log is kept.
+        let mut state = state;
+        let mut logged = listener(true);
+        logged.port = 81;
+        logged.id = ListenerId::parse("id", "lsn-0000000000002").expect("id");
+        state.catalog.put_listener(logged);
+        state
+            .history
+            .append(7, vec![recorded(7, Event::ListenerUpdated(listener(true)))]);
+        let bytes = state.to_snapshot_bytes().expect("encode");
+        assert_eq!(bytes[8..12], 4u32.to_le_bytes());
+        let read = State::from_snapshot_bytes(&bytes).expect("a format-4 snapshot reads");
+        assert_eq!(read, state);
+    }
+
+    #[test]
+    fn a_listener_record_without_its_layout_byte_reads_with_the_access_log_off() {
+        let stored = listener(false);
+        let old = postcard::to_stdvec(&ListenerV3::from(&stored)).expect("encode");
+        assert_ne!(old[0], LISTENER_RECORD_LAYOUT, "an id's length is never 0");
+        assert_eq!(decode_listener(&old).expect("decode"), stored);
+
+        let logged = listener(true);
+        let today = postcard::to_extend(&logged, vec![LISTENER_RECORD_LAYOUT]).expect("encode");
+        assert_eq!(
+            today.len(),
+            old.len() + 2,
+            "the layout byte and the access log"
+        );
+        assert_eq!(decode_listener(&today).expect("decode"), logged);
+        assert!(!listeners_lack_access_logs());
+    }
+
+    #[test]
+    fn a_history_record_of_format_three_reads_its_listeners_with_the_access_log_off() {
+        let events = vec![
+            recorded(5, Event::ListenerCreated(listener(false))),
+            recorded(5, Event::ListenerUpdated(listener(false))),
+        ];
+        let old: Vec<RecordedEventV3<'_>> = events.iter().map(RecordedEventV3::from).collect();
+        let bytes = postcard::to_extend(&old, vec![HISTORY_RECORD_LAYOUT]).expect("encode");
+        assert_ne!(bytes[1], 0, "an event count is never 0");
+        assert_eq!(decode_history(&bytes).expect("decode"), events);
+
+        let mut today = events.clone();
+        for event in &mut today {
+            if let Event::ListenerCreated(listener) | Event::ListenerUpdated(listener) =
+                &mut event.event
+            {
+                listener.access_log = true;
+            }
+        }
+        let bytes = postcard::to_extend(&today, HISTORY_RECORD_PREFIX.to_vec()).expect("encode");
+        assert_eq!(decode_history(&bytes).expect("decode"), today);
+        assert!(!listeners_lack_access_logs());
+    }
+
+    #[test]
+    fn the_older_layout_ends_with_its_scope_even_when_the_read_panics() {
+        assert!(!listeners_lack_access_logs());
+        let inner = reading_listeners_before_access_logs(|| {
+            reading_listeners_before_access_logs(listeners_lack_access_logs)
+                && listeners_lack_access_logs()
+        });
+        assert!(inner, "a nested scope keeps the older layout to its end");
+        assert!(!listeners_lack_access_logs());
+        let panicked = std::panic::catch_unwind(|| {
+            reading_listeners_before_access_logs(|| panic!("a decoder bug"))
+        });
+        assert!(panicked.is_err());
+        assert!(!listeners_lack_access_logs(), "unwinding restored it");
     }
 }

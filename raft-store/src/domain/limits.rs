@@ -25,11 +25,13 @@ pub enum Rules {
     /// Log format 3: format 2's rules, access tokens, the envelope's
     /// principal, and certificate keys sealed with the data key.
     V3,
+    /// Log format 4: format 3's rules and the listener's `access_log`.
+    V4,
 }
 
 impl Rules {
     /// The rules of the format this build writes.
-    pub const CURRENT: Rules = Rules::V3;
+    pub const CURRENT: Rules = Rules::V4;
 
     /// The rules of log format `version`, if this build knows it.
     pub fn of_format(version: u32) -> Option<Rules> {
@@ -37,6 +39,7 @@ impl Rules {
             1 => Some(Rules::V1),
             2 => Some(Rules::V2),
             3 => Some(Rules::V3),
+            4 => Some(Rules::V4),
             _ => None,
         }
     }
@@ -57,6 +60,13 @@ impl Rules {
     /// cluster's data key (`sealed.rs`) rather than as clear PEM.
     pub fn sealed_keys(self) -> bool {
         self >= Rules::V3
+    }
+
+    /// Whether a listener request's `access_log` counts. A build of an
+    /// older format knew no such field and decoded it as an unknown one,
+    /// dropped: so does this one, and the listener's access log stays off.
+    pub fn access_logs(self) -> bool {
+        self >= Rules::V4
     }
 }
 
@@ -245,6 +255,26 @@ mod tests {
         assert!(forbidden_range_of(&host("239.1.2.3")).is_some());
         assert!(forbidden_range_of(&host("10.0.1.10")).is_none());
         assert!(forbidden_range_of(&"0.0.0.0/0".parse().expect("cidr")).is_some());
+    }
+
+    #[test]
+    fn each_format_has_its_rules_and_format_four_keeps_those_of_three() {
+        assert_eq!(Rules::of_format(0), None);
+        assert_eq!(Rules::of_format(1), Some(Rules::V1));
+        assert_eq!(Rules::of_format(3), Some(Rules::V3));
+        assert_eq!(Rules::of_format(4), Some(Rules::V4));
+        assert_eq!(Rules::of_format(5), None);
+        assert_eq!(
+            Rules::of_format(fulcrum_api::LOG_FORMAT_VERSION),
+            Some(Rules::CURRENT)
+        );
+        let v4 = Rules::V4;
+        let v3 = Rules::V3;
+        assert_eq!(v4.bounded(), v3.bounded());
+        assert_eq!(v4.access_control(), v3.access_control());
+        assert_eq!(v4.sealed_keys(), v3.sealed_keys());
+        assert!(v4.access_logs());
+        assert!(!v3.access_logs() && !Rules::V2.access_logs() && !Rules::V1.access_logs());
     }
 
     #[test]

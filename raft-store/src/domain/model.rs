@@ -14,6 +14,7 @@ use super::ids::{
     AccessTokenId, CertificateId, EipId, GroupId, InstanceId, ListenerId, LoadBalancerId, MemberId,
     NetworkId, SubnetId,
 };
+use super::legacy;
 
 /// A revision: the number of commands accepted so far. Each accepted command
 /// gets the next one; rejected commands get none.
@@ -142,7 +143,11 @@ pub enum ConnectionLimit {
 }
 
 /// A port on a Load Balancer's EIP.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+///
+/// Stored with postcard, its fields in this order. `Deserialize` is written
+/// by hand because older layouts lack `access_log` (`legacy::ListenerV3`): a
+/// new field goes last, and the layout before it into `legacy.rs`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct Listener {
     /// Its id.
     pub id: ListenerId,
@@ -166,6 +171,29 @@ pub struct Listener {
     pub insert_x_forwarded_for: bool,
     /// When false the listener serves nothing.
     pub admin_state_up: bool,
+    /// Whether the node serving the EIP writes an access-log line per HTTP
+    /// request (HTTP and HTTPS) or per connection (TCP). False for every
+    /// listener of log formats before 4.
+    pub access_log: bool,
+}
+
+impl<'de> Deserialize<'de> for Listener {
+    /// Reads today's layout or, inside
+    /// `legacy::reading_listeners_before_access_logs`, the one before
+    /// `access_log` (snapshot formats 1 to 3, older records): postcard cannot
+    /// tell them apart, so the reader says which it reads. Postcard writes a
+    /// struct as its fields in sequence, so today's listener is the bytes of
+    /// `(ListenerV3, bool)`.
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        if legacy::listeners_lack_access_logs() {
+            return legacy::ListenerV3::deserialize(deserializer).map(Listener::from);
+        }
+        let (before, access_log) = <(legacy::ListenerV3, bool)>::deserialize(deserializer)?;
+        Ok(Listener {
+            access_log,
+            ..Listener::from(before)
+        })
+    }
 }
 
 /// How a group spreads new connections over its members.

@@ -3,9 +3,11 @@
 //!
 //! Keys: a tag byte, then the resource id, the revision (big endian, so keys
 //! sort by revision) or the token. Values: postcard of the piece; a history
-//! record since format 3 starts with a layout byte (see
-//! [`HISTORY_RECORD_LAYOUT`]). Every record is a pure function of the state;
-//! [`State::from_records`] of all records gives back an equal state.
+//! record starts with layout bytes (see [`HISTORY_RECORD_PREFIX`]), and so
+//! does a listener record (see [`LISTENER_RECORD_LAYOUT`]), so that the
+//! records older builds wrote still read (`legacy.rs`). Every record is a
+//! pure function of the state; [`State::from_records`] of all records gives
+//! back an equal state.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -56,11 +58,24 @@ const TAG_ACCESS_TOKEN: u8 = 0x18;
 const TAG_HISTORY: u8 = 0x30;
 const TAG_TOKEN: u8 = 0x40;
 
-/// The first byte of a history record written since format 3, followed by
-/// postcard of the revision's events. An older record is postcard of events
-/// without a principal, and starts with their count, never 0 (a kept
-/// revision holds at least one event): the two layouts cannot be mistaken.
+/// The first byte of a history record written since format 3. An older
+/// record is postcard of events without a principal, and starts with their
+/// count, never 0 (a kept revision holds at least one event): the layouts
+/// cannot be mistaken.
 pub(super) const HISTORY_RECORD_LAYOUT: u8 = 0x00;
+
+/// The first bytes of a history record written since format 4, followed by
+/// postcard of the revision's events, whose listeners have `access_log`. A
+/// format-3 record is [`HISTORY_RECORD_LAYOUT`] followed by postcard of the
+/// events, which starts with their count, never 0: the layouts cannot be
+/// mistaken.
+pub(super) const HISTORY_RECORD_PREFIX: [u8; 2] = [HISTORY_RECORD_LAYOUT, 0x00];
+
+/// The first byte of a listener record written since format 4, followed by
+/// postcard of the listener. An older record is postcard of a listener
+/// without `access_log`, and starts with the length of its id, never 0: the
+/// two layouts cannot be mistaken.
+pub(super) const LISTENER_RECORD_LAYOUT: u8 = 0x00;
 
 /// A record that could not be read back.
 #[derive(Debug, thiserror::Error)]
@@ -198,7 +213,14 @@ impl State {
             RecordKey::LoadBalancer(id) => {
                 catalog.load_balancers.get(id).map(encode).transpose()?
             }
-            RecordKey::Listener(id) => catalog.listeners.get(id).map(encode).transpose()?,
+            RecordKey::Listener(id) => catalog
+                .listeners
+                .get(id)
+                .map(|listener| {
+                    postcard::to_extend(listener, vec![LISTENER_RECORD_LAYOUT])
+                        .map_err(RecordError::Encode)
+                })
+                .transpose()?,
             RecordKey::Group(id) => catalog.groups.get(id).map(encode).transpose()?,
             RecordKey::Certificate(id) => catalog.certificates.get(id).map(encode).transpose()?,
             RecordKey::AccessToken(id) => catalog.access_tokens.get(id).map(encode).transpose()?,
@@ -207,7 +229,7 @@ impl State {
                 .events
                 .get(revision)
                 .map(|events| {
-                    let record = vec![HISTORY_RECORD_LAYOUT];
+                    let record = HISTORY_RECORD_PREFIX.to_vec();
                     postcard::to_extend(events, record).map_err(RecordError::Encode)
                 })
                 .transpose()?,
@@ -314,12 +336,15 @@ impl State {
                     value,
                     |r: &super::model::LoadBalancer| r.id.clone(),
                 )?,
-                TAG_LISTENER => insert(
-                    &mut catalog.listeners,
-                    key,
-                    value,
-                    |r: &super::model::Listener| r.id.clone(),
-                )?,
+                TAG_LISTENER => {
+                    let listener = super::legacy::decode_listener(value).map_err(|source| {
+                        RecordError::Malformed {
+                            key: key.to_vec(),
+                            source,
+                        }
+                    })?;
+                    catalog.listeners.insert(listener.id.clone(), listener);
+                }
                 TAG_GROUP => insert(
                     &mut catalog.groups,
                     key,

@@ -324,21 +324,32 @@ fn is_access_control(command: &v1::Command) -> bool {
 /// An access token's issue is identified by the client's request alone, not
 /// by the secret's hash, which each attempt generates anew; so is a
 /// certificate upload from format 3 on, without its sealed key, which each
-/// attempt seals with a fresh nonce (the chain names the key).
+/// attempt seals with a fresh nonce (the chain names the key). A listener
+/// request before format 4 is identified without `access_log`, as the
+/// builds of those formats, which knew no such field, dropped it.
 fn fingerprint(command: &v1::Command, rules: Rules) -> Fingerprint {
+    use v1::command::Kind;
+    let encode = |kind: Kind| v1::Command { kind: Some(kind) }.encode_to_vec();
     let encoded = match &command.kind {
-        Some(v1::command::Kind::IssueAccessToken(issue)) => {
-            command::fingerprinted(issue).encode_to_vec()
+        Some(Kind::IssueAccessToken(issue)) => command::fingerprinted(issue).encode_to_vec(),
+        Some(Kind::UploadCertificate(upload)) if rules.sealed_keys() => {
+            encode(Kind::UploadCertificate(v1::UploadCertificateRequest {
+                private_key: String::new(),
+                ..upload.clone()
+            }))
         }
-        Some(v1::command::Kind::UploadCertificate(upload)) if rules.sealed_keys() => v1::Command {
-            kind: Some(v1::command::Kind::UploadCertificate(
-                v1::UploadCertificateRequest {
-                    private_key: String::new(),
-                    ..upload.clone()
-                },
-            )),
+        Some(Kind::CreateListener(create)) if !rules.access_logs() => {
+            encode(Kind::CreateListener(v1::CreateListenerRequest {
+                access_log: None,
+                ..create.clone()
+            }))
         }
-        .encode_to_vec(),
+        Some(Kind::UpdateListener(update)) if !rules.access_logs() => {
+            encode(Kind::UpdateListener(v1::UpdateListenerRequest {
+                access_log: None,
+                ..update.clone()
+            }))
+        }
         _ => command.encode_to_vec(),
     };
     let digest = Sha256::digest(encoded);

@@ -207,6 +207,7 @@ impl From<&Listener> for v1::Listener {
             operating_status: v1::OperatingStatus::Unspecified as i32,
             // Statuses describe a node's data plane; the node fills them in.
             provisioning_error: String::new(),
+            access_log: listener.access_log,
         }
     }
 }

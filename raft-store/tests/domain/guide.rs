@@ -62,6 +62,7 @@ fn the_four_steps_of_the_guide_produce_one_forwarding_entry() {
             connection_limit: ConnectionLimit::AtMost(5000),
             idle_timeout_s: 60,
             insert_x_forwarded_for: true,
+            access_log: false,
             certificate: None,
             group: Some(GroupConfig {
                 group_id: group_id.parse_id(),

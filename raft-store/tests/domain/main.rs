@@ -4,6 +4,7 @@
 #![allow(unreachable_pub, clippy::unwrap_used, clippy::expect_used)]
 
 mod access;
+mod access_logs;
 mod guide;
 mod harness;
 mod history;

@@ -1,16 +1,25 @@
 //! Wire to domain for listeners: creation and update, and the rules that
-//! tie a listener's certificate and X-Forwarded-For to its protocol.
+//! tie a listener's certificate and X-Forwarded-For to its protocol. The
+//! access log fits every protocol; it exists from log format 4 on.
 
 use fulcrum_api::v1;
 
 use super::{CreateListener, UpdateListener, meta_update, new_meta, protocol};
 use crate::domain::ids::{CertificateId, GroupId, ListenerId, LoadBalancerId};
+use crate::domain::limits::Rules;
 use crate::domain::model::Protocol;
 use crate::domain::rejection::Rejection;
 use crate::domain::validate;
 
+/// The request's `access_log` as the entry's format reads it: a build of a
+/// format before 4 dropped the field, unknown to it, so it is not there.
+fn access_log(requested: Option<bool>, rules: Rules) -> Option<bool> {
+    requested.filter(|_| rules.access_logs())
+}
+
 pub(super) fn create_listener(
     request: &v1::CreateListenerRequest,
+    rules: Rules,
 ) -> Result<CreateListener, Rejection> {
     let load_balancer_id = LoadBalancerId::parse("load_balancer_id", &request.load_balancer_id)?;
     let meta = new_meta(&request.name, &request.description, &request.tags)?;
@@ -33,6 +42,7 @@ pub(super) fn create_listener(
         idle_timeout_s: validate::idle_timeout_s("idle_timeout_s", request.idle_timeout_s)?,
         insert_x_forwarded_for,
         admin_state_up: request.admin_state_up.unwrap_or(true),
+        access_log: access_log(request.access_log, rules).unwrap_or(false),
     })
 }
 
@@ -70,6 +80,7 @@ pub(crate) fn check_forwarded_for_fits(protocol: Protocol, insert: bool) -> Resu
 
 pub(super) fn update_listener(
     request: &v1::UpdateListenerRequest,
+    rules: Rules,
 ) -> Result<UpdateListener, Rejection> {
     Ok(UpdateListener {
         id: ListenerId::parse("id", &request.id)?,
@@ -104,5 +115,6 @@ pub(super) fn update_listener(
             .map(|raw| protocol("protocol", raw))
             .transpose()?,
         port: request.port,
+        access_log: access_log(request.access_log, rules),
     })
 }

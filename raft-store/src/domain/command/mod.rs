@@ -138,6 +138,8 @@ pub struct CreateListener {
     pub insert_x_forwarded_for: bool,
     /// Default true.
     pub admin_state_up: bool,
+    /// Default false; any protocol. Always false under log formats before 4.
+    pub access_log: bool,
 }
 
 /// Change what may change on a listener.
@@ -165,6 +167,8 @@ pub struct UpdateListener {
     pub protocol: Option<Protocol>,
     /// Immutable: must equal the current port when given.
     pub port: Option<u32>,
+    /// New access-log setting. Always `None` under log formats before 4.
+    pub access_log: Option<bool>,
 }
 
 /// Create a virtual server group (the guide's step 3).
@@ -463,8 +467,12 @@ impl Command {
                     &request.load_balancer_id,
                 )?,
             },
-            Kind::CreateListener(request) => Command::CreateListener(create_listener(request)?),
-            Kind::UpdateListener(request) => Command::UpdateListener(update_listener(request)?),
+            Kind::CreateListener(request) => {
+                Command::CreateListener(create_listener(request, rules)?)
+            }
+            Kind::UpdateListener(request) => {
+                Command::UpdateListener(update_listener(request, rules)?)
+            }
             Kind::DeleteListener(request) => Command::DeleteListener(delete(
                 ListenerId::parse("id", &request.id)?,
                 request.expected_revision,

@@ -91,6 +91,7 @@ pub(super) fn create_listener(
         idle_timeout_s: create.idle_timeout_s,
         insert_x_forwarded_for: create.insert_x_forwarded_for,
         admin_state_up: create.admin_state_up,
+        access_log: create.access_log,
     })])
 }
 
@@ -155,6 +156,9 @@ pub(super) fn update_listener(
     }
     if let Some(admin_state_up) = update.admin_state_up {
         listener.admin_state_up = admin_state_up;
+    }
+    if let Some(access_log) = update.access_log {
+        listener.access_log = access_log;
     }
     context.touch_updated(&mut listener.meta, &update.meta);
     Ok(vec![Event::ListenerUpdated(listener)])

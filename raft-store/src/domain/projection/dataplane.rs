@@ -37,6 +37,8 @@ pub struct ForwardingEntry {
     pub idle_timeout_s: u32,
     /// Add X-Forwarded-For, -Proto and -Port (HTTP and HTTPS).
     pub insert_x_forwarded_for: bool,
+    /// Write a line per HTTP request (HTTP and HTTPS) or per connection (TCP).
+    pub access_log: bool,
     /// The certificate an HTTPS listener presents.
     pub certificate: Option<TlsCertificate>,
     /// None: every request is refused (503 for HTTP, close for TCP).
@@ -110,6 +112,7 @@ impl DataPlaneConfig {
                     connection_limit: listener.connection_limit,
                     idle_timeout_s: listener.idle_timeout_s,
                     insert_x_forwarded_for: listener.insert_x_forwarded_for,
+                    access_log: listener.access_log,
                     certificate: listener.certificate_id.as_ref().and_then(|id| {
                         catalog
                             .certificates()
