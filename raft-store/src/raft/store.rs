@@ -19,8 +19,12 @@ use super::flusher::Flusher;
 use super::log_store::LogStore;
 use super::state_machine::StateMachine;
 
-/// The on-disk format this build writes; a newer one is refused.
-pub const STORE_FORMAT_VERSION: u32 = 1;
+/// The on-disk format this build writes; a newer one is refused, an older
+/// one is marked as this one when opened (its records still read, and a
+/// build of the older format then refuses what this one wrote). Version 2:
+/// listener and history records start with layout bytes (the listener's
+/// `access_log`, log format 4).
+pub const STORE_FORMAT_VERSION: u32 = 2;
 
 pub(crate) const CF_RAFT_LOG: &str = "raft_log";
 pub(crate) const CF_RAFT_META: &str = "raft_meta";
@@ -250,25 +254,66 @@ fn check_format_version(db: &DB, path: &Path) -> Result<(), OpenError> {
                     supported: STORE_FORMAT_VERSION,
                 });
             }
+            if found < STORE_FORMAT_VERSION {
+                write_format_version(db)?;
+            }
         }
-        None => {
-            let mut write = rocksdb::WriteOptions::default();
-            write.set_sync(true);
-            db.put_cf_opt(
-                meta,
-                KEY_FORMAT_VERSION,
-                frame(&STORE_FORMAT_VERSION.to_le_bytes()),
-                &write,
-            )
-            .map_err(|error| storage_error("writing the format version", error))?;
-        }
+        None => write_format_version(db)?,
     }
+    Ok(())
+}
+
+/// Records [`STORE_FORMAT_VERSION`] as the database's format, synced.
+fn write_format_version(db: &DB) -> Result<(), OpenError> {
+    let meta = family(db, CF_RAFT_META)?;
+    let mut write = rocksdb::WriteOptions::default();
+    write.set_sync(true);
+    db.put_cf_opt(
+        meta,
+        KEY_FORMAT_VERSION,
+        frame(&STORE_FORMAT_VERSION.to_le_bytes()),
+        &write,
+    )
+    .map_err(|error| storage_error("writing the format version", error))?;
     Ok(())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The format version `store` records.
+    fn recorded_version(store: &Store) -> u32 {
+        let meta = family(&store.db, CF_RAFT_META).unwrap();
+        let value = store.db.get_cf(meta, KEY_FORMAT_VERSION).unwrap().unwrap();
+        let payload = unframe(CF_RAFT_META, KEY_FORMAT_VERSION, &value).unwrap();
+        u32::from_le_bytes(<[u8; 4]>::try_from(payload).unwrap())
+    }
+
+    fn record_version(store: &Store, version: u32) {
+        let meta = family(&store.db, CF_RAFT_META).unwrap();
+        store
+            .db
+            .put_cf(meta, KEY_FORMAT_VERSION, frame(&version.to_le_bytes()))
+            .unwrap();
+    }
+
+    #[test]
+    fn an_older_format_is_marked_current_and_a_newer_one_refused() {
+        let directory = tempfile::tempdir().unwrap();
+        let store = Store::open(directory.path()).unwrap();
+        assert_eq!(recorded_version(&store), STORE_FORMAT_VERSION);
+        record_version(&store, 1);
+        drop(store);
+        let store = Store::open(directory.path()).unwrap();
+        assert_eq!(recorded_version(&store), STORE_FORMAT_VERSION);
+        record_version(&store, STORE_FORMAT_VERSION + 1);
+        drop(store);
+        assert!(matches!(
+            Store::open(directory.path()),
+            Err(OpenError::NewerFormat { found, .. }) if found == STORE_FORMAT_VERSION + 1
+        ));
+    }
 
     #[test]
     fn durations_fall_in_their_buckets_and_sum() {
