@@ -375,33 +375,89 @@ fn protocol_name(protocol: Protocol) -> &'static str {
     }
 }
 
+/// One JSON object, written field by field (no intermediate values: the
+/// writer thread formats every line, and shares the forwarding threads'
+/// cores when the process is pinned).
 fn json_line(entry: &Entry, out: &mut String) {
-    let milliseconds = |d: Duration| d.as_secs_f64() * 1000.0;
     let tls = entry.tls.as_ref();
-    let line = serde_json::json!({
-        "time": rfc3339(entry.at),
-        "listener": &*entry.listener,
-        "protocol": protocol_name(entry.protocol),
-        "client": entry.client.to_string(),
-        "member": entry.member.as_ref().map(|(id, _)| &**id),
-        "member_address": entry.member.as_ref().map(|(_, address)| address.to_string()),
-        "request": entry.request,
-        "status": entry.status,
-        "bytes_received": entry.received,
-        "bytes_sent": entry.sent,
-        "duration_ms": milliseconds(entry.duration),
-        "member_ms": entry.member_duration.map(milliseconds),
-        "tls_version": tls.and_then(|tls| tls.version),
-        "sni": tls.and_then(|tls| tls.sni.as_deref()),
-        "error": entry.error.map(ErrorKind::name),
-    });
-    let _ = writeln!(out, "{line}");
+    out.push_str("{\"time\":\"");
+    write_rfc3339(entry.at, out);
+    out.push_str("\",\"listener\":");
+    json_string(&entry.listener, out);
+    let _ = write!(
+        out,
+        ",\"protocol\":\"{}\",\"client\":\"{}\",\"member\":",
+        protocol_name(entry.protocol),
+        entry.client
+    );
+    match &entry.member {
+        Some((id, address)) => {
+            json_string(id, out);
+            let _ = write!(out, ",\"member_address\":\"{address}\"");
+        }
+        None => out.push_str("null,\"member_address\":null"),
+    }
+    out.push_str(",\"request\":");
+    json_optional(entry.request.as_deref(), out);
+    out.push_str(",\"status\":");
+    match entry.status {
+        Some(status) => {
+            let _ = write!(out, "{status}");
+        }
+        None => out.push_str("null"),
+    }
+    let _ = write!(
+        out,
+        ",\"bytes_received\":{},\"bytes_sent\":{},\"duration_ms\":{:.3},\"member_ms\":",
+        entry.received,
+        entry.sent,
+        entry.duration.as_secs_f64() * 1000.0
+    );
+    match entry.member_duration {
+        Some(took) => {
+            let _ = write!(out, "{:.3}", took.as_secs_f64() * 1000.0);
+        }
+        None => out.push_str("null"),
+    }
+    out.push_str(",\"tls_version\":");
+    json_optional(tls.and_then(|tls| tls.version), out);
+    out.push_str(",\"sni\":");
+    json_optional(tls.and_then(|tls| tls.sni.as_deref()), out);
+    out.push_str(",\"error\":");
+    json_optional(entry.error.map(ErrorKind::name), out);
+    out.push_str("}\n");
+}
+
+/// `text` as a JSON string, or `null`.
+fn json_optional(text: Option<&str>, out: &mut String) {
+    match text {
+        Some(text) => json_string(text, out),
+        None => out.push_str("null"),
+    }
+}
+
+/// `text` as a JSON string: quoted, with `"`, `\\` and control characters escaped.
+fn json_string(text: &str, out: &mut String) {
+    out.push('"');
+    for c in text.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            c if u32::from(c) < 0x20 => {
+                let _ = write!(out, "\\u{:04x}", u32::from(c));
+            }
+            c => out.push(c),
+        }
+    }
+    out.push('"');
 }
 
 /// `client - - [01/Dec/2026:06:38:15 +0000] "GET / HTTP/1.1" 200 1234`;
 /// a TCP connection has `"-"` for the request and `-` for the status.
 fn common_line(entry: &Entry, out: &mut String) {
-    let _ = write!(out, "{} - - [{}] \"", entry.client.ip(), clf_time(entry.at));
+    let _ = write!(out, "{} - - [", entry.client.ip());
+    write_clf_time(entry.at, out);
+    out.push_str("] \"");
     match &entry.request {
         Some(request) => escape_quoted(request, out),
         None => out.push('-'),
@@ -486,25 +542,27 @@ fn civil_from_days(days: i64) -> (i64, u32, u32) {
 }
 
 /// `2026-12-01T06:38:15.123Z`.
-fn rfc3339(at: SystemTime) -> String {
+fn write_rfc3339(at: SystemTime, out: &mut String) {
     let t = Utc::of(at);
-    format!(
+    let _ = write!(
+        out,
         "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z",
         t.year, t.month, t.day, t.hour, t.minute, t.second, t.millisecond
-    )
+    );
 }
 
 /// `01/Dec/2026:06:38:15 +0000`.
-fn clf_time(at: SystemTime) -> String {
+fn write_clf_time(at: SystemTime, out: &mut String) {
     const MONTHS: [&str; 12] = [
         "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
     ];
     let t = Utc::of(at);
     let month = MONTHS[(t.month as usize - 1) % 12];
-    format!(
+    let _ = write!(
+        out,
         "{:02}/{month}/{:04}:{:02}:{:02}:{:02} +0000",
         t.day, t.year, t.hour, t.minute, t.second
-    )
+    );
 }
 
 /// The request line at the start of a request head: up to its CR LF, cut to
@@ -549,8 +607,12 @@ mod tests {
         assert_eq!(civil_from_days(0), (1970, 1, 1));
         assert_eq!(civil_from_days(11_016), (2000, 2, 29));
         assert_eq!(civil_from_days(20_788), (2026, 12, 1));
-        assert_eq!(rfc3339(entry().at), "2026-12-01T06:38:15.250Z");
-        assert_eq!(clf_time(entry().at), "01/Dec/2026:06:38:15 +0000");
+        let mut text = String::new();
+        write_rfc3339(entry().at, &mut text);
+        assert_eq!(text, "2026-12-01T06:38:15.250Z");
+        text.clear();
+        write_clf_time(entry().at, &mut text);
+        assert_eq!(text, "01/Dec/2026:06:38:15 +0000");
     }
 
     #[test]
@@ -571,6 +633,24 @@ mod tests {
         assert_eq!(line["tls_version"], "TLSv1.3");
         assert_eq!(line["sni"], "www.example.com");
         assert!(line["error"].is_null());
+
+        let odd = Entry {
+            request: Some("GET /\u{1}\\\"é HTTP/1.1".to_owned()),
+            member: None,
+            tls: None,
+            status: None,
+            error: Some(ErrorKind::NoMember),
+            ..entry()
+        };
+        out.clear();
+        json_line(&odd, &mut out);
+        let line: serde_json::Value = serde_json::from_str(&out).expect("JSON");
+        assert_eq!(line["request"], "GET /\u{1}\\\"é HTTP/1.1");
+        for key in ["member", "member_address", "status", "tls_version", "sni"] {
+            assert!(line[key].is_null(), "{key}: {out}");
+        }
+        assert_eq!(line["error"], "no_member");
+        assert_eq!(line.as_object().map(|line| line.len()), Some(15));
     }
 
     #[test]

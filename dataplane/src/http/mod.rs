@@ -129,7 +129,7 @@ pub(crate) async fn serve<S: Duplex>(
             &mut outcome,
         )
         .await;
-        service.counters.latency(outcome.started.elapsed());
+        service.counters.latency(outcome.elapsed());
         log(&service, &thread, peer, &scheme, line, &outcome);
         match next {
             Next::Request => {}
@@ -144,10 +144,12 @@ pub(crate) async fn serve<S: Duplex>(
 
 /// What one request's latency and access-log line need, filled in as the
 /// request goes.
+#[derive(Default)]
 struct Outcome {
-    /// When its first byte arrived (set again by `read_request`).
-    started: Instant,
-    at: SystemTime,
+    /// When its first byte arrived (set by `read_request`).
+    started: Option<Instant>,
+    /// The same on the wall clock, read only for the access log.
+    at: Option<SystemTime>,
     member: Option<Rc<Member>>,
     status: Option<u16>,
     error: Option<ErrorKind>,
@@ -159,26 +161,17 @@ struct Outcome {
     member_duration: Option<Duration>,
 }
 
-impl Default for Outcome {
-    fn default() -> Self {
-        Self {
-            started: Instant::now(),
-            at: SystemTime::now(),
-            member: None,
-            status: None,
-            error: None,
-            received: Cell::new(0),
-            sent: Cell::new(0),
-            member_duration: None,
-        }
-    }
-}
-
 impl Outcome {
-    /// The request's first byte is here.
-    fn begin(&mut self) {
-        self.started = Instant::now();
-        self.at = SystemTime::now();
+    /// The request's first byte is here; `logged`: its listener writes access logs.
+    fn begin(&mut self, logged: bool) {
+        self.started = Some(Instant::now());
+        self.at = logged.then(SystemTime::now);
+    }
+
+    /// From the first byte in until now.
+    fn elapsed(&self) -> Duration {
+        self.started
+            .map_or(Duration::ZERO, |started| started.elapsed())
     }
     fn received(&self, counters: &ListenerCounters, n: usize) {
         counters.bytes_in(n);
@@ -211,7 +204,7 @@ fn log(
         return;
     }
     thread.access_log.push(Entry {
-        at: outcome.at,
+        at: outcome.at.unwrap_or_else(SystemTime::now),
         listener: Arc::clone(&service.id),
         protocol: service.listener.protocol,
         client: peer,
@@ -223,7 +216,7 @@ fn log(
         status: outcome.status,
         received: outcome.received.get(),
         sent: outcome.sent.get(),
-        duration: outcome.started.elapsed(),
+        duration: outcome.elapsed(),
         member_duration: outcome.member_duration,
         tls: match scheme {
             Scheme::Http => None,
@@ -265,8 +258,9 @@ async fn read_request<S: AsyncReadRent>(
 ) -> Result<Option<Request>, ErrorKind> {
     let limits = &service.http;
     let mut received = !client.buffered().is_empty();
+    let logged = service.listener.access_log;
     if received {
-        outcome.begin();
+        outcome.begin(logged);
     }
     let mut deadline =
         deadline.or_else(|| received.then(|| Instant::now() + limits.header_timeout));
@@ -297,7 +291,7 @@ async fn read_request<S: AsyncReadRent>(
             Ok(Ok(0)) | Ok(Err(_)) => return Ok(None),
             Ok(Ok(n)) => {
                 if !received {
-                    outcome.begin();
+                    outcome.begin(logged);
                 }
                 outcome.received(&service.counters, n);
                 received = true;
