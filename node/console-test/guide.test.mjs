@@ -184,6 +184,7 @@ test("the guide's four steps through the console", async () => {
   await listener.locator('td[data-label="Protocol"]', { hasText: 'HTTP' }).waitFor();
   await listener.locator('td[data-label="Connection limit"]', { hasText: 'Unlimited' }).waitFor();
   await listener.locator('td[data-label="Virtual Server Group"]', { hasText: NAMES.group }).waitFor();
+  await listener.locator('td[data-label="Access log"]', { hasText: 'On' }).waitFor();
   await listener.locator('td[data-label="Status"] [data-status="PROVISIONING_STATUS_ACTIVE"]').waitFor();
   await shot(page, 'listeners');
 
@@ -305,6 +306,7 @@ async function fillListener(dialog, name, port) {
   await dialog.getByLabel('Connection restriction', { exact: true }).selectOption({ label: 'Unlimited' });
   await dialog.getByLabel('Port', { exact: true }).fill(String(port));
   await dialog.getByLabel('Virtual Server Group', { exact: true }).selectOption({ label: NAMES.group });
+  await dialog.getByLabel('Access log', { exact: true }).selectOption({ label: 'On' });
 }
 
 /** The table row of the main page holding `text`. */

@@ -61,6 +61,7 @@ function listenersTab(lb) {
     { label: 'Port', cell: (/** @type {any} */ l) => h('span', { class: 'mono', text: String(l.port) }) },
     { label: 'Connection limit', cell: (/** @type {any} */ l) => (Number(l.connectionLimit) < 0 ? 'Unlimited' : Number(l.connectionLimit).toLocaleString('en')) },
     { label: 'Virtual Server Group', cell: (/** @type {any} */ l) => (l.defaultGroupId ? store.nameOf('groups', l.defaultGroupId) : 'None') },
+    { label: 'Access log', cell: (/** @type {any} */ l) => (l.accessLog ? 'On' : 'Off') },
     { label: 'Status', cell: (/** @type {any} */ l) => [badge(l.provisioningStatus), l.provisioningError ? h('span', { class: 'sub', text: l.provisioningError }) : null] },
     { label: 'Health', cell: (/** @type {any} */ l) => badge(l.operatingStatus) },
     { label: 'Traffic', cell: (/** @type {any} */ l) => traffic(countersOf(l.id)) },

@@ -152,7 +152,7 @@ export function deleteLoadBalancerDialog(lb) {
   }, [h('p', {}, h('label', { class: 'check', for: cascade.id }, cascade, 'Also delete its listeners and groups, and disassociate its EIP'))]);
 }
 
-/** Step 4: name, protocol, connection restriction, port and group. @param {string} lbId */
+/** Step 4: name, protocol, connection restriction, port, group (and the access log). @param {string} lbId */
 export function addListenerDialog(lbId) {
   const lb = store.get('loadBalancers', lbId);
   const name = field({ name: 'name', label: 'Name', required: true, hint: 'Unique within the Load Balancer.' });
@@ -175,6 +175,11 @@ export function addListenerDialog(lbId) {
     name: 'certificateId', label: 'Certificate', type: 'select', required: true,
     options: [{ value: '', label: 'Choose a certificate' }, ...store.all('certificates').map((c) => ({ value: c.id, label: c.name }))],
   });
+  const accessLog = field({
+    name: 'accessLog', label: 'Access log', type: 'select', value: 'off',
+    hint: 'A line per request (TCP: per connection), written by the node that serves the EIP.',
+    options: [{ value: 'off', label: 'Off' }, { value: 'on', label: 'On' }],
+  });
   const sync = () => {
     limit.row.hidden = restriction.input.value !== 'limited';
     certificate.row.hidden = protocol.input.value !== 'PROTOCOL_HTTPS';
@@ -185,7 +190,7 @@ export function addListenerDialog(lbId) {
   const send = idempotent();
   openDialog({
     title: 'Add Listener',
-    body: [h('p', {}, 'Load Balancer: ', h('strong', { text: lb?.name || lbId })), name.row, protocol.row, restriction.row, limit.row, port.row, group.row, certificate.row],
+    body: [h('p', {}, 'Load Balancer: ', h('strong', { text: lb?.name || lbId })), name.row, protocol.row, restriction.row, limit.row, port.row, group.row, certificate.row, accessLog.row],
     success: SUCCESS,
     submit: async () => {
       const problems = {};
@@ -202,6 +207,7 @@ export function addListenerDialog(lbId) {
         body: {
           clientToken, loadBalancerId: lbId, name: name.input.value.trim(), protocol: protocol.input.value, port: portNumber,
           connectionLimit: limited ? String(limitNumber) : '-1', defaultGroupId: group.input.value, ...(https ? { certificateId: certificate.input.value } : {}),
+          accessLog: accessLog.input.value === 'on',
         },
       }));
       store.upsert('listeners', reply.listener);
