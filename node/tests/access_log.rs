@@ -52,6 +52,8 @@ async fn a_listener_with_access_log_on_gets_a_line_per_request() {
         };
     })
     .await;
+    leader(&members).await;
+    members[0].bootstrapped().await;
     let client = members[0].client().await;
     let port = free_port().await;
     let eip = the_guide(&client, port).await;
