@@ -162,6 +162,9 @@ pub(crate) struct Shared {
     pub(crate) node_connection_limit: u32,
     /// The writer every thread's access-log queue feeds.
     pub(crate) access_log: Arc<AccessLog>,
+    /// Services built by every thread (a listener bound, or its service
+    /// replaced because what it serves changed).
+    services_built: AtomicU64,
 }
 
 impl Shared {
@@ -178,6 +181,10 @@ impl Shared {
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .unwrap_or_else(Instant::now)
+    }
+
+    pub(crate) fn count_service_built(&self) {
+        self.services_built.fetch_add(1, Ordering::Relaxed);
     }
 
     pub(crate) fn mark_applied(&self, thread: usize, generation: u64) {
@@ -241,6 +248,7 @@ impl Forwarder {
             node_connections: Arc::new(Gauge::default()),
             node_connection_limit: settings.node_connection_limit,
             access_log,
+            services_built: AtomicU64::new(0),
         });
         let cores = std::thread::available_parallelism().map_or(1, usize::from);
         tracing::info!(
@@ -303,6 +311,13 @@ impl Forwarder {
         Ok(())
     }
 
+    /// Whether `config` serves exactly what the configuration in place
+    /// serves (its generation aside): applying it would change nothing.
+    pub fn serves_same(&self, config: &Config) -> bool {
+        let current = self.shared.plan();
+        current.config.listeners == config.listeners && current.config.http == config.http
+    }
+
     /// The configuration in place (the last one given).
     pub fn config(&self) -> Config {
         self.shared.plan().config.clone()
@@ -356,6 +371,14 @@ impl Forwarder {
     /// Health of every checked member, by (group id, member id).
     pub fn health(&self) -> BTreeMap<(String, String), MemberHealth> {
         self.shared.health.report()
+    }
+
+    /// Services built since start, over every thread: one per thread for
+    /// each listener bound, and one per thread each time a generation
+    /// changes what a listener serves. A generation that leaves a listener
+    /// as it was builds nothing for it.
+    pub fn services_built(&self) -> u64 {
+        self.shared.services_built.load(Ordering::Relaxed)
     }
 
     /// The counters, summed over the threads.

@@ -5,10 +5,13 @@
 //!
 //! The thread checks the shared plan's generation every few milliseconds.
 //! A new generation is applied in one step on this thread: listeners that
-//! appeared are bound, those that left stop accepting, and every running
-//! listener's [`Service`] is replaced. Connections already open keep the
-//! `Service` they started with (TCP) or take the new one at their next
-//! request (HTTP), so no swap drops anything in flight.
+//! appeared are bound, those that left stop accepting, and a running
+//! listener's [`Service`] is replaced only when what it serves changed (its
+//! listener and group, the HTTP limits or its TLS configuration), so the
+//! cost of a generation follows what it changed, not the catalog's size.
+//! Connections already open keep the `Service` they started with (TCP) or
+//! take the new one at their next request (HTTP), so no swap drops anything
+//! in flight.
 
 use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
@@ -166,6 +169,7 @@ impl Service {
         shared: &Arc<Shared>,
         counters: &ThreadCounters,
     ) -> Self {
+        shared.count_service_built();
         let members = listener
             .group
             .members
@@ -191,6 +195,18 @@ impl Service {
             balancer: RefCell::new((epoch, Self::balancer(listener, shared))),
             shared: Arc::clone(shared),
         }
+    }
+
+    /// Whether this service serves what `plan` says for `listener`.
+    fn serves(&self, listener: &Listener, plan: &Plan) -> bool {
+        let tls = plan.tls.get(&listener.id);
+        self.listener == *listener
+            && self.http == plan.config.http
+            && match (&self.tls, tls) {
+                (None, None) => true,
+                (Some(ours), Some(theirs)) => Arc::ptr_eq(ours, theirs),
+                _ => false,
+            }
     }
 
     fn balancer(listener: &Listener, shared: &Shared) -> Balancer {
@@ -307,8 +323,10 @@ impl Worker {
             .forget_bind_errors(self.index, |id| wanted.contains_key(id));
         for (id, listener) in &wanted {
             if let Some(running) = self.running.get(*id) {
-                let service = Service::new(listener, plan, &self.shared, &self.counters);
-                *running.slot.0.borrow_mut() = Rc::new(service);
+                if !running.slot.current().serves(listener, plan) {
+                    let service = Service::new(listener, plan, &self.shared, &self.counters);
+                    *running.slot.0.borrow_mut() = Rc::new(service);
+                }
             } else {
                 self.unbound
                     .insert((*id).to_owned(), Instant::now() - REBIND_AFTER);

@@ -873,3 +873,51 @@ fn a_new_generation_closes_pooled_connections_to_removed_members() {
     assert_eq!(a.closed(), 0, "the remaining member's connections stay");
     assert_eq!(a.connections(), a_connections, "and are reused");
 }
+
+#[test]
+fn a_generation_rebuilds_only_the_services_whose_listener_changed() {
+    let (a, b) = two_backends(Kind::Http);
+    let first = listener(
+        Protocol::Http,
+        Algorithm::WeightedRoundRobin,
+        vec![member(&a, 1), member(&b, 1)],
+    );
+    let mut second = listener(
+        Protocol::Http,
+        Algorithm::WeightedRoundRobin,
+        vec![member(&a, 1), member(&b, 1)],
+    );
+    second.id = "lsn-2".to_owned();
+    second.group.id = "vsg-2".to_owned();
+    let forwarder = start(config(1, vec![first.clone(), second.clone()]));
+    let threads = settings().threads as u64;
+    assert_eq!(
+        forwarder.services_built(),
+        2 * threads,
+        "one per listener and thread"
+    );
+
+    // The same listeners again: nothing is rebuilt.
+    reconfigure(&forwarder, config(2, vec![first.clone(), second.clone()]));
+    assert_eq!(forwarder.services_built(), 2 * threads);
+
+    // One member's weight in the second listener's group: only its service.
+    second.group.members[1].weight = 0;
+    reconfigure(&forwarder, config(3, vec![first.clone(), second.clone()]));
+    assert_eq!(forwarder.services_built(), 3 * threads);
+    let mut client = HttpClient::connect(second.address);
+    for _ in 0..10 {
+        assert_eq!(
+            client.get("/").unwrap().body,
+            "a",
+            "the drained member gets nothing"
+        );
+    }
+    let mut client = HttpClient::connect(first.address);
+    let names: Vec<String> = (0..10).map(|_| client.get("/").unwrap().body).collect();
+    assert_eq!(
+        tally(names.iter().map(String::as_str)).len(),
+        2,
+        "{names:?}"
+    );
+}

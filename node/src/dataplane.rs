@@ -98,6 +98,15 @@ impl NodeDataPlane {
         }
         let generation = fed.next_generation;
         let config = translate(source, held, generation, &self.data_keys.current());
+        if self.forwarder.serves_same(&config) {
+            // A revision that changed nothing the forwarder serves (a
+            // description, a tag, a resource of no listener): the generation
+            // in place serves it too, and no thread rebuilds anything.
+            fed.generations.insert(generation - 1, source.revision);
+            fed.source = Some(source.clone());
+            fed.held = held.clone();
+            return;
+        }
         match self.forwarder.apply(config) {
             Ok(()) => {
                 fed.next_generation += 1;

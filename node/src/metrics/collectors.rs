@@ -201,6 +201,24 @@ impl Collector for DataPlane {
             "1 while this node's data plane serves the EIPs",
             i64::from(self.0.is_owner()),
         )?;
+        gauge(
+            &mut encoder,
+            "fulcrum_dataplane_generation",
+            "The data-plane configuration every forwarding thread has applied (a revision that changes nothing served makes none)",
+            forwarder
+                .applied_generations()
+                .into_iter()
+                .min()
+                .map_or(0, |generation| {
+                    i64::try_from(generation).unwrap_or(i64::MAX)
+                }),
+        )?;
+        counter(
+            &mut encoder,
+            "fulcrum_dataplane_services_built",
+            "Listener services the forwarding threads built: one per thread for each listener bound or changed",
+            forwarder.services_built(),
+        )?;
         let listener = |id: &String| [("listener", id.clone())];
         gauge_family(
             &mut encoder,

@@ -242,3 +242,31 @@ pub async fn leader(members: &[Member]) -> u64 {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
+
+/// `GET /metrics` on a node's HTTP port (plain HTTP: these clusters run
+/// without TLS).
+pub async fn scrape(http: &str) -> String {
+    let http = http.to_owned();
+    tokio::task::spawn_blocking(move || {
+        use std::io::{Read, Write};
+        let mut stream = std::net::TcpStream::connect(&http).unwrap();
+        stream
+            .write_all(b"GET /metrics HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
+            .unwrap();
+        let mut text = String::new();
+        stream.read_to_string(&mut text).unwrap();
+        text
+    })
+    .await
+    .unwrap()
+}
+
+/// The value of the unlabelled sample `name` in a scrape's `text`.
+pub fn sample(text: &str, name: &str) -> f64 {
+    text.lines()
+        .find_map(|line| line.strip_prefix(name)?.strip_prefix(' '))
+        .unwrap_or_else(|| panic!("{name} is not in the scrape"))
+        .trim()
+        .parse()
+        .unwrap()
+}

@@ -1,0 +1,117 @@
+//! A change costs what it changes: a revision that touches nothing the data
+//! plane serves makes no new generation (and statuses still reach it), and
+//! a member's weight rebuilds only the service of the listener it serves.
+
+#![allow(unreachable_pub, clippy::unwrap_used, clippy::expect_used)]
+
+mod support;
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use fulcrum_api::v1;
+use support::guide::{free_port, serves_both, the_guide};
+use support::*;
+use tokio::time::Instant;
+
+/// The node's applied generation and the services its threads have built.
+async fn figures(http: &str) -> (f64, f64) {
+    let text = scrape(http).await;
+    (
+        sample(&text, "fulcrum_dataplane_generation"),
+        sample(&text, "fulcrum_dataplane_services_built_total"),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn only_a_change_to_what_is_served_makes_a_generation() {
+    let members = cluster(1, 1).await;
+    leader(&members).await;
+    members[0].bootstrapped().await;
+    let client = members[0].client().await;
+    let port = free_port().await;
+    let eip = the_guide(&client, port).await;
+    serves_both(SocketAddr::from((eip, port as u16))).await;
+    let http = members[0].http();
+    let before = figures(&http).await;
+
+    // A description: a new revision, which the Load Balancer's status
+    // reaches, with no new generation and nothing rebuilt.
+    let lb = client
+        .load_balancers()
+        .list_load_balancers(v1::ListLoadBalancersRequest::default())
+        .await
+        .unwrap()
+        .into_inner()
+        .load_balancers
+        .remove(0);
+    let updated = client
+        .load_balancers()
+        .update_load_balancer(v1::UpdateLoadBalancerRequest {
+            id: lb.id.clone(),
+            description: Some("the shop, described".into()),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .load_balancer
+        .unwrap();
+    assert!(updated.revision > lb.revision);
+    let deadline = Instant::now() + PATIENCE;
+    loop {
+        let shown = client
+            .load_balancers()
+            .get_load_balancer(v1::GetLoadBalancerRequest {
+                id: lb.id.clone(),
+                ..Default::default()
+            })
+            .await
+            .unwrap()
+            .into_inner()
+            .load_balancer
+            .unwrap();
+        if shown.provisioning_status == v1::ProvisioningStatus::Active as i32 {
+            assert_eq!(shown.revision, updated.revision);
+            break;
+        }
+        assert!(Instant::now() < deadline, "the update never became ACTIVE");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(
+        figures(&http).await,
+        before,
+        "a description made a generation"
+    );
+
+    // A member's weight: one generation, one service built per thread (the
+    // tests' agents run one data-plane thread).
+    let group = client
+        .groups()
+        .list_groups(v1::ListGroupsRequest::default())
+        .await
+        .unwrap()
+        .into_inner()
+        .groups
+        .remove(0);
+    client
+        .groups()
+        .update_member(v1::UpdateMemberRequest {
+            group_id: group.id.clone(),
+            member_id: group.members[0].id.clone(),
+            weight: Some(5),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let deadline = Instant::now() + PATIENCE;
+    loop {
+        let now = figures(&http).await;
+        if now.0 > before.0 {
+            assert_eq!(now, (before.0 + 1.0, before.1 + 1.0));
+            break;
+        }
+        assert!(Instant::now() < deadline, "the weight made no generation");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
