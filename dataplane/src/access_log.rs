@@ -2,7 +2,7 @@
 //! of a listener whose `access_log` is on.
 //!
 //! A worker never waits on the log. Each worker thread hands finished
-//! entries to a bounded queue of its own ([`Queue::push`] never blocks); one
+//! entries to a bounded queue of its own (`Queue::push` never blocks); one
 //! writer thread drains every queue, formats the lines (JSON lines or the
 //! common log format) and writes them to standard output or to a file that
 //! it rotates by size. A full queue drops the entry and counts it
