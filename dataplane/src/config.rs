@@ -13,8 +13,20 @@ pub struct Config {
     pub generation: u64,
     /// The listeners, each on its own address and port.
     pub listeners: Vec<Listener>,
+    /// Listeners this forwarder does not serve now but keeps warm for when
+    /// it does (a follower's, whose EIPs the leader holds): their TLS
+    /// configurations are built and their groups' members health-checked,
+    /// but nothing is bound and no traffic taken.
+    pub standby: Vec<Listener>,
     /// Limits and deadlines of the HTTP proxy, for every HTTP and HTTPS listener.
     pub http: HttpLimits,
+}
+
+impl Config {
+    /// The served listeners, then the standby ones.
+    pub fn every_listener(&self) -> impl Iterator<Item = &Listener> {
+        self.listeners.iter().chain(&self.standby)
+    }
 }
 
 /// The HTTP proxy's limits and deadlines.

@@ -121,6 +121,7 @@ fn parse(text: &str, base: &Path) -> Result<Config, ParseError> {
     Ok(Config {
         generation: file.generation.unwrap_or(1),
         listeners,
+        standby: Vec::new(),
         http,
     })
 }

@@ -13,7 +13,7 @@ use arc_swap::ArcSwap;
 use rustls::ServerConfig;
 
 use crate::access_log::{AccessLog, AccessLogSettings};
-use crate::config::{Config, Protocol};
+use crate::config::{Config, Listener, Protocol};
 use crate::counters::{Gauge, Registry, Snapshot};
 use crate::health::{Board, MemberHealth};
 use crate::{tls, worker};
@@ -98,13 +98,15 @@ pub enum ApplyError {
 }
 
 /// A configuration with what the threads need made once for all of them:
-/// the TLS configurations, and the listeners that cannot be served.
+/// the TLS configurations (of standby listeners too), and the listeners
+/// that cannot be served.
 #[derive(Debug)]
 pub(crate) struct Plan {
     pub(crate) config: Config,
     /// By listener id.
     pub(crate) tls: HashMap<String, Arc<ServerConfig>>,
-    /// Listener id → why it cannot be served (an unusable certificate).
+    /// Listener id → why it cannot be served (an unusable certificate);
+    /// served listeners only.
     pub(crate) errors: BTreeMap<String, String>,
 }
 
@@ -112,18 +114,21 @@ impl Plan {
     fn new(config: Config, previous: Option<&Plan>) -> Self {
         let mut tls_configs = HashMap::new();
         let mut errors = BTreeMap::new();
-        for listener in &config.listeners {
+        let before: HashMap<&str, &Listener> = previous
+            .map(|previous| previous.config.every_listener().map(|l| (l.id.as_str(), l)))
+            .into_iter()
+            .flatten()
+            .collect();
+        let served = config.listeners.iter().map(|listener| (listener, true));
+        let standby = config.standby.iter().map(|listener| (listener, false));
+        for (listener, serving) in served.chain(standby) {
             if listener.protocol != Protocol::Https {
                 continue;
             }
             // Unchanged certificates keep their TLS configuration (and its
-            // session cache) across generations.
+            // session cache) across generations, and from standby to served.
             let unchanged = previous.and_then(|previous| {
-                let before = previous
-                    .config
-                    .listeners
-                    .iter()
-                    .find(|l| l.id == listener.id)?;
+                let before = before.get(listener.id.as_str())?;
                 (before.certificates == listener.certificates)
                     .then(|| previous.tls.get(&listener.id).cloned())
                     .flatten()
@@ -132,9 +137,10 @@ impl Plan {
                 Ok(server_config) => {
                     tls_configs.insert(listener.id.clone(), server_config);
                 }
-                Err(reason) => {
+                Err(reason) if serving => {
                     errors.insert(listener.id.clone(), reason);
                 }
+                Err(_) => {}
             }
         }
         Self {
@@ -314,8 +320,10 @@ impl Forwarder {
     /// Whether `config` serves exactly what the configuration in place
     /// serves (its generation aside): applying it would change nothing.
     pub fn serves_same(&self, config: &Config) -> bool {
-        let current = self.shared.plan();
-        current.config.listeners == config.listeners && current.config.http == config.http
+        let current = &self.shared.plan().config;
+        current.listeners == config.listeners
+            && current.standby == config.standby
+            && current.http == config.http
     }
 
     /// The configuration in place (the last one given).
@@ -438,6 +446,13 @@ fn check(config: &Config) -> Result<(), ApplyError> {
                 listener.id.clone(),
                 listener.address,
             ));
+        }
+    }
+    // Standby listeners bind nothing, but share the id space (TLS
+    // configurations and health are keyed by listener id).
+    for listener in &config.standby {
+        if !ids.insert(listener.id.as_str()) {
+            return Err(ApplyError::DuplicateListener(listener.id.clone()));
         }
     }
     Ok(())

@@ -172,9 +172,10 @@ impl Checker {
     /// Starts the probes that `config` asks for and are not running, stops
     /// those it no longer asks for.
     pub(crate) fn reconcile(&mut self, config: &Config, board: &Arc<Board>) {
+        // Standby listeners' members too: a forwarder that starts serving
+        // them knows their health at once.
         let wanted: HashMap<ProbeSpec, HealthCheck> = config
-            .listeners
-            .iter()
+            .every_listener()
             .flat_map(|listener| probes_of(&listener.group))
             .collect();
         self.running.retain(|spec, stop| {

@@ -921,3 +921,50 @@ fn a_generation_rebuilds_only_the_services_whose_listener_changed() {
         "{names:?}"
     );
 }
+
+#[test]
+fn a_standby_listener_is_checked_but_not_bound_until_it_is_served() {
+    let (a, b) = two_backends(Kind::Http);
+    let mut listener = listener(
+        Protocol::Http,
+        Algorithm::WeightedRoundRobin,
+        vec![member(&a, 1), member(&b, 1)],
+    );
+    listener.group.health_check = Some(HealthCheck {
+        kind: HealthCheckKind::Tcp,
+        interval: Duration::from_millis(100),
+        timeout: Duration::from_millis(100),
+        healthy_threshold: 1,
+        unhealthy_threshold: 1,
+    });
+    let address = listener.address;
+    let mut standby = config(1, Vec::new());
+    standby.standby = vec![listener.clone()];
+    let forwarder = start(standby);
+    b.stop();
+    let verdict = |member: &str| {
+        forwarder
+            .health()
+            .get(&("vsg-1".to_owned(), member.to_owned()))
+            .map(|health| health.healthy)
+    };
+    assert!(eventually(Duration::from_secs(5), || verdict("a")
+        == Some(true)
+        && verdict("b") == Some(false)));
+    assert!(
+        TcpStream::connect(address).is_err(),
+        "a standby listener binds nothing"
+    );
+    assert!(forwarder.listener_errors().is_empty());
+
+    // Served: at once, and with the verdicts it already has (b is down).
+    let built = forwarder.services_built();
+    reconfigure(&forwarder, config(2, vec![listener]));
+    assert_eq!(
+        forwarder.services_built(),
+        built + settings().threads as u64
+    );
+    for _ in 0..10 {
+        assert_eq!(HttpClient::connect(address).get("/").unwrap().body, "a");
+    }
+}

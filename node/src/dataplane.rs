@@ -341,21 +341,30 @@ impl DataPlaneReport for OwnerReport {
     }
 }
 
-/// The forwarder configuration for the listeners of `source` on `held` addresses.
+/// The forwarder configuration of `source`: the listeners on `held`
+/// addresses served, the others on standby.
 pub fn translate(
     source: &DataPlaneConfig,
     held: &BTreeSet<Ipv4Addr>,
     generation: u64,
     data_keys: &DataKeys,
 ) -> dataplane::Config {
+    // What this node does not hold it keeps warm: TLS built, members checked.
+    let (listeners, standby) = source
+        .listeners
+        .iter()
+        .map(|entry| (held.contains(&entry.address), listener(entry, data_keys)))
+        .partition::<Vec<_>, _>(|(served, _)| *served);
+    let unzip = |listeners: Vec<(bool, dataplane::config::Listener)>| {
+        listeners
+            .into_iter()
+            .map(|(_, listener)| listener)
+            .collect()
+    };
     dataplane::Config {
         generation,
-        listeners: source
-            .listeners
-            .iter()
-            .filter(|entry| held.contains(&entry.address))
-            .map(|entry| listener(entry, data_keys))
-            .collect(),
+        listeners: unzip(listeners),
+        standby: unzip(standby),
         http: dataplane::config::HttpLimits::default(),
     }
 }

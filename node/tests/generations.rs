@@ -1,6 +1,8 @@
-//! A change costs what it changes: a revision that touches nothing the data
-//! plane serves makes no new generation (and statuses still reach it), and
-//! a member's weight rebuilds only the service of the listener it serves.
+//! How the node feeds its data plane. A change costs what it changes: a
+//! revision that touches nothing the data plane serves makes no new
+//! generation (and statuses still reach it), and a member's weight rebuilds
+//! only the service of the listener it serves. A follower keeps warm: it
+//! checks the members of listeners whose EIP it does not hold.
 
 #![allow(unreachable_pub, clippy::unwrap_used, clippy::expect_used)]
 
@@ -10,7 +12,7 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use fulcrum_api::v1;
-use support::guide::{free_port, serves_both, the_guide};
+use support::guide::{free_port, serves_both, serving_cluster, the_guide};
 use support::*;
 use tokio::time::Instant;
 
@@ -113,5 +115,58 @@ async fn only_a_change_to_what_is_served_makes_a_generation() {
         }
         assert!(Instant::now() < deadline, "the weight made no generation");
         tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_follower_knows_its_members_health_before_it_serves() {
+    let (members, leader_id, _) = serving_cluster().await;
+    let lead = &members[(leader_id - 1) as usize];
+    let client = lead.client().await;
+    let group = client
+        .groups()
+        .list_groups(v1::ListGroupsRequest::default())
+        .await
+        .unwrap()
+        .into_inner()
+        .groups
+        .remove(0);
+    client
+        .groups()
+        .update_group(v1::UpdateGroupRequest {
+            id: group.id.clone(),
+            health_check: Some(v1::HealthCheck {
+                r#type: v1::HealthCheckType::Tcp as i32,
+                interval_s: Some(1),
+                timeout_s: Some(1),
+                healthy_threshold: Some(1),
+                unhealthy_threshold: Some(2),
+                ..Default::default()
+            }),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let follower = members.iter().find(|m| m.id() != leader_id).unwrap();
+    let deadline = Instant::now() + PATIENCE;
+    loop {
+        let text = scrape(&follower.http()).await;
+        assert_eq!(
+            sample(&text, "fulcrum_dataplane_owner"),
+            0.0,
+            "the follower serves"
+        );
+        let healthy = text
+            .lines()
+            .filter(|line| line.starts_with("fulcrum_member_healthy{") && line.ends_with(" 1"))
+            .count();
+        if healthy == group.members.len() {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the follower has {healthy} members with a verdict"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }

@@ -335,6 +335,7 @@ pub fn config(generation: u64, listeners: Vec<Listener>) -> Config {
     Config {
         generation,
         listeners,
+        standby: Vec::new(),
         http: HttpLimits::default(),
     }
 }
