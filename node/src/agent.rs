@@ -314,6 +314,7 @@ impl Agent {
             .state_machine()
             .map_err(|error| AgentError::Store(error.to_string()))?;
         let state = state_machine.shared_state();
+        let applied = state_machine.applied_index();
         let identity =
             Arc::new(ClusterIdentity::load(&config.data_dir).map_err(AgentError::ClusterId)?);
         let tls = config.tls.clone().map(Tls::load).transpose()?;
@@ -333,7 +334,14 @@ impl Agent {
             loopback_binder: config.eip_binder == EipBinderChoice::Loopback,
             allow_remote_members: config.allow_remote_members,
         };
-        let replica = Replica::new(config.node_id, raft.clone(), state, peers, addresses);
+        let replica = Replica::new(
+            config.node_id,
+            raft.clone(),
+            state,
+            applied,
+            peers,
+            addresses,
+        );
 
         let (stop, stopped) = tokio::sync::watch::channel(false);
         let until_stopped = move || {

@@ -67,6 +67,8 @@ pub struct Replica {
     id: u64,
     raft: Raft<TypeConfig, StateMachine>,
     state: SharedState,
+    /// The state machine's last applied index.
+    applied: tokio::sync::watch::Receiver<u64>,
     peers: PeerNetwork,
     addresses: AddressPolicy,
     proposals: Proposals,
@@ -115,6 +117,7 @@ impl Replica {
         id: u64,
         raft: Raft<TypeConfig, StateMachine>,
         state: SharedState,
+        applied: tokio::sync::watch::Receiver<u64>,
         peers: PeerNetwork,
         addresses: AddressPolicy,
     ) -> Arc<Self> {
@@ -122,6 +125,7 @@ impl Replica {
             id,
             raft,
             state,
+            applied,
             peers,
             addresses,
             proposals: Proposals::default(),
@@ -471,19 +475,21 @@ impl Replica {
             .map_err(|status| format!("node {leader}: {}", status.message()))
     }
 
-    /// Waits until this node has applied `log_index`.
+    /// Waits until this node has applied `log_index`: woken by the state
+    /// machine when it applies a batch, not by every change of Raft's metrics.
     pub async fn wait_applied(&self, log_index: u64, deadline: Instant) -> Result<(), Status> {
-        self.raft
-            .wait(Some(remaining(deadline)))
-            .applied_index_at_least(Some(log_index), "apply the read index")
-            .await
-            .map(drop)
-            .map_err(|error| {
-                Status::deadline_exceeded(format!(
-                    "this node had not applied log index {log_index} by the deadline ({error}); \
-                     ask again, or ask another node"
-                ))
-            })
+        let mut applied = self.applied.clone();
+        match tokio::time::timeout_at(deadline, applied.wait_for(|index| *index >= log_index)).await
+        {
+            Ok(Ok(_)) => Ok(()),
+            Ok(Err(_)) => Err(Status::unavailable(
+                "this node's state machine has stopped; ask another node",
+            )),
+            Err(_) => Err(Status::deadline_exceeded(format!(
+                "this node had not applied log index {log_index} by the deadline; \
+                 ask again, or ask another node"
+            ))),
+        }
     }
 }
 

@@ -61,6 +61,7 @@ async fn start(id: u64) -> TestNode {
     let store = Store::open(directory.path()).unwrap();
     let state_machine = store.state_machine().unwrap();
     let state = state_machine.shared_state();
+    let applied = state_machine.applied_index();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let address = listener.local_addr().unwrap().to_string();
     let raft = Raft::new(
@@ -76,6 +77,7 @@ async fn start(id: u64) -> TestNode {
         id,
         raft.clone(),
         state.clone(),
+        applied,
         peer_network(),
         fulcrum_node::admission::AddressPolicy {
             loopback_binder: true,

@@ -56,6 +56,8 @@ pub struct StateMachine {
     applied: Option<LogId>,
     membership: StoredMembership,
     metrics: Arc<StoreMetrics>,
+    /// The last applied log index, for whoever waits on one (0: none yet).
+    applied_index: tokio::sync::watch::Sender<u64>,
 }
 
 /// Builds a snapshot from the state as it was when the builder was made.
@@ -184,10 +186,24 @@ impl StateMachine {
             snapshot_directory,
             flusher,
             state: Arc::new(RwLock::new(state)),
+            applied_index: tokio::sync::watch::Sender::new(applied.map_or(0, |id| id.index)),
             applied,
             membership,
             metrics,
         })
+    }
+
+    /// The last applied log index, changed when each batch of entries (or
+    /// an installed snapshot) is applied: a request waits on its own index
+    /// without polling Raft's metrics.
+    pub fn applied_index(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.applied_index.subscribe()
+    }
+
+    fn publish_applied(&self) {
+        if let Some(applied) = self.applied {
+            self.applied_index.send_replace(applied.index);
+        }
     }
 
     /// The state, for readers.
@@ -372,6 +388,7 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
         for (responder, response) in responses {
             responder.send(response);
         }
+        self.publish_applied();
         self.metrics
             .entries_applied
             .fetch_add(count, Ordering::Relaxed);
@@ -451,6 +468,7 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
             .write()
             .map_err(|_| io::Error::other("the state lock is poisoned"))? = state;
         remove_other_snapshots(&self.snapshot_directory, &file_name);
+        self.publish_applied();
         self.metrics
             .snapshots_installed
             .fetch_add(1, Ordering::Relaxed);
