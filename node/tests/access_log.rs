@@ -14,7 +14,7 @@ use std::time::Duration;
 use fulcrum_api::v1;
 use fulcrum_dataplane::access_log::{AccessLogSettings, Destination, LogFormat};
 use support::backends::get_path;
-use support::guide::{free_port, serves_both, the_guide};
+use support::guide::{free_port, serves_both, the_group, the_guide, the_listener};
 use support::*;
 use tokio::time::Instant;
 
@@ -64,14 +64,7 @@ async fn a_listener_with_access_log_on_gets_a_line_per_request() {
     for n in 0..5 {
         request(address, format!("/off-{n}")).await;
     }
-    let listener = client
-        .listeners()
-        .list_listeners(v1::ListListenersRequest::default())
-        .await
-        .unwrap()
-        .into_inner()
-        .listeners
-        .remove(0);
+    let listener = the_listener(&client).await;
     assert!(!listener.access_log);
     let updated = client
         .listeners()
@@ -99,14 +92,7 @@ async fn a_listener_with_access_log_on_gets_a_line_per_request() {
     for n in 0..REQUESTS {
         request(address, format!("/on-{n}")).await;
     }
-    let group = client
-        .groups()
-        .list_groups(v1::ListGroupsRequest::default())
-        .await
-        .unwrap()
-        .into_inner()
-        .groups
-        .remove(0);
+    let group = the_group(&client).await;
     let member_ids: Vec<String> = group.members.iter().map(|m| m.id.clone()).collect();
     let deadline = Instant::now() + PATIENCE;
     loop {

@@ -12,7 +12,9 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use fulcrum_api::v1;
-use support::guide::{free_port, serves_both, serving_cluster, the_guide};
+use support::guide::{
+    free_port, serves_both, serving_cluster, the_group, the_guide, the_load_balancer,
+};
 use support::*;
 use tokio::time::Instant;
 
@@ -39,14 +41,7 @@ async fn only_a_change_to_what_is_served_makes_a_generation() {
 
     // A description: a new revision, which the Load Balancer's status
     // reaches, with no new generation and nothing rebuilt.
-    let lb = client
-        .load_balancers()
-        .list_load_balancers(v1::ListLoadBalancersRequest::default())
-        .await
-        .unwrap()
-        .into_inner()
-        .load_balancers
-        .remove(0);
+    let lb = the_load_balancer(&client).await;
     let updated = client
         .load_balancers()
         .update_load_balancer(v1::UpdateLoadBalancerRequest {
@@ -88,14 +83,7 @@ async fn only_a_change_to_what_is_served_makes_a_generation() {
 
     // A member's weight: one generation, one service built per thread (the
     // tests' agents run one data-plane thread).
-    let group = client
-        .groups()
-        .list_groups(v1::ListGroupsRequest::default())
-        .await
-        .unwrap()
-        .into_inner()
-        .groups
-        .remove(0);
+    let group = the_group(&client).await;
     client
         .groups()
         .update_member(v1::UpdateMemberRequest {
@@ -123,14 +111,7 @@ async fn a_follower_knows_its_members_health_before_it_serves() {
     let (members, leader_id, _) = serving_cluster().await;
     let lead = &members[(leader_id - 1) as usize];
     let client = lead.client().await;
-    let group = client
-        .groups()
-        .list_groups(v1::ListGroupsRequest::default())
-        .await
-        .unwrap()
-        .into_inner()
-        .groups
-        .remove(0);
+    let group = the_group(&client).await;
     client
         .groups()
         .update_group(v1::UpdateGroupRequest {

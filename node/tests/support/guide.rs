@@ -165,3 +165,39 @@ pub async fn serving_cluster() -> (Vec<Member>, u64, SocketAddr) {
     serves_both(address).await;
     (members, leader_id, address)
 }
+
+/// The guide's one listener, as the API shows it.
+pub async fn the_listener(client: &Client) -> v1::Listener {
+    client
+        .listeners()
+        .list_listeners(v1::ListListenersRequest::default())
+        .await
+        .unwrap()
+        .into_inner()
+        .listeners
+        .remove(0)
+}
+
+/// The guide's one Virtual Server Group.
+pub async fn the_group(client: &Client) -> v1::VirtualServerGroup {
+    client
+        .groups()
+        .list_groups(v1::ListGroupsRequest::default())
+        .await
+        .unwrap()
+        .into_inner()
+        .groups
+        .remove(0)
+}
+
+/// The guide's one Load Balancer.
+pub async fn the_load_balancer(client: &Client) -> v1::LoadBalancer {
+    client
+        .load_balancers()
+        .list_load_balancers(v1::ListLoadBalancersRequest::default())
+        .await
+        .unwrap()
+        .into_inner()
+        .load_balancers
+        .remove(0)
+}
