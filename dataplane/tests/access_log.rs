@@ -15,13 +15,10 @@ use support::*;
 
 /// An HTTP listener over `a` and `b` (weights 1 and 1) with its access log on.
 fn logged_http(a: &Backend, b: &Backend) -> Listener {
-    let mut http = listener(
-        Protocol::Http,
-        Algorithm::WeightedRoundRobin,
-        vec![member(a, 1), member(b, 1)],
-    );
-    http.access_log = true;
-    http
+    Listener {
+        access_log: true,
+        ..http_over(a, b)
+    }
 }
 
 #[test]

@@ -235,11 +235,7 @@ fn weight_zero_drains_open_connections_finish_and_new_ones_avoid_the_member() {
         Backend::start("ta", Kind::Tcp),
         Backend::start("tb", Kind::Tcp),
     );
-    let mut http = listener(
-        Protocol::Http,
-        Algorithm::WeightedRoundRobin,
-        vec![member(&a, 1), member(&b, 1)],
-    );
+    let mut http = http_over(&a, &b);
     let mut tcp = listener(
         Protocol::Tcp,
         Algorithm::WeightedRoundRobin,
@@ -285,11 +281,7 @@ fn weight_zero_drains_open_connections_finish_and_new_ones_avoid_the_member() {
 #[test]
 fn health_checks_take_a_stopped_member_out_and_bring_it_back() {
     let (a, b) = two_backends(Kind::Http);
-    let mut listener = listener(
-        Protocol::Http,
-        Algorithm::WeightedRoundRobin,
-        vec![member(&a, 1), member(&b, 1)],
-    );
+    let mut listener = http_over(&a, &b);
     listener.group.health_check = Some(HealthCheck {
         kind: HealthCheckKind::Http {
             path: "/health".to_owned(),
@@ -510,11 +502,7 @@ fn a_listener_that_cannot_bind_is_reported_and_the_others_serve() {
 #[test]
 fn a_thousand_reconfigurations_under_keep_alive_load_fail_no_request() {
     let (a, b) = two_backends(Kind::Http);
-    let mut listener = listener(
-        Protocol::Http,
-        Algorithm::WeightedRoundRobin,
-        vec![member(&a, 1), member(&b, 1)],
-    );
+    let mut listener = http_over(&a, &b);
     let address = listener.address;
     let forwarder = start(config(1, vec![listener.clone()]));
     let running = Arc::new(AtomicBool::new(true));
@@ -844,11 +832,7 @@ fn the_node_connection_limit_spans_listeners_and_spares_open_connections() {
 #[test]
 fn a_new_generation_closes_pooled_connections_to_removed_members() {
     let (a, b) = two_backends(Kind::Http);
-    let mut listener = listener(
-        Protocol::Http,
-        Algorithm::WeightedRoundRobin,
-        vec![member(&a, 1), member(&b, 1)],
-    );
+    let mut listener = http_over(&a, &b);
     let forwarder = start(config(1, vec![listener.clone()]));
     let mut client = HttpClient::connect(listener.address);
     let names: Vec<String> = (0..4).map(|_| client.get("/").unwrap().body).collect();
@@ -877,16 +861,8 @@ fn a_new_generation_closes_pooled_connections_to_removed_members() {
 #[test]
 fn a_generation_rebuilds_only_the_services_whose_listener_changed() {
     let (a, b) = two_backends(Kind::Http);
-    let first = listener(
-        Protocol::Http,
-        Algorithm::WeightedRoundRobin,
-        vec![member(&a, 1), member(&b, 1)],
-    );
-    let mut second = listener(
-        Protocol::Http,
-        Algorithm::WeightedRoundRobin,
-        vec![member(&a, 1), member(&b, 1)],
-    );
+    let first = http_over(&a, &b);
+    let mut second = http_over(&a, &b);
     second.id = "lsn-2".to_owned();
     second.group.id = "vsg-2".to_owned();
     let forwarder = start(config(1, vec![first.clone(), second.clone()]));
@@ -925,11 +901,7 @@ fn a_generation_rebuilds_only_the_services_whose_listener_changed() {
 #[test]
 fn a_standby_listener_is_checked_but_not_bound_until_it_is_served() {
     let (a, b) = two_backends(Kind::Http);
-    let mut listener = listener(
-        Protocol::Http,
-        Algorithm::WeightedRoundRobin,
-        vec![member(&a, 1), member(&b, 1)],
-    );
+    let mut listener = http_over(&a, &b);
     listener.group.health_check = Some(HealthCheck {
         kind: HealthCheckKind::Tcp,
         interval: Duration::from_millis(100),

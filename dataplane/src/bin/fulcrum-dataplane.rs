@@ -64,6 +64,7 @@ fn main() -> ExitCode {
     if let Some(every) = read_counters_every {
         let forwarder = std::sync::Arc::clone(&forwarder);
         std::thread::spawn(move || {
+            // The interval itself, as a scraper's: no condition is awaited.
             loop {
                 std::thread::sleep(every);
                 let counters = forwarder.counters();

@@ -331,6 +331,16 @@ pub fn listener(protocol: Protocol, algorithm: Algorithm, members: Vec<Member>) 
     }
 }
 
+/// An HTTP listener ("lsn-1", group "vsg-1") over `a` and `b`, weights 1
+/// and 1, round robin.
+pub fn http_over(a: &Backend, b: &Backend) -> Listener {
+    listener(
+        Protocol::Http,
+        Algorithm::WeightedRoundRobin,
+        vec![member(a, 1), member(b, 1)],
+    )
+}
+
 pub fn config(generation: u64, listeners: Vec<Listener>) -> Config {
     Config {
         generation,
