@@ -5,6 +5,7 @@ use std::collections::BTreeSet;
 
 use super::limits::MAX_ACCESS_TOKENS;
 use super::model::Protocol;
+use super::projection::dataplane::DataPlaneConfig;
 use super::state::State;
 use super::validate;
 
@@ -18,6 +19,13 @@ impl State {
             return Err(format!(
                 "the relations index differs from a rebuild: kept {:?}, rebuilt {:?}",
                 catalog.relations, rebuilt.relations
+            ));
+        }
+        let compiled = DataPlaneConfig::compile(catalog, self.revision);
+        let kept = self.data_plane.config(self.revision);
+        if kept != compiled {
+            return Err(format!(
+                "the data-plane projection differs from a compile from scratch: kept {kept:?}, compiled {compiled:?}"
             ));
         }
         let revision = self.revision;

@@ -46,6 +46,7 @@ use super::model::{
     Certificate, ConnectionLimit, Eip, Group, Instance, Listener, LoadBalancer, Meta, Network,
     Protocol, Quotas, Revision, Settings, Subnet,
 };
+use super::projection::dataplane::DataPlaneProjection;
 use super::records::{HISTORY_RECORD_LAYOUT, HISTORY_RECORD_PREFIX, LISTENER_RECORD_LAYOUT};
 use super::state::State;
 use super::tokens::TokenMemory;
@@ -247,6 +248,7 @@ impl From<StateV1> for State {
             catalog: old.catalog.into(),
             tokens: old.tokens,
             history: old.history.into(),
+            data_plane: DataPlaneProjection::default(),
         }
     }
 }
@@ -273,6 +275,7 @@ impl From<StateV2> for State {
             catalog: old.catalog.into(),
             tokens: old.tokens,
             history: old.history.into(),
+            data_plane: DataPlaneProjection::default(),
         }
     }
 }

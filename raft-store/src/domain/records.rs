@@ -383,7 +383,7 @@ impl State {
             }
         }
         state.history.recount();
-        state.catalog.reindex();
+        state.rebuild_derived();
         Ok(state)
     }
 }

@@ -225,7 +225,7 @@ impl State {
         }
         let mut state: State = decoded?;
         state.history.recount();
-        state.catalog.reindex();
+        state.rebuild_derived();
         if read_up_to(&mut input, &mut [0u8; 1])? != 0 {
             return Err(SnapshotError::TrailingBytes);
         }

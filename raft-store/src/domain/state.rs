@@ -16,7 +16,7 @@ use super::history::History;
 use super::ids::AccessTokenId;
 use super::limits::{self, Rules};
 use super::model::{AccessToken, Revision, SecretHash, Settings};
-use super::projection::dataplane::DataPlaneConfig;
+use super::projection::dataplane::{DataPlaneChanges, DataPlaneConfig, DataPlaneProjection};
 use super::projection::eip_ownership::EipOwnership;
 use super::records::RecordKey;
 use super::rejection::Rejection;
@@ -45,6 +45,9 @@ pub struct State {
     pub(crate) catalog: Catalog,
     pub(crate) tokens: TokenMemory,
     pub(crate) history: History,
+    /// Derived from the catalog: not stored, rebuilt by [`State::rebuild_derived`].
+    #[serde(skip)]
+    pub(crate) data_plane: DataPlaneProjection,
 }
 
 /// The result of applying one log entry.
@@ -225,10 +228,13 @@ impl State {
                 principal: principal.clone(),
             })
             .collect();
+        let mut touched = BTreeSet::new();
         for event in &recorded {
             evolve(&mut self.catalog, &mut self.settings, log_index, event);
-            changed.extend(event.event.record_keys());
+            touched.extend(event.event.record_keys());
         }
+        self.data_plane.update(&self.catalog, revision, &touched);
+        changed.append(&mut touched);
         self.revision = revision;
         self.history.append(revision, recorded.clone());
         changed.insert(RecordKey::History(revision));
@@ -290,7 +296,24 @@ impl State {
 
     /// The data-plane configuration at the current revision.
     pub fn data_plane_config(&self) -> DataPlaneConfig {
-        DataPlaneConfig::compile(&self.catalog, self.revision)
+        self.data_plane.config(self.revision)
+    }
+
+    /// The data-plane projection, kept in step with every applied command.
+    pub fn data_plane(&self) -> &DataPlaneProjection {
+        &self.data_plane
+    }
+
+    /// What changed in the data-plane projection after `revision`.
+    pub fn data_plane_changes_since(&self, revision: Revision) -> DataPlaneChanges {
+        self.data_plane.changes_since(revision)
+    }
+
+    /// Rebuilds what is derived from the catalog (its relations and the
+    /// data-plane projection) after the state was read back.
+    pub(crate) fn rebuild_derived(&mut self) {
+        self.catalog.reindex();
+        self.data_plane = DataPlaneProjection::rebuild(&self.catalog, self.revision);
     }
 
     /// The EIP addresses the leader must hold at the current revision.

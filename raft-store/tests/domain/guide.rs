@@ -55,7 +55,6 @@ fn the_four_steps_of_the_guide_produce_one_forwarding_entry() {
         vec![ForwardingEntry {
             listener_id: listener_id.parse_id(),
             load_balancer_id: lb.parse_id(),
-            listener_revision: log.state.revision(),
             address: Ipv4Addr::new(203, 0, 113, 1),
             port: 80,
             protocol: Protocol::Http,
@@ -66,7 +65,6 @@ fn the_four_steps_of_the_guide_produce_one_forwarding_entry() {
             certificate: None,
             group: Some(GroupConfig {
                 group_id: group_id.parse_id(),
-                group_revision: log.state.revision() - 1,
                 algorithm: Algorithm::WeightedRoundRobin,
                 health_check: None,
                 members: vec![

@@ -5,6 +5,7 @@
 
 mod access;
 mod access_logs;
+mod dataplane_projection;
 mod guide;
 mod harness;
 mod history;

@@ -57,6 +57,10 @@ pub enum Op {
         port: Option<usize>,
         protocol: Option<i32>,
         limit: Option<usize>,
+        /// `Some(None)`: no default group.
+        group: Option<Option<usize>>,
+        admin_state_up: Option<bool>,
+        describe: bool,
     },
     DeleteListener {
         listener: usize,
@@ -77,6 +81,20 @@ pub enum Op {
     RemoveMember {
         group: usize,
         member: usize,
+    },
+    UpdateMember {
+        group: usize,
+        member: usize,
+        weight: Option<u32>,
+        admin_state_up: Option<bool>,
+    },
+    UpdateGroup {
+        group: usize,
+        algorithm: Option<i32>,
+        describe: bool,
+    },
+    DeleteInstance {
+        instance: usize,
     },
     ReplaceMembers {
         group: usize,
@@ -119,14 +137,24 @@ fn op_strategy() -> impl Strategy<Value = Op> {
         1 => index().prop_map(|lb| Op::Disassociate { lb }),
         6 => (index(), 0..NAMES.len(), 0..4i32, 0..PORTS.len(), prop::option::of(index()), 0..LIMITS.len())
             .prop_map(|(lb, name, protocol, port, group, limit)| Op::CreateListener { lb, name, protocol, port, group, limit }),
-        2 => (index(), prop::option::of(0..PORTS.len()), prop::option::of(0..4i32), prop::option::of(0..LIMITS.len()))
-            .prop_map(|(listener, port, protocol, limit)| Op::UpdateListener { listener, port, protocol, limit }),
+        3 => (
+            (index(), prop::option::of(0..PORTS.len()), prop::option::of(0..4i32), prop::option::of(0..LIMITS.len())),
+            (prop::option::of(prop::option::of(index())), prop::option::of(any::<bool>()), any::<bool>()),
+        )
+            .prop_map(|((listener, port, protocol, limit), (group, admin_state_up, describe))| Op::UpdateListener {
+                listener, port, protocol, limit, group, admin_state_up, describe,
+            }),
         1 => index().prop_map(|listener| Op::DeleteListener { listener }),
         4 => (index(), 0..NAMES.len(), prop::collection::vec(member_strategy(), 0..4))
             .prop_map(|(lb, name, members)| Op::CreateGroup { lb, name, members }),
         1 => (index(), any::<bool>()).prop_map(|(group, cascade)| Op::DeleteGroup { group, cascade }),
         3 => (index(), member_strategy()).prop_map(|(group, member)| Op::AddMember { group, member }),
         1 => (index(), index()).prop_map(|(group, member)| Op::RemoveMember { group, member }),
+        2 => (index(), index(), prop::option::of(0..=110u32), prop::option::of(any::<bool>()))
+            .prop_map(|(group, member, weight, admin_state_up)| Op::UpdateMember { group, member, weight, admin_state_up }),
+        1 => (index(), prop::option::of(0..4i32), any::<bool>())
+            .prop_map(|(group, algorithm, describe)| Op::UpdateGroup { group, algorithm, describe }),
+        1 => (0..4usize).prop_map(|instance| Op::DeleteInstance { instance }),
         2 => (index(), prop::collection::vec(member_strategy(), 0..4))
             .prop_map(|(group, members)| Op::ReplaceMembers { group, members }),
         2 => (0..PRINCIPALS.len(), 0..5i32, 0..4u8)
@@ -227,6 +255,21 @@ impl World {
         )
     }
 
+    /// The ids of the `member`th member of the `group`th group (or ids
+    /// that name none).
+    fn member_of(&self, group: usize, member: usize) -> (String, String) {
+        let catalog = self.log.state.catalog();
+        let group_id = Self::nth(catalog.groups(), group, "vsg-missing");
+        let member_id = catalog
+            .groups()
+            .values()
+            .find(|g| g.id.as_str() == group_id)
+            .filter(|g| !g.members.is_empty())
+            .map(|g| g.members[member % g.members.len()].id.to_string())
+            .unwrap_or_else(|| "mbr-missing".to_owned());
+        (group_id, member_id)
+    }
+
     fn member(&self, (instance, port, weight): (usize, usize, u32)) -> v1::MemberSpec {
         member(&self.instances[instance], PORTS[port], Some(weight))
     }
@@ -312,11 +355,21 @@ impl World {
                 port,
                 protocol,
                 limit,
+                group,
+                admin_state_up,
+                describe,
             } => Kind::UpdateListener(v1::UpdateListenerRequest {
                 id: Self::nth(catalog.listeners(), *listener, "lsn-missing"),
                 port: port.map(|p| PORTS[p]),
                 protocol: *protocol,
                 connection_limit: limit.map(|l| LIMITS[l]),
+                default_group_id: group.map(|group| {
+                    group
+                        .map(|g| Self::nth(catalog.groups(), g, ""))
+                        .unwrap_or_default()
+                }),
+                admin_state_up: *admin_state_up,
+                description: describe.then(|| format!("at {}", self.log.now_ms)),
                 ..Default::default()
             }),
             Op::DeleteListener { listener } => Kind::DeleteListener(v1::DeleteListenerRequest {
@@ -339,20 +392,42 @@ impl World {
                 ..Default::default()
             }),
             Op::RemoveMember { group, member } => {
-                let group_id = Self::nth(catalog.groups(), *group, "vsg-missing");
-                let member_id = catalog
-                    .groups()
-                    .values()
-                    .find(|g| g.id.as_str() == group_id)
-                    .filter(|g| !g.members.is_empty())
-                    .map(|g| g.members[member % g.members.len()].id.to_string())
-                    .unwrap_or_else(|| "mbr-missing".to_owned());
+                let (group_id, member_id) = self.member_of(*group, *member);
                 Kind::RemoveMember(v1::RemoveMemberRequest {
                     group_id,
                     member_id,
                     ..Default::default()
                 })
             }
+            Op::UpdateMember {
+                group,
+                member,
+                weight,
+                admin_state_up,
+            } => {
+                let (group_id, member_id) = self.member_of(*group, *member);
+                Kind::UpdateMember(v1::UpdateMemberRequest {
+                    group_id,
+                    member_id,
+                    weight: *weight,
+                    admin_state_up: *admin_state_up,
+                    ..Default::default()
+                })
+            }
+            Op::UpdateGroup {
+                group,
+                algorithm,
+                describe,
+            } => Kind::UpdateGroup(v1::UpdateGroupRequest {
+                id: Self::nth(catalog.groups(), *group, "vsg-missing"),
+                algorithm: *algorithm,
+                description: describe.then(|| format!("at {}", self.log.now_ms)),
+                ..Default::default()
+            }),
+            Op::DeleteInstance { instance } => Kind::DeleteInstance(v1::DeleteInstanceRequest {
+                id: self.instances[*instance].clone(),
+                ..Default::default()
+            }),
             Op::ReplaceMembers { group, members } => {
                 Kind::ReplaceMembers(v1::ReplaceMembersRequest {
                     group_id: Self::nth(catalog.groups(), *group, "vsg-missing"),
