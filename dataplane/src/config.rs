@@ -4,6 +4,7 @@
 //! whole, with a higher generation.
 
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Duration;
 
 /// Everything the data plane serves.
@@ -11,13 +12,15 @@ use std::time::Duration;
 pub struct Config {
     /// Increases with every new configuration; threads report the one they apply.
     pub generation: u64,
-    /// The listeners, each on its own address and port.
-    pub listeners: Vec<Listener>,
+    /// The listeners, each on its own address and port. Shared: a listener
+    /// that a new generation leaves as it was is the same allocation, which
+    /// the threads recognise without comparing it field by field.
+    pub listeners: Vec<Arc<Listener>>,
     /// Listeners this forwarder does not serve now but keeps warm for when
     /// it does (a follower's, whose EIPs the leader holds): their TLS
     /// configurations are built and their groups' members health-checked,
     /// but nothing is bound and no traffic taken.
-    pub standby: Vec<Listener>,
+    pub standby: Vec<Arc<Listener>>,
     /// Limits and deadlines of the HTTP proxy, for every HTTP and HTTPS listener.
     pub http: HttpLimits,
 }
@@ -25,7 +28,10 @@ pub struct Config {
 impl Config {
     /// The served listeners, then the standby ones.
     pub fn every_listener(&self) -> impl Iterator<Item = &Listener> {
-        self.listeners.iter().chain(&self.standby)
+        self.listeners
+            .iter()
+            .chain(&self.standby)
+            .map(|listener| &**listener)
     }
 }
 

@@ -44,6 +44,7 @@
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
 use serde::Deserialize;
@@ -116,7 +117,7 @@ fn parse(text: &str, base: &Path) -> Result<Config, ParseError> {
     let listeners = file
         .listeners
         .into_iter()
-        .map(|listener| listener.into_config(base))
+        .map(|listener| listener.into_config(base).map(Arc::new))
         .collect::<Result<_, _>>()?;
     Ok(Config {
         generation: file.generation.unwrap_or(1),

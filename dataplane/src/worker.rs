@@ -148,7 +148,7 @@ pub(crate) struct Member {
 
 /// A listener as one thread serves it, for one generation.
 pub(crate) struct Service {
-    pub(crate) listener: Listener,
+    pub(crate) listener: Arc<Listener>,
     /// `listener.id`, shared with the access-log entries that name it.
     pub(crate) id: Arc<str>,
     pub(crate) http: HttpLimits,
@@ -164,7 +164,7 @@ pub(crate) struct Service {
 
 impl Service {
     fn new(
-        listener: &Listener,
+        listener: &Arc<Listener>,
         plan: &Plan,
         shared: &Arc<Shared>,
         counters: &ThreadCounters,
@@ -185,7 +185,7 @@ impl Service {
             .collect();
         let epoch = shared.health.epoch();
         Self {
-            listener: listener.clone(),
+            listener: Arc::clone(listener),
             id: Arc::from(listener.id.as_str()),
             http: plan.config.http.clone(),
             gauge: shared.counters.listener_gauge(&listener.id),
@@ -198,8 +198,10 @@ impl Service {
     }
 
     /// Whether this service serves what `plan` says for `listener`.
-    fn serves(&self, listener: &Listener, plan: &Plan) -> bool {
+    fn serves(&self, listener: &Arc<Listener>, plan: &Plan) -> bool {
         let tls = plan.tls.get(&listener.id);
+        // `Arc`'s equality compares the pointers first: a listener the
+        // generation left as it was costs no field-by-field comparison.
         self.listener == *listener
             && self.http == plan.config.http
             && match (&self.tls, tls) {
@@ -295,7 +297,7 @@ impl Worker {
 
     /// Makes this thread serve `plan`.
     fn apply(&mut self, plan: &Arc<Plan>) {
-        let wanted: HashMap<&str, &Listener> = plan
+        let wanted: HashMap<&str, &Arc<Listener>> = plan
             .config
             .listeners
             .iter()
@@ -357,8 +359,17 @@ impl Worker {
             .filter(|(_, tried)| now || tried.elapsed() >= REBIND_AFTER)
             .map(|(id, _)| id.clone())
             .collect();
+        if due.is_empty() {
+            return;
+        }
+        let by_id: HashMap<&str, &Arc<Listener>> = plan
+            .config
+            .listeners
+            .iter()
+            .map(|listener| (listener.id.as_str(), listener))
+            .collect();
         for id in due {
-            let Some(listener) = plan.config.listeners.iter().find(|l| l.id == id) else {
+            let Some(&listener) = by_id.get(id.as_str()) else {
                 self.unbound.remove(&id);
                 continue;
             };

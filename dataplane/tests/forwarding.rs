@@ -406,13 +406,13 @@ fn members_failing_or_absent_get_502_504_and_503() {
 
     listener.group.members[0].address = dead;
     config.generation = 2;
-    config.listeners = vec![listener.clone()];
+    config.listeners = vec![Arc::new(listener.clone())];
     reconfigure(&forwarder, config.clone());
     assert_eq!(HttpClient::connect(address).get("/").unwrap().status, 502);
 
     listener.group.members[0].admin_state_up = false;
     config.generation = 3;
-    config.listeners = vec![listener];
+    config.listeners = vec![Arc::new(listener)];
     reconfigure(&forwarder, config);
     assert_eq!(HttpClient::connect(address).get("/").unwrap().status, 503);
 }
@@ -911,7 +911,7 @@ fn a_standby_listener_is_checked_but_not_bound_until_it_is_served() {
     });
     let address = listener.address;
     let mut standby = config(1, Vec::new());
-    standby.standby = vec![listener.clone()];
+    standby.standby = vec![Arc::new(listener.clone())];
     let forwarder = start(standby);
     b.stop();
     let verdict = |member: &str| {

@@ -27,9 +27,9 @@ use crate::auth::{Authentication, Authorize};
 use crate::cluster_id::ClusterIdentity;
 use crate::config::{AgentConfig, ApiLimits, EipBinderChoice};
 use crate::dataplane::{NodeDataPlane, OwnerReport};
-use crate::eip::Handover;
-use crate::eip::lease::LeaseTiming;
 use crate::health::TaskFailures;
+use crate::ownership::Handover;
+use crate::ownership::lease::LeaseTiming;
 use crate::raft_network::PeerNetwork;
 use crate::raft_service::RaftService;
 use crate::replica::Replica;
@@ -488,15 +488,17 @@ impl Agent {
 
         let failures = TaskFailures::default();
         let feeder = tokio::spawn(failures.watch(
-            "the data-plane feed",
-            crate::dataplane::feed_from(
+            "the EIP ownership loop",
+            crate::ownership::control::run(
                 replica.clone(),
-                data_plane.clone(),
-                binder.clone(),
-                lease_timing(&config),
-                handover.subscribe(),
-                handover.transfer_mark(),
-                ownership_metrics,
+                crate::ownership::control::Ownership {
+                    data_plane: data_plane.clone(),
+                    binder: binder.clone(),
+                    timing: lease_timing(&config),
+                    yielding: handover.subscribe(),
+                    transfer: handover.transfer_mark(),
+                    metrics: ownership_metrics,
+                },
             ),
         ));
         let follower = tokio::spawn(

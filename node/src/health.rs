@@ -4,7 +4,7 @@
 //! A node is unhealthy when its Raft has stopped (a fatal error, which is
 //! also how a failed store shows: openraft stops on a storage error), when
 //! its state lock is poisoned (a panic while it was held), or when one of its
-//! background tasks (the data-plane feed, the owner's report) has ended,
+//! background tasks (the EIP ownership loop, the owner's report) has ended,
 //! which they never do while the node runs. Each cause is logged once, at
 //! error, when it is first seen.
 

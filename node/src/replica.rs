@@ -168,6 +168,11 @@ impl Replica {
         self.id
     }
 
+    /// The state machine's last applied index, watched.
+    pub fn applied_index(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.applied.clone()
+    }
+
     /// The Raft node.
     pub fn raft(&self) -> &Raft<TypeConfig, StateMachine> {
         &self.raft

@@ -344,7 +344,7 @@ pub fn http_over(a: &Backend, b: &Backend) -> Listener {
 pub fn config(generation: u64, listeners: Vec<Listener>) -> Config {
     Config {
         generation,
-        listeners,
+        listeners: listeners.into_iter().map(Arc::new).collect(),
         standby: Vec::new(),
         http: HttpLimits::default(),
     }

@@ -32,7 +32,7 @@ use crate::replica::{Consistency, Replica};
 use crate::secrets::DataKeyRing;
 use statuses::DataPlaneReport;
 
-use crate::eip::Handover;
+use crate::ownership::Handover;
 
 /// The largest answer the public API sends (a page of a listing); requests
 /// are bounded by `api.max_request_bytes`.

@@ -24,7 +24,7 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -33,13 +33,15 @@ use prost::Message;
 use tonic::codegen::http::uri::PathAndQuery;
 use tonic::transport::{Channel, Endpoint};
 
+#[path = "bench_support/cluster.rs"]
+mod cluster;
+
+use cluster::{
+    CONNECT_BACKOFF, Processes, SETUP_BACKOFF, SETUP_PATIENCE, fail, free_ports, fulcrum_leader,
+    setup_failed, spawn,
+};
+
 const CONCURRENCY: [usize; 3] = [1, 16, 256];
-/// How long the clusters may take to start, elect and accept a first write.
-const SETUP_PATIENCE: Duration = Duration::from_secs(60);
-/// The pause between attempts to connect to a member that is starting.
-const CONNECT_BACKOFF: Duration = Duration::from_millis(100);
-/// The pause between attempts at a setup step (a leader, a first write).
-const SETUP_BACKOFF: Duration = Duration::from_millis(200);
 
 /// etcd's `PutRequest` (etcdserverpb, rpc.proto): the fields this benchmark sets.
 #[derive(Clone, PartialEq, prost::Message)]
@@ -110,71 +112,6 @@ async fn etcd_leader(channels: &[Channel]) -> Option<usize> {
     None
 }
 
-async fn fulcrum_leader(clients: &[Client], addresses: &[String]) -> Option<usize> {
-    let status = clients[0]
-        .cluster()
-        .get_cluster_status(v1::GetClusterStatusRequest::default())
-        .await
-        .ok()?
-        .into_inner();
-    let leader = status.leader_id?;
-    let address = status
-        .members
-        .iter()
-        .find(|member| member.node_id == leader)?
-        .api_address
-        .clone();
-    addresses.iter().position(|known| *known == address)
-}
-
-/// Processes killed when the benchmark ends, however it ends.
-struct Processes(Vec<Child>);
-
-impl Drop for Processes {
-    fn drop(&mut self) {
-        for child in &mut self.0 {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-    }
-}
-
-/// `count` distinct free loopback ports: all are held until all are chosen,
-/// so none is handed out twice.
-fn free_ports(count: usize) -> Vec<u16> {
-    let held: Vec<std::net::TcpListener> = (0..count)
-        .map(|_| {
-            std::net::TcpListener::bind("127.0.0.1:0")
-                .unwrap_or_else(|error| fail(&format!("no free port: {error}")))
-        })
-        .collect();
-    held.iter()
-        .map(|listener| {
-            listener
-                .local_addr()
-                .map(|address| address.port())
-                .unwrap_or_else(|error| fail(&format!("no free port: {error}")))
-        })
-        .collect()
-}
-
-fn fail(message: &str) -> ! {
-    eprintln!("fulcrum-bench-control: {message}");
-    std::process::exit(2)
-}
-
-fn setup_failed(step: &str, status: tonic::Status) -> ! {
-    fail(&format!("setting up {step}: {status}"))
-}
-
-fn spawn(command: &mut Command) -> Child {
-    command
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap_or_else(|error| fail(&format!("cannot start {command:?}: {error}")))
-}
-
 /// The certificates of a secure cluster, and the client's credentials.
 struct Secure {
     directory: PathBuf,
@@ -242,50 +179,9 @@ impl Secure {
     }
 }
 
-/// Starts three Fulcrum agents (with TLS when `secure` says); answers their
-/// API addresses.
-fn start_fulcrum(
-    binary: &Path,
-    directory: &Path,
-    processes: &mut Processes,
-    secure: Option<&Secure>,
-) -> Vec<String> {
-    let ports = free_ports(6);
-    let nodes: Vec<(usize, String, String)> = (1..=3)
-        .map(|id| {
-            (
-                id,
-                format!("127.0.0.1:{}", ports[2 * id - 2]),
-                format!("127.0.0.1:{}", ports[2 * id - 1]),
-            )
-        })
-        .collect();
-    let initial = nodes
-        .iter()
-        .map(|(id, api, raft)| format!("{id}={raft}/{api}"))
-        .collect::<Vec<_>>()
-        .join(",");
-    std::fs::create_dir_all(directory)
-        .unwrap_or_else(|error| fail(&format!("cannot create {}: {error}", directory.display())));
-    let key_file = directory.join("data.key");
-    let key = fulcrum_node::secrets::new_key_file()
-        .unwrap_or_else(|error| fail(&format!("no data key: {error}")));
-    std::fs::write(&key_file, key)
-        .unwrap_or_else(|error| fail(&format!("cannot write {}: {error}", key_file.display())));
-    for (id, api, raft) in &nodes {
-        processes.0.push(spawn(
-            Command::new(binary)
-                .args(["agent", "--id", &id.to_string()])
-                .arg("--data-key-file")
-                .arg(&key_file)
-                .arg("--data-dir")
-                .arg(directory.join(format!("fulcrum-{id}")))
-                .args(["--api-address", api, "--raft-address", raft])
-                .args(["--initial-members", &initial])
-                .args(secure.map(|secure| secure.flags(*id)).unwrap_or_default()),
-        ));
-    }
-    nodes.into_iter().map(|(_, api, _)| api).collect()
+/// The API addresses of `agents`.
+fn apis(agents: Vec<cluster::Agent>) -> Vec<String> {
+    agents.into_iter().map(|agent| agent.api).collect()
 }
 
 /// Starts three etcd members; answers their client addresses.
@@ -471,20 +367,7 @@ async fn fulcrum_system(
     addresses: Vec<String>,
     credentials: &Credentials,
 ) -> System {
-    let mut clients = Vec::new();
-    for address in &addresses {
-        let deadline = Instant::now() + SETUP_PATIENCE;
-        let client = loop {
-            match Client::connect_with(address, Duration::from_secs(2), credentials).await {
-                Ok(client) => break client,
-                Err(_) if Instant::now() < deadline => {
-                    tokio::time::sleep(CONNECT_BACKOFF).await;
-                }
-                Err(error) => fail(&format!("{name} at {address}: {error}")),
-            }
-        };
-        clients.push(client);
-    }
+    let clients = cluster::connect(&addresses, credentials).await;
     let deadline = Instant::now() + SETUP_PATIENCE;
     let network = loop {
         match clients[0]
@@ -626,12 +509,12 @@ async fn main() {
     };
 
     let mut processes = Processes(Vec::new());
-    let plain_addresses = start_fulcrum(
+    let plain_addresses = apis(cluster::start_fulcrum(
         &fulcrum_binary,
         &directory.join("plain"),
         &mut processes,
-        None,
-    );
+        |_| Vec::new(),
+    ));
     let first = fulcrum_system("fulcrum", plain_addresses, &Credentials::default()).await;
     let System::Fulcrum {
         load_balancer_id, ..
@@ -655,12 +538,12 @@ async fn main() {
         }
         None => {
             let secure = Secure::create(&directory.join("pki"));
-            let addresses = start_fulcrum(
+            let addresses = apis(cluster::start_fulcrum(
                 &fulcrum_binary,
                 &directory.join("secure"),
                 &mut processes,
-                Some(&secure),
-            );
+                |id| secure.flags(id),
+            ));
             fulcrum_system("fulcrum+tls", addresses, &secure.credentials).await
         }
     };

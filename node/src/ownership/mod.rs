@@ -1,11 +1,17 @@
 //! EIP ownership: which node holds the EIP addresses, and when.
 //!
-//! [`lease`] holds the rule and its timing argument. The node's data-plane
-//! feed applies it: while the rule says hold, the node's binder
-//! ([`fulcrum_eip`]) holds the addresses until the lease's end, renewed at
-//! every quorum acknowledgement, and the node's forwarder serves the
-//! listeners of every associated EIP; otherwise it serves none.
+//! [`lease`] holds the rule and its timing argument; [`control`] is the one
+//! loop that applies it: while the rule says hold, the node's binder
+//! ([`fulcrum_eip`]) holds the addresses until the lease's end, renewed
+//! halfway through, and the node's forwarder serves the listeners of every
+//! associated EIP; otherwise it serves none and keeps them warm. A leader's
+//! hand-over ([`Handover`]) and a leadership transfer ([`TransferMark`]) make
+//! the loop release first.
+//!
+//! Dependencies run one way: this module uses the data plane and the
+//! replica; neither uses it.
 
+pub mod control;
 pub mod lease;
 
 use std::sync::Arc;

@@ -1,0 +1,193 @@
+//! The forwarder's configuration, translated from the data-plane projection
+//! one listener at a time: a listener whose projection entry is the same
+//! allocation as last time keeps its translation (and its certificate key,
+//! opened once), so a new generation costs what changed.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::net::{Ipv4Addr, SocketAddr};
+use std::sync::Arc;
+use std::time::Duration;
+
+use fulcrum_dataplane as dataplane;
+use fulcrum_raft_store::domain::projection::dataplane::{ForwardingEntry, GroupConfig};
+use fulcrum_raft_store::domain::{
+    Algorithm, ConnectionLimit, HealthCheck, HealthCheckKind, ListenerId, Protocol, sealed,
+};
+
+use crate::secrets::DataKeys;
+
+/// Each listener's forwarder configuration, with the projection entry it
+/// was translated from.
+#[derive(Default)]
+pub struct Translations {
+    listeners: BTreeMap<ListenerId, Translated>,
+    /// The data keys the certificate keys were opened with.
+    data_keys: Option<Arc<DataKeys>>,
+}
+
+struct Translated {
+    entry: Arc<ForwardingEntry>,
+    listener: Arc<dataplane::config::Listener>,
+    address: Ipv4Addr,
+}
+
+impl Translations {
+    /// Brings the translations to `entries`: the listeners gone are
+    /// forgotten, and only those whose entry changed are translated again
+    /// (all of them when the data keys changed).
+    pub fn update(
+        &mut self,
+        entries: &BTreeMap<ListenerId, Arc<ForwardingEntry>>,
+        data_keys: &Arc<DataKeys>,
+    ) {
+        if self
+            .data_keys
+            .as_ref()
+            .is_none_or(|used| !Arc::ptr_eq(used, data_keys))
+        {
+            self.listeners.clear();
+            self.data_keys = Some(Arc::clone(data_keys));
+        }
+        self.listeners.retain(|id, _| entries.contains_key(id));
+        for (id, entry) in entries {
+            let current = self
+                .listeners
+                .get(id)
+                .is_some_and(|translated| Arc::ptr_eq(&translated.entry, entry));
+            if !current {
+                self.listeners.insert(
+                    id.clone(),
+                    Translated {
+                        entry: Arc::clone(entry),
+                        listener: Arc::new(listener(entry, data_keys)),
+                        address: entry.address,
+                    },
+                );
+            }
+        }
+    }
+
+    /// The forwarder configuration: the listeners on `held` addresses
+    /// served, the others kept warm on standby (TLS built, members checked).
+    pub fn config(&self, held: &BTreeSet<Ipv4Addr>, generation: u64) -> dataplane::Config {
+        let (listeners, standby) = self
+            .listeners
+            .values()
+            .partition::<Vec<&Translated>, _>(|translated| held.contains(&translated.address));
+        let shared = |listeners: Vec<&Translated>| {
+            listeners
+                .into_iter()
+                .map(|translated| Arc::clone(&translated.listener))
+                .collect()
+        };
+        dataplane::Config {
+            generation,
+            listeners: shared(listeners),
+            standby: shared(standby),
+            http: dataplane::config::HttpLimits::default(),
+        }
+    }
+}
+
+/// A certificate's clear private key: opened with the data keys (log format
+/// 3 on), or as an older entry stored it. A key that does not open is left
+/// empty, so that the data plane reports the listener it serves as broken.
+fn clear_key(certificate_id: &str, chain_pem: &str, stored: &str, data_keys: &DataKeys) -> String {
+    if !sealed::is_sealed(stored) {
+        return stored.to_owned();
+    }
+    data_keys
+        .open(stored, &sealed::certificate_key_aad(chain_pem))
+        .unwrap_or_else(|error| {
+            tracing::warn!(certificate_id, %error, "a certificate's key does not open on this node");
+            String::new()
+        })
+}
+
+fn listener(entry: &ForwardingEntry, data_keys: &DataKeys) -> dataplane::config::Listener {
+    dataplane::config::Listener {
+        id: entry.listener_id.as_str().to_owned(),
+        address: SocketAddr::from((entry.address, entry.port)),
+        protocol: match entry.protocol {
+            Protocol::Tcp => dataplane::config::Protocol::Tcp,
+            Protocol::Http => dataplane::config::Protocol::Http,
+            Protocol::Https => dataplane::config::Protocol::Https,
+        },
+        connection_limit: match entry.connection_limit {
+            ConnectionLimit::Unlimited => None,
+            ConnectionLimit::AtMost(limit) => Some(limit),
+        },
+        idle_timeout: Duration::from_secs(u64::from(entry.idle_timeout_s)),
+        insert_x_forwarded_for: entry.insert_x_forwarded_for,
+        access_log: entry.access_log,
+        certificates: entry
+            .certificate
+            .iter()
+            .map(|certificate| dataplane::config::Certificate {
+                id: certificate.certificate_id.as_str().to_owned(),
+                chain_pem: certificate.certificate_chain_pem.clone(),
+                private_key_pem: clear_key(
+                    certificate.certificate_id.as_str(),
+                    &certificate.certificate_chain_pem,
+                    &certificate.private_key_pem,
+                    data_keys,
+                ),
+            })
+            .collect(),
+        group: entry.group.as_ref().map_or_else(
+            // No default group: the listener holds its port and refuses
+            // every request (503 for HTTP, a closed connection for TCP).
+            || dataplane::config::Group {
+                id: format!("{}-no-group", entry.listener_id.as_str()),
+                algorithm: dataplane::config::Algorithm::WeightedRoundRobin,
+                health_check: None,
+                members: Vec::new(),
+            },
+            group,
+        ),
+    }
+}
+
+fn group(group: &GroupConfig) -> dataplane::config::Group {
+    dataplane::config::Group {
+        id: group.group_id.as_str().to_owned(),
+        algorithm: match group.algorithm {
+            Algorithm::WeightedRoundRobin => dataplane::config::Algorithm::WeightedRoundRobin,
+            Algorithm::WeightedLeastConnections => {
+                dataplane::config::Algorithm::WeightedLeastConnections
+            }
+            Algorithm::SourceIpHash => dataplane::config::Algorithm::SourceIpHash,
+        },
+        health_check: group.health_check.as_ref().map(health_check),
+        members: group
+            .members
+            .iter()
+            .map(|member| dataplane::config::Member {
+                id: member.member_id.as_str().to_owned(),
+                address: SocketAddr::from((member.address, member.port)),
+                weight: u32::from(member.weight),
+                admin_state_up: member.admin_state_up,
+            })
+            .collect(),
+    }
+}
+
+fn health_check(check: &HealthCheck) -> dataplane::config::HealthCheck {
+    dataplane::config::HealthCheck {
+        kind: match check.kind {
+            HealthCheckKind::Tcp => dataplane::config::HealthCheckKind::Tcp,
+            HealthCheckKind::Http => dataplane::config::HealthCheckKind::Http {
+                path: check.http_path.clone(),
+                expected_codes: check
+                    .expected_codes
+                    .iter()
+                    .map(|range| (range.first, range.last))
+                    .collect(),
+            },
+        },
+        interval: Duration::from_secs(u64::from(check.interval_s)),
+        timeout: Duration::from_secs(u64::from(check.timeout_s)),
+        healthy_threshold: check.healthy_threshold,
+        unhealthy_threshold: check.unhealthy_threshold,
+    }
+}
