@@ -344,6 +344,7 @@ impl Agent {
         );
 
         let (stop, stopped) = tokio::sync::watch::channel(false);
+        let stopping = stopped.clone();
         let until_stopped = move || {
             let mut stopped = stopped.clone();
             async move {
@@ -369,6 +370,7 @@ impl Agent {
             store.snapshot_directory(),
             data_plane.clone(),
             timing.voter_lease.mul_f64(1.0 + timing.drift),
+            stopping,
         );
         let raft_ready = raft_service.ready();
         let raft_server = raft_service.into_server();

@@ -1,15 +1,18 @@
 //! The Raft network, server side: hands append and vote requests to the local
-//! Raft, and receives snapshots as a stream of chunks written to a file
+//! Raft (a leader's pipelined appends as one stream, answered in order), and
+//! receives snapshots as a stream of chunks written to a file
 //! (memory stays at one chunk), then installs the file. Also the leader's
 //! side of forwarding: commands and read-index requests from followers.
 
 use std::path::PathBuf;
-use std::sync::Arc;
+use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, PoisonError};
 use std::time::Duration;
 
 use fulcrum_api::internal::v1 as internal;
 use fulcrum_raft_store::raft::{RECEIVING_PREFIX, SnapshotFile, StateMachine, TypeConfig, rpc};
+use futures::{Stream, StreamExt};
 use openraft::Raft;
 use tokio::io::AsyncWriteExt;
 use tonic::{Request, Response, Status, Streaming};
@@ -33,6 +36,10 @@ pub struct RaftService {
     raft: Raft<TypeConfig, StateMachine>,
     snapshot_directory: PathBuf,
     received: AtomicU64,
+    /// True once the node stops: a leader's append stream, which it would
+    /// keep open for good, then ends, so that the server's graceful
+    /// shutdown has no call left to wait for.
+    stopping: tokio::sync::watch::Receiver<bool>,
     /// Until then, this node grants no vote except for a leadership
     /// transfer (see [`RaftService::new`]).
     votes_from: tokio::time::Instant,
@@ -89,8 +96,10 @@ impl RaftService {
         snapshot_directory: PathBuf,
         data_plane: Arc<NodeDataPlane>,
         vote_quiet: Duration,
+        stopping: tokio::sync::watch::Receiver<bool>,
     ) -> Self {
         Self {
+            stopping,
             raft: replica.raft().clone(),
             replica,
             data_plane,
@@ -222,8 +231,59 @@ impl RaftService {
     }
 }
 
+/// The answers to a leader's streamed appends, in the order of its requests.
+pub type AppendAnswers =
+    Pin<Box<dyn Stream<Item = Result<internal::RaftStreamAppendResponse, Status>> + Send>>;
+
 #[tonic::async_trait]
 impl internal::raft_service_server::RaftService for RaftService {
+    type StreamAppendStream = AppendAnswers;
+
+    #[tracing::instrument(level = "debug", skip_all, fields(rpc = "stream_append"))]
+    async fn stream_append(
+        &self,
+        request: Request<Streaming<internal::RaftAppendRequest>>,
+    ) -> Result<Response<AppendAnswers>, Status> {
+        self.admit(request.metadata(), Unknown::Adopt)?;
+        // A message that does not read ends the requests; its reason is the
+        // stream's last answer, after the answers to those before it.
+        let unreadable = Arc::new(std::sync::Mutex::new(None::<Status>));
+        let noted = Arc::clone(&unreadable);
+        let stopped = |mut stopping: tokio::sync::watch::Receiver<bool>| async move {
+            let _ = stopping.wait_for(|stop| *stop).await;
+        };
+        let requests = request.into_inner().take_until(stopped(self.stopping.clone()));
+        let requests = requests.scan((), move |_, message| {
+            let request = message.and_then(|wire| {
+                rpc::append_request_from_wire(wire)
+                    .map_err(|error| Status::invalid_argument(error.to_string()))
+            });
+            let request = request
+                .map_err(|status| {
+                    *noted.lock().unwrap_or_else(PoisonError::into_inner) = Some(status);
+                })
+                .ok();
+            std::future::ready(request)
+        });
+        let answers = self
+            .raft
+            .stream_append(requests)
+            .take_until(stopped(self.stopping.clone()))
+            .map(|answer| {
+                answer
+                    .map(|result| rpc::stream_append_result_to_wire(&result))
+                    .map_err(|fatal| Status::unavailable(fatal.to_string()))
+            })
+            .chain(futures::stream::iter(std::iter::from_fn(move || {
+                unreadable
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .take()
+                    .map(Err)
+            })));
+        Ok(Response::new(Box::pin(answers)))
+    }
+
     #[tracing::instrument(level = "debug", skip_all, fields(rpc = "append_entries"))]
     async fn append_entries(
         &self,

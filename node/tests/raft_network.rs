@@ -30,6 +30,9 @@ struct TestNode {
     state: SharedState,
     server: tokio::task::JoinHandle<()>,
     address: String,
+    /// Held for the node's life: the service ends its append streams when
+    /// this says stop, or is dropped.
+    _stop: tokio::sync::watch::Sender<bool>,
     _directory: tempfile::TempDir,
 }
 
@@ -98,12 +101,14 @@ async fn start(id: u64) -> TestNode {
         )
         .unwrap(),
     );
+    let (stop, stopping) = tokio::sync::watch::channel(false);
     // Votes refused for the voters' lease after a start, as the agent does.
     let service = RaftService::new(
         replica,
         store.snapshot_directory(),
         data_plane,
         Duration::from_millis(600),
+        stopping,
     );
     service
         .ready()
@@ -122,6 +127,7 @@ async fn start(id: u64) -> TestNode {
         state,
         server,
         address,
+        _stop: stop,
         _directory: directory,
     }
 }

@@ -352,6 +352,53 @@ fn append_request(message: &[u8]) {
                 );
             }
         }
+        pieces_cover(&request, &again, budget);
+    }
+}
+
+/// The pieces of a streamed append carry the request's entries in order,
+/// each after the one before, within `budget` unless a single entry is
+/// larger, and commit nothing past their own last entry.
+fn pieces_cover(
+    request: &openraft::raft::AppendEntriesRequest<crate::raft::TypeConfig>,
+    whole: &internal::RaftAppendRequest,
+    budget: usize,
+) {
+    let pieces = rpc::append_request_to_wire_pieces(request, budget);
+    let entries: Vec<_> = pieces
+        .iter()
+        .flat_map(|piece| piece.entries.clone())
+        .collect();
+    assert_eq!(
+        entries, whole.entries,
+        "budget {budget}: pieces lose or reorder entries"
+    );
+    let mut prev = whole.prev_log_id;
+    for piece in &pieces {
+        assert_eq!(
+            piece.prev_log_id, prev,
+            "budget {budget}: a piece not after the last"
+        );
+        assert_eq!(piece.vote, whole.vote, "budget {budget}: vote");
+        let bytes: usize = piece.entries.iter().map(Message::encoded_len).sum();
+        assert!(
+            bytes <= budget || piece.entries.len() == 1,
+            "budget {budget}: a piece of {bytes} bytes in {} entries",
+            piece.entries.len()
+        );
+        let last = piece.entries.last().and_then(|entry| entry.log_id);
+        let commit = piece.leader_commit.as_ref().map(log_id_from_wire);
+        let whole_commit = whole.leader_commit.as_ref().map(log_id_from_wire);
+        let last_id = last
+            .as_ref()
+            .map(log_id_from_wire)
+            .or(prev.as_ref().map(log_id_from_wire));
+        if !piece.entries.is_empty() {
+            assert_eq!(commit, whole_commit.min(last_id), "budget {budget}: commit");
+        }
+        if last.is_some() {
+            prev = last;
+        }
     }
 }
 

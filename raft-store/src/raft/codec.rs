@@ -248,12 +248,12 @@ pub mod rpc {
 
     use fulcrum_api::internal::v1 as internal;
     use openraft::raft::{
-        AppendEntriesRequest, AppendEntriesResponse, TransferLeaderRequest, VoteRequest,
-        VoteResponse,
+        AppendEntriesRequest, AppendEntriesResponse, StreamAppendError, StreamAppendResult,
+        TransferLeaderRequest, VoteRequest, VoteResponse,
     };
 
     use super::{entry_from_wire, entry_to_wire, invalid, log_id_from_wire, log_id_to_wire};
-    use crate::raft::types::{TypeConfig, Vote};
+    use crate::raft::types::{LogId, TypeConfig, Vote};
 
     fn required_vote(vote: Option<&internal::RaftVote>) -> io::Result<Vote> {
         vote.map(vote_from_wire)
@@ -272,12 +272,64 @@ pub mod rpc {
         }
     }
 
+    /// An append request to the wire as one or more messages whose entries
+    /// are each at most `max_entry_bytes` (encoded), a larger entry alone in
+    /// its own: sent in order, they append what the request does. Each
+    /// message's `prev_log_id` is the last entry of the one before, and its
+    /// commit index is capped at its own last entry, so a follower commits
+    /// nothing it was not sent. A request without entries is one message.
+    pub fn append_request_to_wire_pieces(
+        request: &AppendEntriesRequest<TypeConfig>,
+        max_entry_bytes: usize,
+    ) -> Vec<internal::RaftAppendRequest> {
+        let vote = vote_to_wire(&request.vote);
+        // Each piece with the log id of its last entry.
+        let mut pieces: Vec<(internal::RaftAppendRequest, LogId)> = Vec::new();
+        let mut bytes = 0usize;
+        for entry in &request.entries {
+            let wire = entry_to_wire(entry);
+            let len = prost::Message::encoded_len(&wire);
+            match pieces.last_mut() {
+                Some((piece, last)) if bytes.saturating_add(len) <= max_entry_bytes => {
+                    bytes = bytes.saturating_add(len);
+                    piece.entries.push(wire);
+                    *last = entry.log_id;
+                }
+                previous => {
+                    let prev_log_id = previous.map_or(request.prev_log_id, |(_, last)| Some(*last));
+                    bytes = len;
+                    let piece = internal::RaftAppendRequest {
+                        vote: Some(vote),
+                        prev_log_id: prev_log_id.as_ref().map(log_id_to_wire),
+                        entries: vec![wire],
+                        leader_commit: None,
+                    };
+                    pieces.push((piece, entry.log_id));
+                }
+            }
+        }
+        if pieces.is_empty() {
+            return vec![append_request_to_wire(request)];
+        }
+        pieces
+            .into_iter()
+            .map(|(mut piece, last)| {
+                piece.leader_commit = request
+                    .leader_commit
+                    .min(Some(last))
+                    .as_ref()
+                    .map(log_id_to_wire);
+                piece
+            })
+            .collect()
+    }
+
     /// An append request to the wire, its entries cut to at most
     /// `max_entry_bytes` (encoded) but never to none, so that a follower
-    /// behind large entries still moves on one message at a time. Answers
-    /// the last entry's log id when the batch was cut: the caller then owes
-    /// openraft a partial success up to it. The commit index sent is capped
-    /// at that entry, so the follower commits nothing it was not sent.
+    /// behind large entries still moves on one message at a time: the first
+    /// of [`append_request_to_wire_pieces`]. Answers the last entry's log id
+    /// when the batch was cut: the caller then owes openraft a partial
+    /// success up to it.
     pub fn append_request_to_wire_bounded(
         request: &AppendEntriesRequest<TypeConfig>,
         max_entry_bytes: usize,
@@ -285,30 +337,15 @@ pub mod rpc {
         internal::RaftAppendRequest,
         Option<crate::raft::types::LogId>,
     ) {
-        let mut wire = append_request_to_wire(request);
-        let mut bytes = 0usize;
-        let kept = wire
-            .entries
-            .iter()
-            .position(|entry| {
-                bytes = bytes.saturating_add(prost::Message::encoded_len(entry));
-                bytes > max_entry_bytes
-            })
-            .map_or(wire.entries.len(), |first_over| first_over.max(1));
-        if kept == wire.entries.len() {
-            return (wire, None);
-        }
-        wire.entries.truncate(kept);
-        // 1 <= kept < entries.len(): the batch was cut after at least one entry.
-        let last_sent = request.entries[kept - 1].log_id;
-        if request
-            .leader_commit
-            .as_ref()
-            .is_some_and(|commit| commit > &last_sent)
-        {
-            wire.leader_commit = Some(log_id_to_wire(&last_sent));
-        }
-        (wire, Some(last_sent))
+        let mut pieces = append_request_to_wire_pieces(request, max_entry_bytes).into_iter();
+        let first = pieces
+            .next()
+            .unwrap_or_else(|| append_request_to_wire(request));
+        let cut = pieces.next().is_some().then(|| {
+            // 1 <= sent < entries: the batch was cut after at least one entry.
+            request.entries[first.entries.len() - 1].log_id
+        });
+        (first, cut)
     }
 
     /// An append request from the wire.
@@ -364,6 +401,43 @@ pub mod rpc {
                 ),
                 Wire::Conflict(_) => AppendEntriesResponse::Conflict,
                 Wire::HigherVote(vote) => AppendEntriesResponse::HigherVote(vote_from_wire(vote)),
+            },
+        )
+    }
+
+    /// A streamed append's answer to the wire.
+    pub fn stream_append_result_to_wire(
+        result: &StreamAppendResult<TypeConfig>,
+    ) -> internal::RaftStreamAppendResponse {
+        use internal::raft_stream_append_response::Result as Wire;
+        let result = match result {
+            Ok(matching) => Wire::Matched(internal::RaftPartialSuccess {
+                matching: matching.as_ref().map(log_id_to_wire),
+            }),
+            Err(StreamAppendError::Conflict(log_id)) => Wire::Conflict(log_id_to_wire(log_id)),
+            Err(StreamAppendError::HigherVote(vote)) => Wire::HigherVote(vote_to_wire(vote)),
+        };
+        internal::RaftStreamAppendResponse {
+            result: Some(result),
+        }
+    }
+
+    /// A streamed append's answer from the wire.
+    pub fn stream_append_result_from_wire(
+        wire: &internal::RaftStreamAppendResponse,
+    ) -> io::Result<StreamAppendResult<TypeConfig>> {
+        use internal::raft_stream_append_response::Result as Wire;
+        Ok(
+            match wire
+                .result
+                .as_ref()
+                .ok_or_else(|| invalid("streamed append response without a result"))?
+            {
+                Wire::Matched(matched) => Ok(matched.matching.as_ref().map(log_id_from_wire)),
+                Wire::Conflict(log_id) => {
+                    Err(StreamAppendError::Conflict(log_id_from_wire(log_id)))
+                }
+                Wire::HigherVote(vote) => Err(StreamAppendError::HigherVote(vote_from_wire(vote))),
             },
         )
     }

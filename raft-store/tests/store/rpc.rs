@@ -141,3 +141,61 @@ fn appends_are_cut_by_bytes_but_never_to_nothing() {
         Some(log_id(1, 10))
     );
 }
+
+#[test]
+fn a_streamed_append_goes_in_pieces_that_chain() {
+    const MIB: usize = 1 << 20;
+    let request = AppendEntriesRequest::<TypeConfig> {
+        vote: Vote::new_committed(1, 1),
+        prev_log_id: Some(log_id(1, 0)),
+        entries: (1..=10).map(|index| large_entry(index, MIB)).collect(),
+        leader_commit: Some(log_id(1, 5)),
+    };
+    // Ten entries of 1 MiB in pieces of 3.5 MiB: 3 + 3 + 3 + 1, each after
+    // the one before, each committing no further than its own last entry.
+    let pieces: Vec<_> = rpc::append_request_to_wire_pieces(&request, 7 * MIB / 2)
+        .into_iter()
+        .map(|piece| rpc::append_request_from_wire(piece).unwrap())
+        .collect();
+    let sizes: Vec<_> = pieces.iter().map(|piece| piece.entries.len()).collect();
+    assert_eq!(sizes, [3, 3, 3, 1]);
+    let prevs: Vec<_> = pieces.iter().map(|piece| piece.prev_log_id).collect();
+    assert_eq!(
+        prevs,
+        [0, 3, 6, 9].map(|index| Some(log_id(1, index))).to_vec()
+    );
+    let commits: Vec<_> = pieces.iter().map(|piece| piece.leader_commit).collect();
+    assert_eq!(
+        commits,
+        [3, 5, 5, 5].map(|index| Some(log_id(1, index))).to_vec()
+    );
+    let entries: Vec<_> = pieces.into_iter().flat_map(|piece| piece.entries).collect();
+    assert_eq!(entries, request.entries);
+
+    // A heartbeat (no entries) is one message, as it was.
+    let heartbeat = AppendEntriesRequest::<TypeConfig> {
+        entries: Vec::new(),
+        ..request
+    };
+    let pieces = rpc::append_request_to_wire_pieces(&heartbeat, MIB);
+    assert_eq!(pieces, [rpc::append_request_to_wire(&heartbeat)]);
+}
+
+#[test]
+fn streamed_append_answers_cross_the_wire() {
+    use openraft::raft::StreamAppendError;
+    let answers: [openraft::raft::StreamAppendResult<TypeConfig>; 4] = [
+        Ok(None),
+        Ok(Some(log_id(1, 7))),
+        Err(StreamAppendError::Conflict(log_id(1, 3))),
+        Err(StreamAppendError::HigherVote(Vote::new(3, 2))),
+    ];
+    for answer in answers {
+        let back = rpc::stream_append_result_from_wire(&rpc::stream_append_result_to_wire(&answer))
+            .unwrap();
+        assert_eq!(back, answer);
+    }
+    let error = rpc::stream_append_result_from_wire(&internal::RaftStreamAppendResponse::default())
+        .unwrap_err();
+    assert!(error.to_string().contains("without a result"), "{error}");
+}

@@ -1,6 +1,9 @@
 //! The Raft network, client side: one cached gRPC channel per peer,
 //! openraft's deadlines on every call, an unreachable peer reported as such
-//! (so openraft backs off), and snapshots sent as a stream of bounded chunks.
+//! (so openraft backs off), appends pipelined on one stream per follower
+//! ([`stream_append`]), and snapshots sent as a stream of bounded chunks.
+
+mod stream_append;
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
@@ -9,12 +12,14 @@ use std::time::Duration;
 use fulcrum_api::internal::v1 as internal;
 use fulcrum_raft_store::raft::{ClusterNode, SnapshotFile, TypeConfig, Vote, rpc};
 use futures::StreamExt;
+use futures::future::BoxFuture;
+use futures::stream::BoxStream;
 use internal::raft_service_client::RaftServiceClient;
 use openraft::error::{NetworkError, RPCError, ReplicationClosed, StreamingError, Unreachable};
 use openraft::network::{RPCOption, RaftNetworkFactory, RaftNetworkV2};
 use openraft::raft::{
-    AppendEntriesRequest, AppendEntriesResponse, SnapshotResponse, TransferLeaderRequest,
-    TransferLeaderResponse, VoteRequest, VoteResponse,
+    AppendEntriesRequest, AppendEntriesResponse, SnapshotResponse, StreamAppendResult,
+    TransferLeaderRequest, TransferLeaderResponse, VoteRequest, VoteResponse,
 };
 use openraft::{AnyError, OptionalSend};
 use tokio::io::AsyncReadExt;
@@ -237,6 +242,26 @@ fn with_deadline<T>(message: T, option: &RPCOption) -> tonic::Request<T> {
 
 impl RaftNetworkV2<TypeConfig> for PeerClient {
     type SnapshotData = SnapshotFile;
+
+    fn stream_append<'s, S>(
+        &'s mut self,
+        input: S,
+        option: RPCOption,
+    ) -> BoxFuture<
+        's,
+        Result<
+            BoxStream<'s, Result<StreamAppendResult<TypeConfig>, RPCError<TypeConfig>>>,
+            RPCError<TypeConfig>,
+        >,
+    >
+    where
+        S: futures::Stream<Item = AppendEntriesRequest<TypeConfig>>
+            + OptionalSend
+            + Unpin
+            + 'static,
+    {
+        self.pipelined_append(input, option)
+    }
 
     async fn append_entries(
         &mut self,
