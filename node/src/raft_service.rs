@@ -252,7 +252,9 @@ impl internal::raft_service_server::RaftService for RaftService {
         let stopped = |mut stopping: tokio::sync::watch::Receiver<bool>| async move {
             let _ = stopping.wait_for(|stop| *stop).await;
         };
-        let requests = request.into_inner().take_until(stopped(self.stopping.clone()));
+        let requests = request
+            .into_inner()
+            .take_until(stopped(self.stopping.clone()));
         let requests = requests.scan((), move |_, message| {
             let request = message.and_then(|wire| {
                 rpc::append_request_from_wire(wire)

@@ -19,7 +19,7 @@ pub mod translate;
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::Ipv4Addr;
 use std::sync::{Arc, Mutex, PoisonError};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use fulcrum_api::internal::v1 as internal;
 use fulcrum_api::v1;
@@ -30,7 +30,14 @@ use fulcrum_raft_store::domain::{ListenerId, Revision, State};
 use crate::secrets::DataKeyRing;
 use translate::Translations;
 
-pub use report::{OWNER_POLL, OwnerReport};
+pub use report::{OWNER_POLL, Observed, OwnerReport};
+
+/// How long the data plane's observations (health verdicts, listener
+/// errors, counters), once gathered, answer for it: gathering sums every
+/// thread's counters for every listener and member, a cost that grows with
+/// the catalog, so a busy node does not pay it per request. The owner's
+/// status reaches other nodes every [`OWNER_POLL`] anyway.
+pub const OBSERVATIONS_REUSE: Duration = OWNER_POLL;
 
 /// This node's copy of the data-plane projection, caught up by what changed.
 #[derive(Debug, Default)]
@@ -96,6 +103,8 @@ pub struct NodeDataPlane {
     /// Opens the certificate keys the projection holds sealed: the clear
     /// keys exist only in the forwarder's memory.
     data_keys: Arc<DataKeyRing>,
+    /// The last observations gathered, and when.
+    observed: Mutex<Option<(Instant, Arc<Observed>)>>,
 }
 
 /// What the forwarder was last given.
@@ -136,6 +145,7 @@ impl NodeDataPlane {
                 next_generation: 1,
             }),
             data_keys,
+            observed: Mutex::new(None),
         })
     }
 
@@ -228,8 +238,32 @@ impl NodeDataPlane {
     }
 
     /// What this node's data plane has applied and observed, as the internal
-    /// `DataPlaneStatus` call answers it.
+    /// `DataPlaneStatus` call answers it: whether it owns and what it applied
+    /// as of now, the observations as of at most [`OBSERVATIONS_REUSE`] ago.
     pub fn status(&self) -> internal::DataPlaneStatusResponse {
+        internal::DataPlaneStatusResponse {
+            owner: self.is_owner(),
+            applied_revision: self.applied_revision(),
+            ..self.observed().status.clone()
+        }
+    }
+
+    /// The observations, gathered anew when the last are older than
+    /// [`OBSERVATIONS_REUSE`].
+    pub fn observed(&self) -> Arc<Observed> {
+        let mut cached = self.observed.lock().unwrap_or_else(PoisonError::into_inner);
+        let now = Instant::now();
+        if let Some((taken, observed)) = cached.as_ref()
+            && now.duration_since(*taken) < OBSERVATIONS_REUSE
+        {
+            return Arc::clone(observed);
+        }
+        let observed = Arc::new(Observed::new(self.gather()));
+        *cached = Some((now, Arc::clone(&observed)));
+        observed
+    }
+
+    fn gather(&self) -> internal::DataPlaneStatusResponse {
         let counters = self.forwarder.counters();
         internal::DataPlaneStatusResponse {
             owner: self.is_owner(),

@@ -2,13 +2,13 @@
 //! its own while it is the owner, otherwise what the owner last said through
 //! the internal `DataPlaneStatus` call, asked every [`OWNER_POLL`].
 
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use fulcrum_api::internal::v1 as internal;
 use fulcrum_api::v1;
 use fulcrum_raft_store::domain::{ListenerId, MemberId, Revision};
-use tokio::time::Instant;
 
 use super::NodeDataPlane;
 use crate::api::statuses::DataPlaneReport;
@@ -16,18 +16,33 @@ use crate::api::statuses::DataPlaneReport;
 /// How often a node that is not the EIP owner asks the owner for its status.
 pub const OWNER_POLL: Duration = Duration::from_millis(200);
 
-/// How long this node's own status, once taken, answers for it: rendering a
-/// status tree asks once per listener and member, and each fresh status sums
-/// every thread's counters.
-const LOCAL_STATUS_REUSE: Duration = Duration::from_millis(20);
+/// A data plane's status with its health verdicts indexed by member, so
+/// that rendering one member's status costs one lookup, not a scan of
+/// every member of the catalog.
+pub struct Observed {
+    /// As the data plane answered it.
+    pub status: internal::DataPlaneStatusResponse,
+    /// Member id → healthy.
+    health: HashMap<String, bool>,
+}
+
+impl Observed {
+    /// Indexes `status`.
+    pub fn new(status: internal::DataPlaneStatusResponse) -> Self {
+        let health = status
+            .members
+            .iter()
+            .map(|verdict| (verdict.member_id.clone(), verdict.healthy))
+            .collect();
+        Self { status, health }
+    }
+}
 
 /// The statuses of the EIP owner's data plane, as this node knows them.
 pub struct OwnerReport {
     local: Arc<NodeDataPlane>,
-    /// This node's status, and when it was taken.
-    local_status: Mutex<Option<(Instant, Arc<internal::DataPlaneStatusResponse>)>>,
     /// The owner's last answer, while another node is the owner.
-    remote: Mutex<Option<Arc<internal::DataPlaneStatusResponse>>>,
+    remote: Mutex<Option<Arc<Observed>>>,
 }
 
 impl OwnerReport {
@@ -35,32 +50,21 @@ impl OwnerReport {
     pub fn new(local: Arc<NodeDataPlane>) -> Self {
         Self {
             local,
-            local_status: Mutex::new(None),
             remote: Mutex::new(None),
         }
     }
 
-    fn owners_status(&self) -> Option<Arc<internal::DataPlaneStatusResponse>> {
+    /// The owner's observations: this node's own (gathered at most every
+    /// [`super::OBSERVATIONS_REUSE`]) while it is the owner.
+    fn owners_status(&self) -> Option<Arc<Observed>> {
         if self.local.is_owner() {
-            let mut cached = self
-                .local_status
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner);
-            let now = Instant::now();
-            if let Some((taken, status)) = cached.as_ref()
-                && now.duration_since(*taken) < LOCAL_STATUS_REUSE
-            {
-                return Some(Arc::clone(status));
-            }
-            let status = Arc::new(self.local.status());
-            *cached = Some((now, Arc::clone(&status)));
-            return Some(status);
+            return Some(self.local.observed());
         }
         self.remote
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .clone()
-            .filter(|status| status.owner)
+            .filter(|observed| observed.status.owner)
     }
 
     /// Keeps the owner's status fresh while another node is the owner.
@@ -73,7 +77,7 @@ impl OwnerReport {
                     .leader_data_plane_status(OWNER_POLL * 2)
                     .await
                     .ok()
-                    .map(Arc::new)
+                    .map(|status| Arc::new(Observed::new(status)))
             };
             *self.remote.lock().unwrap_or_else(PoisonError::into_inner) = status;
             tokio::time::sleep(OWNER_POLL).await;
@@ -83,19 +87,20 @@ impl OwnerReport {
 
 impl DataPlaneReport for OwnerReport {
     fn applied_revision(&self) -> Option<Revision> {
-        self.owners_status()?.applied_revision
+        if self.local.is_owner() {
+            // Cheap, and a write's answer waits on it: always fresh.
+            return self.local.applied_revision();
+        }
+        self.owners_status()?.status.applied_revision
     }
 
     fn member_health(&self, member: &MemberId) -> Option<bool> {
-        self.owners_status()?
-            .members
-            .iter()
-            .find(|verdict| verdict.member_id == member.as_str())
-            .map(|verdict| verdict.healthy)
+        self.owners_status()?.health.get(member.as_str()).copied()
     }
 
     fn listener_error(&self, listener: &ListenerId) -> Option<String> {
         self.owners_status()?
+            .status
             .listener_errors
             .get(listener.as_str())
             .cloned()
@@ -103,6 +108,7 @@ impl DataPlaneReport for OwnerReport {
 
     fn listener_counters(&self, listener: &ListenerId) -> Option<v1::TrafficCounters> {
         self.owners_status()?
+            .status
             .listener_counters
             .get(listener.as_str())
             .cloned()
@@ -110,6 +116,7 @@ impl DataPlaneReport for OwnerReport {
 
     fn member_counters(&self, member: &MemberId) -> Option<v1::TrafficCounters> {
         self.owners_status()?
+            .status
             .member_counters
             .get(member.as_str())
             .cloned()
