@@ -1,7 +1,7 @@
 //! The Raft network, client side: one cached gRPC channel per peer,
 //! openraft's deadlines on every call, an unreachable peer reported as such
 //! (so openraft backs off), appends pipelined on one stream per follower
-//! ([`stream_append`]), and snapshots sent as a stream of bounded chunks.
+//! (`stream_append.rs`), and snapshots sent as a stream of bounded chunks.
 
 mod stream_append;
 
