@@ -55,7 +55,8 @@ impl OwnerReport {
     }
 
     /// The owner's observations: this node's own (gathered at most every
-    /// [`super::OBSERVATIONS_REUSE`]) while it is the owner.
+    /// [`super::OBSERVATIONS_REUSE`], longer when gathering is costly)
+    /// while it is the owner.
     fn owners_status(&self) -> Option<Arc<Observed>> {
         if self.local.is_owner() {
             return Some(self.local.observed());
