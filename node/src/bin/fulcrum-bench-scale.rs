@@ -57,6 +57,9 @@ const UPDATES_PER_SECOND: u64 = 200;
 const HTTP_CLIENTS: usize = 8;
 /// How long a new listener may take to answer before the run fails.
 const PROPAGATION_PATIENCE: Duration = Duration::from_secs(10);
+/// The pause between two polls of a new listener: the resolution of the
+/// propagation figure.
+const PROPAGATION_POLL: Duration = Duration::from_micros(200);
 /// Attempts at one write that found no leader or timed out.
 const WRITE_ATTEMPTS: usize = 20;
 /// The largest HTTP response head the clients read.
@@ -360,7 +363,7 @@ async fn propagation(setup: &Setup, probe: &Built, samples: usize) -> Vec<Durati
             if created.elapsed() > PROPAGATION_PATIENCE {
                 fail(&format!("{address} was not served within 10 s"));
             }
-            tokio::time::sleep(Duration::from_micros(200)).await;
+            tokio::time::sleep(PROPAGATION_POLL).await;
         }
         latencies.push(created.elapsed());
         client
