@@ -289,7 +289,7 @@ impl Replica {
         let started = std::time::Instant::now();
         let written = tokio::time::timeout(
             remaining(deadline),
-            self.raft.client_write(Proposal(envelope)),
+            self.raft.client_write(Proposal::new(envelope)),
         )
         .await
         .map_err(|_| {

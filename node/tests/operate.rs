@@ -82,7 +82,9 @@ async fn replayed_at(data_dir: &Path, index: u64) -> State {
     let mut state = State::default();
     for entry in log.try_get_log_entries(1..=index).await.unwrap() {
         if let EntryPayload::Normal(proposal) = &entry.payload {
-            state.apply(entry.log_id.index, &proposal.0).unwrap();
+            state
+                .apply(entry.log_id.index, proposal.envelope())
+                .unwrap();
         }
     }
     state
@@ -716,7 +718,7 @@ async fn an_entry_of_a_newer_log_format_stops_applying_without_a_crash_loop() {
         .unwrap()
         .replica()
         .raft()
-        .client_write(Proposal(v1::LogEnvelope {
+        .client_write(Proposal::new(v1::LogEnvelope {
             format_version: newer,
             client_token: "from-the-future".into(),
             accepted_at_unix_ms: 1_800_000_000_000,

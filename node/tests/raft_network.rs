@@ -154,7 +154,7 @@ async fn leader_of(nodes: &[&TestNode]) -> u64 {
 }
 
 fn network(n: u64) -> Proposal {
-    Proposal(v1::LogEnvelope {
+    Proposal::new(v1::LogEnvelope {
         format_version: LOG_FORMAT_VERSION,
         client_token: format!("net-{n}"),
         accepted_at_unix_ms: 1_700_000_000_000 + n as i64,

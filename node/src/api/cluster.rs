@@ -18,6 +18,7 @@ use v1::command::Kind;
 use super::Api;
 use crate::deadline::remaining;
 use crate::errors::{invalid, no_leader};
+use crate::ownership::TransferError;
 use crate::replica::Consistency;
 
 /// How long connecting to the leader may take when handing it a request.
@@ -350,72 +351,16 @@ impl v1::cluster_service_server::ClusterService for Api {
                     .await
             }
             Leader::Here => {
-                let is_voter = self
-                    .replica
-                    .metrics()
-                    .membership_config
-                    .membership()
-                    .voter_ids()
-                    .any(|id| id == to);
-                if !is_voter {
-                    return Err(invalid(
-                        "to_node_id",
-                        format!("node {to} is not a voter of the cluster"),
-                    ));
-                }
-                // The voters grant a transfer's election without waiting
-                // for the lease: let go of the EIPs first, so the new leader
-                // may claim them as soon as it has committed.
-                let _released = if to != self.replica.id() {
-                    // The target refuses a transfer while its log lags the
-                    // leader's (another node then wins the next election):
-                    // let it catch up first.
-                    self.replica
-                        .raft()
-                        .wait(Some(remaining(deadline)))
-                        .metrics(
-                            |metrics| {
-                                let last = metrics.last_log_index;
-                                metrics.replication.as_ref().is_some_and(|replication| {
-                                    replication.get(&to).is_some_and(|matched| {
-                                        matched.as_ref().map(|log_id| log_id.index) >= last
-                                    })
-                                })
-                            },
-                            "the transfer's target caught up",
-                        )
-                        .await
-                        .map_err(|error| Status::deadline_exceeded(error.to_string()))?;
-                    let released = self
-                        .handover
-                        .release(remaining(deadline))
-                        .await
-                        .map_err(Status::unavailable)?;
-                    self.handover
-                        .transferring_in(self.replica.metrics().current_term);
-                    self.replica
-                        .raft()
-                        .trigger()
-                        .transfer_leader(to)
-                        .await
-                        .map_err(|fatal| Status::unavailable(fatal.to_string()))?;
-                    Some(released)
-                } else {
-                    None
-                };
-                let metrics = self
-                    .replica
-                    .raft()
-                    .wait(Some(remaining(deadline)))
-                    .metrics(
-                        |metrics| metrics.current_leader == Some(to),
-                        "leadership transferred",
-                    )
+                let leader_id = self
+                    .handover
+                    .transfer_to(&self.replica, to, deadline)
                     .await
-                    .map_err(|error| Status::deadline_exceeded(error.to_string()))?;
-                Ok(Response::new(v1::TransferLeadershipResponse {
-                    leader_id: metrics.current_leader,
-                }))
+                    .map_err(|error| match error {
+                        TransferError::NotVoter(_) => invalid("to_node_id", error.to_string()),
+                        TransferError::TimedOut(why) => Status::deadline_exceeded(why),
+                        TransferError::Unavailable(why) => Status::unavailable(why),
+                    })?;
+                Ok(Response::new(v1::TransferLeadershipResponse { leader_id }))
             }
         }
     }

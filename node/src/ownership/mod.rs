@@ -5,8 +5,9 @@
 //! ([`fulcrum_eip`]) holds the addresses until the lease's end, renewed
 //! halfway through, and the node's forwarder serves the listeners of every
 //! associated EIP; otherwise it serves none and keeps them warm. A leader's
-//! hand-over ([`Handover`]) and a leadership transfer ([`TransferMark`]) make
-//! the loop release first.
+//! hand-over ([`Handover`]) and a leadership transfer
+//! ([`Handover::transfer_to`], which leaves a [`TransferMark`]) make the loop
+//! release first.
 //!
 //! Dependencies run one way: this module uses the data plane and the
 //! replica; neither uses it.
@@ -22,6 +23,7 @@ use tokio::sync::watch;
 use fulcrum_eip::Binder;
 
 use crate::dataplane::NodeDataPlane;
+use crate::replica::Replica;
 
 /// A leader's graceful hand-over: before it asks another node to take
 /// leadership (which the voters grant without waiting for the lease), it
@@ -40,6 +42,21 @@ pub struct Handover {
 /// How long after triggering a transfer the node stays without EIPs in
 /// that term (a transfer message is a single RPC with a deadline well under it).
 pub const TRANSFER_QUIET: Duration = Duration::from_secs(3);
+
+/// Why a leadership transfer did not complete.
+#[derive(Debug, thiserror::Error)]
+pub enum TransferError {
+    /// The target is not a voter (only a voter may lead).
+    #[error("node {0} is not a voter of the cluster")]
+    NotVoter(u64),
+    /// The deadline passed first: the target did not catch up, or did not
+    /// win its election, in time.
+    #[error("{0}")]
+    TimedOut(String),
+    /// The EIPs could not be released, or Raft refused the transfer.
+    #[error("{0}")]
+    Unavailable(String),
+}
 
 /// The term and time of the last transfer triggered.
 pub type TransferMark = Arc<std::sync::Mutex<Option<(u64, tokio::time::Instant)>>>;
@@ -85,7 +102,7 @@ impl Handover {
 
     /// Records that a transfer is triggered in `term`; call it before
     /// triggering.
-    pub fn transferring_in(&self, term: u64) {
+    fn transferring_in(&self, term: u64) {
         *self
             .transferred_in
             .lock()
@@ -101,6 +118,79 @@ impl Handover {
     /// Whether the node is handing leadership over (the feed releases then).
     pub fn subscribe(&self) -> watch::Receiver<bool> {
         self.yielding.subscribe()
+    }
+
+    /// Makes node `to` the leader by `deadline`, EIPs first: this leader
+    /// waits until `to` has its whole log (a lagging target refuses a
+    /// transfer, and another node wins the next election), lets go of the
+    /// EIPs ([`Handover::release`]) so that `to` may claim them as soon as it
+    /// has committed (the voters grant a transfer's election without waiting
+    /// for the lease), marks the term, and triggers the transfer. Answers
+    /// the leader then seen. Asked of this node itself, it only waits to
+    /// lead. Call it on the leader.
+    ///
+    /// # Errors
+    /// [`TransferError`]: `to` is no voter, the deadline passed, or the
+    /// release or the trigger failed. A failed transfer lets the node claim
+    /// the EIPs again once [`TRANSFER_QUIET`] has passed.
+    pub async fn transfer_to(
+        &self,
+        replica: &Replica,
+        to: u64,
+        deadline: tokio::time::Instant,
+    ) -> Result<Option<u64>, TransferError> {
+        let remaining = || deadline.saturating_duration_since(tokio::time::Instant::now());
+        let metrics = replica.metrics();
+        if !metrics
+            .membership_config
+            .membership()
+            .voter_ids()
+            .any(|id| id == to)
+        {
+            return Err(TransferError::NotVoter(to));
+        }
+        let _released = if to == replica.id() {
+            None
+        } else {
+            replica
+                .raft()
+                .wait(Some(remaining()))
+                .metrics(
+                    |metrics| {
+                        let last = metrics.last_log_index;
+                        metrics.replication.as_ref().is_some_and(|replication| {
+                            replication.get(&to).is_some_and(|matched| {
+                                matched.as_ref().map(|log_id| log_id.index) >= last
+                            })
+                        })
+                    },
+                    "the transfer's target caught up",
+                )
+                .await
+                .map_err(|error| TransferError::TimedOut(error.to_string()))?;
+            let released = self
+                .release(remaining())
+                .await
+                .map_err(|why| TransferError::Unavailable(why.to_owned()))?;
+            self.transferring_in(replica.metrics().current_term);
+            replica
+                .raft()
+                .trigger()
+                .transfer_leader(to)
+                .await
+                .map_err(|fatal| TransferError::Unavailable(fatal.to_string()))?;
+            Some(released)
+        };
+        let metrics = replica
+            .raft()
+            .wait(Some(remaining()))
+            .metrics(
+                |metrics| metrics.current_leader == Some(to),
+                "leadership transferred",
+            )
+            .await
+            .map_err(|error| TransferError::TimedOut(error.to_string()))?;
+        Ok(metrics.current_leader)
     }
 
     /// Releases the EIPs and waits, up to `patience`, until this node's

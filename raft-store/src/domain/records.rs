@@ -282,6 +282,22 @@ impl State {
         K: AsRef<[u8]>,
         V: AsRef<[u8]>,
     {
+        let mut state = Self::stored_from_records(records)?;
+        state.history.recount();
+        state.rebuild_derived();
+        Ok(state)
+    }
+
+    /// The stored part of a state from all of its records: what a snapshot
+    /// holds. What is derived from it (the data-plane projection, the
+    /// history's size) is left empty; [`State::from_records`] rebuilds it.
+    pub fn stored_from_records<K, V>(
+        records: impl IntoIterator<Item = (K, V)>,
+    ) -> Result<Self, RecordError>
+    where
+        K: AsRef<[u8]>,
+        V: AsRef<[u8]>,
+    {
         let mut state = State::default();
         for (key, value) in records {
             let (key, value) = (key.as_ref(), value.as_ref());
@@ -382,8 +398,6 @@ impl State {
                 _ => return Err(unknown()),
             }
         }
-        state.history.recount();
-        state.rebuild_derived();
         Ok(state)
     }
 }

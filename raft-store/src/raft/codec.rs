@@ -202,7 +202,7 @@ pub(crate) fn entry_to_wire(entry: &Entry) -> internal::RaftEntry {
         log_id: Some(log_id_to_wire(&entry.log_id)),
         payload: Some(match &entry.payload {
             EntryPayload::Blank => Payload::Blank(internal::RaftBlank {}),
-            EntryPayload::Normal(proposal) => Payload::Command(proposal.0.clone()),
+            EntryPayload::Normal(proposal) => Payload::Command(proposal.encoded().clone()),
             EntryPayload::Membership(membership) => {
                 Payload::Membership(membership_to_wire(membership))
             }
@@ -227,7 +227,10 @@ pub(crate) fn entry_from_wire(wire: internal::RaftEntry) -> io::Result<Entry> {
         .ok_or_else(|| invalid("entry without payload"))?
     {
         Payload::Blank(_) => EntryPayload::Blank,
-        Payload::Command(envelope) => EntryPayload::Normal(super::types::Proposal(envelope)),
+        Payload::Command(encoded) => EntryPayload::Normal(
+            super::types::Proposal::decode(encoded)
+                .map_err(|_| invalid("entry command (not a log envelope)"))?,
+        ),
         Payload::Membership(membership) => {
             // A membership entry names at least one set of voters (openraft
             // would take a membership with none as a quorum of any nodes);

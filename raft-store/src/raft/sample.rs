@@ -50,6 +50,6 @@ pub fn sample_envelope(n: u64) -> v1::LogEnvelope {
 /// Sample entries `first..=last`.
 pub fn sample_entries(first: u64, last: u64) -> Vec<Entry> {
     (first..=last)
-        .map(|n| Entry::new_normal(sample_log_id(n), Proposal(sample_envelope(n))))
+        .map(|n| Entry::new_normal(sample_log_id(n), Proposal::new(sample_envelope(n))))
         .collect()
 }

@@ -90,7 +90,7 @@ pub async fn recover(store: &Store) -> io::Result<State> {
     for entry in log.try_get_log_entries(from..=last.index).await? {
         if let EntryPayload::Normal(proposal) = &entry.payload {
             state
-                .apply(entry.log_id.index, &proposal.0)
+                .apply(entry.log_id.index, proposal.envelope())
                 .map_err(io::Error::other)?;
         }
     }
@@ -126,11 +126,11 @@ pub async fn unappliable(store: &Store) -> io::Result<Option<Unappliable>> {
     }
     for entry in log.try_get_log_entries(from..=committed.index).await? {
         if let EntryPayload::Normal(proposal) = &entry.payload
-            && Rules::of_format(proposal.0.format_version).is_none()
+            && Rules::of_format(proposal.envelope().format_version).is_none()
         {
             return Ok(Some(Unappliable {
                 log_index: entry.log_id.index,
-                format_version: proposal.0.format_version,
+                format_version: proposal.envelope().format_version,
             }));
         }
     }

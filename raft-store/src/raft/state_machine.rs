@@ -1,6 +1,8 @@
 //! The state machine on RocksDB: applies entries through the domain, writes
 //! the changed records, the applied log id and the membership in one batch,
-//! and builds and installs snapshots as files.
+//! and builds and installs snapshots as files. A snapshot is built from a
+//! RocksDB snapshot of those records, off the apply path: the state in
+//! memory is neither locked nor copied for it.
 //!
 //! Snapshot file: `FULCRUMR` magic (8 bytes), the Raft snapshot meta framed
 //! with its checksum and length-prefixed (u32 LE), then the domain's own
@@ -60,28 +62,91 @@ pub struct StateMachine {
     applied_index: tokio::sync::watch::Sender<u64>,
 }
 
-/// Builds a snapshot from the state as it was when the builder was made.
+/// Builds a snapshot from a RocksDB snapshot of the state machine's
+/// records, taken when the builder is made: the state held in memory is
+/// neither locked nor copied, and entries go on being applied while the
+/// file is written (on a blocking thread that holds the RocksDB snapshot).
 pub struct SnapshotBuilder {
     db: Arc<DB>,
-    snapshot_directory: PathBuf,
     flusher: Flusher,
-    /// Taken by the one build this builder makes.
-    state: Option<State>,
-    meta: SnapshotMeta,
     metrics: Arc<StoreMetrics>,
+    snapshot_directory: PathBuf,
+    /// When the builder was made (the build's duration counts from it).
+    started: std::time::Instant,
+    /// The file written from the RocksDB snapshot: its path and meta.
+    written: tokio::sync::oneshot::Receiver<io::Result<(PathBuf, SnapshotMeta)>>,
 }
 
-fn read_meta<M: Message + Default>(db: &DB, key: &[u8]) -> io::Result<Option<M>> {
-    let meta = family(db, CF_SM_META)?;
-    match db
-        .get_cf(meta, key)
-        .map_err(|error| storage_error("reading state machine metadata", error))?
-    {
+/// Reads one metadata value through `get` (the database, or a RocksDB
+/// snapshot of it).
+fn read_meta<M: Message + Default>(
+    get: impl Fn(&[u8]) -> Result<Option<Vec<u8>>, rocksdb::Error>,
+    key: &[u8],
+) -> io::Result<Option<M>> {
+    match get(key).map_err(|error| storage_error("reading state machine metadata", error))? {
         None => Ok(None),
         Some(value) => {
             decode_message("state machine metadata", unframe(CF_SM_META, key, &value)?).map(Some)
         }
     }
+}
+
+/// The applied log id and the membership, read through `get`.
+fn read_position(
+    get: impl Fn(&[u8]) -> Result<Option<Vec<u8>>, rocksdb::Error>,
+) -> io::Result<(Option<LogId>, StoredMembership)> {
+    let applied = read_meta::<internal::RaftLogId>(&get, KEY_APPLIED)?
+        .as_ref()
+        .map(log_id_from_wire);
+    let membership = match read_meta::<internal::RaftStoredMembership>(&get, KEY_MEMBERSHIP)? {
+        Some(stored) => stored_membership_from_wire(&stored)?,
+        None => StoredMembership::default(),
+    };
+    Ok((applied, membership))
+}
+
+/// A stored record: its key, and its value unframed.
+type Record = (Box<[u8]>, Vec<u8>);
+
+/// Every record of the state machine, through `records` (an iterator of
+/// the database or of a RocksDB snapshot), unframed.
+fn read_records(
+    records: impl Iterator<Item = Result<(Box<[u8]>, Box<[u8]>), rocksdb::Error>>,
+) -> io::Result<Vec<Record>> {
+    records
+        .map(|item| {
+            let (key, value) =
+                item.map_err(|error| storage_error("reading the state machine", error))?;
+            let payload = unframe(CF_SM_RECORDS, &key, &value)?.to_vec();
+            Ok((key, payload))
+        })
+        .collect()
+}
+
+/// Writes the snapshot file of what `db` held when `taken` is told: the
+/// records, the applied log id and the membership are read from one RocksDB
+/// snapshot, which the apply path writes in one batch, so they agree.
+/// Answers the file's path and meta.
+fn write_snapshot_of_store(
+    db: &DB,
+    directory: &Path,
+    taken: tokio::sync::oneshot::Sender<()>,
+) -> io::Result<(PathBuf, SnapshotMeta)> {
+    let (records_family, meta_family) = (family(db, CF_SM_RECORDS)?, family(db, CF_SM_META)?);
+    let snapshot = db.snapshot();
+    let _ = taken.send(());
+    let (last_log_id, last_membership) = read_position(|key| snapshot.get_cf(meta_family, key))?;
+    let records = read_records(snapshot.iterator_cf(records_family, IteratorMode::Start))?;
+    drop(snapshot);
+    let state = State::stored_from_records(records)
+        .map_err(|error| io::Error::new(io::ErrorKind::InvalidData, error))?;
+    let meta = SnapshotMeta {
+        last_log_id,
+        last_membership,
+    };
+    let path = directory.join(snapshot_file_name(&meta));
+    write_snapshot_file(&path, &meta, &state)?;
+    Ok((path, meta))
 }
 
 fn snapshot_file_name(meta: &SnapshotMeta) -> String {
@@ -164,23 +229,12 @@ impl StateMachine {
         flusher: Flusher,
         metrics: Arc<StoreMetrics>,
     ) -> io::Result<Self> {
-        let records = family(&db, CF_SM_RECORDS)?;
-        let mut loaded = Vec::new();
-        for item in db.iterator_cf(records, IteratorMode::Start) {
-            let (key, value) =
-                item.map_err(|error| storage_error("reading the state machine", error))?;
-            let payload = unframe(CF_SM_RECORDS, &key, &value)?.to_vec();
-            loaded.push((key, payload));
-        }
+        let loaded =
+            read_records(db.iterator_cf(family(&db, CF_SM_RECORDS)?, IteratorMode::Start))?;
         let state = State::from_records(loaded)
             .map_err(|error| io::Error::new(io::ErrorKind::InvalidData, error))?;
-        let applied = read_meta::<internal::RaftLogId>(&db, KEY_APPLIED)?
-            .as_ref()
-            .map(log_id_from_wire);
-        let membership = match read_meta::<internal::RaftStoredMembership>(&db, KEY_MEMBERSHIP)? {
-            Some(stored) => stored_membership_from_wire(&stored)?,
-            None => StoredMembership::default(),
-        };
+        let meta_family = family(&db, CF_SM_META)?;
+        let (applied, membership) = read_position(|key| db.get_cf(meta_family, key))?;
         Ok(Self {
             db,
             snapshot_directory,
@@ -260,15 +314,9 @@ impl RaftSnapshotBuilder<TypeConfig> for SnapshotBuilder {
     async fn build_snapshot(
         &mut self,
     ) -> io::Result<openraft::type_config::alias::SnapshotOf<TypeConfig, SnapshotFile>> {
-        let started = std::time::Instant::now();
-        let path = self.snapshot_directory.join(snapshot_file_name(&self.meta));
-        let (write_path, meta) = (path.clone(), self.meta.clone());
-        let state = self.state.take().ok_or_else(|| {
-            io::Error::other("a snapshot builder builds one snapshot; this one was used")
-        })?;
-        tokio::task::spawn_blocking(move || write_snapshot_file(&write_path, &meta, &state))
-            .await
-            .map_err(io::Error::other)??;
+        let (path, meta) = (&mut self.written).await.map_err(|_| {
+            io::Error::other("the snapshot writer ended without an answer (it panicked)")
+        })??;
         let mut batch = WriteBatch::default();
         let file_name = put_snapshot_record(&self.db, &mut batch, &path)?;
         self.db
@@ -280,12 +328,14 @@ impl RaftSnapshotBuilder<TypeConfig> for SnapshotBuilder {
         remove_other_snapshots(&self.snapshot_directory, &file_name);
         let metrics = &self.metrics;
         metrics.snapshots_built.fetch_add(1, Ordering::Relaxed);
-        metrics.snapshot_build_duration.observe(started.elapsed());
+        metrics
+            .snapshot_build_duration
+            .observe(self.started.elapsed());
         if let Ok(file) = std::fs::metadata(&path) {
             metrics.snapshot_bytes.store(file.len(), Ordering::Relaxed);
         }
         Ok(openraft::storage::Snapshot {
-            meta: self.meta.clone(),
+            meta,
             snapshot: SnapshotFile { path },
         })
     }
@@ -360,7 +410,7 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
                         .write()
                         .map_err(|_| io::Error::other("the state lock is poisoned"))?;
                     let mut applied = state
-                        .apply(log_index, &proposal.0)
+                        .apply(log_index, proposal.envelope())
                         .map_err(io::Error::other)?;
                     changed.append(&mut applied.changed);
                     Some(applied)
@@ -398,22 +448,26 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
         Ok(())
     }
 
+    /// Takes a RocksDB snapshot of the records now (before any further
+    /// entry is applied) and writes the file from it on a blocking thread.
     async fn get_snapshot_builder(&mut self) -> Self::SnapshotBuilder {
-        let state = self
-            .state
-            .read()
-            .map(|state| state.clone())
-            .unwrap_or_else(|poisoned| poisoned.into_inner().clone());
+        let (db, directory) = (Arc::clone(&self.db), self.snapshot_directory.clone());
+        let (taken, snapshot_taken) = tokio::sync::oneshot::channel();
+        let (answer, written) = tokio::sync::oneshot::channel();
+        let started = std::time::Instant::now();
+        tokio::task::spawn_blocking(move || {
+            let _ = answer.send(write_snapshot_of_store(&db, &directory, taken));
+        });
+        // Told once the view is fixed, or dropped if the writer failed
+        // before: either way no entry applied from here on is in the view.
+        let _ = snapshot_taken.await;
         SnapshotBuilder {
             db: self.db.clone(),
-            snapshot_directory: self.snapshot_directory.clone(),
             flusher: self.flusher.clone(),
-            state: Some(state),
             metrics: self.metrics.clone(),
-            meta: SnapshotMeta {
-                last_log_id: self.applied,
-                last_membership: self.membership.clone(),
-            },
+            snapshot_directory: self.snapshot_directory.clone(),
+            started,
+            written,
         }
     }
 

@@ -3,12 +3,50 @@
 use std::fmt;
 
 use fulcrum_api::v1;
+use prost::Message;
+use prost::bytes::Bytes;
 
 use crate::domain::Applied;
 
-/// A command on its way through Raft: the envelope the leader stamped.
+/// A command on its way through Raft: the envelope the leader stamped,
+/// and its encoding, made once on the leader (or read once from the log
+/// store or the wire) and then shared by the log store and every
+/// replication stream.
+///
+/// Invariant: `encoded` is the encoding of `envelope`, or bytes that
+/// decode to it (a newer build's unknown fields are kept, not dropped).
 #[derive(Clone, Debug, PartialEq)]
-pub struct Proposal(pub v1::LogEnvelope);
+pub struct Proposal {
+    envelope: v1::LogEnvelope,
+    encoded: Bytes,
+}
+
+impl Proposal {
+    /// A proposal of `envelope`, encoded now.
+    pub fn new(envelope: v1::LogEnvelope) -> Self {
+        let encoded = Bytes::from(envelope.encode_to_vec());
+        Self { envelope, encoded }
+    }
+
+    /// The proposal whose encoding is `encoded`.
+    ///
+    /// # Errors
+    /// The bytes are not an encoded envelope.
+    pub fn decode(encoded: Bytes) -> Result<Self, prost::DecodeError> {
+        let envelope = v1::LogEnvelope::decode(encoded.clone())?;
+        Ok(Self { envelope, encoded })
+    }
+
+    /// The envelope.
+    pub fn envelope(&self) -> &v1::LogEnvelope {
+        &self.envelope
+    }
+
+    /// The envelope's encoding.
+    pub fn encoded(&self) -> &Bytes {
+        &self.encoded
+    }
+}
 
 impl fmt::Display for Proposal {
     /// Cheap enough for every log line: the token and the leader's stamp,
@@ -17,7 +55,7 @@ impl fmt::Display for Proposal {
         write!(
             f,
             "command accepted at {} ms, token {:?}",
-            self.0.accepted_at_unix_ms, self.0.client_token
+            self.envelope.accepted_at_unix_ms, self.envelope.client_token
         )
     }
 }

@@ -62,8 +62,8 @@ async fn acknowledged_entries_survive_sigkill_at_random_points() {
             match &entry.payload {
                 openraft::EntryPayload::Normal(proposal) => {
                     assert_eq!(
-                        proposal.0,
-                        envelope(entry.log_id.index),
+                        proposal.envelope(),
+                        &envelope(entry.log_id.index),
                         "seed {seed}: entry changed"
                     )
                 }

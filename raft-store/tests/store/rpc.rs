@@ -101,7 +101,7 @@ fn votes_round_trip_and_a_missing_vote_is_refused() {
 fn large_entry(index: u64, bytes: usize) -> Entry {
     Entry::new_normal(
         log_id(1, index),
-        fulcrum_raft_store::raft::Proposal(v1::LogEnvelope {
+        fulcrum_raft_store::raft::Proposal::new(v1::LogEnvelope {
             format_version: fulcrum_api::LOG_FORMAT_VERSION,
             client_token: "x".repeat(bytes),
             accepted_at_unix_ms: 0,

@@ -110,7 +110,7 @@ async fn start(
 }
 
 fn proposal(token: &str, kind: Kind) -> Proposal {
-    Proposal(v1::LogEnvelope {
+    Proposal::new(v1::LogEnvelope {
         format_version: LOG_FORMAT_VERSION,
         client_token: token.into(),
         // Leader-stamped time; a test clock is enough here.
