@@ -316,14 +316,24 @@ async fn measure(system: &System, concurrency: usize, seconds: u64) -> Figures {
         workers.push(tokio::spawn(async move {
             let mut latencies = Vec::new();
             let mut errors = 0usize;
+            let mut first_error = None;
             let mut sequence = 0u64;
             while Instant::now() < end {
                 let sent = Instant::now();
                 match system.operate(worker, sequence).await {
                     Ok(()) => latencies.push(sent.elapsed()),
-                    Err(_) => errors += 1,
+                    Err(error) => {
+                        errors += 1;
+                        first_error.get_or_insert(error);
+                    }
                 }
                 sequence += 1;
+            }
+            if let Some(error) = first_error {
+                eprintln!(
+                    "{}: worker {worker}: {errors} errors, the first: {error}",
+                    system.name()
+                );
             }
             (latencies, errors)
         }));
