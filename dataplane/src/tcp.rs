@@ -32,7 +32,11 @@ pub(crate) async fn serve(
     peer: SocketAddr,
     thread: &ThreadContext,
 ) {
-    let accepted = (Instant::now(), SystemTime::now());
+    // The clocks are read for the access log only.
+    let accepted = service
+        .listener
+        .access_log
+        .then(|| (Instant::now(), SystemTime::now()));
     let member = service.pick(peer.ip());
     let tally = member
         .as_ref()
@@ -44,11 +48,11 @@ pub(crate) async fn serve(
     if let Some(error) = error {
         service.counters.error(error);
     }
-    if service.listener.access_log {
+    if let Some((started, at)) = accepted {
         let (received, sent) =
             tally.map_or((0, 0), |tally| (tally.received.get(), tally.sent.get()));
         thread.access_log.push(Entry {
-            at: accepted.1,
+            at,
             listener: Arc::clone(&service.id),
             protocol: service.listener.protocol,
             client: peer,
@@ -57,7 +61,7 @@ pub(crate) async fn serve(
             status: None,
             received,
             sent,
-            duration: accepted.0.elapsed(),
+            duration: started.elapsed(),
             member_duration: None,
             tls: None,
             error,
@@ -83,7 +87,6 @@ async fn relay_to(
             return Some(ErrorKind::MemberConnect);
         }
     };
-    let _ = client.set_nodelay(true);
     match relay(client, backend, service.listener.idle_timeout, tally).await {
         RelayEnd::Idle => Some(ErrorKind::IdleTimeout),
         RelayEnd::Closed => None,

@@ -12,12 +12,13 @@
 //! connection's can run on the thread.
 
 use std::cell::RefCell;
+use std::collections::HashMap;
 use std::future::Future;
 use std::sync::Arc;
 
 use rustls::crypto::CryptoProvider;
 use rustls::pki_types::pem::PemObject;
-use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName};
+use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use rustls::server::{ClientHello, ResolvesServerCert};
 use rustls::sign::CertifiedKey;
 use rustls::{CipherSuite, KeyLog, ServerConfig};
@@ -107,7 +108,7 @@ pub(crate) fn server_config(certificates: &[Certificate]) -> Result<Arc<ServerCo
         .with_safe_default_protocol_versions()
         .map_err(|error| format!("TLS versions: {error}"))?
         .with_no_client_auth()
-        .with_cert_resolver(Arc::new(SniResolver { keys }));
+        .with_cert_resolver(Arc::new(SniResolver::new(keys)));
     config.alpn_protocols = vec![b"http/1.1".to_vec()];
     // The server's suite order decides, not the client's.
     config.ignore_client_order = true;
@@ -134,21 +135,61 @@ fn certified_key(
     Ok(key)
 }
 
-/// Chooses the first certificate valid for the client's SNI name, or the first of all.
+/// Chooses a certificate by the client's SNI name, from an index of the
+/// certificates' DNS names built once per configuration (a handshake costs
+/// a lookup, not a parse of every certificate): a certificate naming the
+/// name exactly, else one whose wildcard (`*.example.com`) covers its first
+/// label, else the first certificate. Among certificates naming the same
+/// name, the first listed wins.
 #[derive(Debug)]
 struct SniResolver {
     keys: Vec<Arc<CertifiedKey>>,
+    /// Lower-case DNS name → index in `keys`.
+    exact: HashMap<String, usize>,
+    /// Lower-case domain under a wildcard (`example.com` for
+    /// `*.example.com`) → index in `keys`.
+    wildcard: HashMap<String, usize>,
 }
 
 impl SniResolver {
-    fn for_name(&self, name: &str) -> Option<&Arc<CertifiedKey>> {
-        let name = ServerName::try_from(name).ok()?;
-        self.keys.iter().find(|key| {
-            key.end_entity_cert()
+    fn new(keys: Vec<Arc<CertifiedKey>>) -> Self {
+        let (mut exact, mut wildcard) = (HashMap::new(), HashMap::new());
+        for (index, key) in keys.iter().enumerate() {
+            let Some(leaf) = key
+                .end_entity_cert()
                 .ok()
                 .and_then(|leaf| webpki::EndEntityCert::try_from(leaf).ok())
-                .is_some_and(|leaf| leaf.verify_is_valid_for_subject_name(&name).is_ok())
-        })
+            else {
+                continue;
+            };
+            for name in leaf.valid_dns_names() {
+                let name = name.to_ascii_lowercase();
+                match name.strip_prefix("*.") {
+                    Some(domain) => wildcard.entry(domain.to_owned()).or_insert(index),
+                    None => exact.entry(name).or_insert(index),
+                };
+            }
+        }
+        Self {
+            keys,
+            exact,
+            wildcard,
+        }
+    }
+
+    fn for_name(&self, name: &str) -> Option<&Arc<CertifiedKey>> {
+        let lower;
+        let name = if name.bytes().any(|byte| byte.is_ascii_uppercase()) {
+            lower = name.to_ascii_lowercase();
+            lower.as_str()
+        } else {
+            name
+        };
+        let index = self.exact.get(name).or_else(|| {
+            let (_, domain) = name.split_once('.')?;
+            self.wildcard.get(domain)
+        })?;
+        self.keys.get(*index)
     }
 }
 
@@ -176,5 +217,32 @@ mod tests {
         let error = server_config(&[bad]).unwrap_err();
         assert!(error.starts_with("certificate cert-9: "), "{error}");
         assert!(server_config(&[]).is_err());
+    }
+
+    fn certified(names: &[&str]) -> Arc<CertifiedKey> {
+        let names = names.iter().map(|name| (*name).to_owned()).collect();
+        let issued = rcgen::generate_simple_self_signed(names).unwrap();
+        let certificate = Certificate {
+            id: "c".to_owned(),
+            chain_pem: issued.cert.pem(),
+            private_key_pem: issued.signing_key.serialize_pem(),
+        };
+        Arc::new(certified_key(&certificate, &provider()).unwrap())
+    }
+
+    #[test]
+    fn sni_prefers_an_exact_name_then_a_wildcard_then_the_first() {
+        let wildcard = certified(&["*.example.com"]);
+        let exact = certified(&["api.example.com", "other.test"]);
+        let resolver = SniResolver::new(vec![Arc::clone(&wildcard), Arc::clone(&exact)]);
+        let chosen = |name: &str| resolver.for_name(name).map(Arc::clone);
+        assert!(Arc::ptr_eq(&chosen("api.example.com").unwrap(), &exact));
+        assert!(Arc::ptr_eq(&chosen("API.Example.COM").unwrap(), &exact));
+        assert!(Arc::ptr_eq(&chosen("other.test").unwrap(), &exact));
+        assert!(Arc::ptr_eq(&chosen("www.example.com").unwrap(), &wildcard));
+        // A wildcard covers one label, not the domain itself nor two labels.
+        assert!(chosen("example.com").is_none());
+        assert!(chosen("a.b.example.com").is_none());
+        assert!(chosen("unknown.test").is_none());
     }
 }

@@ -20,6 +20,10 @@ const MAX_IDLE: Duration = Duration::from_secs(10);
 type Idle = (Instant, Conn<TcpStream>);
 
 /// One thread's idle member connections, by member address.
+///
+/// Invariant: each member's idle connections are in the order they went
+/// idle (pushed at the end, taken from the end), so the expired ones are a
+/// prefix: keeping and taking cost one clock read, not one per connection.
 #[derive(Default)]
 pub(crate) struct Pool {
     idle: RefCell<HashMap<SocketAddr, Vec<Idle>>>,
@@ -33,11 +37,12 @@ impl Pool {
     pub(crate) fn take(&self, address: SocketAddr) -> Option<Conn<TcpStream>> {
         let mut idle = self.idle.borrow_mut();
         let connections = idle.get_mut(&address)?;
-        while let Some((since, connection)) = connections.pop() {
-            if since.elapsed() < MAX_IDLE {
-                return Some(connection);
-            }
+        let (since, connection) = connections.pop()?;
+        if since.elapsed() < MAX_IDLE {
+            return Some(connection);
         }
+        // The most recent one has expired, so all have.
+        connections.clear();
         None
     }
 
@@ -51,9 +56,13 @@ impl Pool {
         }
         let mut idle = self.idle.borrow_mut();
         let connections = idle.entry(address).or_default();
-        connections.retain(|(since, _)| since.elapsed() < MAX_IDLE);
+        let now = Instant::now();
+        let expired = connections
+            .partition_point(|(since, _)| now.saturating_duration_since(*since) >= MAX_IDLE);
+        connections.drain(..expired);
+        debug_assert!(connections.is_sorted_by_key(|(since, _)| *since));
         if connections.len() < limit {
-            connections.push((Instant::now(), connection));
+            connections.push((now, connection));
         }
     }
 
