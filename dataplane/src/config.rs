@@ -150,6 +150,21 @@ pub struct Group {
     pub health_check: Option<HealthCheck>,
     /// The members, in the control plane's order.
     pub members: Vec<Member>,
+    /// TCP listeners: the PROXY protocol header each member is sent before
+    /// the client's bytes, so that it sees the client's address; `None`
+    /// sends none. An HTTP or HTTPS listener whose group asks for one is
+    /// not served (its member connections are shared by clients), and says
+    /// so in the forwarder's listener errors.
+    pub proxy_protocol: Option<ProxyProtocol>,
+}
+
+/// A version of the PROXY protocol (HAProxy's specification).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ProxyProtocol {
+    /// The text header: `PROXY TCP4 client listener client-port listener-port`.
+    V1,
+    /// The binary header.
+    V2,
 }
 
 /// How a group's members are checked.

@@ -27,6 +27,7 @@
 //! [listeners.group]
 //! id = "backends"
 //! algorithm = "weighted_round_robin"  # or weighted_least_connections, source_ip_hash
+//! proxy_protocol = "v2"               # optional, TCP listeners: v1 or v2 to each member
 //! members = [
 //!   { id = "a", address = "127.0.0.1:9001", weight = 3 },
 //!   { id = "b", address = "127.0.0.1:9002", weight = 1, admin_state_up = true },
@@ -51,7 +52,7 @@ use serde::Deserialize;
 
 use crate::config::{
     self, Algorithm, Certificate, Config, Group, HealthCheck, HealthCheckKind, HttpLimits,
-    Listener, Member, Protocol,
+    Listener, Member, Protocol, ProxyProtocol,
 };
 
 /// A configuration file that could not be used, and why.
@@ -195,6 +196,14 @@ struct GroupSection {
     health_check: Option<HealthCheckSection>,
     #[serde(default)]
     members: Vec<MemberSection>,
+    proxy_protocol: Option<FileProxyProtocol>,
+}
+
+#[derive(Clone, Copy, Deserialize)]
+#[serde(rename_all = "snake_case")]
+enum FileProxyProtocol {
+    V1,
+    V2,
 }
 
 #[derive(Clone, Copy, Default, Deserialize)]
@@ -246,6 +255,15 @@ impl ListenerSection {
             FileProtocol::Http => Protocol::Http,
             FileProtocol::Https => Protocol::Https,
         };
+        if protocol != Protocol::Tcp && self.group.proxy_protocol.is_some() {
+            return Err((
+                None,
+                format!(
+                    "{}: only TCP listeners send the PROXY protocol",
+                    key("group.proxy_protocol")
+                ),
+            ));
+        }
         if (protocol == Protocol::Https) == self.certificates.is_empty() {
             return Err((
                 None,
@@ -315,6 +333,10 @@ impl ListenerSection {
                         admin_state_up: member.admin_state_up,
                     })
                     .collect(),
+                proxy_protocol: self.group.proxy_protocol.map(|version| match version {
+                    FileProxyProtocol::V1 => ProxyProtocol::V1,
+                    FileProxyProtocol::V2 => ProxyProtocol::V2,
+                }),
             },
         })
     }
@@ -389,6 +411,26 @@ unhealthy_threshold = 3
             error.1.starts_with("listeners[s].certificates"),
             "{}",
             error.1
+        );
+    }
+
+    #[test]
+    fn the_proxy_protocol_is_for_tcp_listeners() {
+        let file = |protocol: &str| {
+            format!(
+                "version = 1\n[[listeners]]\nid = \"l\"\naddress = \"127.0.0.1:1\"\n\
+                 protocol = \"{protocol}\"\n[listeners.group]\nid = \"g\"\nproxy_protocol = \"v2\"\n"
+            )
+        };
+        let config = parse(&file("tcp"), Path::new(".")).unwrap();
+        assert_eq!(
+            config.listeners[0].group.proxy_protocol,
+            Some(ProxyProtocol::V2)
+        );
+        let error = parse(&file("http"), Path::new(".")).unwrap_err();
+        assert_eq!(
+            error.1,
+            "listeners[l].group.proxy_protocol: only TCP listeners send the PROXY protocol"
         );
     }
 }

@@ -122,6 +122,17 @@ impl Plan {
         let served = config.listeners.iter().map(|listener| (listener, true));
         let standby = config.standby.iter().map(|listener| (listener, false));
         for (listener, serving) in served.chain(standby) {
+            if listener.protocol != Protocol::Tcp && listener.group.proxy_protocol.is_some() {
+                if serving {
+                    errors.insert(
+                        listener.id.clone(),
+                        "group.proxy_protocol: only TCP listeners send the PROXY protocol \
+                         (an HTTP listener's member connections are shared by clients)"
+                            .to_owned(),
+                    );
+                }
+                continue;
+            }
             if listener.protocol != Protocol::Https {
                 continue;
             }

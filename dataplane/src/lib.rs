@@ -13,7 +13,8 @@
 //!   errors, health and counters.
 //!
 //! Inside: `worker` (one thread: runtime, listeners, services), `tcp` (L4
-//! relay), `http` (L7 proxy), `tls`, `health`, `counters`. The hidden
+//! relay), `proxy_protocol` (the header a TCP member may be sent), `http`
+//! (L7 proxy), `tls`, `health`, `counters`. The hidden
 //! `fuzzing` module is the fuzz targets' logic (see `fuzz/`).
 
 pub mod access_log;
@@ -27,6 +28,7 @@ pub mod fuzzing;
 mod health;
 mod http;
 mod io;
+mod proxy_protocol;
 mod tcp;
 mod tls;
 mod worker;

@@ -19,6 +19,7 @@ use monoio::net::TcpStream;
 use crate::access_log::Entry;
 use crate::counters::{ErrorKind, ListenerCounters, MemberCounters};
 use crate::io::Duplex;
+use crate::proxy_protocol;
 use crate::worker::{Member, Service, ThreadContext};
 
 /// The size of each direction's buffer.
@@ -42,7 +43,7 @@ pub(crate) async fn serve(
         .as_ref()
         .map(|member| Tally::new(&service.counters, &member.counters));
     let error = match (&member, &tally) {
-        (Some(member), Some(tally)) => relay_to(&service, member, client, tally).await,
+        (Some(member), Some(tally)) => relay_to(&service, member, (client, peer), tally).await,
         _ => Some(ErrorKind::NoMember),
     };
     if let Some(error) = error {
@@ -69,17 +70,18 @@ pub(crate) async fn serve(
     }
 }
 
-/// Connects to `member` and relays until both sides are done; what went
-/// wrong, if anything.
+/// Connects to `member`, sends it the PROXY protocol header if its group
+/// asks for one, and relays until both sides are done; what went wrong, if
+/// anything.
 async fn relay_to(
     service: &Service,
     member: &Member,
-    client: TcpStream,
+    (client, peer): (TcpStream, SocketAddr),
     tally: &Tally<'_>,
 ) -> Option<ErrorKind> {
     let _open = member.gauge.acquire();
     member.counters.connection();
-    let backend = match connect(member.spec.address, service.http.connect_timeout).await {
+    let mut backend = match connect(member.spec.address, service.http.connect_timeout).await {
         Ok(backend) => backend,
         Err(error) => {
             tracing::debug!(member = %member.spec.id, %error, "connect failed");
@@ -87,6 +89,18 @@ async fn relay_to(
             return Some(ErrorKind::MemberConnect);
         }
     };
+    if let Some(version) = service.listener.group.proxy_protocol {
+        // The address the client reached: the listener's, or the one the
+        // kernel chose when the listener is on a wildcard address.
+        let local = client.local_addr().unwrap_or(service.listener.address);
+        let header = proxy_protocol::header(version, peer, local);
+        let (written, _) = backend.write_all(header).await;
+        if let Err(error) = written {
+            tracing::debug!(member = %member.spec.id, %error, "PROXY header not sent");
+            member.counters.failure();
+            return Some(ErrorKind::MemberConnect);
+        }
+    }
     match relay(client, backend, service.listener.idle_timeout, tally).await {
         RelayEnd::Idle => Some(ErrorKind::IdleTimeout),
         RelayEnd::Closed => None,

@@ -220,7 +220,7 @@ mod tests {
     }
 
     fn certified(names: &[&str]) -> Arc<CertifiedKey> {
-        let names = names.iter().map(|name| (*name).to_owned()).collect();
+        let names: Vec<String> = names.iter().map(|name| (*name).to_owned()).collect();
         let issued = rcgen::generate_simple_self_signed(names).unwrap();
         let certificate = Certificate {
             id: "c".to_owned(),

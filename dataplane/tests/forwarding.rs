@@ -10,7 +10,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use fulcrum_dataplane::config::{Algorithm, HealthCheck, HealthCheckKind, Protocol};
+use fulcrum_dataplane::config::{Algorithm, HealthCheck, HealthCheckKind, Protocol, ProxyProtocol};
 use fulcrum_dataplane::{Driver, ErrorKind, Forwarder, Settings};
 use support::*;
 
@@ -939,4 +939,63 @@ fn a_standby_listener_is_checked_but_not_bound_until_it_is_served() {
     for _ in 0..10 {
         assert_eq!(HttpClient::connect(address).get("/").unwrap().body, "a");
     }
+}
+
+#[test]
+fn a_tcp_member_reads_the_clients_address_in_a_proxy_v2_header() {
+    let backend = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).unwrap();
+    let member = fulcrum_dataplane::config::Member {
+        id: "m".to_owned(),
+        address: backend.local_addr().unwrap(),
+        weight: 1,
+        admin_state_up: true,
+    };
+    let mut listener = listener(Protocol::Tcp, Algorithm::WeightedRoundRobin, vec![member]);
+    listener.group.proxy_protocol = Some(ProxyProtocol::V2);
+    let address = listener.address;
+    let _forwarder = start(config(1, vec![listener]));
+    // The member reads the header (16 bytes, then 12 of IPv4 addresses and
+    // ports) and the client's first bytes after it.
+    let received = std::thread::spawn(move || {
+        let (mut stream, _) = backend.accept().unwrap();
+        stream
+            .set_read_timeout(Some(Duration::from_secs(10)))
+            .unwrap();
+        let mut bytes = [0u8; 16 + 12 + 5];
+        stream.read_exact(&mut bytes).unwrap();
+        bytes
+    });
+    let mut client = TcpStream::connect(address).unwrap();
+    client.write_all(b"hello").unwrap();
+    let bytes = received.join().unwrap();
+    let SocketAddr::V4(from) = client.local_addr().unwrap() else {
+        panic!("an IPv4 client")
+    };
+    let SocketAddr::V4(to) = address else {
+        panic!("an IPv4 listener")
+    };
+    assert_eq!(&bytes[..12], b"\r\n\r\n\0\r\nQUIT\n", "signature");
+    assert_eq!(
+        &bytes[12..16],
+        &[0x21, 0x11, 0, 12],
+        "v2 PROXY, TCP over IPv4, 12 bytes"
+    );
+    assert_eq!(&bytes[16..20], &from.ip().octets(), "client address");
+    assert_eq!(&bytes[20..24], &to.ip().octets(), "listener address");
+    assert_eq!(&bytes[24..26], &from.port().to_be_bytes(), "client port");
+    assert_eq!(&bytes[26..28], &to.port().to_be_bytes(), "listener port");
+    assert_eq!(&bytes[28..], b"hello", "the client's bytes follow");
+}
+
+#[test]
+fn an_http_listener_asking_for_the_proxy_protocol_is_not_served() {
+    let (a, b) = two_backends(Kind::Http);
+    let mut listener = http_over(&a, &b);
+    listener.group.proxy_protocol = Some(ProxyProtocol::V1);
+    let forwarder = start(config(1, vec![listener]));
+    let errors = forwarder.listener_errors();
+    assert!(
+        errors["lsn-1"].starts_with("group.proxy_protocol: only TCP listeners"),
+        "{errors:?}"
+    );
 }

@@ -130,6 +130,7 @@ mod tests {
                     member("unhealthy", 10, true),
                     member("serving", 10, true),
                 ],
+                proxy_protocol: None,
             };
             let mut balancer = Balancer::for_group(&group, |n| n != 2);
             for n in 0..200u32 {

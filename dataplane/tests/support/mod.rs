@@ -327,6 +327,7 @@ pub fn listener(protocol: Protocol, algorithm: Algorithm, members: Vec<Member>) 
             algorithm,
             health_check: None,
             members,
+            proxy_protocol: None,
         },
     }
 }

@@ -142,6 +142,7 @@ fn listener(entry: &ForwardingEntry, data_keys: &DataKeys) -> dataplane::config:
                 algorithm: dataplane::config::Algorithm::WeightedRoundRobin,
                 health_check: None,
                 members: Vec::new(),
+                proxy_protocol: None,
             },
             group,
         ),
@@ -169,6 +170,9 @@ fn group(group: &GroupConfig) -> dataplane::config::Group {
                 admin_state_up: member.admin_state_up,
             })
             .collect(),
+        // Not a field of the replicated group yet: the data plane's TOML
+        // file sets it (README, "The data plane alone").
+        proxy_protocol: None,
     }
 }
 
