@@ -279,12 +279,25 @@ impl Service {
     /// The member for a new connection or request from `client`, or `None`
     /// when no member may take it.
     pub(crate) fn pick(&self, client: IpAddr) -> Option<Rc<Member>> {
+        self.pick_except(client, None)
+    }
+
+    /// The same, never `failed` (a member that just refused the request):
+    /// the one the algorithm chooses among the others.
+    pub(crate) fn pick_except(
+        &self,
+        client: IpAddr,
+        failed: Option<&Rc<Member>>,
+    ) -> Option<Rc<Member>> {
         let mut balancer = self.balancer.borrow_mut();
         let epoch = self.shared.health.epoch();
         if balancer.0 != epoch {
             *balancer = (epoch, Self::balancer(&self.listener, &self.shared));
         }
-        let chosen = balancer.1.pick(client, |n| self.members[n].gauge.open())?;
+        let excluded =
+            failed.and_then(|failed| self.members.iter().position(|m| Rc::ptr_eq(m, failed)));
+        let open = |n: usize| self.members[n].gauge.open();
+        let chosen = balancer.1.pick_except(client, open, excluded)?;
         Some(Rc::clone(&self.members[chosen]))
     }
 }

@@ -999,3 +999,45 @@ fn an_http_listener_asking_for_the_proxy_protocol_is_not_served() {
         "{errors:?}"
     );
 }
+
+#[test]
+fn a_refused_connection_is_retried_on_another_member_unseen_by_the_client() {
+    let live = Backend::start("live", Kind::Http);
+    let refusing = fulcrum_dataplane::config::Member {
+        id: "refusing".to_owned(),
+        // Nothing listens there: every connect is refused.
+        address: free_address(),
+        weight: 1,
+        admin_state_up: true,
+    };
+    let listener = listener(
+        Protocol::Http,
+        Algorithm::WeightedRoundRobin,
+        vec![refusing, member(&live, 1)],
+    );
+    let address = listener.address;
+    let forwarder = start(config(1, vec![listener]));
+    let mut client = HttpClient::connect(address);
+    for _ in 0..20 {
+        let response = client.get("/").unwrap();
+        assert_eq!(response.status, 200);
+        assert_eq!(response.body, "live");
+    }
+    assert_eq!(live.requests(), 20);
+    let counters = forwarder.counters();
+    assert!(
+        counters.members["refusing"].failures >= 1,
+        "the refusing member's failures are counted: {:?}",
+        counters.members["refusing"]
+    );
+    // A request that is not idempotent is not sent twice: it fails when its
+    // member refuses.
+    let answers: Vec<u16> = (0..4)
+        .map(|_| {
+            client
+                .send(b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n")
+                .map_or(0, |response| response.status)
+        })
+        .collect();
+    assert!(answers.contains(&502), "{answers:?}");
+}

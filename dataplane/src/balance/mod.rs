@@ -71,11 +71,24 @@ impl Balancer {
     /// The member for a new connection from `client`; `open(i)` is the number
     /// of connections member `i` has open (least connections reads it).
     pub fn pick(&mut self, client: IpAddr, open: impl Fn(usize) -> u64) -> Option<usize> {
-        match self {
-            Self::RoundRobin(balancer) => balancer.pick(),
-            Self::LeastConnections(balancer) => balancer.pick(open),
-            Self::SourceIp(balancer) => balancer.pick(client),
-        }
+        self.pick_except(client, open, None)
+    }
+
+    /// The same, never member `excluded` (one that just failed): the one the
+    /// algorithm chooses among the others.
+    pub fn pick_except(
+        &mut self,
+        client: IpAddr,
+        open: impl Fn(usize) -> u64,
+        excluded: Option<usize>,
+    ) -> Option<usize> {
+        let chosen = match self {
+            Self::RoundRobin(balancer) => balancer.pick(excluded),
+            Self::LeastConnections(balancer) => balancer.pick(open, excluded),
+            Self::SourceIp(balancer) => balancer.pick(client, excluded),
+        };
+        debug_assert!(chosen.is_none() || chosen != excluded);
+        chosen
     }
 }
 
@@ -139,6 +152,37 @@ mod tests {
             }
             let mut none = Balancer::for_group(&group, |_| false);
             assert_eq!(none.pick(IpAddr::V4(Ipv4Addr::LOCALHOST), |_| 0), None);
+            // Without the one serving member, nobody may take it.
+            let client = IpAddr::V4(Ipv4Addr::LOCALHOST);
+            assert_eq!(balancer.pick_except(client, |_| 0, Some(3)), None);
+        }
+    }
+
+    #[test]
+    fn a_pick_except_a_failed_member_is_another_serving_one() {
+        for algorithm in [
+            Algorithm::WeightedRoundRobin,
+            Algorithm::WeightedLeastConnections,
+            Algorithm::SourceIpHash,
+        ] {
+            let group = Group {
+                id: "vsg-1".to_owned(),
+                algorithm,
+                health_check: None,
+                members: vec![
+                    member("a", 10, true),
+                    member("b", 10, true),
+                    member("c", 10, true),
+                ],
+                proxy_protocol: None,
+            };
+            let mut balancer = Balancer::for_group(&group, |_| true);
+            for n in 0..300u32 {
+                let client = IpAddr::V4(Ipv4Addr::from(n));
+                let first = balancer.pick(client, |_| 0).unwrap();
+                let other = balancer.pick_except(client, |_| 0, Some(first));
+                assert!(other.is_some_and(|other| other != first), "{algorithm:?}");
+            }
         }
     }
 }

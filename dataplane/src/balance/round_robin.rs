@@ -23,14 +23,16 @@ impl SmoothWeightedRoundRobin {
         }
     }
 
-    /// The next member, or `None` when every weight is 0.
-    pub fn pick(&mut self) -> Option<usize> {
-        if self.total == 0 {
+    /// The next member other than `excluded`, or `None` when every other
+    /// weight is 0.
+    pub fn pick(&mut self, excluded: Option<usize>) -> Option<usize> {
+        let total = self.total - excluded.map_or(0, |n| self.weights.get(n).copied().unwrap_or(0));
+        if total == 0 {
             return None;
         }
         let mut best: Option<usize> = None;
         for (n, weight) in self.weights.iter().enumerate() {
-            if *weight == 0 {
+            if *weight == 0 || Some(n) == excluded {
                 continue;
             }
             self.current[n] += weight;
@@ -39,7 +41,7 @@ impl SmoothWeightedRoundRobin {
             }
         }
         let chosen = best?;
-        self.current[chosen] -= self.total;
+        self.current[chosen] -= total;
         Some(chosen)
     }
 }
@@ -52,13 +54,13 @@ mod tests {
     #[test]
     fn picks_follow_the_weights_exactly_and_interleave() {
         let mut balancer = SmoothWeightedRoundRobin::new(&candidates(&[5, 1, 1]));
-        let picks: Vec<usize> = (0..7).filter_map(|_| balancer.pick()).collect();
+        let picks: Vec<usize> = (0..7).filter_map(|_| balancer.pick(None)).collect();
         assert_eq!(picks, vec![0, 0, 1, 0, 2, 0, 0]);
 
         let mut balancer = SmoothWeightedRoundRobin::new(&candidates(&[3, 1]));
         let mut counts = [0u32; 2];
         for _ in 0..4000 {
-            counts[balancer.pick().unwrap()] += 1;
+            counts[balancer.pick(None).unwrap()] += 1;
         }
         assert_eq!(counts, [3000, 1000]);
     }
@@ -66,10 +68,10 @@ mod tests {
     #[test]
     fn weight_zero_is_never_picked_and_all_zero_picks_nothing() {
         let mut balancer = SmoothWeightedRoundRobin::new(&candidates(&[0, 2, 0]));
-        assert!((0..100).all(|_| balancer.pick() == Some(1)));
+        assert!((0..100).all(|_| balancer.pick(None) == Some(1)));
         let mut nothing = SmoothWeightedRoundRobin::new(&candidates(&[0, 0]));
-        assert_eq!(nothing.pick(), None);
+        assert_eq!(nothing.pick(None), None);
         let mut empty = SmoothWeightedRoundRobin::new(&[]);
-        assert_eq!(empty.pick(), None);
+        assert_eq!(empty.pick(None), None);
     }
 }

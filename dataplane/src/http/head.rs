@@ -59,6 +59,9 @@ pub(crate) struct Request {
     pub(crate) expect_continue: bool,
     /// The method is HEAD: the response has no body whatever it says.
     pub(crate) head_method: bool,
+    /// The method is idempotent (RFC 9110, 9.2.2: GET, HEAD, PUT, DELETE,
+    /// OPTIONS, TRACE): sending it again has the effect of sending it once.
+    pub(crate) idempotent: bool,
 }
 
 /// Parses the request head at the start of `input` and writes the head to
@@ -173,6 +176,10 @@ pub(crate) fn parse_request(
         upgrade,
         expect_continue,
         head_method: method == "HEAD",
+        idempotent: matches!(
+            method,
+            "GET" | "HEAD" | "PUT" | "DELETE" | "OPTIONS" | "TRACE"
+        ),
     }))
 }
 

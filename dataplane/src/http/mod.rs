@@ -320,7 +320,7 @@ async fn exchange<S: Duplex>(
     thread: &ThreadContext,
     outcome: &mut Outcome,
 ) -> Next {
-    let Some(member) = service.pick(peer.ip()) else {
+    let Some(mut member) = service.pick(peer.ip()) else {
         service.counters.error(ErrorKind::NoMember);
         let answer = refuse(&mut client.io, service, ErrorKind::NoMember).await;
         outcome.refused(answer, ErrorKind::NoMember);
@@ -337,10 +337,13 @@ async fn exchange<S: Duplex>(
             return Next::Close;
         }
     }
-    let _open = member.gauge.acquire();
+    let mut _open = member.gauge.acquire();
     member.counters.request();
     let idle = service.listener.idle_timeout;
     let mut reuse_pooled = true;
+    // An idempotent request whose member refused the connection (nothing
+    // was sent) goes once to another member.
+    let mut may_try_another = request.idempotent;
     let (mut backend, response) = loop {
         let pooled = if reuse_pooled {
             thread.pool.take(member.spec.address)
@@ -357,7 +360,21 @@ async fn exchange<S: Duplex>(
                 }
                 Err(error) => {
                     tracing::debug!(member = %member.spec.id, %error, "connect failed");
-                    return fail(service, &member, client, ErrorKind::MemberConnect, outcome).await;
+                    let another = may_try_another
+                        .then(|| service.pick_except(peer.ip(), Some(&member)))
+                        .flatten();
+                    let Some(another) = another else {
+                        return fail(service, &member, client, ErrorKind::MemberConnect, outcome)
+                            .await;
+                    };
+                    member.counters.failure();
+                    may_try_another = false;
+                    member = another;
+                    _open = member.gauge.acquire();
+                    member.counters.request();
+                    outcome.member = Some(Rc::clone(&member));
+                    reuse_pooled = true;
+                    continue;
                 }
             },
         };
