@@ -156,6 +156,21 @@ pub struct Group {
     /// not served (its member connections are shared by clients), and says
     /// so in the forwarder's listener errors.
     pub proxy_protocol: Option<ProxyProtocol>,
+    /// Members taken out by what the traffic says (failed connections, and
+    /// 5xx answers for HTTP), between health probes; `None` for never.
+    pub passive_health: Option<PassiveHealth>,
+}
+
+/// When a member's own failures take it out for a while.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PassiveHealth {
+    /// Failures in a row (at least 1) that eject a member.
+    pub consecutive_failures: u32,
+    /// How long an ejected member takes nothing new.
+    pub ejection: Duration,
+    /// The share of the group (0 to 100) that may be ejected at once; at
+    /// least one member may always be.
+    pub max_ejected_percent: u32,
 }
 
 /// A version of the PROXY protocol (HAProxy's specification).

@@ -217,6 +217,7 @@ pub(crate) struct Registry {
     threads: Mutex<Vec<Arc<ThreadCounters>>>,
     listener_gauges: Mutex<HashMap<String, Arc<Gauge>>>,
     member_gauges: Mutex<HashMap<String, Arc<Gauge>>>,
+    member_outcomes: Mutex<HashMap<String, Arc<crate::passive::Outcomes>>>,
 }
 
 /// One thread's counters.
@@ -259,6 +260,11 @@ impl Registry {
     /// The open-connection gauge of a member.
     pub(crate) fn member_gauge(&self, id: &str) -> Arc<Gauge> {
         entry(&self.member_gauges, id)
+    }
+
+    /// The passive-health state of member `id`, shared by every thread.
+    pub(crate) fn member_outcomes(&self, id: &str) -> Arc<crate::passive::Outcomes> {
+        entry(&self.member_outcomes, id)
     }
 
     /// The sums over every thread.

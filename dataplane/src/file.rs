@@ -28,6 +28,7 @@
 //! id = "backends"
 //! algorithm = "weighted_round_robin"  # or weighted_least_connections, source_ip_hash
 //! proxy_protocol = "v2"               # optional, TCP listeners: v1 or v2 to each member
+//! passive_health = { consecutive_failures = 5, ejection_s = 30, max_ejected_percent = 50 }  # optional
 //! members = [
 //!   { id = "a", address = "127.0.0.1:9001", weight = 3 },
 //!   { id = "b", address = "127.0.0.1:9002", weight = 1, admin_state_up = true },
@@ -52,7 +53,7 @@ use serde::Deserialize;
 
 use crate::config::{
     self, Algorithm, Certificate, Config, Group, HealthCheck, HealthCheckKind, HttpLimits,
-    Listener, Member, Protocol, ProxyProtocol,
+    Listener, Member, PassiveHealth, Protocol, ProxyProtocol,
 };
 
 /// A configuration file that could not be used, and why.
@@ -197,6 +198,42 @@ struct GroupSection {
     #[serde(default)]
     members: Vec<MemberSection>,
     proxy_protocol: Option<FileProxyProtocol>,
+    passive_health: Option<PassiveHealthSection>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PassiveHealthSection {
+    consecutive_failures: u32,
+    ejection_s: u64,
+    #[serde(default = "default_max_ejected_percent")]
+    max_ejected_percent: u32,
+}
+
+fn default_max_ejected_percent() -> u32 {
+    50
+}
+
+/// The longest ejection a file may ask for.
+const MAX_EJECTION_S: u64 = 3600;
+
+impl PassiveHealthSection {
+    fn into_config(self) -> Result<PassiveHealth, String> {
+        if self.consecutive_failures == 0 {
+            return Err("consecutive_failures: at least 1".to_owned());
+        }
+        if !(1..=MAX_EJECTION_S).contains(&self.ejection_s) {
+            return Err(format!("ejection_s: 1 to {MAX_EJECTION_S}"));
+        }
+        if self.max_ejected_percent > 100 {
+            return Err("max_ejected_percent: 0 to 100".to_owned());
+        }
+        Ok(PassiveHealth {
+            consecutive_failures: self.consecutive_failures,
+            ejection: Duration::from_secs(self.ejection_s),
+            max_ejected_percent: self.max_ejected_percent,
+        })
+    }
 }
 
 #[derive(Clone, Copy, Deserialize)]
@@ -288,6 +325,12 @@ impl ListenerSection {
                 })
             })
             .collect::<Result<_, ParseError>>()?;
+        let passive_health = self
+            .group
+            .passive_health
+            .map(PassiveHealthSection::into_config)
+            .transpose()
+            .map_err(|message| (None, format!("{}.{message}", key("group.passive_health"))))?;
         let health_check = self
             .group
             .health_check
@@ -333,6 +376,7 @@ impl ListenerSection {
                         admin_state_up: member.admin_state_up,
                     })
                     .collect(),
+                passive_health,
                 proxy_protocol: self.group.proxy_protocol.map(|version| match version {
                     FileProxyProtocol::V1 => ProxyProtocol::V1,
                     FileProxyProtocol::V2 => ProxyProtocol::V2,

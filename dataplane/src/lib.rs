@@ -14,7 +14,8 @@
 //!
 //! Inside: `worker` (one thread: runtime, listeners, services), `tcp` (L4
 //! relay), `proxy_protocol` (the header a TCP member may be sent), `http`
-//! (L7 proxy), `tls`, `health`, `counters`. The hidden
+//! (L7 proxy), `tls`, `health` (probes), `passive` (ejection by what the
+//! traffic says), `counters`. The hidden
 //! `fuzzing` module is the fuzz targets' logic (see `fuzz/`).
 
 pub mod access_log;
@@ -28,6 +29,7 @@ pub mod fuzzing;
 mod health;
 mod http;
 mod io;
+mod passive;
 mod proxy_protocol;
 mod tcp;
 mod tls;

@@ -86,9 +86,11 @@ async fn relay_to(
         Err(error) => {
             tracing::debug!(member = %member.spec.id, %error, "connect failed");
             member.counters.failure();
+            service.record(member, false);
             return Some(ErrorKind::MemberConnect);
         }
     };
+    service.record(member, true);
     if let Some(version) = service.listener.group.proxy_protocol {
         // The address the client reached: the listener's, or the one the
         // kernel chose when the listener is on a wildcard address.

@@ -31,7 +31,7 @@ use crate::counters::{ErrorKind, Gauge, ListenerCounters, MemberCounters, Thread
 use crate::forwarder::{Driver, Plan, Shared};
 use crate::health::Checker;
 use crate::http::{self, Pool, Scheme};
-use crate::{tcp, tls};
+use crate::{passive, tcp, tls};
 
 /// How often a thread looks for a new plan or a stop request.
 const POLL: Duration = Duration::from_millis(2);
@@ -202,6 +202,8 @@ pub(crate) struct Member {
     /// Open connections (TCP) or requests in flight (HTTP), all threads.
     pub(crate) gauge: Arc<Gauge>,
     pub(crate) counters: Arc<MemberCounters>,
+    /// Its recent failures and ejection, all threads.
+    outcomes: Arc<passive::Outcomes>,
 }
 
 /// A listener as one thread serves it, for one generation.
@@ -238,6 +240,7 @@ impl Service {
                     id: Arc::from(member.id.as_str()),
                     gauge: shared.counters.member_gauge(&member.id),
                     counters: counters.member(&member.id),
+                    outcomes: shared.counters.member_outcomes(&member.id),
                 })
             })
             .collect();
@@ -283,7 +286,8 @@ impl Service {
     }
 
     /// The same, never `failed` (a member that just refused the request):
-    /// the one the algorithm chooses among the others.
+    /// the one the algorithm chooses among the others. Members that passive
+    /// health ejected are left out too, unless every other one is.
     pub(crate) fn pick_except(
         &self,
         client: IpAddr,
@@ -297,8 +301,50 @@ impl Service {
         let excluded =
             failed.and_then(|failed| self.members.iter().position(|m| Rc::ptr_eq(m, failed)));
         let open = |n: usize| self.members[n].gauge.open();
-        let chosen = balancer.1.pick_except(client, open, excluded)?;
+        let not_failed = |n: usize| Some(n) != excluded;
+        let chosen = match self.listener.group.passive_health {
+            Some(_) => {
+                let now = passive::now_ms();
+                let in_service =
+                    |n: usize| not_failed(n) && !self.members[n].outcomes.is_ejected(now);
+                balancer
+                    .1
+                    .pick_where(client, open, in_service)
+                    .or_else(|| balancer.1.pick_where(client, open, not_failed))
+            }
+            None => balancer.1.pick_where(client, open, not_failed),
+        }?;
         Some(Rc::clone(&self.members[chosen]))
+    }
+
+    /// Records what `member` did with a request or connection: served it,
+    /// or failed (its connection refused or timed out; for HTTP, an answer
+    /// of 500 or above). Passive health ejects it after enough failures.
+    pub(crate) fn record(&self, member: &Member, served: bool) {
+        let Some(policy) = &self.listener.group.passive_health else {
+            return;
+        };
+        if served {
+            member.outcomes.succeeded();
+            return;
+        }
+        let now = passive::now_ms();
+        let may_eject = || {
+            let ejected = self
+                .members
+                .iter()
+                .filter(|other| other.outcomes.is_ejected(now))
+                .count();
+            ejected < passive::ejectable(policy, self.members.len())
+        };
+        if member.outcomes.failed(policy, now, may_eject) {
+            tracing::info!(
+                listener = %self.id,
+                member = %member.id,
+                ejection = ?policy.ejection,
+                "member ejected by passive health"
+            );
+        }
     }
 }
 

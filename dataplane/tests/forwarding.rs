@@ -10,7 +10,9 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use fulcrum_dataplane::config::{Algorithm, HealthCheck, HealthCheckKind, Protocol, ProxyProtocol};
+use fulcrum_dataplane::config::{
+    Algorithm, HealthCheck, HealthCheckKind, PassiveHealth, Protocol, ProxyProtocol,
+};
 use fulcrum_dataplane::{Driver, ErrorKind, Forwarder, Settings};
 use support::*;
 
@@ -1040,4 +1042,91 @@ fn a_refused_connection_is_retried_on_another_member_unseen_by_the_client() {
         })
         .collect();
     assert!(answers.contains(&502), "{answers:?}");
+}
+
+/// An HTTP member that answers every request 500, on keep-alive connections.
+fn answering_500() -> SocketAddr {
+    let server = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).unwrap();
+    let address = server.local_addr().unwrap();
+    std::thread::spawn(move || {
+        for stream in server.incoming() {
+            let Ok(mut stream) = stream else { return };
+            std::thread::spawn(move || {
+                let mut buffer = [0u8; 4096];
+                let mut pending = Vec::new();
+                while let Ok(read) = stream.read(&mut buffer) {
+                    if read == 0 {
+                        return;
+                    }
+                    pending.extend_from_slice(&buffer[..read]);
+                    while let Some(end) = pending.windows(4).position(|w| w == b"\r\n\r\n") {
+                        pending.drain(..end + 4);
+                        let answer =
+                            b"HTTP/1.1 500 Internal Server Error\r\nContent-Length: 3\r\n\r\nbad";
+                        if stream.write_all(answer).is_err() {
+                            return;
+                        }
+                    }
+                }
+            });
+        }
+    });
+    address
+}
+
+#[test]
+fn a_member_answering_500_is_ejected_then_returns_after_the_ejection() {
+    let good = Backend::start("good", Kind::Http);
+    let failing = fulcrum_dataplane::config::Member {
+        id: "failing".to_owned(),
+        address: answering_500(),
+        weight: 1,
+        admin_state_up: true,
+    };
+    let mut listener = listener(
+        Protocol::Http,
+        Algorithm::WeightedRoundRobin,
+        vec![member(&good, 1), failing],
+    );
+    let ejection = Duration::from_secs(3);
+    listener.group.passive_health = Some(PassiveHealth {
+        consecutive_failures: 3,
+        ejection,
+        max_ejected_percent: 50,
+    });
+    let address = listener.address;
+    let _forwarder = start(config(1, vec![listener]));
+    let mut client = HttpClient::connect(address);
+    // The failing member takes its share until its third 500 in a row.
+    let mut errors = 0;
+    for _ in 0..100 {
+        if client.get("/").unwrap().status == 500 {
+            errors += 1;
+            if errors == 3 {
+                break;
+            }
+        }
+    }
+    assert_eq!(errors, 3, "the failing member was chosen");
+    // Ejected: the next requests all reach the good member.
+    let ejected_at = Instant::now();
+    for n in 0..30 {
+        assert_eq!(
+            client.get("/").unwrap().status,
+            200,
+            "request {n} after the ejection"
+        );
+    }
+    assert!(
+        ejected_at.elapsed() < ejection,
+        "the requests ran inside the ejection"
+    );
+    // After the ejection time it takes requests again.
+    assert!(eventually(Duration::from_secs(15), || {
+        client.get("/").unwrap().status == 500
+    }));
+    assert!(
+        ejected_at.elapsed() >= ejection,
+        "back only after the ejection"
+    );
 }

@@ -71,23 +71,24 @@ impl Balancer {
     /// The member for a new connection from `client`; `open(i)` is the number
     /// of connections member `i` has open (least connections reads it).
     pub fn pick(&mut self, client: IpAddr, open: impl Fn(usize) -> u64) -> Option<usize> {
-        self.pick_except(client, open, None)
+        self.pick_where(client, open, |_| true)
     }
 
-    /// The same, never member `excluded` (one that just failed): the one the
-    /// algorithm chooses among the others.
-    pub fn pick_except(
+    /// The same among the members `usable` says may take it (not one that
+    /// just failed, nor an ejected one): the one the algorithm chooses
+    /// among them.
+    pub fn pick_where(
         &mut self,
         client: IpAddr,
         open: impl Fn(usize) -> u64,
-        excluded: Option<usize>,
+        usable: impl Fn(usize) -> bool + Copy,
     ) -> Option<usize> {
         let chosen = match self {
-            Self::RoundRobin(balancer) => balancer.pick(excluded),
-            Self::LeastConnections(balancer) => balancer.pick(open, excluded),
-            Self::SourceIp(balancer) => balancer.pick(client, excluded),
+            Self::RoundRobin(balancer) => balancer.pick(usable),
+            Self::LeastConnections(balancer) => balancer.pick(open, usable),
+            Self::SourceIp(balancer) => balancer.pick(client, usable),
         };
-        debug_assert!(chosen.is_none() || chosen != excluded);
+        debug_assert!(chosen.is_none_or(usable));
         chosen
     }
 }
@@ -144,6 +145,7 @@ mod tests {
                     member("serving", 10, true),
                 ],
                 proxy_protocol: None,
+                passive_health: None,
             };
             let mut balancer = Balancer::for_group(&group, |n| n != 2);
             for n in 0..200u32 {
@@ -154,7 +156,7 @@ mod tests {
             assert_eq!(none.pick(IpAddr::V4(Ipv4Addr::LOCALHOST), |_| 0), None);
             // Without the one serving member, nobody may take it.
             let client = IpAddr::V4(Ipv4Addr::LOCALHOST);
-            assert_eq!(balancer.pick_except(client, |_| 0, Some(3)), None);
+            assert_eq!(balancer.pick_where(client, |_| 0, |n| n != 3), None);
         }
     }
 
@@ -175,12 +177,13 @@ mod tests {
                     member("c", 10, true),
                 ],
                 proxy_protocol: None,
+                passive_health: None,
             };
             let mut balancer = Balancer::for_group(&group, |_| true);
             for n in 0..300u32 {
                 let client = IpAddr::V4(Ipv4Addr::from(n));
                 let first = balancer.pick(client, |_| 0).unwrap();
-                let other = balancer.pick_except(client, |_| 0, Some(first));
+                let other = balancer.pick_where(client, |_| 0, |n| n != first);
                 assert!(other.is_some_and(|other| other != first), "{algorithm:?}");
             }
         }

@@ -48,13 +48,13 @@ impl WeightedRendezvous {
         }
     }
 
-    /// The member for `client` other than `excluded` (the one that wins
-    /// when `excluded` is out), or `None` when every other weight is 0.
-    pub fn pick(&self, client: IpAddr, excluded: Option<usize>) -> Option<usize> {
+    /// The member for `client` among those `usable` (the one that wins
+    /// when the others are out), or `None` when every usable weight is 0.
+    pub fn pick(&self, client: IpAddr, usable: impl Fn(usize) -> bool) -> Option<usize> {
         let client = client_hash(client);
         let mut best: Option<(usize, f64)> = None;
         for (n, (key, weight)) in self.members.iter().enumerate() {
-            if *weight == 0.0 || Some(n) == excluded {
+            if *weight == 0.0 || !usable(n) {
                 continue;
             }
             let hash = mix(key ^ mix(client));
@@ -94,9 +94,13 @@ mod tests {
         let all = WeightedRendezvous::new(&candidates(&[("a", 10), ("b", 10), ("c", 10)]));
         let without_b = WeightedRendezvous::new(&candidates(&[("a", 10), ("c", 10)]));
         for client in clients() {
-            let before = all.pick(client, None).unwrap();
-            assert_eq!(all.pick(client, None), Some(before), "stable for {client}");
-            let after = without_b.pick(client, None).unwrap();
+            let before = all.pick(client, |_| true).unwrap();
+            assert_eq!(
+                all.pick(client, |_| true),
+                Some(before),
+                "stable for {client}"
+            );
+            let after = without_b.pick(client, |_| true).unwrap();
             match before {
                 0 => assert_eq!(after, 0, "{client} left a"),
                 2 => assert_eq!(after, 1, "{client} left c"),
@@ -110,7 +114,7 @@ mod tests {
         let balancer = WeightedRendezvous::new(&candidates(&[("a", 3), ("b", 1), ("z", 0)]));
         let mut counts = [0u32; 3];
         for client in clients() {
-            counts[balancer.pick(client, None).unwrap()] += 1;
+            counts[balancer.pick(client, |_| true).unwrap()] += 1;
         }
         assert_eq!(counts[2], 0);
         let share = f64::from(counts[0]) / 10_000.0;
@@ -119,6 +123,6 @@ mod tests {
             "a's share {share} (expected 0.75)"
         );
         let nobody = WeightedRendezvous::new(&candidates(&[("a", 0)]));
-        assert_eq!(nobody.pick(IpAddr::V4(Ipv4Addr::LOCALHOST), None), None);
+        assert_eq!(nobody.pick(IpAddr::V4(Ipv4Addr::LOCALHOST), |_| true), None);
     }
 }

@@ -23,18 +23,16 @@ impl SmoothWeightedRoundRobin {
         }
     }
 
-    /// The next member other than `excluded`, or `None` when every other
+    /// The next member among those `usable`, or `None` when every usable
     /// weight is 0.
-    pub fn pick(&mut self, excluded: Option<usize>) -> Option<usize> {
-        let total = self.total - excluded.map_or(0, |n| self.weights.get(n).copied().unwrap_or(0));
-        if total == 0 {
-            return None;
-        }
+    pub fn pick(&mut self, usable: impl Fn(usize) -> bool) -> Option<usize> {
+        let mut total = 0;
         let mut best: Option<usize> = None;
         for (n, weight) in self.weights.iter().enumerate() {
-            if *weight == 0 || Some(n) == excluded {
+            if *weight == 0 || !usable(n) {
                 continue;
             }
+            total += weight;
             self.current[n] += weight;
             if best.is_none_or(|b| self.current[n] > self.current[b]) {
                 best = Some(n);
@@ -42,6 +40,7 @@ impl SmoothWeightedRoundRobin {
         }
         let chosen = best?;
         self.current[chosen] -= total;
+        debug_assert!(total <= self.total);
         Some(chosen)
     }
 }
@@ -54,13 +53,13 @@ mod tests {
     #[test]
     fn picks_follow_the_weights_exactly_and_interleave() {
         let mut balancer = SmoothWeightedRoundRobin::new(&candidates(&[5, 1, 1]));
-        let picks: Vec<usize> = (0..7).filter_map(|_| balancer.pick(None)).collect();
+        let picks: Vec<usize> = (0..7).filter_map(|_| balancer.pick(|_| true)).collect();
         assert_eq!(picks, vec![0, 0, 1, 0, 2, 0, 0]);
 
         let mut balancer = SmoothWeightedRoundRobin::new(&candidates(&[3, 1]));
         let mut counts = [0u32; 2];
         for _ in 0..4000 {
-            counts[balancer.pick(None).unwrap()] += 1;
+            counts[balancer.pick(|_| true).unwrap()] += 1;
         }
         assert_eq!(counts, [3000, 1000]);
     }
@@ -68,10 +67,10 @@ mod tests {
     #[test]
     fn weight_zero_is_never_picked_and_all_zero_picks_nothing() {
         let mut balancer = SmoothWeightedRoundRobin::new(&candidates(&[0, 2, 0]));
-        assert!((0..100).all(|_| balancer.pick(None) == Some(1)));
+        assert!((0..100).all(|_| balancer.pick(|_| true) == Some(1)));
         let mut nothing = SmoothWeightedRoundRobin::new(&candidates(&[0, 0]));
-        assert_eq!(nothing.pick(None), None);
+        assert_eq!(nothing.pick(|_| true), None);
         let mut empty = SmoothWeightedRoundRobin::new(&[]);
-        assert_eq!(empty.pick(None), None);
+        assert_eq!(empty.pick(|_| true), None);
     }
 }

@@ -360,6 +360,7 @@ async fn exchange<S: Duplex>(
                 }
                 Err(error) => {
                     tracing::debug!(member = %member.spec.id, %error, "connect failed");
+                    service.record(&member, false);
                     let another = may_try_another
                         .then(|| service.pick_except(peer.ip(), Some(&member)))
                         .flatten();
@@ -422,6 +423,7 @@ async fn exchange<S: Duplex>(
             Err(ResponseError::ClosedEarly) if retry_allowed => reuse_pooled = false,
             Err(ResponseError::ClientGone) => return Next::Close,
             Err(ResponseError::TimedOut) => {
+                service.record(&member, false);
                 return fail(service, &member, client, ErrorKind::MemberTimeout, outcome).await;
             }
             Err(ResponseError::ClosedEarly | ResponseError::Malformed) => {
@@ -430,6 +432,7 @@ async fn exchange<S: Duplex>(
         }
     };
     outcome.status = Some(response.status);
+    service.record(&member, response.status < 500);
     let to_client = |n| {
         member.counters.bytes_in(n);
         outcome.sent(&service.counters, n);

@@ -328,6 +328,7 @@ pub fn listener(protocol: Protocol, algorithm: Algorithm, members: Vec<Member>) 
             health_check: None,
             members,
             proxy_protocol: None,
+            passive_health: None,
         },
     }
 }

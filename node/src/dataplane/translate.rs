@@ -143,6 +143,7 @@ fn listener(entry: &ForwardingEntry, data_keys: &DataKeys) -> dataplane::config:
                 health_check: None,
                 members: Vec::new(),
                 proxy_protocol: None,
+                passive_health: None,
             },
             group,
         ),
@@ -173,6 +174,7 @@ fn group(group: &GroupConfig) -> dataplane::config::Group {
         // Not a field of the replicated group yet: the data plane's TOML
         // file sets it (README, "The data plane alone").
         proxy_protocol: None,
+        passive_health: None,
     }
 }
 
