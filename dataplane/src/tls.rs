@@ -113,6 +113,14 @@ pub(crate) fn server_config(certificates: &[Certificate]) -> Result<Arc<ServerCo
     // The server's suite order decides, not the client's.
     config.ignore_client_order = true;
     config.key_log = Arc::new(VersionProbe);
+    // Resumption by stateless tickets (AES-256 and HMAC-SHA256 keys made
+    // here, rotated every 6 hours): a resumed handshake skips the
+    // certificate signature, and no thread takes the session cache's lock
+    // to store or find a session. The keys live with this configuration,
+    // which unchanged certificates keep across generations; another node
+    // (after a failover) answers a ticket with a full handshake.
+    config.ticketer = rustls::crypto::aws_lc_rs::Ticketer::new()
+        .map_err(|error| format!("session tickets: {error}"))?;
     Ok(Arc::new(config))
 }
 

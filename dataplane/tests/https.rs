@@ -320,3 +320,36 @@ fn access_log_lines_carry_the_tls_version_and_sni() {
     );
     assert_eq!(forwarder.counters().listeners["lsn-1"].tls_handshakes, 2);
 }
+
+#[test]
+fn a_client_resumes_its_session_on_a_second_connection() {
+    let backend = Backend::start("a", Kind::Http);
+    let (alpha, _beta, listener) = alpha_and_beta(&backend);
+    let address = listener.address;
+    let _forwarder = start(config(1, vec![listener]));
+    // One client configuration, so one session store, for both connections.
+    let client = client_config(&[&alpha]);
+    let mut kinds = Vec::new();
+    for _ in 0..2 {
+        let connection = rustls::ClientConnection::new(
+            Arc::clone(&client),
+            ServerName::try_from("alpha.test".to_owned()).unwrap(),
+        )
+        .unwrap();
+        let socket = TcpStream::connect(address).unwrap();
+        socket
+            .set_read_timeout(Some(Duration::from_secs(10)))
+            .unwrap();
+        let mut tls = rustls::StreamOwned::new(connection, socket);
+        // The response's read also takes in the tickets sent after the handshake.
+        assert_eq!(get(&mut tls, "alpha.test").status, 200);
+        kinds.push(tls.conn.handshake_kind());
+    }
+    assert_eq!(
+        kinds,
+        [
+            Some(rustls::HandshakeKind::Full),
+            Some(rustls::HandshakeKind::Resumed)
+        ]
+    );
+}
