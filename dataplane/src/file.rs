@@ -459,6 +459,46 @@ unhealthy_threshold = 3
     }
 
     #[test]
+    fn passive_health_is_read_and_its_bounds_named() {
+        let file = |section: &str| {
+            format!(
+                "version = 1\n[[listeners]]\nid = \"l\"\naddress = \"127.0.0.1:1\"\n\
+                 protocol = \"http\"\n[listeners.group]\nid = \"g\"\npassive_health = {section}\n"
+            )
+        };
+        let config = parse(
+            &file("{ consecutive_failures = 5, ejection_s = 30 }"),
+            Path::new("."),
+        )
+        .unwrap();
+        assert_eq!(
+            config.listeners[0].group.passive_health,
+            Some(PassiveHealth {
+                consecutive_failures: 5,
+                ejection: Duration::from_secs(30),
+                max_ejected_percent: 50,
+            })
+        );
+        for (section, named) in [
+            (
+                "{ consecutive_failures = 0, ejection_s = 30 }",
+                "listeners[l].group.passive_health.consecutive_failures: at least 1",
+            ),
+            (
+                "{ consecutive_failures = 1, ejection_s = 0 }",
+                "listeners[l].group.passive_health.ejection_s: 1 to 3600",
+            ),
+            (
+                "{ consecutive_failures = 1, ejection_s = 1, max_ejected_percent = 101 }",
+                "listeners[l].group.passive_health.max_ejected_percent: 0 to 100",
+            ),
+        ] {
+            let error = parse(&file(section), Path::new(".")).unwrap_err();
+            assert_eq!(error.1, named);
+        }
+    }
+
+    #[test]
     fn the_proxy_protocol_is_for_tcp_listeners() {
         let file = |protocol: &str| {
             format!(
