@@ -1,5 +1,7 @@
-//! Small helpers over monoio's owned-buffer I/O.
+//! Small helpers over monoio's owned-buffer I/O, and each thread's spare
+//! buffers.
 
+use std::cell::RefCell;
 use std::io;
 
 use monoio::buf::{IoBuf, IoBufMut};
@@ -17,6 +19,45 @@ pub(crate) async fn read_more<R: AsyncReadRent>(
     (read, slice.into_inner())
 }
 
+/// Spare buffers a thread keeps at most (at most 64 KiB each, so 4 MiB).
+const MAX_SPARE_BUFFERS: usize = 64;
+
+/// The largest buffer kept for reuse.
+const MAX_SPARE_BYTES: usize = 64 * 1024;
+
+thread_local! {
+    /// Buffers that connections of this thread gave back, to be taken by
+    /// the next ones instead of allocating 32-64 KiB each.
+    static SPARE: RefCell<Vec<Vec<u8>>> = const { RefCell::new(Vec::new()) };
+}
+
+/// An empty buffer of at least `capacity` bytes: one of this thread's
+/// spares when one is large enough, else a new one.
+pub(crate) fn take_buffer(capacity: usize) -> Vec<u8> {
+    SPARE
+        .with_borrow_mut(|spare| {
+            let index = spare
+                .iter()
+                .rposition(|buffer| buffer.capacity() >= capacity)?;
+            Some(spare.swap_remove(index))
+        })
+        .unwrap_or_else(|| Vec::with_capacity(capacity))
+}
+
+/// Gives `buffer` back for the thread's next connections (its bytes are
+/// dropped), unless the thread has enough spares or it is too large.
+pub(crate) fn give_buffer(mut buffer: Vec<u8>) {
+    if buffer.capacity() == 0 || buffer.capacity() > MAX_SPARE_BYTES {
+        return;
+    }
+    buffer.clear();
+    SPARE.with_borrow_mut(|spare| {
+        if spare.len() < MAX_SPARE_BUFFERS {
+            spare.push(buffer);
+        }
+    });
+}
+
 /// A stream with a read buffer: bytes received and not yet consumed are
 /// `buffer[start..]`.
 pub(crate) struct Conn<S> {
@@ -26,11 +67,12 @@ pub(crate) struct Conn<S> {
 }
 
 impl<S: AsyncReadRent> Conn<S> {
-    /// `io` with a read buffer of `capacity` bytes.
+    /// `io` with a read buffer of at least `capacity` bytes (a spare one of
+    /// the thread's when there is one: see [`take_buffer`]).
     pub(crate) fn new(io: S, capacity: usize) -> Self {
         Self {
             io,
-            buffer: Vec::with_capacity(capacity),
+            buffer: take_buffer(capacity),
             start: 0,
         }
     }
@@ -93,6 +135,11 @@ impl<S: AsyncReadRent> Conn<S> {
         Ok(())
     }
 
+    /// Closes the stream and gives the buffer back to the thread's spares.
+    pub(crate) fn recycle(self) {
+        give_buffer(self.buffer);
+    }
+
     /// Gives the stream back, with what was buffered and not consumed.
     pub(crate) fn into_parts(mut self) -> (S, Vec<u8>) {
         self.buffer.drain(..self.start);
@@ -105,3 +152,26 @@ impl<S: AsyncReadRent> Conn<S> {
 pub(crate) trait Duplex: AsyncReadRent + AsyncWriteRent + Split + 'static {}
 
 impl<T: AsyncReadRent + AsyncWriteRent + Split + 'static> Duplex for T {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_given_buffer_is_taken_again_empty_and_the_spares_are_bounded() {
+        let mut buffer = take_buffer(32 * 1024);
+        buffer.extend_from_slice(b"old bytes");
+        let address = buffer.as_ptr();
+        give_buffer(buffer);
+        let again = take_buffer(16 * 1024);
+        assert_eq!(again.as_ptr(), address, "the spare is reused");
+        assert!(again.is_empty() && again.capacity() >= 32 * 1024);
+        // Too large to keep, and never more than the bound.
+        give_buffer(Vec::with_capacity(MAX_SPARE_BYTES + 1));
+        for _ in 0..MAX_SPARE_BUFFERS + 10 {
+            give_buffer(Vec::with_capacity(1024));
+        }
+        assert_eq!(SPARE.with_borrow(Vec::len), MAX_SPARE_BUFFERS);
+        assert!(SPARE.with_borrow(|spare| spare.iter().all(|b| b.capacity() <= MAX_SPARE_BYTES)));
+    }
+}

@@ -1,6 +1,7 @@
 //! Layer 4: a client connection relayed to a member, bytes copied both ways.
 //!
-//! Each direction has its own loop with its own buffer, reused for the whole
+//! Each direction has its own loop with its own buffer (one of the thread's
+//! spares, given back when the direction ends), reused for the whole
 //! connection. End of stream on one side shuts down the write side of the
 //! other (half close), and the other direction goes on until it ends too. A
 //! watchdog closes the connection when neither direction has moved a byte
@@ -194,7 +195,7 @@ async fn copy<R: AsyncReadRent, W: AsyncWriteRent>(
     last_activity: &Cell<Instant>,
     count: impl Fn(usize),
 ) -> io::Result<()> {
-    let mut buffer = Vec::with_capacity(COPY_BUFFER);
+    let mut buffer = crate::io::take_buffer(COPY_BUFFER);
     let ended = loop {
         let read;
         (read, buffer) = reader.read(buffer).await;
@@ -213,6 +214,7 @@ async fn copy<R: AsyncReadRent, W: AsyncWriteRent>(
             Err(error) => break Err(error),
         }
     };
+    crate::io::give_buffer(buffer);
     // Also after an error: the other side must learn that nothing more comes.
     let shut = writer.shutdown().await;
     ended.and(shut)

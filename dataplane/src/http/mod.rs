@@ -99,13 +99,13 @@ pub(crate) async fn serve<S: Duplex>(
         );
         let mut request = match read.await {
             Ok(Some(request)) => request,
-            Ok(None) => return,
+            Ok(None) => break,
             Err(kind) => {
                 service.counters.error(kind);
                 outcome.refused(refuse(&mut client.io, &service, kind).await, kind);
                 log(&service, &thread, peer, &scheme, None, &outcome);
                 linger(&mut client).await;
-                return;
+                break;
             }
         };
         // The exchange follows the configuration of the moment the request
@@ -133,13 +133,14 @@ pub(crate) async fn serve<S: Duplex>(
         log(&service, &thread, peer, &scheme, line, &outcome);
         match next {
             Next::Request => {}
-            Next::Close => return,
+            Next::Close => break,
             Next::Upgrade(member, backend) => {
                 upgrade(&service, &member, client, backend).await;
                 return;
             }
         }
     }
+    client.recycle();
 }
 
 /// What one request's latency and access-log line need, filled in as the
