@@ -946,12 +946,7 @@ fn a_standby_listener_is_checked_but_not_bound_until_it_is_served() {
 #[test]
 fn a_tcp_member_reads_the_clients_address_in_a_proxy_v2_header() {
     let backend = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).unwrap();
-    let member = fulcrum_dataplane::config::Member {
-        id: "m".to_owned(),
-        address: backend.local_addr().unwrap(),
-        weight: 1,
-        admin_state_up: true,
-    };
+    let member = member_at("m", backend.local_addr().unwrap(), 1);
     let mut listener = listener(Protocol::Tcp, Algorithm::WeightedRoundRobin, vec![member]);
     listener.group.proxy_protocol = Some(ProxyProtocol::V2);
     let address = listener.address;
@@ -1005,13 +1000,8 @@ fn an_http_listener_asking_for_the_proxy_protocol_is_not_served() {
 #[test]
 fn a_refused_connection_is_retried_on_another_member_unseen_by_the_client() {
     let live = Backend::start("live", Kind::Http);
-    let refusing = fulcrum_dataplane::config::Member {
-        id: "refusing".to_owned(),
-        // Nothing listens there: every connect is refused.
-        address: free_address(),
-        weight: 1,
-        admin_state_up: true,
-    };
+    // Nothing listens there: every connect is refused.
+    let refusing = member_at("refusing", free_address(), 1);
     let listener = listener(
         Protocol::Http,
         Algorithm::WeightedRoundRobin,
@@ -1077,12 +1067,7 @@ fn answering_500() -> SocketAddr {
 #[test]
 fn a_member_answering_500_is_ejected_then_returns_after_the_ejection() {
     let good = Backend::start("good", Kind::Http);
-    let failing = fulcrum_dataplane::config::Member {
-        id: "failing".to_owned(),
-        address: answering_500(),
-        weight: 1,
-        admin_state_up: true,
-    };
+    let failing = member_at("failing", answering_500(), 1);
     let mut listener = listener(
         Protocol::Http,
         Algorithm::WeightedRoundRobin,

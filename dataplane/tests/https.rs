@@ -54,11 +54,19 @@ fn connect(
     name: &str,
     roots: &[&Issued],
 ) -> rustls::StreamOwned<rustls::ClientConnection, TcpStream> {
-    let connection = rustls::ClientConnection::new(
-        client_config(roots),
-        ServerName::try_from(name.to_owned()).unwrap(),
-    )
-    .unwrap();
+    connect_with(address, name, client_config(roots))
+}
+
+/// The same with the client configuration `client` (whose session store
+/// connections made with it share).
+fn connect_with(
+    address: SocketAddr,
+    name: &str,
+    client: Arc<rustls::ClientConfig>,
+) -> rustls::StreamOwned<rustls::ClientConnection, TcpStream> {
+    let connection =
+        rustls::ClientConnection::new(client, ServerName::try_from(name.to_owned()).unwrap())
+            .unwrap();
     let socket = TcpStream::connect(address).unwrap();
     socket
         .set_read_timeout(Some(Duration::from_secs(10)))
@@ -331,16 +339,7 @@ fn a_client_resumes_its_session_on_a_second_connection() {
     let client = client_config(&[&alpha]);
     let mut kinds = Vec::new();
     for _ in 0..2 {
-        let connection = rustls::ClientConnection::new(
-            Arc::clone(&client),
-            ServerName::try_from("alpha.test".to_owned()).unwrap(),
-        )
-        .unwrap();
-        let socket = TcpStream::connect(address).unwrap();
-        socket
-            .set_read_timeout(Some(Duration::from_secs(10)))
-            .unwrap();
-        let mut tls = rustls::StreamOwned::new(connection, socket);
+        let mut tls = connect_with(address, "alpha.test", Arc::clone(&client));
         // The response's read also takes in the tickets sent after the handshake.
         assert_eq!(get(&mut tls, "alpha.test").status, 200);
         kinds.push(tls.conn.handshake_kind());

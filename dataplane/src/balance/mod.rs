@@ -127,26 +127,35 @@ mod tests {
         }
     }
 
+    const ALGORITHMS: [Algorithm; 3] = [
+        Algorithm::WeightedRoundRobin,
+        Algorithm::WeightedLeastConnections,
+        Algorithm::SourceIpHash,
+    ];
+
+    fn group(algorithm: Algorithm, members: Vec<Member>) -> Group {
+        Group {
+            id: "vsg-1".to_owned(),
+            algorithm,
+            health_check: None,
+            members,
+            proxy_protocol: None,
+            passive_health: None,
+        }
+    }
+
     #[test]
     fn drained_down_and_unhealthy_members_take_nothing_new() {
-        for algorithm in [
-            Algorithm::WeightedRoundRobin,
-            Algorithm::WeightedLeastConnections,
-            Algorithm::SourceIpHash,
-        ] {
-            let group = Group {
-                id: "vsg-1".to_owned(),
+        for algorithm in ALGORITHMS {
+            let group = group(
                 algorithm,
-                health_check: None,
-                members: vec![
+                vec![
                     member("drained", 0, true),
                     member("down", 10, false),
                     member("unhealthy", 10, true),
                     member("serving", 10, true),
                 ],
-                proxy_protocol: None,
-                passive_health: None,
-            };
+            );
             let mut balancer = Balancer::for_group(&group, |n| n != 2);
             for n in 0..200u32 {
                 let client = IpAddr::V4(Ipv4Addr::from(n));
@@ -162,23 +171,15 @@ mod tests {
 
     #[test]
     fn a_pick_except_a_failed_member_is_another_serving_one() {
-        for algorithm in [
-            Algorithm::WeightedRoundRobin,
-            Algorithm::WeightedLeastConnections,
-            Algorithm::SourceIpHash,
-        ] {
-            let group = Group {
-                id: "vsg-1".to_owned(),
+        for algorithm in ALGORITHMS {
+            let group = group(
                 algorithm,
-                health_check: None,
-                members: vec![
+                vec![
                     member("a", 10, true),
                     member("b", 10, true),
                     member("c", 10, true),
                 ],
-                proxy_protocol: None,
-                passive_health: None,
-            };
+            );
             let mut balancer = Balancer::for_group(&group, |_| true);
             for n in 0..300u32 {
                 let client = IpAddr::V4(Ipv4Addr::from(n));

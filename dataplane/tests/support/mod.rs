@@ -304,9 +304,15 @@ pub fn two_backends(kind: Kind) -> (Backend, Backend) {
 }
 
 pub fn member(backend: &Backend, weight: u32) -> Member {
+    member_at(&backend.name, backend.address, weight)
+}
+
+/// Member `id` at `address` (a backend the test runs itself, or none),
+/// administratively up.
+pub fn member_at(id: &str, address: SocketAddr, weight: u32) -> Member {
     Member {
-        id: backend.name.clone(),
-        address: backend.address,
+        id: id.to_owned(),
+        address,
         weight,
         admin_state_up: true,
     }

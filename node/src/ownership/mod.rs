@@ -23,6 +23,7 @@ use tokio::sync::watch;
 use fulcrum_eip::Binder;
 
 use crate::dataplane::NodeDataPlane;
+use crate::deadline::remaining;
 use crate::replica::Replica;
 
 /// A leader's graceful hand-over: before it asks another node to take
@@ -139,7 +140,6 @@ impl Handover {
         to: u64,
         deadline: tokio::time::Instant,
     ) -> Result<Option<u64>, TransferError> {
-        let remaining = || deadline.saturating_duration_since(tokio::time::Instant::now());
         let metrics = replica.metrics();
         if !metrics
             .membership_config
@@ -154,7 +154,7 @@ impl Handover {
         } else {
             replica
                 .raft()
-                .wait(Some(remaining()))
+                .wait(Some(remaining(deadline)))
                 .metrics(
                     |metrics| {
                         let last = metrics.last_log_index;
@@ -169,7 +169,7 @@ impl Handover {
                 .await
                 .map_err(|error| TransferError::TimedOut(error.to_string()))?;
             let released = self
-                .release(remaining())
+                .release(remaining(deadline))
                 .await
                 .map_err(|why| TransferError::Unavailable(why.to_owned()))?;
             self.transferring_in(replica.metrics().current_term);
@@ -183,7 +183,7 @@ impl Handover {
         };
         let metrics = replica
             .raft()
-            .wait(Some(remaining()))
+            .wait(Some(remaining(deadline)))
             .metrics(
                 |metrics| metrics.current_leader == Some(to),
                 "leadership transferred",
