@@ -104,9 +104,137 @@ pub struct Listener {
     /// them, and the first one answers clients that send no name or an
     /// unknown one. Empty for TCP and HTTP.
     pub certificates: Vec<Certificate>,
-    /// Where its connections go.
+    /// Where its connections go: every connection (TCP), or the requests
+    /// no rule takes (HTTP and HTTPS).
     pub group: Group,
+    /// HTTP and HTTPS: forwarding rules, tried in order; the first whose
+    /// conditions all hold takes the request. Empty for TCP.
+    pub rules: Vec<Rule>,
 }
+
+impl Listener {
+    /// Every group the listener sends to: its own, then its rules', in order.
+    pub fn groups(&self) -> impl Iterator<Item = &Group> {
+        std::iter::once(&self.group).chain(self.rules.iter().filter_map(
+            |rule| match &rule.action {
+                RuleAction::Forward(group) => Some(group),
+                RuleAction::Redirect(_) | RuleAction::Respond(_) => None,
+            },
+        ))
+    }
+}
+
+/// A forwarding rule: conditions on the request, and what to do with a
+/// request that meets them all. A rule without conditions takes everything.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Rule {
+    /// The control plane's id of the rule.
+    pub id: String,
+    /// The request's host (from `Host`, its port left out) must match.
+    pub host: Option<HostMatch>,
+    /// The request's path (its target before any `?`) must match.
+    pub path: Option<PathMatch>,
+    /// The request must carry this field with exactly this value.
+    pub header: Option<HeaderMatch>,
+    /// What happens to a request the rule takes.
+    pub action: RuleAction,
+}
+
+/// How a rule matches the host. Names compare without regard to case.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum HostMatch {
+    /// This name exactly.
+    Exact(String),
+    /// `*.example.com`: any name ending in `.example.com` (one label or
+    /// more before it), stored as the suffix `.example.com`.
+    Wildcard(String),
+}
+
+/// How a rule matches the path. Paths compare byte for byte.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum PathMatch {
+    /// This path exactly.
+    Exact(String),
+    /// Any path that starts with this.
+    Prefix(String),
+}
+
+/// A header field a rule asks for.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct HeaderMatch {
+    /// The field's name, compared without regard to case.
+    pub name: String,
+    /// Its value, compared exactly.
+    pub value: String,
+}
+
+/// What a rule does with the requests it takes.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum RuleAction {
+    /// Send them to this group.
+    Forward(Group),
+    /// Answer with a redirect.
+    Redirect(Redirect),
+    /// Answer with this response.
+    Respond(FixedResponse),
+}
+
+/// A redirect's status and where it points. Each part left out is the
+/// request's own.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Redirect {
+    /// 301, 302, 307 or 308.
+    pub status: u16,
+    /// `http` or `https`.
+    pub scheme: Option<Scheme>,
+    /// The host to send the client to.
+    pub host: Option<String>,
+    /// The port; a scheme's default port is left out of the location.
+    pub port: Option<u16>,
+    /// The path, starting with `/`; the request's query is kept.
+    pub path: Option<String>,
+}
+
+/// A URL scheme of a redirect.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Scheme {
+    /// `http`, port 80 by default.
+    Http,
+    /// `https`, port 443 by default.
+    Https,
+}
+
+impl Scheme {
+    /// Its name in a URL.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Http => "http",
+            Self::Https => "https",
+        }
+    }
+
+    /// The port a URL of this scheme means when it names none.
+    pub fn default_port(self) -> u16 {
+        match self {
+            Self::Http => 80,
+            Self::Https => 443,
+        }
+    }
+}
+
+/// An answer the proxy gives by itself.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FixedResponse {
+    /// 200 to 599.
+    pub status: u16,
+    /// The `Content-Type` of the body.
+    pub content_type: String,
+    /// The body, at most [`MAX_FIXED_BODY`] bytes.
+    pub body: String,
+}
+
+/// The largest body of a fixed response.
+pub const MAX_FIXED_BODY: usize = 1024;
 
 /// A certificate chain and its private key, both PEM.
 #[derive(Clone, PartialEq, Eq)]
@@ -159,6 +287,23 @@ pub struct Group {
     /// Members taken out by what the traffic says (failed connections, and
     /// 5xx answers for HTTP), between health probes; `None` for never.
     pub passive_health: Option<PassiveHealth>,
+    /// HTTP and HTTPS: what keeps a client's requests on one member; `None`
+    /// balances every request on its own (`SourceIpHash` keeps clients by
+    /// address whatever this says).
+    pub persistence: Option<Persistence>,
+}
+
+/// How a group keeps a client's requests on one member.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Persistence {
+    /// The proxy sets a cookie of this name naming the member; a request
+    /// carrying it goes to that member while it is in rotation, healthy and
+    /// not ejected, and otherwise to a new one (whose cookie replaces it).
+    Cookie(String),
+    /// The application's cookie of this name: requests with the same value
+    /// go to the same member (rendezvous hashing of the value); requests
+    /// without it are balanced as usual.
+    AppCookie(String),
 }
 
 /// When a member's own failures take it out for a while.
@@ -230,6 +375,150 @@ impl Member {
     pub fn in_rotation(&self) -> bool {
         self.admin_state_up && self.weight > 0
     }
+}
+
+/// The longest host name, path, header value or redirect part a rule may
+/// hold.
+pub const MAX_RULE_TEXT: usize = 1024;
+
+/// A host condition as users write it: a name (`api.example.com`) or a
+/// wildcard (`*.example.com`), letters, digits, `-` and `.` only.
+///
+/// # Errors
+/// A message naming the rule the text breaks.
+pub fn host_match(text: &str) -> Result<HostMatch, String> {
+    let name = text.strip_prefix("*.").unwrap_or(text);
+    let valid = !name.is_empty()
+        && name.len() <= 253
+        && name
+            .split('.')
+            .all(|label| !label.is_empty() && label.len() <= 63)
+        && name
+            .bytes()
+            .all(|byte| byte.is_ascii_alphanumeric() || byte == b'-' || byte == b'.');
+    if !valid {
+        return Err(format!(
+            "{text:?} is not a host name or *. followed by one (letters, digits, - and .)"
+        ));
+    }
+    Ok(if text.starts_with("*.") {
+        HostMatch::Wildcard(text[1..].to_ascii_lowercase())
+    } else {
+        HostMatch::Exact(text.to_ascii_lowercase())
+    })
+}
+
+/// A path condition or a redirect's path: starts with `/`, printable ASCII
+/// without spaces, at most [`MAX_RULE_TEXT`] bytes.
+///
+/// # Errors
+/// A message naming the rule the path breaks.
+pub fn check_path(path: &str) -> Result<(), String> {
+    if !path.starts_with('/')
+        || path.len() > MAX_RULE_TEXT
+        || !path.bytes().all(|b| b.is_ascii_graphic())
+    {
+        return Err(format!(
+            "{path:?} must start with / and hold at most {MAX_RULE_TEXT} printable characters without spaces"
+        ));
+    }
+    Ok(())
+}
+
+/// A header condition: a field name of token characters, not one the
+/// proxy handles itself, and a value of visible characters and spaces.
+///
+/// # Errors
+/// A message naming the rule the condition breaks.
+pub fn check_header_match(header: &HeaderMatch) -> Result<(), String> {
+    let token = |byte: u8| byte.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&byte);
+    if header.name.is_empty() || header.name.len() > 256 || !header.name.bytes().all(token) {
+        return Err(format!("name {:?} is not a field name", header.name));
+    }
+    if ["host", "content-length", "transfer-encoding", "connection"]
+        .iter()
+        .any(|taken| header.name.eq_ignore_ascii_case(taken))
+    {
+        return Err(format!(
+            "name {:?}: match hosts with the host condition; framing fields are not matched",
+            header.name
+        ));
+    }
+    if header.value.len() > MAX_RULE_TEXT
+        || !header
+            .value
+            .bytes()
+            .all(|b| b.is_ascii_graphic() || b == b' ')
+    {
+        return Err(format!(
+            "value: at most {MAX_RULE_TEXT} visible characters and spaces"
+        ));
+    }
+    Ok(())
+}
+
+/// A redirect: status 301, 302, 307 or 308, a host name, a port from 1,
+/// a path as [`check_path`] says.
+///
+/// # Errors
+/// A message naming the part at fault.
+pub fn check_redirect(redirect: &Redirect) -> Result<(), String> {
+    if ![301, 302, 307, 308].contains(&redirect.status) {
+        return Err(format!(
+            "status: 301, 302, 307 or 308, not {}",
+            redirect.status
+        ));
+    }
+    if let Some(host) = &redirect.host
+        && !matches!(host_match(host), Ok(HostMatch::Exact(_)))
+    {
+        return Err(format!("host: {host:?} is not a host name"));
+    }
+    if redirect.port == Some(0) {
+        return Err("port: 1 to 65535".to_owned());
+    }
+    if let Some(path) = &redirect.path {
+        check_path(path).map_err(|message| format!("path: {message}"))?;
+    }
+    Ok(())
+}
+
+/// A fixed response: status 200 to 599, a content type of visible
+/// characters and spaces, a body of at most [`MAX_FIXED_BODY`] bytes.
+///
+/// # Errors
+/// A message naming the part at fault.
+pub fn check_fixed_response(fixed: &FixedResponse) -> Result<(), String> {
+    if !(200..=599).contains(&fixed.status) {
+        return Err(format!("status: 200 to 599, not {}", fixed.status));
+    }
+    if fixed.content_type.is_empty()
+        || fixed.content_type.len() > 256
+        || !fixed
+            .content_type
+            .bytes()
+            .all(|b| b.is_ascii_graphic() || b == b' ')
+    {
+        return Err("content_type: 1 to 256 visible characters and spaces".to_owned());
+    }
+    if fixed.body.len() > MAX_FIXED_BODY {
+        return Err(format!("body: at most {MAX_FIXED_BODY} bytes"));
+    }
+    Ok(())
+}
+
+/// A cookie's name: 1 to 64 token characters (RFC 6265).
+///
+/// # Errors
+/// A message naming the rule the name breaks.
+pub fn check_cookie_name(name: &str) -> Result<(), String> {
+    let token = |byte: u8| byte.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&byte);
+    if name.is_empty() || name.len() > 64 || !name.bytes().all(token) {
+        return Err(format!(
+            "{name:?} must be 1 to 64 letters, digits or !#$%&'*+-.^_`|~"
+        ));
+    }
+    Ok(())
 }
 
 /// Parses expected HTTP statuses as the resource model writes them: `200`,

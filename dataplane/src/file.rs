@@ -29,6 +29,7 @@
 //! algorithm = "weighted_round_robin"  # or weighted_least_connections, source_ip_hash
 //! proxy_protocol = "v2"               # optional, TCP listeners: v1 or v2 to each member
 //! passive_health = { consecutive_failures = 5, ejection_s = 30, max_ejected_percent = 50 }  # optional
+//! persistence = { type = "cookie", cookie_name = "FULCRUM" }  # optional, HTTP: or app_cookie
 //! members = [
 //!   { id = "a", address = "127.0.0.1:9001", weight = 3 },
 //!   { id = "b", address = "127.0.0.1:9002", weight = 1, admin_state_up = true },
@@ -42,6 +43,15 @@
 //! timeout_s = 2
 //! healthy_threshold = 2
 //! unhealthy_threshold = 3
+//!
+//! [[listeners.rules]]                 # optional, HTTP and HTTPS: tried in order
+//! id = "api"
+//! host = "*.example.com"              # optional: a name, or *. and a suffix
+//! path_prefix = "/api/"               # optional: or path = "/exact"
+//! header = { name = "x-canary", value = "yes" }  # optional
+//! forward = { id = "api-backends", members = [{ id = "c", address = "127.0.0.1:9003" }] }
+//! # or: redirect = { status = 301, scheme = "https", host = "x", port = 443, path = "/" }
+//! # or: respond = { status = 404, content_type = "text/plain", body = "not here" }
 //! ```
 
 use std::net::SocketAddr;
@@ -52,9 +62,13 @@ use std::time::Duration;
 use serde::Deserialize;
 
 use crate::config::{
-    self, Algorithm, Certificate, Config, Group, HealthCheck, HealthCheckKind, HttpLimits,
-    Listener, Member, PassiveHealth, Protocol, ProxyProtocol,
+    self, Algorithm, Certificate, Config, FixedResponse, Group, HeaderMatch, HealthCheck,
+    HealthCheckKind, HttpLimits, Listener, Member, PassiveHealth, PathMatch, Persistence, Protocol,
+    ProxyProtocol, Redirect, Rule, RuleAction, Scheme,
 };
+
+/// The most rules a listener may have.
+pub const MAX_RULES: usize = 100;
 
 /// A configuration file that could not be used, and why.
 #[derive(Debug, thiserror::Error)]
@@ -166,6 +180,74 @@ struct ListenerSection {
     #[serde(default)]
     certificates: Vec<CertificateFiles>,
     group: GroupSection,
+    #[serde(default)]
+    rules: Vec<RuleSection>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RuleSection {
+    id: String,
+    host: Option<String>,
+    path: Option<String>,
+    path_prefix: Option<String>,
+    header: Option<HeaderSection>,
+    forward: Option<GroupSection>,
+    redirect: Option<RedirectSection>,
+    respond: Option<RespondSection>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct HeaderSection {
+    name: String,
+    value: String,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RedirectSection {
+    status: u16,
+    scheme: Option<FileScheme>,
+    host: Option<String>,
+    port: Option<u16>,
+    path: Option<String>,
+}
+
+#[derive(Clone, Copy, Deserialize)]
+#[serde(rename_all = "snake_case")]
+enum FileScheme {
+    Http,
+    Https,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RespondSection {
+    status: u16,
+    #[serde(default = "default_content_type")]
+    content_type: String,
+    #[serde(default)]
+    body: String,
+}
+
+fn default_content_type() -> String {
+    "text/plain".to_owned()
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PersistenceSection {
+    #[serde(rename = "type")]
+    kind: FilePersistence,
+    cookie_name: String,
+}
+
+#[derive(Clone, Copy, Deserialize)]
+#[serde(rename_all = "snake_case")]
+enum FilePersistence {
+    Cookie,
+    AppCookie,
 }
 
 fn default_idle_timeout_s() -> u64 {
@@ -199,6 +281,7 @@ struct GroupSection {
     members: Vec<MemberSection>,
     proxy_protocol: Option<FileProxyProtocol>,
     passive_health: Option<PassiveHealthSection>,
+    persistence: Option<PersistenceSection>,
 }
 
 #[derive(Deserialize)]
@@ -325,28 +408,38 @@ impl ListenerSection {
                 })
             })
             .collect::<Result<_, ParseError>>()?;
-        let passive_health = self
+        if protocol == Protocol::Tcp && self.group.persistence.is_some() {
+            return Err((
+                None,
+                format!(
+                    "{}: only HTTP and HTTPS listeners keep sessions",
+                    key("group.persistence")
+                ),
+            ));
+        }
+        if protocol == Protocol::Tcp && !self.rules.is_empty() {
+            return Err((
+                None,
+                format!("{}: only HTTP and HTTPS listeners have rules", key("rules")),
+            ));
+        }
+        if self.rules.len() > MAX_RULES {
+            return Err((None, format!("{}: at most {MAX_RULES}", key("rules"))));
+        }
+        let group = self
             .group
-            .passive_health
-            .map(PassiveHealthSection::into_config)
-            .transpose()
-            .map_err(|message| (None, format!("{}.{message}", key("group.passive_health"))))?;
-        let health_check = self
-            .group
-            .health_check
-            .map(|check| check.into_config())
-            .transpose()
-            .map_err(|message| (None, format!("{}: {message}", key("group.health_check"))))?;
-        for member in &self.group.members {
-            if member.weight > 100 {
-                return Err((
-                    None,
-                    format!(
-                        "{}: weight must be 0 to 100",
-                        key(&format!("group.members[{}]", member.id))
-                    ),
-                ));
+            .into_config()
+            .map_err(|message| (None, format!("{}.{message}", key("group"))))?;
+        let mut rules: Vec<Rule> = Vec::with_capacity(self.rules.len());
+        for rule in self.rules {
+            let at = key(&format!("rules[{}]", rule.id));
+            if rules.iter().any(|seen| seen.id == rule.id) {
+                return Err((None, format!("{at}: a rule of this id comes earlier")));
             }
+            rules.push(
+                rule.into_config()
+                    .map_err(|message| (None, format!("{at}.{message}")))?,
+            );
         }
         Ok(Listener {
             id: self.id,
@@ -357,31 +450,133 @@ impl ListenerSection {
             insert_x_forwarded_for: self.insert_x_forwarded_for,
             access_log: self.access_log,
             certificates,
-            group: Group {
-                id: self.group.id,
-                algorithm: match self.group.algorithm {
-                    FileAlgorithm::WeightedRoundRobin => Algorithm::WeightedRoundRobin,
-                    FileAlgorithm::WeightedLeastConnections => Algorithm::WeightedLeastConnections,
-                    FileAlgorithm::SourceIpHash => Algorithm::SourceIpHash,
-                },
-                health_check,
-                members: self
-                    .group
-                    .members
-                    .into_iter()
-                    .map(|member| Member {
-                        id: member.id,
-                        address: member.address,
-                        weight: member.weight,
-                        admin_state_up: member.admin_state_up,
-                    })
-                    .collect(),
-                passive_health,
-                proxy_protocol: self.group.proxy_protocol.map(|version| match version {
-                    FileProxyProtocol::V1 => ProxyProtocol::V1,
-                    FileProxyProtocol::V2 => ProxyProtocol::V2,
-                }),
+            group,
+            rules,
+        })
+    }
+}
+
+impl GroupSection {
+    /// The group, or what is wrong with it, named from inside the group.
+    fn into_config(self) -> Result<Group, String> {
+        let passive_health = self
+            .passive_health
+            .map(PassiveHealthSection::into_config)
+            .transpose()
+            .map_err(|message| format!("passive_health.{message}"))?;
+        let health_check = self
+            .health_check
+            .map(HealthCheckSection::into_config)
+            .transpose()
+            .map_err(|message| format!("health_check: {message}"))?;
+        for member in &self.members {
+            if member.weight > 100 {
+                return Err(format!("members[{}]: weight must be 0 to 100", member.id));
+            }
+        }
+        let persistence = match self.persistence {
+            None => None,
+            Some(section) => {
+                config::check_cookie_name(&section.cookie_name)
+                    .map_err(|message| format!("persistence.cookie_name: {message}"))?;
+                Some(match section.kind {
+                    FilePersistence::Cookie => Persistence::Cookie(section.cookie_name),
+                    FilePersistence::AppCookie => Persistence::AppCookie(section.cookie_name),
+                })
+            }
+        };
+        Ok(Group {
+            id: self.id,
+            algorithm: match self.algorithm {
+                FileAlgorithm::WeightedRoundRobin => Algorithm::WeightedRoundRobin,
+                FileAlgorithm::WeightedLeastConnections => Algorithm::WeightedLeastConnections,
+                FileAlgorithm::SourceIpHash => Algorithm::SourceIpHash,
             },
+            health_check,
+            members: self
+                .members
+                .into_iter()
+                .map(|member| Member {
+                    id: member.id,
+                    address: member.address,
+                    weight: member.weight,
+                    admin_state_up: member.admin_state_up,
+                })
+                .collect(),
+            passive_health,
+            proxy_protocol: self.proxy_protocol.map(|version| match version {
+                FileProxyProtocol::V1 => ProxyProtocol::V1,
+                FileProxyProtocol::V2 => ProxyProtocol::V2,
+            }),
+            persistence,
+        })
+    }
+}
+
+impl RuleSection {
+    /// The rule, or what is wrong with it, named from inside the rule.
+    fn into_config(self) -> Result<Rule, String> {
+        let host = self
+            .host
+            .map(|host| config::host_match(&host).map_err(|message| format!("host: {message}")))
+            .transpose()?;
+        let path = match (self.path, self.path_prefix) {
+            (Some(_), Some(_)) => return Err("path: path or path_prefix, not both".to_owned()),
+            (Some(path), None) => Some(PathMatch::Exact(path)),
+            (None, Some(prefix)) => Some(PathMatch::Prefix(prefix)),
+            (None, None) => None,
+        };
+        if let Some(PathMatch::Exact(path) | PathMatch::Prefix(path)) = &path {
+            config::check_path(path).map_err(|message| format!("path: {message}"))?;
+        }
+        let header = self.header.map(|header| HeaderMatch {
+            name: header.name,
+            value: header.value,
+        });
+        if let Some(header) = &header {
+            config::check_header_match(header).map_err(|message| format!("header: {message}"))?;
+        }
+        let action = match (self.forward, self.redirect, self.respond) {
+            (Some(group), None, None) => RuleAction::Forward(
+                group
+                    .into_config()
+                    .map_err(|message| format!("forward.{message}"))?,
+            ),
+            (None, Some(redirect), None) => {
+                let redirect = Redirect {
+                    status: redirect.status,
+                    scheme: redirect.scheme.map(|scheme| match scheme {
+                        FileScheme::Http => Scheme::Http,
+                        FileScheme::Https => Scheme::Https,
+                    }),
+                    host: redirect.host,
+                    port: redirect.port,
+                    path: redirect.path,
+                };
+                config::check_redirect(&redirect)
+                    .map_err(|message| format!("redirect.{message}"))?;
+                RuleAction::Redirect(redirect)
+            }
+            (None, None, Some(respond)) => {
+                let fixed = FixedResponse {
+                    status: respond.status,
+                    content_type: respond.content_type,
+                    body: respond.body,
+                };
+                config::check_fixed_response(&fixed)
+                    .map_err(|message| format!("respond.{message}"))?;
+                RuleAction::Respond(fixed)
+            }
+            _ => {
+                return Err("action: exactly one of forward, redirect and respond".to_owned());
+            }
+        };
+        Ok(Rule {
+            id: self.id,
+            host,
+            path,
+            header,
+            action,
         })
     }
 }
@@ -515,6 +710,75 @@ unhealthy_threshold = 3
         assert_eq!(
             error.1,
             "listeners[l].group.proxy_protocol: only TCP listeners send the PROXY protocol"
+        );
+    }
+
+    #[test]
+    fn rules_and_persistence_are_read_and_their_mistakes_named() {
+        let file = |rules: &str| {
+            format!(
+                "version = 1\n[[listeners]]\nid = \"l\"\naddress = \"127.0.0.1:1\"\n\
+                 protocol = \"http\"\n[listeners.group]\nid = \"g\"\n\
+                 persistence = {{ type = \"cookie\", cookie_name = \"FULCRUM\" }}\n{rules}"
+            )
+        };
+        let config = parse(
+            &file(
+                "[[listeners.rules]]\nid = \"api\"\nhost = \"*.Example.com\"\npath_prefix = \"/api/\"\n\
+                 forward = { id = \"g2\", members = [{ id = \"c\", address = \"127.0.0.1:9\" }] }\n\
+                 [[listeners.rules]]\nid = \"tls\"\nredirect = { status = 301, scheme = \"https\" }\n",
+            ),
+            Path::new("."),
+        )
+        .unwrap();
+        let listener = &config.listeners[0];
+        assert_eq!(
+            listener.group.persistence,
+            Some(Persistence::Cookie("FULCRUM".to_owned()))
+        );
+        assert_eq!(
+            listener.rules[0].host,
+            Some(config::HostMatch::Wildcard(".example.com".to_owned()))
+        );
+        assert_eq!(
+            listener.rules[0].path,
+            Some(PathMatch::Prefix("/api/".to_owned()))
+        );
+        assert_eq!(listener.groups().count(), 2);
+        assert!(matches!(listener.rules[1].action, RuleAction::Redirect(_)));
+        for (rules, named) in [
+            (
+                "[[listeners.rules]]\nid = \"r\"\nhost = \"a b\"\nrespond = { status = 200 }\n",
+                "listeners[l].rules[r].host: ",
+            ),
+            (
+                "[[listeners.rules]]\nid = \"r\"\npath = \"x\"\nrespond = { status = 200 }\n",
+                "listeners[l].rules[r].path: ",
+            ),
+            (
+                "[[listeners.rules]]\nid = \"r\"\nredirect = { status = 200 }\n",
+                "listeners[l].rules[r].redirect.status: ",
+            ),
+            (
+                "[[listeners.rules]]\nid = \"r\"\n",
+                "listeners[l].rules[r].action: exactly one of",
+            ),
+            (
+                "[[listeners.rules]]\nid = \"r\"\nrespond = { status = 200 }\n\
+                 [[listeners.rules]]\nid = \"r\"\nrespond = { status = 200 }\n",
+                "listeners[l].rules[r]: a rule of this id comes earlier",
+            ),
+        ] {
+            let error = parse(&file(rules), Path::new(".")).unwrap_err();
+            assert!(error.1.starts_with(named), "{} vs {named}", error.1);
+        }
+        let tcp = "version = 1\n[[listeners]]\nid = \"l\"\naddress = \"127.0.0.1:1\"\n\
+                   protocol = \"tcp\"\n[listeners.group]\nid = \"g\"\n\
+                   persistence = { type = \"app_cookie\", cookie_name = \"S\" }\n";
+        let error = parse(tcp, Path::new(".")).unwrap_err();
+        assert_eq!(
+            error.1,
+            "listeners[l].group.persistence: only HTTP and HTTPS listeners keep sessions"
         );
     }
 }

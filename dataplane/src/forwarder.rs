@@ -122,14 +122,9 @@ impl Plan {
         let served = config.listeners.iter().map(|listener| (listener, true));
         let standby = config.standby.iter().map(|listener| (listener, false));
         for (listener, serving) in served.chain(standby) {
-            if listener.protocol != Protocol::Tcp && listener.group.proxy_protocol.is_some() {
+            if let Some(error) = unservable(listener) {
                 if serving {
-                    errors.insert(
-                        listener.id.clone(),
-                        "group.proxy_protocol: only TCP listeners send the PROXY protocol \
-                         (an HTTP listener's member connections are shared by clients)"
-                            .to_owned(),
-                    );
+                    errors.insert(listener.id.clone(), error.to_owned());
                 }
                 continue;
             }
@@ -467,4 +462,19 @@ fn check(config: &Config) -> Result<(), ApplyError> {
         }
     }
     Ok(())
+}
+
+/// Why `listener` cannot be served as it is, if it cannot.
+fn unservable(listener: &Listener) -> Option<&'static str> {
+    if listener.protocol == Protocol::Tcp {
+        return (!listener.rules.is_empty())
+            .then_some("rules: only HTTP and HTTPS listeners have forwarding rules");
+    }
+    listener
+        .groups()
+        .any(|group| group.proxy_protocol.is_some())
+        .then_some(
+            "group.proxy_protocol: only TCP listeners send the PROXY protocol \
+             (an HTTP listener's member connections are shared by clients)",
+        )
 }

@@ -176,7 +176,8 @@ impl Checker {
         // them knows their health at once.
         let wanted: HashMap<ProbeSpec, HealthCheck> = config
             .every_listener()
-            .flat_map(|listener| probes_of(&listener.group))
+            .flat_map(|listener| listener.groups())
+            .flat_map(probes_of)
             .collect();
         self.running.retain(|spec, stop| {
             let keep = wanted.contains_key(spec);

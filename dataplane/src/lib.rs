@@ -12,13 +12,15 @@
 //!   configuration in, and the handle answers applied generations, listener
 //!   errors, health and counters.
 //!
-//! Inside: `worker` (one thread: runtime, listeners, services), `tcp` (L4
+//! Inside: `worker` (one thread: runtime, listeners, services), `backends`
+//! (a group on one thread: balancer, persistence, passive health), `tcp` (L4
 //! relay), `proxy_protocol` (the header a TCP member may be sent), `http`
 //! (L7 proxy), `tls`, `health` (probes), `passive` (ejection by what the
 //! traffic says), `counters`. The hidden
 //! `fuzzing` module is the fuzz targets' logic (see `fuzz/`).
 
 pub mod access_log;
+mod backends;
 pub mod balance;
 pub mod config;
 mod counters;

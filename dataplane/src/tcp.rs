@@ -18,10 +18,11 @@ use monoio::io::{AsyncReadRent, AsyncWriteRent, AsyncWriteRentExt, Splitable};
 use monoio::net::TcpStream;
 
 use crate::access_log::Entry;
+use crate::backends::Member;
 use crate::counters::{ErrorKind, ListenerCounters, MemberCounters};
 use crate::io::Duplex;
 use crate::proxy_protocol;
-use crate::worker::{Member, Service, ThreadContext};
+use crate::worker::{Service, ThreadContext};
 
 /// The size of each direction's buffer.
 const COPY_BUFFER: usize = 64 * 1024;
@@ -39,7 +40,7 @@ pub(crate) async fn serve(
         .listener
         .access_log
         .then(|| (Instant::now(), SystemTime::now()));
-    let member = service.pick(peer.ip());
+    let member = service.backends.pick(peer.ip());
     let tally = member
         .as_ref()
         .map(|member| Tally::new(&service.counters, &member.counters));
@@ -87,11 +88,11 @@ async fn relay_to(
         Err(error) => {
             tracing::debug!(member = %member.spec.id, %error, "connect failed");
             member.counters.failure();
-            service.record(member, false);
+            service.backends.record(member, false);
             return Some(ErrorKind::MemberConnect);
         }
     };
-    service.record(member, true);
+    service.backends.record(member, true);
     if let Some(version) = service.listener.group.proxy_protocol {
         // The address the client reached: the listener's, or the one the
         // kernel chose when the listener is on a wildcard address.

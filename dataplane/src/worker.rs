@@ -16,7 +16,7 @@
 use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
 use std::io;
-use std::net::{IpAddr, SocketAddr};
+use std::net::SocketAddr;
 use std::rc::Rc;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -25,13 +25,13 @@ use monoio::io::Canceller;
 use monoio::net::{TcpListener, TcpStream};
 
 use crate::access_log::{Handshake, Queue};
-use crate::balance::Balancer;
+use crate::backends::Backends;
 use crate::config::{self, HttpLimits, Listener, Protocol};
-use crate::counters::{ErrorKind, Gauge, ListenerCounters, MemberCounters, ThreadCounters};
+use crate::counters::{ErrorKind, Gauge, ListenerCounters, ThreadCounters};
 use crate::forwarder::{Driver, Plan, Shared};
 use crate::health::Checker;
 use crate::http::{self, Pool, Scheme};
-use crate::{passive, tcp, tls};
+use crate::{tcp, tls};
 
 /// How often a thread looks for a new plan or a stop request.
 const POLL: Duration = Duration::from_millis(2);
@@ -194,18 +194,6 @@ impl Drop for OpenConnection {
     }
 }
 
-/// A member as one thread serves it.
-pub(crate) struct Member {
-    pub(crate) spec: config::Member,
-    /// `spec.id`, shared with the access-log entries that name it.
-    pub(crate) id: Arc<str>,
-    /// Open connections (TCP) or requests in flight (HTTP), all threads.
-    pub(crate) gauge: Arc<Gauge>,
-    pub(crate) counters: Arc<MemberCounters>,
-    /// Its recent failures and ejection, all threads.
-    outcomes: Arc<passive::Outcomes>,
-}
-
 /// A listener as one thread serves it, for one generation.
 pub(crate) struct Service {
     pub(crate) listener: Arc<Listener>,
@@ -216,10 +204,27 @@ pub(crate) struct Service {
     pub(crate) gauge: Arc<Gauge>,
     pub(crate) counters: Arc<ListenerCounters>,
     pub(crate) tls: Option<Arc<rustls::ServerConfig>>,
-    members: Vec<Rc<Member>>,
-    shared: Arc<Shared>,
-    /// The balancer and the health epoch it was built for.
-    balancer: RefCell<(u64, Balancer)>,
+    /// The listener's own group: every connection (TCP), or the requests
+    /// no rule takes.
+    pub(crate) backends: Backends,
+    /// The listener's rules, in order.
+    pub(crate) rules: Vec<Route>,
+    pub(crate) shared: Arc<Shared>,
+}
+
+/// A forwarding rule as one thread serves it.
+pub(crate) struct Route {
+    /// Its conditions (and its action, as configured).
+    pub(crate) rule: config::Rule,
+    /// What it does, its group built when it forwards.
+    pub(crate) target: Target,
+}
+
+/// What a rule does with the requests it takes.
+pub(crate) enum Target {
+    Forward(Box<Backends>),
+    Redirect(config::Redirect),
+    Respond(config::FixedResponse),
 }
 
 impl Service {
@@ -230,21 +235,20 @@ impl Service {
         counters: &ThreadCounters,
     ) -> Self {
         shared.count_service_built();
-        let members = listener
-            .group
-            .members
+        let rules = listener
+            .rules
             .iter()
-            .map(|member| {
-                Rc::new(Member {
-                    spec: member.clone(),
-                    id: Arc::from(member.id.as_str()),
-                    gauge: shared.counters.member_gauge(&member.id),
-                    counters: counters.member(&member.id),
-                    outcomes: shared.counters.member_outcomes(&member.id),
-                })
+            .map(|rule| Route {
+                target: match &rule.action {
+                    config::RuleAction::Forward(group) => {
+                        Target::Forward(Box::new(Backends::new(group, shared, counters)))
+                    }
+                    config::RuleAction::Redirect(redirect) => Target::Redirect(redirect.clone()),
+                    config::RuleAction::Respond(fixed) => Target::Respond(fixed.clone()),
+                },
+                rule: rule.clone(),
             })
             .collect();
-        let epoch = shared.health.epoch();
         Self {
             listener: Arc::clone(listener),
             id: Arc::from(listener.id.as_str()),
@@ -252,8 +256,8 @@ impl Service {
             gauge: shared.counters.listener_gauge(&listener.id),
             counters: counters.listener(&listener.id),
             tls: plan.tls.get(&listener.id).cloned(),
-            members,
-            balancer: RefCell::new((epoch, Self::balancer(listener, shared))),
+            backends: Backends::new(&listener.group, shared, counters),
+            rules,
             shared: Arc::clone(shared),
         }
     }
@@ -270,81 +274,6 @@ impl Service {
                 (Some(ours), Some(theirs)) => Arc::ptr_eq(ours, theirs),
                 _ => false,
             }
-    }
-
-    fn balancer(listener: &Listener, shared: &Shared) -> Balancer {
-        let group = &listener.group;
-        Balancer::for_group(group, |n| {
-            shared.health.is_healthy(&group.id, &group.members[n].id)
-        })
-    }
-
-    /// The member for a new connection or request from `client`, or `None`
-    /// when no member may take it.
-    pub(crate) fn pick(&self, client: IpAddr) -> Option<Rc<Member>> {
-        self.pick_except(client, None)
-    }
-
-    /// The same, never `failed` (a member that just refused the request):
-    /// the one the algorithm chooses among the others. Members that passive
-    /// health ejected are left out too, unless every other one is.
-    pub(crate) fn pick_except(
-        &self,
-        client: IpAddr,
-        failed: Option<&Rc<Member>>,
-    ) -> Option<Rc<Member>> {
-        let mut balancer = self.balancer.borrow_mut();
-        let epoch = self.shared.health.epoch();
-        if balancer.0 != epoch {
-            *balancer = (epoch, Self::balancer(&self.listener, &self.shared));
-        }
-        let excluded =
-            failed.and_then(|failed| self.members.iter().position(|m| Rc::ptr_eq(m, failed)));
-        let open = |n: usize| self.members[n].gauge.open();
-        let not_failed = |n: usize| Some(n) != excluded;
-        let chosen = match self.listener.group.passive_health {
-            Some(_) => {
-                let now = passive::now_ms();
-                let in_service =
-                    |n: usize| not_failed(n) && !self.members[n].outcomes.is_ejected(now);
-                balancer
-                    .1
-                    .pick_where(client, open, in_service)
-                    .or_else(|| balancer.1.pick_where(client, open, not_failed))
-            }
-            None => balancer.1.pick_where(client, open, not_failed),
-        }?;
-        Some(Rc::clone(&self.members[chosen]))
-    }
-
-    /// Records what `member` did with a request or connection: served it,
-    /// or failed (its connection refused or timed out; for HTTP, an answer
-    /// of 500 or above). Passive health ejects it after enough failures.
-    pub(crate) fn record(&self, member: &Member, served: bool) {
-        let Some(policy) = &self.listener.group.passive_health else {
-            return;
-        };
-        if served {
-            member.outcomes.succeeded();
-            return;
-        }
-        let now = passive::now_ms();
-        let may_eject = || {
-            let ejected = self
-                .members
-                .iter()
-                .filter(|other| other.outcomes.is_ejected(now))
-                .count();
-            ejected < passive::ejectable(policy, self.members.len())
-        };
-        if member.outcomes.failed(policy, now, may_eject) {
-            tracing::info!(
-                listener = %self.id,
-                member = %member.id,
-                ejection = ?policy.ejection,
-                "member ejected by passive health"
-            );
-        }
     }
 }
 
@@ -456,7 +385,8 @@ impl Worker {
             plan.config
                 .listeners
                 .iter()
-                .flat_map(|listener| &listener.group.members)
+                .flat_map(|listener| listener.groups())
+                .flat_map(|group| &group.members)
                 .map(|member| member.address)
                 .collect(),
         );

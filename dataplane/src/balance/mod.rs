@@ -13,7 +13,7 @@ mod rendezvous;
 mod round_robin;
 
 pub use least_connections::WeightedLeastConnections;
-pub use rendezvous::WeightedRendezvous;
+pub use rendezvous::{WeightedRendezvous, fnv1a};
 pub use round_robin::SmoothWeightedRoundRobin;
 
 use std::net::IpAddr;
@@ -40,31 +40,42 @@ pub enum Balancer {
     SourceIp(WeightedRendezvous),
 }
 
+/// The members of `group` as balancers see them, with `healthy(i)` telling
+/// whether member `i` passes its health check: a member out of rotation or
+/// unhealthy has weight 0.
+pub fn candidates(group: &Group, healthy: impl Fn(usize) -> bool) -> Vec<Candidate> {
+    group
+        .members
+        .iter()
+        .enumerate()
+        .map(|(n, member)| Candidate {
+            key: member.id.clone(),
+            weight: if member.in_rotation() && healthy(n) {
+                member.weight
+            } else {
+                0
+            },
+        })
+        .collect()
+}
+
 impl Balancer {
     /// The balancer of `group`, with `healthy(i)` telling whether member `i`
     /// passes its health check.
     pub fn for_group(group: &Group, healthy: impl Fn(usize) -> bool) -> Self {
-        let candidates: Vec<Candidate> = group
-            .members
-            .iter()
-            .enumerate()
-            .map(|(n, member)| Candidate {
-                key: member.id.clone(),
-                weight: if member.in_rotation() && healthy(n) {
-                    member.weight
-                } else {
-                    0
-                },
-            })
-            .collect();
-        match group.algorithm {
+        Self::over(group.algorithm, &candidates(group, healthy))
+    }
+
+    /// A balancer of `algorithm` over `candidates`.
+    pub fn over(algorithm: Algorithm, candidates: &[Candidate]) -> Self {
+        match algorithm {
             Algorithm::WeightedRoundRobin => {
-                Self::RoundRobin(SmoothWeightedRoundRobin::new(&candidates))
+                Self::RoundRobin(SmoothWeightedRoundRobin::new(candidates))
             }
             Algorithm::WeightedLeastConnections => {
-                Self::LeastConnections(WeightedLeastConnections::new(&candidates))
+                Self::LeastConnections(WeightedLeastConnections::new(candidates))
             }
-            Algorithm::SourceIpHash => Self::SourceIp(WeightedRendezvous::new(&candidates)),
+            Algorithm::SourceIpHash => Self::SourceIp(WeightedRendezvous::new(candidates)),
         }
     }
 
@@ -141,6 +152,7 @@ mod tests {
             members,
             proxy_protocol: None,
             passive_health: None,
+            persistence: None,
         }
     }
 

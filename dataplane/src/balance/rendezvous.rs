@@ -17,7 +17,7 @@ pub struct WeightedRendezvous {
 }
 
 /// FNV-1a, 64 bits: stable across builds and platforms.
-fn fnv1a(bytes: &[u8]) -> u64 {
+pub fn fnv1a(bytes: &[u8]) -> u64 {
     bytes.iter().fold(0xcbf2_9ce4_8422_2325, |hash, byte| {
         (hash ^ u64::from(*byte)).wrapping_mul(0x0000_0100_0000_01b3)
     })
@@ -51,7 +51,13 @@ impl WeightedRendezvous {
     /// The member for `client` among those `usable` (the one that wins
     /// when the others are out), or `None` when every usable weight is 0.
     pub fn pick(&self, client: IpAddr, usable: impl Fn(usize) -> bool) -> Option<usize> {
-        let client = client_hash(client);
+        self.pick_hashed(client_hash(client), usable)
+    }
+
+    /// The member for a key of hash `key` (an application's session
+    /// cookie, say) among those `usable`, as [`pick`](Self::pick) for a client.
+    pub fn pick_hashed(&self, key: u64, usable: impl Fn(usize) -> bool) -> Option<usize> {
+        let client = key;
         let mut best: Option<(usize, f64)> = None;
         for (n, (key, weight)) in self.members.iter().enumerate() {
             if *weight == 0.0 || !usable(n) {
@@ -66,6 +72,11 @@ impl WeightedRendezvous {
             }
         }
         best.map(|(n, _)| n)
+    }
+
+    /// Whether member `n` may take anything new (its weight is not 0).
+    pub fn takes(&self, n: usize) -> bool {
+        self.members.get(n).is_some_and(|(_, weight)| *weight > 0.0)
     }
 }
 

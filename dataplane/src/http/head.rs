@@ -45,11 +45,36 @@ pub(crate) struct Forwarded {
     pub(crate) port: u16,
 }
 
+/// Where a part of a head lies in the bytes it was parsed from.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct Span {
+    pub(crate) start: usize,
+    pub(crate) end: usize,
+}
+
+impl Span {
+    /// The span of `part`, a slice of `whole`.
+    fn of(whole: &[u8], part: &[u8]) -> Self {
+        let start = (part.as_ptr() as usize).wrapping_sub(whole.as_ptr() as usize);
+        debug_assert!(start + part.len() <= whole.len());
+        Self {
+            start,
+            end: start + part.len(),
+        }
+    }
+}
+
 /// A parsed request head.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct Request {
     /// Bytes of the head (request line, fields and the empty line).
     pub(crate) length: usize,
+    /// The request target, in the parsed bytes.
+    pub(crate) target: Span,
+    /// The `Host` field's value, in the parsed bytes.
+    pub(crate) host: Option<Span>,
+    /// The first `Cookie` field's value, in the parsed bytes.
+    pub(crate) cookie: Option<Span>,
     pub(crate) framing: Framing,
     /// The client wants the connection kept open after the response.
     pub(crate) keep_alive: bool,
@@ -97,10 +122,15 @@ pub(crate) fn parse_request(
     let mut upgrade_field = false;
     let mut forwarded_for_written = false;
     let mut hosts = 0_usize;
+    let mut host = None;
+    let mut cookie = None;
     for field in request.headers.iter() {
         let name = field.name;
         if name.eq_ignore_ascii_case("host") {
             hosts += 1;
+            host = Some(Span::of(input, field.value));
+        } else if cookie.is_none() && name.eq_ignore_ascii_case("cookie") {
+            cookie = Some(Span::of(input, field.value));
         }
         if is_hop_by_hop(name) {
             if name.eq_ignore_ascii_case("connection") {
@@ -171,6 +201,9 @@ pub(crate) fn parse_request(
     }
     Ok(Some(Request {
         length,
+        target: Span::of(input, target.as_bytes()),
+        host,
+        cookie,
         framing,
         keep_alive: version == 1 && !connection.close,
         upgrade,

@@ -1,9 +1,12 @@
 //! Layer 7: an HTTP/1.1 reverse proxy, for HTTP listeners and for HTTPS ones
 //! once TLS is terminated.
 //!
-//! Each request on a client connection is balanced on its own, with the
-//! listener's configuration of the moment, and goes to the member over a
-//! connection from this thread's pool (or a new one). Bodies are streamed
+//! Each request on a client connection is routed on its own, with the
+//! listener's configuration of the moment: the first forwarding rule that
+//! matches it (`route`) chooses its group or answers it, and a request no
+//! rule takes goes to the listener's group. The group's persistence or
+//! balancer chooses the member (`crate::backends`), and the request goes
+//! to it over a connection from this thread's pool (or a new one). Bodies are streamed
 //! both ways. The proxy answers by itself only when it must:
 //!
 //! | case | answer |
@@ -18,6 +21,7 @@
 //! | the listener is at its connection limit (HTTPS) | close before the TLS handshake |
 //! | connecting to the member fails, or its answer is not HTTP | 502, close |
 //! | the member does not start its answer within the response timeout | 504, close |
+//! | a redirect or fixed-response rule takes the request | the rule's answer; close only if the request has a body |
 //!
 //! A request without a body that finds a pooled connection closed by the
 //! member is sent again once, on a new connection. After an answer of its
@@ -29,6 +33,7 @@
 pub(crate) mod body;
 pub(crate) mod head;
 mod pool;
+mod route;
 
 use std::cell::Cell;
 use std::net::SocketAddr;
@@ -45,10 +50,12 @@ pub(crate) use pool::Pool;
 use self::body::BodyError;
 use self::head::{Forwarded, Framing, HeadError, Request, Response};
 use crate::access_log::{self, Entry, Handshake};
+use crate::backends::{Backends, Member};
+use crate::config;
 use crate::counters::{ErrorKind, ListenerCounters};
 use crate::io::{Conn, Duplex};
 use crate::tcp::{self, Tally};
-use crate::worker::{Member, Service, ServiceSlot, ThreadContext};
+use crate::worker::{Service, ServiceSlot, Target, ThreadContext};
 
 /// Read buffer of each side's connection: a whole request head fits.
 fn buffer_capacity(service: &Service) -> usize {
@@ -122,7 +129,7 @@ pub(crate) async fn serve<S: Duplex>(
         let next = exchange(
             &service,
             &mut client,
-            &request,
+            (&request, &scheme),
             &mut heads,
             peer,
             &thread,
@@ -311,22 +318,96 @@ async fn read_request<S: AsyncReadRent>(
     }
 }
 
+/// Where a request goes: a group, or an answer of a rule's own.
+enum Routed<'s> {
+    Forward(&'s Backends),
+    Answer(Vec<u8>, u16),
+}
+
+/// The group or the answer for the request whose head `head` is, reached
+/// over `scheme`: the first rule that matches, or the listener's group.
+fn route<'s>(
+    service: &'s Service,
+    head: &route::Head<'_>,
+    scheme: &Scheme,
+    keep_alive: bool,
+) -> Routed<'s> {
+    let Some(chosen) = service.rules.iter().find(|route| head.matches(&route.rule)) else {
+        return Routed::Forward(&service.backends);
+    };
+    match &chosen.target {
+        Target::Forward(backends) => Routed::Forward(backends),
+        Target::Redirect(redirect) => {
+            let scheme = match scheme {
+                Scheme::Http => config::Scheme::Http,
+                Scheme::Https(_) => config::Scheme::Https,
+            };
+            Routed::Answer(head.redirect(redirect, scheme, keep_alive), redirect.status)
+        }
+        Target::Respond(fixed) => Routed::Answer(route::respond(fixed, keep_alive), fixed.status),
+    }
+}
+
+/// Sends a rule's own answer; the connection stays open only when the
+/// request had no body (a body would have to be read and thrown away).
+async fn answer<S: Duplex>(
+    service: &Service,
+    client: &mut Conn<S>,
+    (answer, status): (Vec<u8>, u16),
+    keep_alive: bool,
+    outcome: &mut Outcome,
+) -> Next {
+    let length = answer.len();
+    let (sent, _) = client.io.write_all(answer).await;
+    if sent.is_err() {
+        return Next::Close;
+    }
+    outcome.status = Some(status);
+    outcome.sent(&service.counters, length);
+    service.counters.response(status);
+    if keep_alive {
+        Next::Request
+    } else {
+        let _ = client.io.shutdown().await;
+        linger(client).await;
+        Next::Close
+    }
+}
+
 /// One request and its response.
 async fn exchange<S: Duplex>(
     service: &Service,
     client: &mut Conn<S>,
-    request: &Request,
+    (request, scheme): (&Request, &Scheme),
     heads: &mut Heads,
     peer: SocketAddr,
     thread: &ThreadContext,
     outcome: &mut Outcome,
 ) -> Next {
-    let Some(mut member) = service.pick(peer.ip()) else {
+    let backends = if service.rules.is_empty() {
+        &service.backends
+    } else {
+        let keep_alive = request.keep_alive && request.framing == Framing::Empty;
+        let head = route::Head::new(client.buffered(), request);
+        match route(service, &head, scheme, keep_alive) {
+            Routed::Forward(backends) => backends,
+            Routed::Answer(bytes, status) => {
+                client.consume(request.length);
+                return answer(service, client, (bytes, status), keep_alive, outcome).await;
+            }
+        }
+    };
+    let cookies = request
+        .cookie
+        .map(|span| &client.buffered()[span.start..span.end]);
+    let Some(choice) = backends.choose(peer.ip(), cookies, None) else {
         service.counters.error(ErrorKind::NoMember);
         let answer = refuse(&mut client.io, service, ErrorKind::NoMember).await;
         outcome.refused(answer, ErrorKind::NoMember);
         return Next::Close;
     };
+    let mut member = choice.member;
+    let mut set_cookie = choice.set_cookie;
     outcome.member = Some(Rc::clone(&member));
     client.consume(request.length);
     if request.expect_continue && request.framing != Framing::Empty {
@@ -361,9 +442,9 @@ async fn exchange<S: Duplex>(
                 }
                 Err(error) => {
                     tracing::debug!(member = %member.spec.id, %error, "connect failed");
-                    service.record(&member, false);
+                    backends.record(&member, false);
                     let another = may_try_another
-                        .then(|| service.pick_except(peer.ip(), Some(&member)))
+                        .then(|| backends.choose(peer.ip(), None, Some(&member)))
                         .flatten();
                     let Some(another) = another else {
                         return fail(service, &member, client, ErrorKind::MemberConnect, outcome)
@@ -371,7 +452,8 @@ async fn exchange<S: Duplex>(
                     };
                     member.counters.failure();
                     may_try_another = false;
-                    member = another;
+                    member = another.member;
+                    set_cookie = another.set_cookie;
                     _open = member.gauge.acquire();
                     member.counters.request();
                     outcome.member = Some(Rc::clone(&member));
@@ -424,7 +506,7 @@ async fn exchange<S: Duplex>(
             Err(ResponseError::ClosedEarly) if retry_allowed => reuse_pooled = false,
             Err(ResponseError::ClientGone) => return Next::Close,
             Err(ResponseError::TimedOut) => {
-                service.record(&member, false);
+                backends.record(&member, false);
                 return fail(service, &member, client, ErrorKind::MemberTimeout, outcome).await;
             }
             Err(ResponseError::ClosedEarly | ResponseError::Malformed) => {
@@ -433,7 +515,14 @@ async fn exchange<S: Duplex>(
         }
     };
     outcome.status = Some(response.status);
-    service.record(&member, response.status < 500);
+    backends.record(&member, response.status < 500);
+    if let Some(cookie) = &set_cookie {
+        // Before the empty line that ends the head.
+        heads.response.truncate(heads.response.len() - 2);
+        heads.response.extend_from_slice(b"Set-Cookie: ");
+        heads.response.extend_from_slice(cookie.as_bytes());
+        heads.response.extend_from_slice(b"\r\n\r\n");
+    }
     let to_client = |n| {
         member.counters.bytes_in(n);
         outcome.sent(&service.counters, n);

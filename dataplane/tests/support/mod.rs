@@ -328,14 +328,21 @@ pub fn listener(protocol: Protocol, algorithm: Algorithm, members: Vec<Member>) 
         insert_x_forwarded_for: true,
         access_log: false,
         certificates: Vec::new(),
-        group: Group {
-            id: "vsg-1".to_owned(),
-            algorithm,
-            health_check: None,
-            members,
-            proxy_protocol: None,
-            passive_health: None,
-        },
+        group: group("vsg-1", algorithm, members),
+        rules: Vec::new(),
+    }
+}
+
+/// Group `id` of `members`, with no health check, persistence or PROXY header.
+pub fn group(id: &str, algorithm: Algorithm, members: Vec<Member>) -> Group {
+    Group {
+        id: id.to_owned(),
+        algorithm,
+        health_check: None,
+        members,
+        proxy_protocol: None,
+        passive_health: None,
+        persistence: None,
     }
 }
 

@@ -144,9 +144,11 @@ fn listener(entry: &ForwardingEntry, data_keys: &DataKeys) -> dataplane::config:
                 members: Vec::new(),
                 proxy_protocol: None,
                 passive_health: None,
+                persistence: None,
             },
             group,
         ),
+        rules: Vec::new(),
     }
 }
 
@@ -175,6 +177,7 @@ fn group(group: &GroupConfig) -> dataplane::config::Group {
         // file sets it (README, "The data plane alone").
         proxy_protocol: None,
         passive_health: None,
+        persistence: None,
     }
 }
 
