@@ -38,9 +38,10 @@ pub const FILE_DESCRIPTOR_SET: &[u8] =
 /// classes). Version 3 adds access tokens (the commands
 /// `issue_access_token` and `revoke_access_token`) and the envelope's
 /// `principal`, which the history records. Version 4 adds the listener's
-/// `access_log`. Entries of older versions still apply by their version's
-/// rules: they carry none of these.
-pub const LOG_FORMAT_VERSION: u32 = 4;
+/// `access_log`. Version 5 adds the listener's forwarding rules (the
+/// command `set_listener_rules`). Entries of older versions still apply by
+/// their version's rules: they carry none of these.
+pub const LOG_FORMAT_VERSION: u32 = 5;
 
 /// The oldest log envelope format this build still applies.
 pub const OLDEST_LOG_FORMAT_VERSION: u32 = 1;

@@ -15,7 +15,7 @@ use fulcrum_node::config::{AgentConfig, Given};
 use tokio::net::TcpListener;
 use tokio::time::Instant;
 
-use support::backends::{backend, get};
+use support::backends::{backend, get, get_path};
 
 /// `count` agents on loopback forming one cluster, with the loopback EIP pool.
 async fn cluster(count: usize) -> (Vec<Option<Agent>>, Vec<tempfile::TempDir>) {
@@ -480,6 +480,125 @@ async fn the_owners_health_checks_set_operating_statuses() {
         assert!(Instant::now() < deadline, "{members:?}");
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
+    for agent in agents.into_iter().flatten() {
+        agent.shutdown().await;
+    }
+}
+
+/// The whole response to `GET path` on a new connection.
+fn whole_response(address: SocketAddr, path: &str) -> String {
+    use std::io::{Read, Write};
+    let mut stream =
+        std::net::TcpStream::connect_timeout(&address, Duration::from_secs(2)).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .unwrap();
+    stream
+        .write_all(
+            format!("GET {path} HTTP/1.1\r\nHost: shop\r\nConnection: close\r\n\r\n").as_bytes(),
+        )
+        .unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).unwrap();
+    response
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn forwarding_rules_set_through_the_api_route_the_eips_requests() {
+    let (agents, _directories) = cluster(1).await;
+    let agent = agents[0].as_ref().unwrap();
+    let client = client_of(agent).await;
+    let (listener_id, eip_address) = guide(&client, "127.77.0.3").await;
+    assert!(answered_within(eip_address, Duration::from_secs(10)).await);
+    let listener = listener_view(&client, &listener_id).await;
+    // A group of the light backend alone, for the API's paths.
+    let web = client
+        .groups()
+        .get_group(v1::GetGroupRequest {
+            id: listener.default_group_id.clone(),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .group
+        .unwrap();
+    let light = &web.members[1];
+    let api = client
+        .groups()
+        .create_group(v1::CreateGroupRequest {
+            load_balancer_id: listener.load_balancer_id.clone(),
+            name: "api".into(),
+            members: vec![v1::MemberSpec {
+                instance_id: light.instance_id.clone(),
+                port: light.port,
+                ..Default::default()
+            }],
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .group
+        .unwrap();
+    use v1::forwarding_rule::Action;
+    let set = client
+        .listeners()
+        .set_listener_rules(v1::SetListenerRulesRequest {
+            id: listener_id.clone(),
+            rules: vec![
+                v1::ForwardingRule {
+                    name: "api".into(),
+                    path: "/api/".into(),
+                    action: Some(Action::ForwardGroupId(api.id.clone())),
+                    ..Default::default()
+                },
+                v1::ForwardingRule {
+                    name: "moved".into(),
+                    path: "/old".into(),
+                    path_match: v1::PathMatch::Exact.into(),
+                    action: Some(Action::Redirect(v1::RedirectAction {
+                        status: 308,
+                        path: "/new".into(),
+                        ..Default::default()
+                    })),
+                    ..Default::default()
+                },
+            ],
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let view = set.listener.unwrap();
+    assert_eq!(view.rules.len(), 2);
+    assert_eq!(view.rules[0].path_match(), v1::PathMatch::Prefix);
+
+    let routed = tokio::task::spawn_blocking(move || {
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        while !whole_response(eip_address, "/old?x=1").starts_with("HTTP/1.1 308") {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the rules never arrived"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let moved = whole_response(eip_address, "/old?x=1");
+        let api: Vec<String> = (0..20)
+            .map(|_| get_path(eip_address, "/api/orders").unwrap())
+            .collect();
+        let rest: Vec<String> = (0..20).map(|_| get(eip_address).unwrap()).collect();
+        (moved, api, rest)
+    })
+    .await
+    .unwrap();
+    let (moved, api, rest) = routed;
+    assert!(
+        moved.contains("\r\nLocation: http://shop/new?x=1\r\n"),
+        "{moved}"
+    );
+    assert!(api.iter().all(|name| name == "light"), "{api:?}");
+    assert!(rest.iter().any(|name| name == "heavy"), "{rest:?}");
     for agent in agents.into_iter().flatten() {
         agent.shutdown().await;
     }

@@ -505,6 +505,23 @@ pub enum ListenerCommand {
         #[arg(long)]
         access_log: Option<bool>,
     },
+    /// Replace an HTTP or HTTPS listener's forwarding rules, in the order
+    /// given (none removes them all). A rule is KEY=VALUE pairs separated by
+    /// commas: name, then conditions host (a name or *.name), path (exact)
+    /// or path-prefix, header (NAME:VALUE), then one action: forward=GROUP,
+    /// redirect-status/-scheme/-host/-port/-path, or
+    /// respond-status/-type/-body. Example:
+    /// --rule name=api,host=api.example.com,forward=api-group
+    SetRules {
+        /// Name or id.
+        listener: String,
+        /// The Load Balancer, where the name is not unique.
+        #[arg(long = "lb")]
+        load_balancer: Option<String>,
+        /// A rule; repeat for each, in the order they are tried.
+        #[arg(long = "rule")]
+        rules: Vec<String>,
+    },
     /// Delete a listener.
     Delete {
         /// Name or id.
@@ -513,6 +530,17 @@ pub enum ListenerCommand {
         #[arg(long = "lb")]
         load_balancer: Option<String>,
     },
+}
+
+/// PROXY protocol versions.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum ProxyProtocolArg {
+    /// No header.
+    None,
+    /// The text header.
+    V1,
+    /// The binary header.
+    V2,
 }
 
 /// Listener protocols.
@@ -571,6 +599,19 @@ pub enum GroupCommand {
         /// A member, INSTANCE:PORT or INSTANCE:PORT:WEIGHT (instance by name or id); repeat for several.
         #[arg(long = "member")]
         members: Vec<String>,
+        /// Session persistence (HTTP and HTTPS listeners): cookie:NAME (the
+        /// Load Balancer sets cookie NAME naming the member), app-cookie:NAME
+        /// (requests with equal values of the application's cookie NAME go
+        /// to one member) or none.
+        #[arg(long)]
+        persistence: Option<String>,
+        /// The PROXY protocol header each member gets (TCP listeners).
+        #[arg(long, value_enum)]
+        proxy_protocol: Option<ProxyProtocolArg>,
+        /// Passive health: FAILURES,EJECTION_S[,MAX_EJECTED_PERCENT] (5,30
+        /// ejects a member for 30 s after 5 failures in a row), or none.
+        #[arg(long)]
+        passive_health: Option<String>,
         /// Description and tags.
         #[command(flatten)]
         describe: Describe,
@@ -589,7 +630,8 @@ pub enum GroupCommand {
         #[arg(long = "lb")]
         load_balancer: Option<String>,
     },
-    /// Change a group's name, algorithm or health check.
+    /// Change a group's name, algorithm, health check, persistence, PROXY
+    /// protocol or passive health.
     Update {
         /// Name or id.
         group: String,
@@ -614,6 +656,19 @@ pub enum GroupCommand {
         /// Remove the health check.
         #[arg(long, conflicts_with = "health_check")]
         no_health_check: bool,
+        /// Session persistence (HTTP and HTTPS listeners): cookie:NAME (the
+        /// Load Balancer sets cookie NAME naming the member), app-cookie:NAME
+        /// (requests with equal values of the application's cookie NAME go
+        /// to one member) or none.
+        #[arg(long)]
+        persistence: Option<String>,
+        /// The PROXY protocol header each member gets (TCP listeners).
+        #[arg(long, value_enum)]
+        proxy_protocol: Option<ProxyProtocolArg>,
+        /// Passive health: FAILURES,EJECTION_S[,MAX_EJECTED_PERCENT] (5,30
+        /// ejects a member for 30 s after 5 failures in a row), or none.
+        #[arg(long)]
+        passive_health: Option<String>,
     },
     /// Replace all members at once (members that stay keep their ids).
     ReplaceMembers {

@@ -2,7 +2,7 @@
 
 use fulcrum_api::v1;
 
-use super::args::{AlgorithmArg, GroupCommand, HealthCheckArg};
+use super::args::{AlgorithmArg, GroupCommand, HealthCheckArg, ProxyProtocolArg};
 use super::{
     CliError, Outcome, Session, admin_state, list, output, resolve, revision_line, show, tags,
 };
@@ -54,6 +54,62 @@ pub(super) async fn member_spec(session: &Session, text: &str) -> Result<v1::Mem
     })
 }
 
+/// `--persistence`: cookie:NAME, app-cookie:NAME or none.
+fn persistence_value(text: &str) -> Result<v1::SessionPersistence, CliError> {
+    let (kind, cookie_name) = match text.split_once(':') {
+        Some(("cookie", name)) => (v1::PersistenceType::Cookie, name),
+        Some(("app-cookie", name)) => (v1::PersistenceType::AppCookie, name),
+        None if text == "none" => (v1::PersistenceType::None, ""),
+        _ => {
+            return Err(CliError::usage(format!(
+                "--persistence {text:?}: write cookie:NAME, app-cookie:NAME or none"
+            )));
+        }
+    };
+    Ok(v1::SessionPersistence {
+        r#type: kind as i32,
+        cookie_name: cookie_name.to_owned(),
+    })
+}
+
+/// `--passive-health`: FAILURES,EJECTION_S[,MAX_EJECTED_PERCENT], or none
+/// (`Ok(None)`).
+fn passive_health_value(text: &str) -> Result<Option<v1::PassiveHealth>, CliError> {
+    if text == "none" {
+        return Ok(None);
+    }
+    let usage = || {
+        CliError::usage(format!(
+            "--passive-health {text:?}: write FAILURES,EJECTION_S[,MAX_EJECTED_PERCENT] or none"
+        ))
+    };
+    let numbers: Vec<u32> = text
+        .split(',')
+        .map(|part| part.trim().parse().map_err(|_| usage()))
+        .collect::<Result<_, _>>()?;
+    match numbers[..] {
+        [consecutive_failures, ejection_s] => Ok(Some(v1::PassiveHealth {
+            consecutive_failures,
+            ejection_s,
+            max_ejected_percent: None,
+        })),
+        [consecutive_failures, ejection_s, max] => Ok(Some(v1::PassiveHealth {
+            consecutive_failures,
+            ejection_s,
+            max_ejected_percent: Some(max),
+        })),
+        _ => Err(usage()),
+    }
+}
+
+fn proxy_protocol_value(version: ProxyProtocolArg) -> v1::ProxyProtocolVersion {
+    match version {
+        ProxyProtocolArg::None => v1::ProxyProtocolVersion::None,
+        ProxyProtocolArg::V1 => v1::ProxyProtocolVersion::V1,
+        ProxyProtocolArg::V2 => v1::ProxyProtocolVersion::V2,
+    }
+}
+
 pub(super) async fn group(session: &Session, command: GroupCommand) -> Outcome {
     let mut client = session.client.groups();
     match command {
@@ -65,9 +121,18 @@ pub(super) async fn group(session: &Session, command: GroupCommand) -> Outcome {
             health_path,
             health_codes,
             members,
+            persistence,
+            proxy_protocol,
+            passive_health,
             describe,
         } => {
             let load_balancer_id = resolve::load_balancer(session, &load_balancer).await?;
+            let persistence = persistence.as_deref().map(persistence_value).transpose()?;
+            let passive_health = passive_health
+                .as_deref()
+                .map(passive_health_value)
+                .transpose()?
+                .flatten();
             let mut specs = Vec::with_capacity(members.len());
             for member in &members {
                 specs.push(member_spec(session, member).await?);
@@ -85,6 +150,10 @@ pub(super) async fn group(session: &Session, command: GroupCommand) -> Outcome {
                     algorithm: algorithm as i32,
                     health_check,
                     members: specs,
+                    persistence,
+                    proxy_protocol:
+                        proxy_protocol.map_or(0, |version| proxy_protocol_value(version) as i32),
+                    passive_health,
                 }))
                 .await?
                 .into_inner();
@@ -118,9 +187,17 @@ pub(super) async fn group(session: &Session, command: GroupCommand) -> Outcome {
             health_path,
             health_codes,
             no_health_check,
+            persistence,
+            proxy_protocol,
+            passive_health,
         } => {
             let lb = resolve::optional_load_balancer(session, load_balancer.as_deref()).await?;
             let id = resolve::group(session, &group, lb.as_deref()).await?;
+            let persistence = persistence.as_deref().map(persistence_value).transpose()?;
+            let passive_health = passive_health
+                .as_deref()
+                .map(passive_health_value)
+                .transpose()?;
             let reply = client
                 .update_group(
                     session.request(v1::UpdateGroupRequest {
@@ -131,6 +208,11 @@ pub(super) async fn group(session: &Session, command: GroupCommand) -> Outcome {
                         health_check: health_check
                             .map(|kind| health_check_value(kind, health_path, health_codes)),
                         clear_health_check: no_health_check,
+                        persistence,
+                        proxy_protocol: proxy_protocol
+                            .map(|version| proxy_protocol_value(version) as i32),
+                        clear_passive_health: matches!(passive_health, Some(None)),
+                        passive_health: passive_health.flatten(),
                         ..Default::default()
                     }),
                 )

@@ -3,7 +3,9 @@
 use fulcrum_api::v1;
 
 use super::args::{ListenerCommand, ProtocolArg};
-use super::{Outcome, Session, admin_state, list, output, resolve, revision_line, show, tags};
+use super::{
+    Outcome, Session, admin_state, list, output, resolve, revision_line, rules, show, tags,
+};
 
 pub(super) fn protocol_value(protocol: ProtocolArg) -> v1::Protocol {
     match protocol {
@@ -122,6 +124,54 @@ pub(super) async fn listener(session: &Session, command: ListenerCommand) -> Out
                 reply.listener.as_ref(),
                 &reply,
                 "fulcrum.v1.UpdateListenerResponse",
+            );
+        }
+        ListenerCommand::SetRules {
+            listener,
+            load_balancer,
+            rules: written,
+        } => {
+            let lb = resolve::optional_load_balancer(session, load_balancer.as_deref()).await?;
+            let id = resolve::listener(session, &listener, lb.as_deref()).await?;
+            let written = written
+                .iter()
+                .map(|text| rules::parse(text))
+                .collect::<Result<Vec<_>, _>>()?;
+            // A rule's group is one of the listener's Load Balancer.
+            let lb = match lb {
+                Some(lb) => lb,
+                None => client
+                    .get_listener(session.request(v1::GetListenerRequest {
+                        id: id.clone(),
+                        read: None,
+                    }))
+                    .await?
+                    .into_inner()
+                    .listener
+                    .map(|listener| listener.load_balancer_id)
+                    .unwrap_or_default(),
+            };
+            let mut rules = Vec::with_capacity(written.len());
+            for rules::WrittenRule { mut rule, forward } in written {
+                if let Some(group) = forward {
+                    let group_id = resolve::group(session, &group, Some(&lb)).await?;
+                    rule.action = Some(v1::forwarding_rule::Action::ForwardGroupId(group_id));
+                }
+                rules.push(rule);
+            }
+            let reply = client
+                .set_listener_rules(session.request(v1::SetListenerRulesRequest {
+                    client_token: session.token(),
+                    id,
+                    rules,
+                    expected_revision: None,
+                }))
+                .await?
+                .into_inner();
+            session.print_resource(
+                reply.listener.as_ref(),
+                &reply,
+                "fulcrum.v1.SetListenerRulesResponse",
             );
         }
         ListenerCommand::Delete {

@@ -23,6 +23,7 @@ mod load_balancers;
 mod networks;
 pub mod output;
 mod resolve;
+mod rules;
 pub mod setting_flags;
 mod stats;
 mod tokens;

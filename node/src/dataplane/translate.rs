@@ -9,9 +9,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use fulcrum_dataplane as dataplane;
-use fulcrum_raft_store::domain::projection::dataplane::{ForwardingEntry, GroupConfig};
+use fulcrum_raft_store::domain::projection::dataplane::{
+    ForwardingEntry, GroupConfig, RuleConfig, RuleTarget,
+};
 use fulcrum_raft_store::domain::{
-    Algorithm, ConnectionLimit, HealthCheck, HealthCheckKind, ListenerId, Protocol, sealed,
+    Algorithm, ConnectionLimit, HealthCheck, HealthCheckKind, HostCondition, ListenerId,
+    PathCondition, Persistence, Protocol, ProxyProtocol, sealed,
 };
 
 use crate::secrets::DataKeys;
@@ -148,7 +151,46 @@ fn listener(entry: &ForwardingEntry, data_keys: &DataKeys) -> dataplane::config:
             },
             group,
         ),
-        rules: Vec::new(),
+        rules: entry.rules.iter().map(rule).collect(),
+    }
+}
+
+fn rule(rule: &RuleConfig) -> dataplane::config::Rule {
+    use dataplane::config::{
+        FixedResponse, HeaderMatch, HostMatch, PathMatch, Redirect, RuleAction, Scheme,
+    };
+    dataplane::config::Rule {
+        id: rule.name.clone(),
+        host: rule.host.as_ref().map(|host| match host {
+            HostCondition::Exact(name) => HostMatch::Exact(name.clone()),
+            // The forwarder keeps the suffix with its leading dot.
+            HostCondition::Wildcard(name) => HostMatch::Wildcard(format!(".{name}")),
+        }),
+        path: rule.path.as_ref().map(|path| match path {
+            PathCondition::Exact(path) => PathMatch::Exact(path.clone()),
+            PathCondition::Prefix(path) => PathMatch::Prefix(path.clone()),
+        }),
+        header: rule.header.as_ref().map(|header| HeaderMatch {
+            name: header.name.clone(),
+            value: header.value.clone(),
+        }),
+        action: match &rule.action {
+            RuleTarget::Forward(to) => RuleAction::Forward(group(to)),
+            RuleTarget::Redirect(redirect) => RuleAction::Redirect(Redirect {
+                status: redirect.status,
+                scheme: redirect
+                    .https
+                    .map(|https| if https { Scheme::Https } else { Scheme::Http }),
+                host: redirect.host.clone(),
+                port: redirect.port,
+                path: redirect.path.clone(),
+            }),
+            RuleTarget::FixedResponse(fixed) => RuleAction::Respond(FixedResponse {
+                status: fixed.status,
+                content_type: fixed.content_type.clone(),
+                body: fixed.body.clone(),
+            }),
+        },
     }
 }
 
@@ -173,11 +215,26 @@ fn group(group: &GroupConfig) -> dataplane::config::Group {
                 admin_state_up: member.admin_state_up,
             })
             .collect(),
-        // Not a field of the replicated group yet: the data plane's TOML
-        // file sets it (README, "The data plane alone").
-        proxy_protocol: None,
-        passive_health: None,
-        persistence: None,
+        persistence: group
+            .persistence
+            .as_ref()
+            .map(|persistence| match persistence {
+                Persistence::Cookie(name) => dataplane::config::Persistence::Cookie(name.clone()),
+                Persistence::AppCookie(name) => {
+                    dataplane::config::Persistence::AppCookie(name.clone())
+                }
+            }),
+        proxy_protocol: group.proxy_protocol.map(|version| match version {
+            ProxyProtocol::V1 => dataplane::config::ProxyProtocol::V1,
+            ProxyProtocol::V2 => dataplane::config::ProxyProtocol::V2,
+        }),
+        passive_health: group
+            .passive_health
+            .map(|policy| dataplane::config::PassiveHealth {
+                consecutive_failures: policy.consecutive_failures,
+                ejection: Duration::from_secs(u64::from(policy.ejection_s)),
+                max_ejected_percent: policy.max_ejected_percent,
+            }),
     }
 }
 

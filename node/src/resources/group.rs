@@ -24,6 +24,9 @@ describe! {
             Column::listed("LOAD BALANCER", |r| r.load_balancer_id.clone()),
             Column::listed("ALGORITHM", |r| algorithm(r.algorithm)),
             Column::shown("HEALTH CHECK", health_check),
+            Column::shown("PERSISTENCE", persistence),
+            Column::shown("PROXY PROTOCOL", proxy_protocol),
+            Column::shown("PASSIVE HEALTH", passive_health),
             Column::listed("MEMBERS", |r| r.members.len().to_string()),
             Column::shown("PROVISIONING", |r| provisioning(r.provisioning_status)),
             Column::listed("OPERATING", |r| operating(r.operating_status)),
@@ -69,6 +72,42 @@ fn health_check(group: &v1::VirtualServerGroup) -> String {
                         .to_owned()
                 })
                 .unwrap_or_else(|_| check.r#type.to_string())
+        },
+    )
+}
+
+fn persistence(group: &v1::VirtualServerGroup) -> String {
+    match &group.persistence {
+        Some(persistence) if persistence.r#type == v1::PersistenceType::Cookie as i32 => {
+            format!("cookie {}", persistence.cookie_name)
+        }
+        Some(persistence) if persistence.r#type == v1::PersistenceType::AppCookie as i32 => {
+            format!("application cookie {}", persistence.cookie_name)
+        }
+        _ => "-".to_owned(),
+    }
+}
+
+fn proxy_protocol(group: &v1::VirtualServerGroup) -> String {
+    match group.proxy_protocol() {
+        v1::ProxyProtocolVersion::V1 => "v1".to_owned(),
+        v1::ProxyProtocolVersion::V2 => "v2".to_owned(),
+        _ => "-".to_owned(),
+    }
+}
+
+fn passive_health(group: &v1::VirtualServerGroup) -> String {
+    group.passive_health.as_ref().map_or_else(
+        || "-".to_owned(),
+        |policy| {
+            format!(
+                "{} failures eject for {} s, at most {}% out",
+                policy.consecutive_failures,
+                policy.ejection_s,
+                policy
+                    .max_ejected_percent
+                    .unwrap_or(fulcrum_raft_store::domain::DEFAULT_MAX_EJECTED_PERCENT)
+            )
         },
     )
 }

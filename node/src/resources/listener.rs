@@ -3,7 +3,7 @@
 use fulcrum_raft_store::domain::{Listener, ListenerId};
 
 use super::Column;
-use super::text::{operating, or_dash, protocol, provisioning};
+use super::text::{operating, or_dash, protocol, provisioning, rules};
 
 describe! {
     v1::Listener {
@@ -25,6 +25,7 @@ describe! {
             Column::listed("GROUP", |r| or_dash(&r.default_group_id)),
             Column::listed("CONNECTION LIMIT", |r| r.connection_limit.to_string()),
             Column::shown("CERTIFICATE", |r| or_dash(&r.certificate_id)),
+            Column::shown("RULES", |r| rules(&r.rules)),
             Column::listed("PROVISIONING", |r| provisioning(r.provisioning_status)),
             Column::shown("PROVISIONING ERROR", |r| or_dash(&r.provisioning_error)),
             Column::listed("OPERATING", |r| operating(r.operating_status)),

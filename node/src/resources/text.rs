@@ -139,6 +139,63 @@ pub fn or_dash(value: &str) -> String {
     }
 }
 
+/// A listener's forwarding rules, one per line in their order, each as
+/// `name: conditions -> action`; `-` when there are none.
+pub fn rules(rules: &[v1::ForwardingRule]) -> String {
+    use v1::forwarding_rule::Action;
+    if rules.is_empty() {
+        return "-".to_owned();
+    }
+    rules
+        .iter()
+        .map(|rule| {
+            let mut conditions = Vec::new();
+            if !rule.host.is_empty() {
+                conditions.push(format!("host {}", rule.host));
+            }
+            if !rule.path.is_empty() {
+                let how = if rule.path_match == v1::PathMatch::Exact as i32 {
+                    "path"
+                } else {
+                    "path prefix"
+                };
+                conditions.push(format!("{how} {}", rule.path));
+            }
+            if let Some(header) = &rule.header {
+                conditions.push(format!("header {}: {}", header.name, header.value));
+            }
+            if conditions.is_empty() {
+                conditions.push("any request".to_owned());
+            }
+            let action = match &rule.action {
+                Some(Action::ForwardGroupId(group)) => format!("forward to {group}"),
+                Some(Action::Redirect(redirect)) => {
+                    let port = match redirect.port {
+                        0 => String::new(),
+                        port => port.to_string(),
+                    };
+                    let mut parts = vec![format!("redirect {}", redirect.status)];
+                    for (label, value) in [
+                        ("scheme", redirect.scheme.as_str()),
+                        ("host", redirect.host.as_str()),
+                        ("port", port.as_str()),
+                        ("path", redirect.path.as_str()),
+                    ] {
+                        if !value.is_empty() {
+                            parts.push(format!("{label} {value}"));
+                        }
+                    }
+                    parts.join(" ")
+                }
+                Some(Action::FixedResponse(fixed)) => format!("answer {}", fixed.status),
+                None => "-".to_owned(),
+            };
+            format!("{}: {} -> {action}", rule.name, conditions.join(", "))
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
 /// `UP` or `DOWN`.
 pub fn up_down(up: bool) -> String {
     if up { "UP" } else { "DOWN" }.to_owned()

@@ -194,7 +194,8 @@ impl Catalog {
         )
     }
 
-    /// The listeners whose default group is `group_id`, in id order.
+    /// The listeners whose default group is `group_id`, or one of whose
+    /// rules forwards to it, in id order.
     pub fn listeners_using_group<'a>(
         &'a self,
         group_id: &GroupId,

@@ -21,25 +21,34 @@ pub struct History {
 }
 
 /// The encoded size of one revision's events, less one byte per empty
-/// principal and one per listener whose access log is off: so an event of
-/// log formats 1 and 2 (which have no principal) or 1 to 3 (whose listeners
-/// have no `access_log`) counts what the build that wrote it counted, and
+/// principal, one per listener whose access log is off, one per listener
+/// without rules and one per absent group setting (persistence, PROXY
+/// protocol, passive health): so an event of log formats 1 and 2 (which
+/// have no principal), 1 to 3 (whose listeners have no `access_log`) or 1
+/// to 4 (no rules, no group settings) counts what the build that wrote it
+/// counted, and
 /// replaying an older log compacts where that build compacted. Encoding to a
 /// counter cannot fail for these types (no maps with non-string keys, no
 /// unsized values).
 fn encoded_bytes(events: &[RecordedEvent]) -> u64 {
     let size = postcard::serialize_with_flavor(events, postcard::ser_flavors::Size::default())
         .map_or(0, |size: usize| size as u64);
-    // An empty string encodes as its length, one byte; `false` as one byte.
+    // An empty string or list encodes as its length, one byte; `false` as one byte.
     let uncounted = events
         .iter()
         .map(|event| {
-            let listener_without_access_log = matches!(
-                &event.event,
-                Event::ListenerCreated(listener) | Event::ListenerUpdated(listener)
-                    if !listener.access_log
-            );
-            u64::from(event.principal.is_empty()) + u64::from(listener_without_access_log)
+            let newer_fields_unset = match &event.event {
+                Event::ListenerCreated(listener) | Event::ListenerUpdated(listener) => {
+                    u64::from(!listener.access_log) + u64::from(listener.rules.is_empty())
+                }
+                Event::GroupCreated(group) | Event::GroupUpdated(group) => {
+                    u64::from(group.persistence.is_none())
+                        + u64::from(group.proxy_protocol.is_none())
+                        + u64::from(group.passive_health.is_none())
+                }
+                _ => 0,
+            };
+            u64::from(event.principal.is_empty()) + newer_fields_unset
         })
         .sum::<u64>();
     size.saturating_sub(uncounted)

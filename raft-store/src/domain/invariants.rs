@@ -3,7 +3,7 @@
 
 use std::collections::BTreeSet;
 
-use super::limits::MAX_ACCESS_TOKENS;
+use super::limits::{MAX_ACCESS_TOKENS, MAX_RULES_PER_LISTENER};
 use super::model::Protocol;
 use super::projection::dataplane::DataPlaneConfig;
 use super::state::State;
@@ -175,16 +175,36 @@ impl State {
                     listener.meta.name
                 ));
             }
-            if let Some(group_id) = &listener.default_group_id {
+            for group_id in listener.group_ids() {
                 match catalog.groups.get(group_id) {
-                    Some(group) if group.load_balancer_id == listener.load_balancer_id => {}
+                    Some(group)
+                        if group.load_balancer_id == listener.load_balancer_id
+                            && !(listener.protocol.is_http() && group.proxy_protocol.is_some()) => {
+                    }
                     _ => {
                         return Err(format!(
-                            "listener {} names group {group_id} of another or no load balancer",
+                            "listener {} names group {group_id} of another or no load balancer, or one whose PROXY protocol it cannot send",
                             listener.id
                         ));
                     }
                 }
+            }
+            if !listener.rules.is_empty() && !listener.protocol.is_http() {
+                return Err(format!("TCP listener {} has rules", listener.id));
+            }
+            if listener.rules.len() > MAX_RULES_PER_LISTENER {
+                return Err(format!("listener {} has too many rules", listener.id));
+            }
+            let rule_names: BTreeSet<&str> = listener
+                .rules
+                .iter()
+                .map(|rule| rule.name.as_str())
+                .collect();
+            if rule_names.len() != listener.rules.len() {
+                return Err(format!(
+                    "listener {} has two rules of one name",
+                    listener.id
+                ));
             }
             let needs_certificate = listener.protocol == Protocol::Https;
             match &listener.certificate_id {

@@ -14,21 +14,27 @@
 //!   history records before format 4 hold listeners without `access_log`
 //!   ([`ListenerV3`]): it is false (entries before log format 4 cannot set
 //!   it), and the history's byte budget does not count a false one, so that
-//!   an older log compacts where its build compacted (`history.rs`).
+//!   an older log compacts where its build compacted (`history.rs`);
+//! - snapshot format 4 and the listener and history records of format 4
+//!   hold listeners without `rules` and groups without `persistence`,
+//!   `proxy_protocol` and `passive_health` (group records before format 5
+//!   too, [`GroupV4`]): there are none (entries before log format 5 cannot
+//!   set them), and the byte budget does not count an empty list or an
+//!   absent setting either. A group is read by the listener's layout flag.
 //!
 //! The listener is read differently from the rest. It sits deep inside what
 //! is stored (a catalog's map, an event of the history, a snapshot's whole
 //! state), so a legacy copy of every type that holds it would repeat most of
 //! the model; and postcard cannot tell the two layouts apart, as it writes no
 //! field names nor lengths of structs. So `Listener` has one hand-written
-//! `Deserialize`: it reads a [`ListenerV3`], then the `access_log` byte
-//! unless the read is of a layout before it. Who reads knows which layout it
-//! holds (the snapshot's format version, the record's layout bytes, see
-//! `records.rs`) and says so by reading inside
-//! [`reading_listeners_before_access_logs`], which sets a thread-local flag
-//! for the span of one synchronous decode and puts the previous value back
-//! when it ends, by unwinding too. Nothing else reads the flag, and encoding
-//! never does: this build writes only today's layout.
+//! `Deserialize`: it reads a [`ListenerV3`], then the `access_log` byte and
+//! the rules, as far as the layout being read has them. Who reads knows
+//! which layout it holds (the snapshot's format version, the record's layout
+//! bytes, see `records.rs`) and says so by reading inside
+//! [`reading_listeners_of`], which sets a thread-local layout for the span
+//! of one synchronous decode and puts the previous value back when it ends,
+//! by unwinding too. Nothing else reads it, and encoding never does: this
+//! build writes only today's layout.
 
 use std::cell::Cell;
 use std::collections::BTreeMap;
@@ -43,38 +49,54 @@ use super::ids::{
     CertificateId, EipId, GroupId, InstanceId, ListenerId, LoadBalancerId, NetworkId, SubnetId,
 };
 use super::model::{
-    Certificate, ConnectionLimit, Eip, Group, Instance, Listener, LoadBalancer, Meta, Network,
-    Protocol, Quotas, Revision, Settings, Subnet,
+    Algorithm, Certificate, ConnectionLimit, Eip, Group, HealthCheck, Instance, Listener,
+    LoadBalancer, Member, Meta, Network, Protocol, Quotas, Revision, Settings, Subnet,
 };
 use super::projection::dataplane::DataPlaneProjection;
-use super::records::{HISTORY_RECORD_LAYOUT, HISTORY_RECORD_PREFIX, LISTENER_RECORD_LAYOUT};
+use super::records::{
+    GROUP_RECORD_LAYOUT, HISTORY_RECORD_LAYOUT, HISTORY_RECORD_PREFIX, HISTORY_RECORD_PREFIX_V4,
+    LISTENER_RECORD_LAYOUT, LISTENER_RECORD_LAYOUT_V4,
+};
 use super::state::State;
 use super::tokens::TokenMemory;
 
+/// The layout of the listeners being decoded: today's unless a reader says
+/// otherwise with [`reading_listeners_of`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum ListenerLayout {
+    /// Snapshot formats 1 to 3, listener records without a layout byte,
+    /// history records before format 4: no `access_log`, no `rules`.
+    BeforeAccessLogs,
+    /// Snapshot format 4, listener and history records of format 4: no `rules`.
+    BeforeRules,
+    /// Today's.
+    Today,
+}
+
 thread_local! {
-    /// Whether the listeners being decoded on this thread are of a layout
-    /// before `access_log`: set only by [`reading_listeners_before_access_logs`].
-    static LISTENERS_LACK_ACCESS_LOGS: Cell<bool> = const { Cell::new(false) };
+    /// The layout of the listeners being decoded on this thread: set only
+    /// by [`reading_listeners_of`].
+    static LISTENER_LAYOUT: Cell<ListenerLayout> = const { Cell::new(ListenerLayout::Today) };
 }
 
 /// Runs `read`, a synchronous decode, with every [`Listener`] it decodes read
-/// in the layout before `access_log` ([`ListenerV3`]), and restores the
-/// layout that was in force before, also when `read` panics.
-pub(crate) fn reading_listeners_before_access_logs<T>(read: impl FnOnce() -> T) -> T {
+/// in `layout`, and restores the layout that was in force before, also when
+/// `read` panics.
+pub(crate) fn reading_listeners_of<T>(layout: ListenerLayout, read: impl FnOnce() -> T) -> T {
     /// Puts the previous value back when dropped, by unwinding too.
-    struct Restore(bool);
+    struct Restore(ListenerLayout);
     impl Drop for Restore {
         fn drop(&mut self) {
-            LISTENERS_LACK_ACCESS_LOGS.with(|lack| lack.set(self.0));
+            LISTENER_LAYOUT.with(|layout| layout.set(self.0));
         }
     }
-    let _restore = Restore(LISTENERS_LACK_ACCESS_LOGS.with(|lack| lack.replace(true)));
+    let _restore = Restore(LISTENER_LAYOUT.with(|current| current.replace(layout)));
     read()
 }
 
-/// Whether the listener being decoded is of the layout before `access_log`.
-pub(super) fn listeners_lack_access_logs() -> bool {
-    LISTENERS_LACK_ACCESS_LOGS.with(Cell::get)
+/// The layout of the listener being decoded.
+pub(super) fn listener_layout() -> ListenerLayout {
+    LISTENER_LAYOUT.with(Cell::get)
 }
 
 /// A listener as snapshot formats 1 to 3 and the records before format 4
@@ -111,6 +133,35 @@ impl From<ListenerV3> for Listener {
             insert_x_forwarded_for: old.insert_x_forwarded_for,
             admin_state_up: old.admin_state_up,
             access_log: false,
+            rules: Vec::new(),
+        }
+    }
+}
+
+/// A group as the layouts before format 5 stored it: today's fields but
+/// the last three, in today's order (see `Group`'s `Deserialize`).
+#[derive(Clone, Debug, Deserialize)]
+pub(crate) struct GroupV4 {
+    id: GroupId,
+    meta: Meta,
+    load_balancer_id: LoadBalancerId,
+    algorithm: Algorithm,
+    health_check: Option<HealthCheck>,
+    members: Vec<Member>,
+}
+
+impl From<GroupV4> for Group {
+    fn from(old: GroupV4) -> Self {
+        Group {
+            id: old.id,
+            meta: old.meta,
+            load_balancer_id: old.load_balancer_id,
+            algorithm: old.algorithm,
+            health_check: old.health_check,
+            members: old.members,
+            persistence: None,
+            proxy_protocol: None,
+            passive_health: None,
         }
     }
 }
@@ -281,29 +332,55 @@ impl From<StateV2> for State {
 }
 
 /// Reads a history record of any layout: today's (two layout bytes, then
-/// events with their principal), format 3's (one layout byte, then events
-/// whose listeners have no `access_log`) or that of formats 1 and 2 (events
+/// events with their principal and listeners with rules), format 4's (the
+/// same without rules), format 3's (one layout byte, then events whose
+/// listeners have no `access_log`) or that of formats 1 and 2 (events
 /// without a principal either).
 pub(crate) fn decode_history(bytes: &[u8]) -> Result<Vec<RecordedEvent>, postcard::Error> {
     if let Some(today) = bytes.strip_prefix(&HISTORY_RECORD_PREFIX) {
         return postcard::from_bytes(today);
     }
-    reading_listeners_before_access_logs(|| match bytes.split_first() {
-        Some((&HISTORY_RECORD_LAYOUT, format_three)) => postcard::from_bytes(format_three),
-        _ => {
-            let old: Vec<RecordedEventV2> = postcard::from_bytes(bytes)?;
-            Ok(old.into_iter().map(Into::into).collect())
+    if let Some(format_four) = bytes.strip_prefix(&HISTORY_RECORD_PREFIX_V4) {
+        return reading_listeners_of(ListenerLayout::BeforeRules, || {
+            postcard::from_bytes(format_four)
+        });
+    }
+    reading_listeners_of(ListenerLayout::BeforeAccessLogs, || {
+        match bytes.split_first() {
+            Some((&HISTORY_RECORD_LAYOUT, format_three)) => postcard::from_bytes(format_three),
+            _ => {
+                let old: Vec<RecordedEventV2> = postcard::from_bytes(bytes)?;
+                Ok(old.into_iter().map(Into::into).collect())
+            }
         }
     })
 }
 
-/// Reads a listener record of either layout: today's (the layout byte, then
-/// the listener) or the one before format 4 (the listener without
+/// Reads a listener record of any layout: today's (its layout byte, then
+/// the listener), format 4's (the layout byte of format 4, then the
+/// listener without rules) or the one before (the listener without
 /// `access_log`, which starts with its id's length, never 0).
 pub(crate) fn decode_listener(bytes: &[u8]) -> Result<Listener, postcard::Error> {
     match bytes.split_first() {
         Some((&LISTENER_RECORD_LAYOUT, today)) => postcard::from_bytes(today),
-        _ => reading_listeners_before_access_logs(|| postcard::from_bytes(bytes)),
+        Some((&LISTENER_RECORD_LAYOUT_V4, format_four)) => {
+            reading_listeners_of(ListenerLayout::BeforeRules, || {
+                postcard::from_bytes(format_four)
+            })
+        }
+        _ => reading_listeners_of(ListenerLayout::BeforeAccessLogs, || {
+            postcard::from_bytes(bytes)
+        }),
+    }
+}
+
+/// Reads a group record of either layout: today's (its layout byte, then
+/// the group) or the one before format 5 (the group without its last three
+/// fields, which starts with its id's length, never 1).
+pub(crate) fn decode_group(bytes: &[u8]) -> Result<Group, postcard::Error> {
+    match bytes.split_first() {
+        Some((&GROUP_RECORD_LAYOUT, today)) => postcard::from_bytes(today),
+        _ => reading_listeners_of(ListenerLayout::BeforeRules, || postcard::from_bytes(bytes)),
     }
 }
 
@@ -408,6 +485,7 @@ pub(crate) mod before_access_logs {
             insert_x_forwarded_for: true,
             admin_state_up: true,
             access_log,
+            rules: Vec::new(),
         }
     }
 }
@@ -641,8 +719,8 @@ mod tests {
             .history
             .append(7, vec![recorded(7, Event::ListenerUpdated(listener(true)))]);
         let bytes = state.to_snapshot_bytes().expect("encode");
-        assert_eq!(bytes[8..12], 4u32.to_le_bytes());
-        let read = State::from_snapshot_bytes(&bytes).expect("a format-4 snapshot reads");
+        assert_eq!(bytes[8..12], 5u32.to_le_bytes());
+        let read = State::from_snapshot_bytes(&bytes).expect("a format-5 snapshot reads");
         assert_eq!(read, state);
     }
 
@@ -654,14 +732,64 @@ mod tests {
         assert_eq!(decode_listener(&old).expect("decode"), stored);
 
         let logged = listener(true);
-        let today = postcard::to_extend(&logged, vec![LISTENER_RECORD_LAYOUT]).expect("encode");
+        let format_four = postcard::to_extend(
+            &(ListenerV3::from(&logged), logged.access_log),
+            vec![LISTENER_RECORD_LAYOUT_V4],
+        )
+        .expect("encode");
         assert_eq!(
-            today.len(),
+            format_four.len(),
             old.len() + 2,
             "the layout byte and the access log"
         );
+        assert_eq!(decode_listener(&format_four).expect("decode"), logged);
+        let today = postcard::to_extend(&logged, vec![LISTENER_RECORD_LAYOUT]).expect("encode");
+        assert_eq!(today.len(), old.len() + 3, "and the (empty) rules");
         assert_eq!(decode_listener(&today).expect("decode"), logged);
         assert!(!listeners_lack_access_logs());
+    }
+
+    #[test]
+    fn a_group_record_of_format_four_reads_without_traffic_settings() {
+        use crate::domain::model::Algorithm;
+        let group = Group {
+            id: GroupId::parse("id", "vsg-0000000000001").expect("id"),
+            meta: listener(false).meta,
+            load_balancer_id: LoadBalancerId::parse("id", "lb-0000000000001").expect("id"),
+            algorithm: Algorithm::SourceIpHash,
+            health_check: None,
+            members: Vec::new(),
+            persistence: None,
+            proxy_protocol: None,
+            passive_health: None,
+        };
+        #[derive(Serialize)]
+        struct GroupV4Out<'a>(
+            &'a GroupId,
+            &'a Meta,
+            &'a LoadBalancerId,
+            Algorithm,
+            Option<()>,
+            Vec<()>,
+        );
+        let old = postcard::to_stdvec(&GroupV4Out(
+            &group.id,
+            &group.meta,
+            &group.load_balancer_id,
+            group.algorithm,
+            None,
+            Vec::new(),
+        ))
+        .expect("encode");
+        assert_ne!(old[0], GROUP_RECORD_LAYOUT, "an id's length is never 1");
+        assert_eq!(decode_group(&old).expect("decode"), group);
+        let today = postcard::to_extend(&group, vec![GROUP_RECORD_LAYOUT]).expect("encode");
+        assert_eq!(
+            today.len(),
+            old.len() + 4,
+            "the layout byte and three settings"
+        );
+        assert_eq!(decode_group(&today).expect("decode"), group);
     }
 
     #[test]
@@ -686,6 +814,15 @@ mod tests {
         let bytes = postcard::to_extend(&today, HISTORY_RECORD_PREFIX.to_vec()).expect("encode");
         assert_eq!(decode_history(&bytes).expect("decode"), today);
         assert!(!listeners_lack_access_logs());
+    }
+
+    /// Whether a layout before `access_log` is in force.
+    fn listeners_lack_access_logs() -> bool {
+        listener_layout() == ListenerLayout::BeforeAccessLogs
+    }
+
+    fn reading_listeners_before_access_logs<T>(read: impl FnOnce() -> T) -> T {
+        reading_listeners_of(ListenerLayout::BeforeAccessLogs, read)
     }
 
     #[test]

@@ -27,11 +27,13 @@ pub enum Rules {
     V3,
     /// Log format 4: format 3's rules and the listener's `access_log`.
     V4,
+    /// Log format 5: format 4's rules and the listener's forwarding rules.
+    V5,
 }
 
 impl Rules {
     /// The rules of the format this build writes.
-    pub const CURRENT: Rules = Rules::V4;
+    pub const CURRENT: Rules = Rules::V5;
 
     /// The rules of log format `version`, if this build knows it.
     pub fn of_format(version: u32) -> Option<Rules> {
@@ -40,6 +42,7 @@ impl Rules {
             2 => Some(Rules::V2),
             3 => Some(Rules::V3),
             4 => Some(Rules::V4),
+            5 => Some(Rules::V5),
             _ => None,
         }
     }
@@ -67,6 +70,19 @@ impl Rules {
     /// dropped: so does this one, and the listener's access log stays off.
     pub fn access_logs(self) -> bool {
         self >= Rules::V4
+    }
+
+    /// Whether listeners have forwarding rules. A build of an older format
+    /// read `set_listener_rules` as no command at all, and so does this one.
+    pub fn forwarding_rules(self) -> bool {
+        self >= Rules::V5
+    }
+
+    /// Whether a group's persistence, PROXY protocol and passive health
+    /// count. A build of an older format dropped these unknown fields, and
+    /// so does this one.
+    pub fn group_traffic_settings(self) -> bool {
+        self >= Rules::V5
     }
 }
 
@@ -124,6 +140,15 @@ pub mod settings_limits {
 /// Resources one command may create: ids pack a 16-bit ordinal beside the
 /// log index, so this is the id space of one log entry.
 pub const MAX_RESOURCES_PER_COMMAND: usize = u16::MAX as usize;
+
+/// Forwarding rules of one listener.
+pub const MAX_RULES_PER_LISTENER: usize = 100;
+
+/// Bytes of a forwarding rule's host, path, header value or redirect part.
+pub const MAX_RULE_TEXT_BYTES: usize = 1024;
+
+/// Bytes of a fixed response's body.
+pub const MAX_FIXED_RESPONSE_BODY_BYTES: usize = 1024;
 
 /// Members in one group, and so in one request, whatever the quota says.
 pub const MAX_MEMBERS_PER_GROUP: u32 = 1000;
@@ -258,12 +283,13 @@ mod tests {
     }
 
     #[test]
-    fn each_format_has_its_rules_and_format_four_keeps_those_of_three() {
+    fn each_format_has_its_rules_and_keeps_those_of_the_one_before() {
         assert_eq!(Rules::of_format(0), None);
         assert_eq!(Rules::of_format(1), Some(Rules::V1));
         assert_eq!(Rules::of_format(3), Some(Rules::V3));
         assert_eq!(Rules::of_format(4), Some(Rules::V4));
-        assert_eq!(Rules::of_format(5), None);
+        assert_eq!(Rules::of_format(5), Some(Rules::V5));
+        assert_eq!(Rules::of_format(6), None);
         assert_eq!(
             Rules::of_format(fulcrum_api::LOG_FORMAT_VERSION),
             Some(Rules::CURRENT)
@@ -275,6 +301,9 @@ mod tests {
         assert_eq!(v4.sealed_keys(), v3.sealed_keys());
         assert!(v4.access_logs());
         assert!(!v3.access_logs() && !Rules::V2.access_logs() && !Rules::V1.access_logs());
+        assert!(Rules::V5.access_logs() && Rules::V5.forwarding_rules());
+        assert!(Rules::V5.group_traffic_settings());
+        assert!(!v4.forwarding_rules() && !v4.group_traffic_settings());
     }
 
     #[test]

@@ -30,7 +30,10 @@ pub mod validate;
 pub mod wire;
 
 pub use catalog::Catalog;
-pub use command::{Command, IssueAccessToken, health_check_defaults};
+pub use command::{
+    Command, DEFAULT_FIXED_RESPONSE_CONTENT_TYPE, DEFAULT_MAX_EJECTED_PERCENT,
+    DEFAULT_REDIRECT_STATUS, IssueAccessToken, health_check_defaults,
+};
 pub use event::{Event, RecordedEvent};
 pub use history::{Compacted, History};
 pub use ids::{

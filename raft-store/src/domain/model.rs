@@ -145,8 +145,9 @@ pub enum ConnectionLimit {
 /// A port on a Load Balancer's EIP.
 ///
 /// Stored with postcard, its fields in this order. `Deserialize` is written
-/// by hand because older layouts lack `access_log` (`legacy::ListenerV3`): a
-/// new field goes last, and the layout before it into `legacy.rs`.
+/// by hand because older layouts lack `access_log` (`legacy::ListenerV3`)
+/// or `rules` (`legacy::ListenerV4`): a new field goes last, and the layout
+/// before it into `legacy.rs`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct Listener {
     /// Its id.
@@ -175,25 +176,135 @@ pub struct Listener {
     /// request (HTTP and HTTPS) or per connection (TCP). False for every
     /// listener of log formats before 4.
     pub access_log: bool,
+    /// HTTP and HTTPS only: tried in order, the first that matches takes
+    /// the request; names unique, at most `limits::MAX_RULES_PER_LISTENER`.
+    /// Empty for every listener of log formats before 5.
+    pub rules: Vec<ForwardingRule>,
+}
+
+impl Listener {
+    /// The groups it sends to: its default group, then its rules' groups
+    /// (a group may come more than once).
+    pub fn group_ids(&self) -> impl Iterator<Item = &GroupId> {
+        self.default_group_id
+            .iter()
+            .chain(self.rules.iter().filter_map(|rule| match &rule.action {
+                RuleAction::Forward(group) => Some(group),
+                RuleAction::Redirect(_) | RuleAction::FixedResponse(_) => None,
+            }))
+    }
 }
 
 impl<'de> Deserialize<'de> for Listener {
-    /// Reads today's layout or, inside
-    /// `legacy::reading_listeners_before_access_logs`, the one before
-    /// `access_log` (snapshot formats 1 to 3, older records): postcard cannot
-    /// tell them apart, so the reader says which it reads. Postcard writes a
-    /// struct as its fields in sequence, so today's listener is the bytes of
-    /// `(ListenerV3, bool)`.
+    /// Reads today's layout or, inside `legacy::reading_listeners_of`, an
+    /// older one: before `access_log` (snapshot formats 1 to 3, older
+    /// records) or before `rules` (snapshot format 4, records of format 4).
+    /// Postcard cannot tell them apart, so the reader says which it reads.
+    /// Postcard writes a struct as its fields in sequence, so today's
+    /// listener is the bytes of `(ListenerV3, bool, Vec<ForwardingRule>)`.
     fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        if legacy::listeners_lack_access_logs() {
-            return legacy::ListenerV3::deserialize(deserializer).map(Listener::from);
+        match legacy::listener_layout() {
+            legacy::ListenerLayout::BeforeAccessLogs => {
+                legacy::ListenerV3::deserialize(deserializer).map(Listener::from)
+            }
+            legacy::ListenerLayout::BeforeRules => {
+                let (before, access_log) = <(legacy::ListenerV3, bool)>::deserialize(deserializer)?;
+                Ok(Listener {
+                    access_log,
+                    ..Listener::from(before)
+                })
+            }
+            legacy::ListenerLayout::Today => {
+                let (before, access_log, rules) =
+                    <(legacy::ListenerV3, bool, Vec<ForwardingRule>)>::deserialize(deserializer)?;
+                Ok(Listener {
+                    access_log,
+                    rules,
+                    ..Listener::from(before)
+                })
+            }
         }
-        let (before, access_log) = <(legacy::ListenerV3, bool)>::deserialize(deserializer)?;
-        Ok(Listener {
-            access_log,
-            ..Listener::from(before)
-        })
     }
+}
+
+/// A forwarding rule of an HTTP or HTTPS listener: conditions that must all
+/// hold (none: every request), and what to do with the request.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ForwardingRule {
+    /// Unique within the listener.
+    pub name: String,
+    /// The request's host must match.
+    pub host: Option<HostCondition>,
+    /// The request's path must match.
+    pub path: Option<PathCondition>,
+    /// The request must carry this field with this value.
+    pub header: Option<HeaderCondition>,
+    /// What happens to the requests it takes.
+    pub action: RuleAction,
+}
+
+/// A host condition, its name lowercase.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum HostCondition {
+    /// This name.
+    Exact(String),
+    /// Any name ending in `.` and this name (written `*.name`).
+    Wildcard(String),
+}
+
+/// A path condition.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum PathCondition {
+    /// Paths starting with this.
+    Prefix(String),
+    /// This path.
+    Exact(String),
+}
+
+/// A header field and the value it must have.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HeaderCondition {
+    /// The field's name, as the client wrote it (compared without case).
+    pub name: String,
+    /// Its value, compared exactly.
+    pub value: String,
+}
+
+/// What a rule does.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum RuleAction {
+    /// Forward to this group, of the listener's Load Balancer.
+    Forward(GroupId),
+    /// Answer with a redirect.
+    Redirect(RedirectAction),
+    /// Answer with a fixed response.
+    FixedResponse(FixedResponseAction),
+}
+
+/// A redirect; each part left out is the request's own.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RedirectAction {
+    /// 301, 302, 307 or 308.
+    pub status: u16,
+    /// Whether the location's scheme is `https` (`Some(false)`: `http`).
+    pub https: Option<bool>,
+    /// A host name.
+    pub host: Option<String>,
+    /// 1 to 65535.
+    pub port: Option<u16>,
+    /// Starts with `/`.
+    pub path: Option<String>,
+}
+
+/// A fixed answer.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FixedResponseAction {
+    /// 200 to 599.
+    pub status: u16,
+    /// Its `Content-Type`.
+    pub content_type: String,
+    /// At most `limits::MAX_FIXED_RESPONSE_BODY` bytes.
+    pub body: String,
 }
 
 /// How a group spreads new connections over its members.
@@ -260,7 +371,11 @@ pub struct Member {
 }
 
 /// A virtual server group.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+///
+/// Stored with postcard, its fields in this order; `Deserialize` is
+/// written by hand because the layouts before format 5 lack the last three
+/// (`legacy::GroupV4`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct Group {
     /// Its id.
     pub id: GroupId,
@@ -274,6 +389,64 @@ pub struct Group {
     pub health_check: Option<HealthCheck>,
     /// In the order they were added; (instance, port) unique.
     pub members: Vec<Member>,
+    /// HTTP and HTTPS listeners: what keeps a client on one member.
+    pub persistence: Option<Persistence>,
+    /// TCP listeners only: the PROXY protocol header sent to each member.
+    pub proxy_protocol: Option<ProxyProtocol>,
+    /// Members taken out on what the traffic says, between health checks.
+    pub passive_health: Option<PassiveHealth>,
+}
+
+impl<'de> Deserialize<'de> for Group {
+    /// Reads today's layout or, inside `legacy::reading_listeners_of` with
+    /// a layout before format 5, the one without the last three fields.
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        if legacy::listener_layout() != legacy::ListenerLayout::Today {
+            return legacy::GroupV4::deserialize(deserializer).map(Group::from);
+        }
+        let (before, persistence, proxy_protocol, passive_health) =
+            <(
+                legacy::GroupV4,
+                Option<Persistence>,
+                Option<ProxyProtocol>,
+                Option<PassiveHealth>,
+            )>::deserialize(deserializer)?;
+        Ok(Group {
+            persistence,
+            proxy_protocol,
+            passive_health,
+            ..Group::from(before)
+        })
+    }
+}
+
+/// How a group keeps a client's requests on one member.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Persistence {
+    /// The Load Balancer sets a cookie of this name naming the member.
+    Cookie(String),
+    /// The application's cookie of this name: equal values, one member.
+    AppCookie(String),
+}
+
+/// A version of the PROXY protocol.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ProxyProtocol {
+    /// The text header.
+    V1,
+    /// The binary header.
+    V2,
+}
+
+/// When a member's own failures take it out for a while.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PassiveHealth {
+    /// Failures in a row that eject a member: 1 to 100.
+    pub consecutive_failures: u32,
+    /// Seconds an ejected member takes nothing new: 1 to 3,600.
+    pub ejection_s: u32,
+    /// The share of the group that may be out at once: 0 to 100.
+    pub max_ejected_percent: u32,
 }
 
 /// A TLS certificate and its private key.

@@ -4,7 +4,8 @@
 //! Keys: a tag byte, then the resource id, the revision (big endian, so keys
 //! sort by revision) or the token. Values: postcard of the piece; a history
 //! record starts with layout bytes (see [`HISTORY_RECORD_PREFIX`]), and so
-//! does a listener record (see [`LISTENER_RECORD_LAYOUT`]), so that the
+//! do listener and group records (see [`LISTENER_RECORD_LAYOUT`] and
+//! [`GROUP_RECORD_LAYOUT`]), so that the
 //! records older builds wrote still read (`legacy.rs`). Every record is a
 //! pure function of the state; [`State::from_records`] of all records gives
 //! back an equal state.
@@ -64,18 +65,35 @@ const TAG_TOKEN: u8 = 0x40;
 /// cannot be mistaken.
 pub(super) const HISTORY_RECORD_LAYOUT: u8 = 0x00;
 
-/// The first bytes of a history record written since format 4, followed by
-/// postcard of the revision's events, whose listeners have `access_log`. A
-/// format-3 record is [`HISTORY_RECORD_LAYOUT`] followed by postcard of the
-/// events, which starts with their count, never 0: the layouts cannot be
-/// mistaken.
-pub(super) const HISTORY_RECORD_PREFIX: [u8; 2] = [HISTORY_RECORD_LAYOUT, 0x00];
+/// The first bytes of a history record of format 4, followed by postcard
+/// of the revision's events, whose listeners have `access_log` but no
+/// rules. A format-3 record is [`HISTORY_RECORD_LAYOUT`] followed by
+/// postcard of the events, which starts with their count, never 0: the
+/// layouts cannot be mistaken.
+pub(super) const HISTORY_RECORD_PREFIX_V4: [u8; 2] = [HISTORY_RECORD_LAYOUT, 0x00];
 
-/// The first byte of a listener record written since format 4, followed by
-/// postcard of the listener. An older record is postcard of a listener
-/// without `access_log`, and starts with the length of its id, never 0: the
-/// two layouts cannot be mistaken.
-pub(super) const LISTENER_RECORD_LAYOUT: u8 = 0x00;
+/// The first bytes of a history record written since format 5, followed by
+/// postcard of the events, whose listeners have rules. A format-4 record's
+/// third byte is its event count, never 0, so the layouts cannot be
+/// mistaken (nor with format 3's, whose second byte is that count).
+pub(super) const HISTORY_RECORD_PREFIX: [u8; 3] = [HISTORY_RECORD_LAYOUT, 0x00, 0x00];
+
+/// The first byte of a listener record of format 4, followed by postcard
+/// of the listener without rules. An older record is postcard of a
+/// listener without `access_log`, and starts with the length of its id,
+/// never 0: the layouts cannot be mistaken.
+pub(super) const LISTENER_RECORD_LAYOUT_V4: u8 = 0x00;
+
+/// The first byte of a listener record written since format 5, followed by
+/// postcard of the listener with its rules. Listener ids are longer than
+/// one byte, so an older record never starts with 1 either.
+pub(super) const LISTENER_RECORD_LAYOUT: u8 = 0x01;
+
+/// The first byte of a group record written since format 5, followed by
+/// postcard of the group with its persistence, PROXY protocol and passive
+/// health. An older record is postcard of a group without them, and starts
+/// with the length of its id, never 1: the layouts cannot be mistaken.
+pub(super) const GROUP_RECORD_LAYOUT: u8 = 0x01;
 
 /// A record that could not be read back.
 #[derive(Debug, thiserror::Error)]
@@ -221,7 +239,14 @@ impl State {
                         .map_err(RecordError::Encode)
                 })
                 .transpose()?,
-            RecordKey::Group(id) => catalog.groups.get(id).map(encode).transpose()?,
+            RecordKey::Group(id) => catalog
+                .groups
+                .get(id)
+                .map(|group| {
+                    postcard::to_extend(group, vec![GROUP_RECORD_LAYOUT])
+                        .map_err(RecordError::Encode)
+                })
+                .transpose()?,
             RecordKey::Certificate(id) => catalog.certificates.get(id).map(encode).transpose()?,
             RecordKey::AccessToken(id) => catalog.access_tokens.get(id).map(encode).transpose()?,
             RecordKey::History(revision) => self
@@ -361,12 +386,15 @@ impl State {
                     })?;
                     catalog.listeners.insert(listener.id.clone(), listener);
                 }
-                TAG_GROUP => insert(
-                    &mut catalog.groups,
-                    key,
-                    value,
-                    |r: &super::model::Group| r.id.clone(),
-                )?,
+                TAG_GROUP => {
+                    let group = super::legacy::decode_group(value).map_err(|source| {
+                        RecordError::Malformed {
+                            key: key.to_vec(),
+                            source,
+                        }
+                    })?;
+                    catalog.groups.insert(group.id.clone(), group);
+                }
                 TAG_CERTIFICATE => insert(
                     &mut catalog.certificates,
                     key,

@@ -28,7 +28,7 @@ pub(crate) struct Relations {
     pub(crate) load_balancer_named: BTreeMap<String, LoadBalancerId>,
     pub(crate) listeners_of_load_balancer: BTreeMap<LoadBalancerId, BTreeSet<ListenerId>>,
     pub(crate) groups_of_load_balancer: BTreeMap<LoadBalancerId, BTreeSet<GroupId>>,
-    /// Listeners whose default group this is.
+    /// Listeners whose default group this is, or one of whose rules forwards to it.
     pub(crate) listeners_of_group: BTreeMap<GroupId, BTreeSet<ListenerId>>,
     pub(crate) listeners_of_certificate: BTreeMap<CertificateId, BTreeSet<ListenerId>>,
     /// The groups an instance is a member of, with how many of its ports.
@@ -130,7 +130,7 @@ impl Relations {
             &listener.load_balancer_id,
             &listener.id,
         );
-        if let Some(group) = &listener.default_group_id {
+        for group in listener.group_ids() {
             link(&mut self.listeners_of_group, group, &listener.id);
         }
         if let Some(certificate) = &listener.certificate_id {
@@ -148,7 +148,7 @@ impl Relations {
             &listener.load_balancer_id,
             &listener.id,
         );
-        if let Some(group) = &listener.default_group_id {
+        for group in listener.group_ids() {
             unlink(&mut self.listeners_of_group, group, &listener.id);
         }
         if let Some(certificate) = &listener.certificate_id {

@@ -9,21 +9,23 @@ use std::io::{self, Read, Write};
 
 use sha2::{Digest, Sha256};
 
-use super::legacy::{StateV1, StateV2, reading_listeners_before_access_logs};
+use super::legacy::{ListenerLayout, StateV1, StateV2, reading_listeners_of};
 use super::state::State;
 
 /// The first bytes of every snapshot.
 pub const SNAPSHOT_MAGIC: [u8; 8] = *b"FULCRUMS";
-/// The snapshot format this build writes: 4, the first whose listeners
-/// have `access_log`. It also reads format 3 (today's types, each listener
-/// read without it: `legacy::reading_listeners_before_access_logs`), format
-/// 2 (before access tokens and the principals of recorded events too,
-/// `legacy::StateV2`) and format 1 (before the five resource quotas too,
-/// `legacy::StateV1`).
-pub const SNAPSHOT_FORMAT_VERSION: u32 = 4;
+/// The snapshot format this build writes: 5, the first whose listeners
+/// have forwarding rules. It also reads format 4 (today's types, each
+/// listener read without rules: `legacy::reading_listeners_of`), format 3
+/// (each listener without `access_log` either), format 2 (before access
+/// tokens and the principals of recorded events too, `legacy::StateV2`) and
+/// format 1 (before the five resource quotas too, `legacy::StateV1`).
+pub const SNAPSHOT_FORMAT_VERSION: u32 = 5;
 const OLDEST_SNAPSHOT_FORMAT_VERSION: u32 = 1;
 /// The first snapshot format whose listeners have `access_log`.
 const FIRST_SNAPSHOT_FORMAT_WITH_ACCESS_LOGS: u32 = 4;
+/// The first snapshot format whose listeners have rules.
+const FIRST_SNAPSHOT_FORMAT_WITH_RULES: u32 = 5;
 const HEADER_BYTES: usize = 8 + 4 + 8;
 const CHECKSUM_BYTES: usize = 32;
 
@@ -192,18 +194,21 @@ impl State {
             read: 0,
         };
         let mut scratch = vec![0u8; READ_SCRATCH_BYTES];
-        let mut decode = || match version {
+        let decode = || match version {
             1 => postcard::from_io::<StateV1, _>((&mut body, &mut scratch))
                 .map(|(old, _)| old.into()),
             2 => postcard::from_io::<StateV2, _>((&mut body, &mut scratch))
                 .map(|(old, _)| old.into()),
             _ => postcard::from_io::<State, _>((&mut body, &mut scratch)).map(|(state, _)| state),
         };
-        let decoded = if version < FIRST_SNAPSHOT_FORMAT_WITH_ACCESS_LOGS {
-            reading_listeners_before_access_logs(decode)
+        let layout = if version < FIRST_SNAPSHOT_FORMAT_WITH_ACCESS_LOGS {
+            ListenerLayout::BeforeAccessLogs
+        } else if version < FIRST_SNAPSHOT_FORMAT_WITH_RULES {
+            ListenerLayout::BeforeRules
         } else {
-            decode()
+            ListenerLayout::Today
         };
+        let decoded = reading_listeners_of(layout, decode);
         // Hash whatever the decoder left, so that corruption is reported as
         // such rather than as whatever the decoder tripped on.
         io::copy(&mut body, &mut io::sink())?;

@@ -348,8 +348,9 @@ fn is_access_control(command: &v1::Command) -> bool {
 /// by the secret's hash, which each attempt generates anew; so is a
 /// certificate upload from format 3 on, without its sealed key, which each
 /// attempt seals with a fresh nonce (the chain names the key). A listener
-/// request before format 4 is identified without `access_log`, as the
-/// builds of those formats, which knew no such field, dropped it.
+/// request before format 4 is identified without `access_log`, and a group
+/// request before format 5 without its traffic settings, as the builds of
+/// those formats, which knew no such fields, dropped them.
 fn fingerprint(command: &v1::Command, rules: Rules) -> Fingerprint {
     use v1::command::Kind;
     let encode = |kind: Kind| v1::Command { kind: Some(kind) }.encode_to_vec();
@@ -365,6 +366,23 @@ fn fingerprint(command: &v1::Command, rules: Rules) -> Fingerprint {
             encode(Kind::CreateListener(v1::CreateListenerRequest {
                 access_log: None,
                 ..create.clone()
+            }))
+        }
+        Some(Kind::CreateGroup(create)) if !rules.group_traffic_settings() => {
+            encode(Kind::CreateGroup(v1::CreateGroupRequest {
+                persistence: None,
+                proxy_protocol: 0,
+                passive_health: None,
+                ..create.clone()
+            }))
+        }
+        Some(Kind::UpdateGroup(update)) if !rules.group_traffic_settings() => {
+            encode(Kind::UpdateGroup(v1::UpdateGroupRequest {
+                persistence: None,
+                proxy_protocol: None,
+                passive_health: None,
+                clear_passive_health: false,
+                ..update.clone()
             }))
         }
         Some(Kind::UpdateListener(update)) if !rules.access_logs() => {
@@ -395,6 +413,7 @@ fn subject_id(command: &Command, events: &[Event]) -> String {
         }
         | Command::DisassociateEip { load_balancer_id } => Some(load_balancer_id.as_str()),
         Command::UpdateListener(update) => Some(update.id.as_str()),
+        Command::SetListenerRules { listener_id, .. } => Some(listener_id.as_str()),
         Command::DeleteListener(target) => Some(target.id.as_str()),
         Command::UpdateGroup(update) => Some(update.id.as_str()),
         Command::DeleteGroup(target) => Some(target.id.as_str()),

@@ -232,6 +232,21 @@ pub fn bounded(
     }
 }
 
+/// A cookie's name: 1 to 64 token characters (RFC 6265, RFC 9110).
+pub fn cookie_name(field: &str, raw: &str) -> Result<String, Rejection> {
+    const MAX_COOKIE_NAME_BYTES: usize = 64;
+    let token = |byte: u8| byte.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&byte);
+    if raw.is_empty() || raw.len() > MAX_COOKIE_NAME_BYTES || !raw.bytes().all(token) {
+        return Err(Rejection::invalid(
+            field,
+            format!(
+                "{raw:?} is not a cookie name: 1 to {MAX_COOKIE_NAME_BYTES} letters, digits or !#$%&'*+-.^_`|~"
+            ),
+        ));
+    }
+    Ok(raw.to_owned())
+}
+
 /// An HTTP health check path: starts with `/`, at most 1000 characters.
 pub fn http_path(field: &str, raw: &str) -> Result<String, Rejection> {
     if !raw.starts_with('/') {

@@ -8,8 +8,9 @@ use fulcrum_api::v1;
 use super::catalog::Catalog;
 use super::event::{Event, RecordedEvent};
 use super::model::{
-    AccessToken, Algorithm, Certificate, ConnectionLimit, Eip, Group, HealthCheck, HealthCheckKind,
-    Instance, Listener, LoadBalancer, Member, Network, Protocol, Quotas, Role, Settings,
+    AccessToken, Algorithm, Certificate, ConnectionLimit, Eip, ForwardingRule, Group, HealthCheck,
+    HealthCheckKind, HostCondition, Instance, Listener, LoadBalancer, Member, Network,
+    PathCondition, Persistence, Protocol, ProxyProtocol, Quotas, Role, RuleAction, Settings,
     StatusCodeRange, Subnet,
 };
 
@@ -208,6 +209,57 @@ impl From<&Listener> for v1::Listener {
             // Statuses describe a node's data plane; the node fills them in.
             provisioning_error: String::new(),
             access_log: listener.access_log,
+            rules: listener
+                .rules
+                .iter()
+                .map(v1::ForwardingRule::from)
+                .collect(),
+        }
+    }
+}
+
+impl From<&ForwardingRule> for v1::ForwardingRule {
+    fn from(rule: &ForwardingRule) -> Self {
+        use v1::forwarding_rule::Action;
+        let (path, path_match) = match &rule.path {
+            None => (String::new(), v1::PathMatch::Unspecified),
+            Some(PathCondition::Prefix(path)) => (path.clone(), v1::PathMatch::Prefix),
+            Some(PathCondition::Exact(path)) => (path.clone(), v1::PathMatch::Exact),
+        };
+        v1::ForwardingRule {
+            name: rule.name.clone(),
+            host: match &rule.host {
+                None => String::new(),
+                Some(HostCondition::Exact(name)) => name.clone(),
+                Some(HostCondition::Wildcard(name)) => format!("*.{name}"),
+            },
+            path,
+            path_match: path_match as i32,
+            header: rule.header.as_ref().map(|header| v1::HeaderCondition {
+                name: header.name.clone(),
+                value: header.value.clone(),
+            }),
+            action: Some(match &rule.action {
+                RuleAction::Forward(group) => Action::ForwardGroupId(group.to_string()),
+                RuleAction::Redirect(redirect) => Action::Redirect(v1::RedirectAction {
+                    status: u32::from(redirect.status),
+                    scheme: match redirect.https {
+                        None => String::new(),
+                        Some(false) => "http".to_owned(),
+                        Some(true) => "https".to_owned(),
+                    },
+                    host: redirect.host.clone().unwrap_or_default(),
+                    port: redirect.port.map_or(0, u32::from),
+                    path: redirect.path.clone().unwrap_or_default(),
+                }),
+                RuleAction::FixedResponse(fixed) => {
+                    Action::FixedResponse(v1::FixedResponseAction {
+                        status: u32::from(fixed.status),
+                        content_type: fixed.content_type.clone(),
+                        body: fixed.body.clone(),
+                    })
+                }
+            }),
         }
     }
 }
@@ -251,6 +303,29 @@ pub fn group_view(catalog: &Catalog, group: &Group) -> v1::VirtualServerGroup {
             .collect(),
         provisioning_status: v1::ProvisioningStatus::Unspecified as i32,
         operating_status: v1::OperatingStatus::Unspecified as i32,
+        persistence: group
+            .persistence
+            .as_ref()
+            .map(|persistence| match persistence {
+                Persistence::Cookie(name) => v1::SessionPersistence {
+                    r#type: v1::PersistenceType::Cookie as i32,
+                    cookie_name: name.clone(),
+                },
+                Persistence::AppCookie(name) => v1::SessionPersistence {
+                    r#type: v1::PersistenceType::AppCookie as i32,
+                    cookie_name: name.clone(),
+                },
+            }),
+        proxy_protocol: match group.proxy_protocol {
+            None => v1::ProxyProtocolVersion::None,
+            Some(ProxyProtocol::V1) => v1::ProxyProtocolVersion::V1,
+            Some(ProxyProtocol::V2) => v1::ProxyProtocolVersion::V2,
+        } as i32,
+        passive_health: group.passive_health.map(|policy| v1::PassiveHealth {
+            consecutive_failures: policy.consecutive_failures,
+            ejection_s: policy.ejection_s,
+            max_ejected_percent: Some(policy.max_ejected_percent),
+        }),
     }
 }
 

@@ -63,6 +63,7 @@ fn the_four_steps_of_the_guide_produce_one_forwarding_entry() {
             insert_x_forwarded_for: true,
             access_log: false,
             certificate: None,
+            rules: Vec::new(),
             group: Some(GroupConfig {
                 group_id: group_id.parse_id(),
                 algorithm: Algorithm::WeightedRoundRobin,
@@ -83,6 +84,9 @@ fn the_four_steps_of_the_guide_produce_one_forwarding_entry() {
                         admin_state_up: true,
                     },
                 ],
+                persistence: None,
+                proxy_protocol: None,
+                passive_health: None,
             }),
         }]
     );

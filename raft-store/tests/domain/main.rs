@@ -6,6 +6,8 @@
 mod access;
 mod access_logs;
 mod dataplane_projection;
+mod forwarding_rules;
+mod group_traffic;
 mod guide;
 mod harness;
 mod history;

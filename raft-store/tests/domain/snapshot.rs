@@ -2,7 +2,8 @@
 
 use fulcrum_api::{LOG_FORMAT_VERSION, v1};
 use fulcrum_raft_store::domain::{
-    ApplyError, Event, ListenerId, RecordKey, SNAPSHOT_FORMAT_VERSION, SnapshotError, State,
+    ApplyError, Event, GroupId, ListenerId, RecordKey, SNAPSHOT_FORMAT_VERSION, SnapshotError,
+    State,
 };
 use v1::command::Kind;
 
@@ -265,10 +266,10 @@ fn a_format_three_snapshot_reads_as_the_state_its_log_builds() {
     assert!(no_access_logs(&read));
     assert_eq!(read.access_tokens().len(), 1);
 
-    // Written again, it is a format-4 snapshot of the same state.
+    // Written again, it is a format-5 snapshot of the same state.
     let written = read.to_snapshot_bytes().unwrap();
     assert_eq!(written[8..12], SNAPSHOT_FORMAT_VERSION.to_le_bytes());
-    assert_eq!(SNAPSHOT_FORMAT_VERSION, 4);
+    assert_eq!(SNAPSHOT_FORMAT_VERSION, 5);
     assert_eq!(State::from_snapshot_bytes(&written).unwrap(), read);
 }
 
@@ -281,14 +282,16 @@ fn format_three_records_read_as_the_state_their_log_builds() {
     assert_eq!(read, format_three_replay());
     assert!(no_access_logs(&read));
 
-    // Written again, listener and history records start with their layout
-    // bytes (an older listener record starts with its id's length, an older
-    // history record with one 0 and the event count), and read back.
+    // Written again, listener, group and history records start with their
+    // layout bytes (an older listener or group record starts with its id's
+    // length, an older history record with one 0 and the event count), and
+    // read back.
     let tag = |key: &RecordKey| key.to_bytes()[0];
-    let (listener_tag, history_tag) = (
+    let (listener_tag, group_tag, history_tag) = (
         tag(&RecordKey::Listener(
             ListenerId::parse("id", "lsn-x").unwrap(),
         )),
+        tag(&RecordKey::Group(GroupId::parse("id", "vsg-x").unwrap())),
         tag(&RecordKey::History(1)),
     );
     let mut rewritten = Vec::new();
@@ -300,13 +303,17 @@ fn format_three_records_read_as_the_state_their_log_builds() {
             .map(|(_, old)| old.as_slice())
             .unwrap();
         if tag(&key) == listener_tag {
-            assert_ne!(old[0], 0);
-            assert_eq!(value[0], 0);
-            assert_eq!(value.len(), old.len() + 2, "{key:?}");
+            assert!(old[0] > 1);
+            assert_eq!(value[0], 1);
+            assert_eq!(value.len(), old.len() + 3, "{key:?}: access log, rules");
+        } else if tag(&key) == group_tag {
+            assert!(old[0] > 1);
+            assert_eq!(value[0], 1);
+            assert_eq!(value.len(), old.len() + 4, "{key:?}: three settings");
         } else if tag(&key) == history_tag {
             assert_eq!(old[0], 0);
             assert_ne!(old[1], 0);
-            assert_eq!(value[..2], [0, 0]);
+            assert_eq!(value[..3], [0, 0, 0]);
         } else {
             assert_eq!(value, old, "{key:?} keeps its layout");
         }

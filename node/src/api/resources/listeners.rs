@@ -57,6 +57,19 @@ impl v1::listener_service_server::ListenerService for Api {
         }))
     }
 
+    async fn set_listener_rules(
+        &self,
+        request: Request<v1::SetListenerRulesRequest>,
+    ) -> Result<Response<v1::SetListenerRulesResponse>, Status> {
+        let (listener, revision) = self
+            .write_and_show(request, |r| r.client_token.clone(), Kind::SetListenerRules)
+            .await?;
+        Ok(Response::new(v1::SetListenerRulesResponse {
+            listener,
+            revision,
+        }))
+    }
+
     async fn delete_listener(
         &self,
         request: Request<v1::DeleteListenerRequest>,

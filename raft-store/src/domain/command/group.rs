@@ -6,7 +6,9 @@ use fulcrum_api::v1;
 use super::MemberSpec;
 use crate::domain::ids::InstanceId;
 use crate::domain::limits::{self, Rules};
-use crate::domain::model::{Algorithm, HealthCheck, HealthCheckKind};
+use crate::domain::model::{
+    Algorithm, HealthCheck, HealthCheckKind, PassiveHealth, Persistence, ProxyProtocol,
+};
 use crate::domain::rejection::Rejection;
 use crate::domain::validate;
 
@@ -156,4 +158,121 @@ pub(super) fn member_specs(
         .enumerate()
         .map(|(position, member)| member_spec(&format!("members[{position}]"), member))
         .collect()
+}
+
+/// A persistence as requested: `None` for NONE.
+pub(super) fn persistence(
+    field: &str,
+    raw: &v1::SessionPersistence,
+) -> Result<Option<Persistence>, Rejection> {
+    let cookie_name = || validate::cookie_name(&format!("{field}.cookie_name"), &raw.cookie_name);
+    match v1::PersistenceType::try_from(raw.r#type) {
+        Ok(v1::PersistenceType::None) => {
+            if !raw.cookie_name.is_empty() {
+                return Err(Rejection::invalid(
+                    &format!("{field}.cookie_name"),
+                    "applies only to COOKIE and APP_COOKIE persistence",
+                ));
+            }
+            Ok(None)
+        }
+        Ok(v1::PersistenceType::Cookie) => Ok(Some(Persistence::Cookie(cookie_name()?))),
+        Ok(v1::PersistenceType::AppCookie) => Ok(Some(Persistence::AppCookie(cookie_name()?))),
+        _ => Err(Rejection::invalid(
+            &format!("{field}.type"),
+            "is required: NONE, COOKIE or APP_COOKIE",
+        )),
+    }
+}
+
+/// A PROXY protocol version as requested: `None` for NONE or unspecified.
+pub(super) fn proxy_protocol(field: &str, raw: i32) -> Result<Option<ProxyProtocol>, Rejection> {
+    match v1::ProxyProtocolVersion::try_from(raw) {
+        Ok(v1::ProxyProtocolVersion::Unspecified | v1::ProxyProtocolVersion::None) => Ok(None),
+        Ok(v1::ProxyProtocolVersion::V1) => Ok(Some(ProxyProtocol::V1)),
+        Ok(v1::ProxyProtocolVersion::V2) => Ok(Some(ProxyProtocol::V2)),
+        Err(_) => Err(Rejection::invalid(
+            field,
+            format!("{raw} is not a PROXY protocol version; they are NONE, V1 and V2"),
+        )),
+    }
+}
+
+/// The default share of a group passive health may eject at once.
+pub const DEFAULT_MAX_EJECTED_PERCENT: u32 = 50;
+
+pub(super) fn passive_health(
+    field: &str,
+    raw: &v1::PassiveHealth,
+) -> Result<PassiveHealth, Rejection> {
+    let consecutive_failures = validate::bounded(
+        &format!("{field}.consecutive_failures"),
+        Some(raw.consecutive_failures),
+        1..=100,
+        0,
+        "",
+    )?;
+    let ejection_s = validate::bounded(
+        &format!("{field}.ejection_s"),
+        Some(raw.ejection_s),
+        1..=3600,
+        0,
+        " s",
+    )?;
+    let max_ejected_percent = validate::bounded(
+        &format!("{field}.max_ejected_percent"),
+        raw.max_ejected_percent,
+        0..=100,
+        DEFAULT_MAX_EJECTED_PERCENT,
+        " %",
+    )?;
+    Ok(PassiveHealth {
+        consecutive_failures,
+        ejection_s,
+        max_ejected_percent,
+    })
+}
+
+/// What an update changes of a group's traffic settings (persistence,
+/// PROXY protocol, passive health), each `Some(None)` to remove: nothing
+/// for an entry before format 5, whose build dropped these fields.
+pub(super) type TrafficUpdate = (
+    Option<Option<Persistence>>,
+    Option<Option<ProxyProtocol>>,
+    Option<Option<PassiveHealth>>,
+);
+
+pub(super) fn traffic_settings_update(
+    request: &v1::UpdateGroupRequest,
+    rules: Rules,
+) -> Result<TrafficUpdate, Rejection> {
+    if !rules.group_traffic_settings() {
+        return Ok((None, None, None));
+    }
+    if request.clear_passive_health && request.passive_health.is_some() {
+        return Err(Rejection::invalid(
+            "clear_passive_health",
+            "cannot be set together with passive_health",
+        ));
+    }
+    let persistence = request
+        .persistence
+        .as_ref()
+        .map(|raw| persistence("persistence", raw))
+        .transpose()?;
+    let proxy_protocol = request
+        .proxy_protocol
+        .map(|raw| proxy_protocol("proxy_protocol", raw))
+        .transpose()?;
+    let passive_health = if request.clear_passive_health {
+        Some(None)
+    } else {
+        request
+            .passive_health
+            .as_ref()
+            .map(|raw| passive_health("passive_health", raw))
+            .transpose()?
+            .map(Some)
+    };
+    Ok((persistence, proxy_protocol, passive_health))
 }

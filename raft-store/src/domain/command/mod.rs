@@ -22,12 +22,15 @@ use super::rejection::Rejection;
 use super::validate;
 
 mod access;
+mod forwarding;
 mod group;
 mod listener;
 mod settings;
 
 pub use access::IssueAccessToken;
 pub(crate) use access::fingerprinted;
+pub use forwarding::{DEFAULT_FIXED_RESPONSE_CONTENT_TYPE, DEFAULT_REDIRECT_STATUS};
+pub use group::DEFAULT_MAX_EJECTED_PERCENT;
 pub use group::health_check_defaults;
 use group::{algorithm, health_check, member_spec, member_specs};
 pub(crate) use listener::{check_certificate_fits, check_forwarded_for_fits};
@@ -184,6 +187,12 @@ pub struct CreateGroup {
     pub health_check: Option<HealthCheck>,
     /// The initial members.
     pub members: Vec<MemberSpec>,
+    /// Session persistence, for HTTP and HTTPS listeners.
+    pub persistence: Option<super::model::Persistence>,
+    /// The PROXY protocol header, for TCP listeners.
+    pub proxy_protocol: Option<super::model::ProxyProtocol>,
+    /// Ejection on what the traffic says.
+    pub passive_health: Option<super::model::PassiveHealth>,
 }
 
 /// Change what may change on a group.
@@ -199,6 +208,12 @@ pub struct UpdateGroup {
     pub algorithm: Option<Algorithm>,
     /// `Some(None)` removes the health check.
     pub health_check: Option<Option<HealthCheck>>,
+    /// `Some(None)` removes the persistence.
+    pub persistence: Option<Option<super::model::Persistence>>,
+    /// `Some(None)` removes the PROXY protocol header.
+    pub proxy_protocol: Option<Option<super::model::ProxyProtocol>>,
+    /// `Some(None)` removes the passive health.
+    pub passive_health: Option<Option<super::model::PassiveHealth>>,
 }
 
 /// Upload a certificate.
@@ -254,6 +269,12 @@ pub enum Command {
     },
     CreateListener(CreateListener),
     UpdateListener(UpdateListener),
+    /// Replaces a listener's forwarding rules.
+    SetListenerRules {
+        listener_id: ListenerId,
+        expected_revision: Option<u64>,
+        rules: Vec<super::model::ForwardingRule>,
+    },
     DeleteListener(DeleteTarget<ListenerId>),
     CreateGroup(CreateGroup),
     UpdateGroup(UpdateGroup),
@@ -491,6 +512,30 @@ impl Command {
                     .map(health_check)
                     .transpose()?,
                 members: member_specs(&request.members, rules)?,
+                persistence: if rules.group_traffic_settings() {
+                    request
+                        .persistence
+                        .as_ref()
+                        .map(|raw| group::persistence("persistence", raw))
+                        .transpose()?
+                        .flatten()
+                } else {
+                    None
+                },
+                proxy_protocol: if rules.group_traffic_settings() {
+                    group::proxy_protocol("proxy_protocol", request.proxy_protocol)?
+                } else {
+                    None
+                },
+                passive_health: if rules.group_traffic_settings() {
+                    request
+                        .passive_health
+                        .as_ref()
+                        .map(|raw| group::passive_health("passive_health", raw))
+                        .transpose()?
+                } else {
+                    None
+                },
             }),
             Kind::UpdateGroup(request) => {
                 if request.clear_health_check && request.health_check.is_some() {
@@ -509,6 +554,8 @@ impl Command {
                         .transpose()?
                         .map(Some)
                 };
+                let (persistence, proxy_protocol, passive_health) =
+                    group::traffic_settings_update(request, rules)?;
                 Command::UpdateGroup(UpdateGroup {
                     id: GroupId::parse("id", &request.id)?,
                     expected_revision: request.expected_revision,
@@ -522,6 +569,9 @@ impl Command {
                         .map(|raw| algorithm("algorithm", raw))
                         .transpose()?,
                     health_check,
+                    persistence,
+                    proxy_protocol,
+                    passive_health,
                 })
             }
             Kind::DeleteGroup(request) => Command::DeleteGroup(delete(
@@ -579,6 +629,12 @@ impl Command {
             }
             // A build of an older format decoded these unknown kinds as no
             // command at all: such an entry gets that build's answer.
+            Kind::SetListenerRules(_) if !rules.forwarding_rules() => return Err(no_command()),
+            Kind::SetListenerRules(request) => Command::SetListenerRules {
+                listener_id: ListenerId::parse("id", &request.id)?,
+                expected_revision: request.expected_revision,
+                rules: forwarding::forwarding_rules(&request.rules)?,
+            },
             Kind::IssueAccessToken(_)
             | Kind::RevokeAccessToken(_)
             | Kind::ResealCertificateKeys(_)

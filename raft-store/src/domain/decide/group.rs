@@ -11,9 +11,9 @@ use super::{
 use crate::domain::catalog::Catalog;
 use crate::domain::command::{CreateGroup, DeleteTarget, MemberSpec, UpdateGroup};
 use crate::domain::event::Event;
-use crate::domain::ids::{GroupId, InstanceId, LoadBalancerId, MemberId};
+use crate::domain::ids::{GroupId, InstanceId, ListenerId, LoadBalancerId, MemberId};
 use crate::domain::limits::quota;
-use crate::domain::model::{Group, LoadBalancer, Member, Settings};
+use crate::domain::model::{Group, LoadBalancer, Member, RuleAction, Settings};
 use crate::domain::rejection::Rejection;
 
 fn check_group_name_free(
@@ -163,6 +163,9 @@ pub(super) fn create_group(
         algorithm: create.algorithm,
         health_check: create.health_check.clone(),
         members,
+        persistence: create.persistence.clone(),
+        proxy_protocol: create.proxy_protocol,
+        passive_health: create.passive_health,
     })])
 }
 
@@ -183,7 +186,43 @@ pub(super) fn update_group(
     if let Some(health_check) = &update.health_check {
         group.health_check.clone_from(health_check);
     }
+    if let Some(persistence) = &update.persistence {
+        group.persistence.clone_from(persistence);
+    }
+    if let Some(proxy_protocol) = update.proxy_protocol {
+        if proxy_protocol.is_some()
+            && let Some(listener) = catalog
+                .listeners_using_group(&group.id)
+                .find(|listener| listener.protocol.is_http())
+        {
+            return Err(proxy_protocol_misfit(
+                "proxy_protocol",
+                &group.id,
+                &listener.id,
+            ));
+        }
+        group.proxy_protocol = proxy_protocol;
+    }
+    if let Some(passive_health) = update.passive_health {
+        group.passive_health = passive_health;
+    }
     Ok(vec![Event::GroupUpdated(group)])
+}
+
+/// The refusal of a PROXY protocol header for a group that an HTTP or
+/// HTTPS listener uses: its member connections carry many clients'
+/// requests, so no one client's address can go before them.
+pub(super) fn proxy_protocol_misfit(
+    field: &str,
+    group: &GroupId,
+    listener: &ListenerId,
+) -> Rejection {
+    Rejection::invalid(
+        field,
+        format!(
+            "group {group} is used by HTTP or HTTPS listener {listener}; only TCP listeners send the PROXY protocol (X-Forwarded-For names the client over HTTP)"
+        ),
+    )
 }
 
 pub(super) fn delete_group(
@@ -197,7 +236,7 @@ pub(super) fn delete_group(
         target.cascade,
         |users| {
             format!(
-                "group {} is used by listeners [{users}]; detach it first or ask for cascade",
+                "group {} is used by listeners [{users}] (as their default group or a rule's); detach it first or ask for cascade",
                 group.id
             )
         },
@@ -206,7 +245,12 @@ pub(super) fn delete_group(
         .into_iter()
         .map(|listener| {
             let mut listener = listener.clone();
-            listener.default_group_id = None;
+            if listener.default_group_id.as_ref() == Some(&group.id) {
+                listener.default_group_id = None;
+            }
+            listener
+                .rules
+                .retain(|rule| !matches!(&rule.action, RuleAction::Forward(to) if *to == group.id));
             context.touch(&mut listener.meta);
             Event::ListenerUpdated(listener)
         })

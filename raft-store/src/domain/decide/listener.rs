@@ -9,7 +9,7 @@ use crate::domain::command::{
 use crate::domain::event::Event;
 use crate::domain::ids::{GroupId, ListenerId, LoadBalancerId};
 use crate::domain::limits::quota;
-use crate::domain::model::{Listener, Settings};
+use crate::domain::model::{ForwardingRule, Listener, Protocol, RuleAction, Settings};
 use crate::domain::rejection::Rejection;
 
 fn check_listener_name_free(
@@ -24,19 +24,32 @@ fn check_listener_name_free(
     check_name_free_within("listener", load_balancer_id, name, except, siblings)
 }
 
+/// Checks that `field`'s group `group_id` exists, belongs to the Load
+/// Balancer and fits a listener of `protocol` (only TCP ones send the
+/// PROXY protocol).
 fn check_group_reference(
     catalog: &Catalog,
-    load_balancer_id: &LoadBalancerId,
+    field: &str,
+    (load_balancer_id, protocol): (&LoadBalancerId, Protocol),
     group_id: Option<&GroupId>,
 ) -> Result<(), Rejection> {
     if let Some(group_id) = group_id {
-        let group = catalog.group("default_group_id", group_id)?;
+        let group = catalog.group(field, group_id)?;
         if &group.load_balancer_id != load_balancer_id {
             return Err(Rejection::invalid(
-                "default_group_id",
+                field,
                 format!(
                     "group {group_id} belongs to load balancer {}, not {load_balancer_id}",
                     group.load_balancer_id
+                ),
+            ));
+        }
+        if protocol.is_http() && group.proxy_protocol.is_some() {
+            return Err(Rejection::invalid(
+                field,
+                format!(
+                    "group {group_id} sends the PROXY protocol, which only TCP listeners use; this listener is {}",
+                    protocol.name()
                 ),
             ));
         }
@@ -67,7 +80,12 @@ pub(super) fn create_listener(
         ));
     }
     check_listener_name_free(catalog, &lb.id, &create.meta.name, None)?;
-    check_group_reference(catalog, &lb.id, create.default_group_id.as_ref())?;
+    check_group_reference(
+        catalog,
+        "default_group_id",
+        (&lb.id, create.protocol),
+        create.default_group_id.as_ref(),
+    )?;
     if let Some(certificate_id) = &create.certificate_id {
         catalog.certificate("certificate_id", certificate_id)?;
     }
@@ -92,6 +110,7 @@ pub(super) fn create_listener(
         insert_x_forwarded_for: create.insert_x_forwarded_for,
         admin_state_up: create.admin_state_up,
         access_log: create.access_log,
+        rules: Vec::new(),
     })])
 }
 
@@ -134,7 +153,12 @@ pub(super) fn update_listener(
     }
     let mut listener = listener.clone();
     if let Some(group_id) = &update.default_group_id {
-        check_group_reference(catalog, &listener.load_balancer_id, group_id.as_ref())?;
+        check_group_reference(
+            catalog,
+            "default_group_id",
+            (&listener.load_balancer_id, listener.protocol),
+            group_id.as_ref(),
+        )?;
         listener.default_group_id.clone_from(group_id);
     }
     if let Some(certificate_id) = &update.certificate_id {
@@ -161,6 +185,42 @@ pub(super) fn update_listener(
         listener.access_log = access_log;
     }
     context.touch_updated(&mut listener.meta, &update.meta);
+    Ok(vec![Event::ListenerUpdated(listener)])
+}
+
+/// Replaces the forwarding rules of an HTTP or HTTPS listener; each rule's
+/// group must be one of the listener's Load Balancer.
+pub(super) fn set_listener_rules(
+    catalog: &Catalog,
+    context: &Context,
+    listener_id: &ListenerId,
+    expected_revision: Option<u64>,
+    rules: &[ForwardingRule],
+) -> Result<Vec<Event>, Rejection> {
+    let listener = current(catalog.listener("id", listener_id), expected_revision)?;
+    if !listener.protocol.is_http() && !rules.is_empty() {
+        return Err(Rejection::invalid(
+            "rules",
+            format!(
+                "listener {} is {}: only HTTP and HTTPS listeners have forwarding rules",
+                listener.id,
+                listener.protocol.name()
+            ),
+        ));
+    }
+    for (n, rule) in rules.iter().enumerate() {
+        if let RuleAction::Forward(group_id) = &rule.action {
+            check_group_reference(
+                catalog,
+                &format!("rules[{n}].forward_group_id"),
+                (&listener.load_balancer_id, listener.protocol),
+                Some(group_id),
+            )?;
+        }
+    }
+    let mut listener = listener.clone();
+    listener.rules = rules.to_vec();
+    context.touch(&mut listener.meta);
     Ok(vec![Event::ListenerUpdated(listener)])
 }
 

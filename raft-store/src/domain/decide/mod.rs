@@ -179,6 +179,11 @@ pub(crate) fn decide(
             listener::create_listener(catalog, settings, context, create)
         }
         Command::UpdateListener(update) => listener::update_listener(catalog, context, update),
+        Command::SetListenerRules {
+            listener_id,
+            expected_revision,
+            rules,
+        } => listener::set_listener_rules(catalog, context, listener_id, *expected_revision, rules),
         Command::DeleteListener(target) => listener::delete_listener(catalog, target),
         Command::CreateGroup(create) => group::create_group(catalog, settings, context, create),
         Command::UpdateGroup(update) => group::update_group(catalog, context, update),

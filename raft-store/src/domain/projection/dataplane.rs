@@ -9,7 +9,11 @@ use std::sync::Arc;
 
 use crate::domain::catalog::Catalog;
 use crate::domain::ids::{CertificateId, GroupId, ListenerId, LoadBalancerId, MemberId};
-use crate::domain::model::{Algorithm, ConnectionLimit, HealthCheck, Listener, Protocol, Revision};
+use crate::domain::model::{
+    Algorithm, ConnectionLimit, FixedResponseAction, Group, HeaderCondition, HealthCheck,
+    HostCondition, Listener, PassiveHealth, PathCondition, Persistence, Protocol, ProxyProtocol,
+    RedirectAction, Revision, RuleAction,
+};
 use crate::domain::records::RecordKey;
 
 /// Everything the forwarder serves, at one revision.
@@ -48,6 +52,34 @@ pub struct ForwardingEntry {
     pub certificate: Option<TlsCertificate>,
     /// None: every request is refused (503 for HTTP, close for TCP).
     pub group: Option<GroupConfig>,
+    /// HTTP and HTTPS: the forwarding rules, in order.
+    pub rules: Vec<RuleConfig>,
+}
+
+/// A forwarding rule, its group resolved.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RuleConfig {
+    /// The rule's name (unique within the listener).
+    pub name: String,
+    /// The host condition.
+    pub host: Option<HostCondition>,
+    /// The path condition.
+    pub path: Option<PathCondition>,
+    /// The header condition.
+    pub header: Option<HeaderCondition>,
+    /// What it does.
+    pub action: RuleTarget,
+}
+
+/// What a rule does, its group resolved.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum RuleTarget {
+    /// Forward to this group.
+    Forward(GroupConfig),
+    /// Answer with a redirect.
+    Redirect(RedirectAction),
+    /// Answer with a fixed response.
+    FixedResponse(FixedResponseAction),
 }
 
 /// A certificate in the form the forwarder loads.
@@ -74,6 +106,12 @@ pub struct GroupConfig {
     pub health_check: Option<HealthCheck>,
     /// In the group's order.
     pub members: Vec<MemberConfig>,
+    /// HTTP and HTTPS: what keeps a client on one member.
+    pub persistence: Option<Persistence>,
+    /// TCP: the PROXY protocol header each member gets.
+    pub proxy_protocol: Option<ProxyProtocol>,
+    /// Ejection on what the traffic says.
+    pub passive_health: Option<PassiveHealth>,
 }
 
 /// One backend.
@@ -150,26 +188,61 @@ impl ForwardingEntry {
                 .default_group_id
                 .as_ref()
                 .and_then(|id| catalog.groups().get(id))
-                .map(|group| GroupConfig {
-                    group_id: group.id.clone(),
-                    algorithm: group.algorithm,
-                    health_check: group.health_check.clone(),
-                    members: group
-                        .members
-                        .iter()
-                        .filter_map(|member| {
-                            let instance = catalog.instances().get(&member.instance_id)?;
-                            Some(MemberConfig {
-                                member_id: member.id.clone(),
-                                address: instance.address,
-                                port: member.port,
-                                weight: member.weight,
-                                admin_state_up: member.admin_state_up,
-                            })
-                        })
-                        .collect(),
-                }),
+                .map(|group| GroupConfig::of(catalog, group)),
+            rules: listener
+                .rules
+                .iter()
+                .filter_map(|rule| {
+                    Some(RuleConfig {
+                        name: rule.name.clone(),
+                        host: rule.host.clone(),
+                        path: rule.path.clone(),
+                        header: rule.header.clone(),
+                        action: match &rule.action {
+                            RuleAction::Forward(id) => RuleTarget::Forward(GroupConfig::of(
+                                catalog,
+                                catalog.groups().get(id)?,
+                            )),
+                            RuleAction::Redirect(redirect) => {
+                                RuleTarget::Redirect(redirect.clone())
+                            }
+                            RuleAction::FixedResponse(fixed) => {
+                                RuleTarget::FixedResponse(fixed.clone())
+                            }
+                        },
+                    })
+                })
+                .collect(),
         })
+    }
+}
+
+impl GroupConfig {
+    /// What the forwarder needs of `group`: its members with their
+    /// instances' addresses (a member whose instance is gone is left out).
+    fn of(catalog: &Catalog, group: &Group) -> Self {
+        GroupConfig {
+            group_id: group.id.clone(),
+            algorithm: group.algorithm,
+            health_check: group.health_check.clone(),
+            members: group
+                .members
+                .iter()
+                .filter_map(|member| {
+                    let instance = catalog.instances().get(&member.instance_id)?;
+                    Some(MemberConfig {
+                        member_id: member.id.clone(),
+                        address: instance.address,
+                        port: member.port,
+                        weight: member.weight,
+                        admin_state_up: member.admin_state_up,
+                    })
+                })
+                .collect(),
+            persistence: group.persistence.clone(),
+            proxy_protocol: group.proxy_protocol,
+            passive_health: group.passive_health,
+        }
     }
 }
 
