@@ -599,6 +599,37 @@ async fn forwarding_rules_set_through_the_api_route_the_eips_requests() {
     );
     assert!(api.iter().all(|name| name == "light"), "{api:?}");
     assert!(rest.iter().any(|name| name == "heavy"), "{rest:?}");
+
+    // Cookie persistence on the default group, set through the API too.
+    client
+        .groups()
+        .update_group(v1::UpdateGroupRequest {
+            id: web.id.clone(),
+            persistence: Some(v1::SessionPersistence {
+                r#type: v1::PersistenceType::Cookie.into(),
+                cookie_name: "FULCRUM".into(),
+            }),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let sticky = tokio::task::spawn_blocking(move || {
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        loop {
+            let response = whole_response(eip_address, "/");
+            if response.contains("\r\nSet-Cookie: FULCRUM=") {
+                return response;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "no cookie: {response}"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    })
+    .await
+    .unwrap();
+    assert!(sticky.contains("; Path=/; HttpOnly\r\n"), "{sticky}");
     for agent in agents.into_iter().flatten() {
         agent.shutdown().await;
     }
