@@ -608,7 +608,7 @@ pub enum GroupCommand {
         /// The PROXY protocol header each member gets (TCP listeners).
         #[arg(long, value_enum)]
         proxy_protocol: Option<ProxyProtocolArg>,
-        /// Passive health: FAILURES,EJECTION_S[,MAX_EJECTED_PERCENT] (5,30
+        /// Passive health: FAILURES,EJECTION_S or FAILURES,EJECTION_S,MAX_PERCENT (5,30
         /// ejects a member for 30 s after 5 failures in a row), or none.
         #[arg(long)]
         passive_health: Option<String>,
@@ -665,7 +665,7 @@ pub enum GroupCommand {
         /// The PROXY protocol header each member gets (TCP listeners).
         #[arg(long, value_enum)]
         proxy_protocol: Option<ProxyProtocolArg>,
-        /// Passive health: FAILURES,EJECTION_S[,MAX_EJECTED_PERCENT] (5,30
+        /// Passive health: FAILURES,EJECTION_S or FAILURES,EJECTION_S,MAX_PERCENT (5,30
         /// ejects a member for 30 s after 5 failures in a row), or none.
         #[arg(long)]
         passive_health: Option<String>,
