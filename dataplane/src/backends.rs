@@ -34,6 +34,9 @@ pub(crate) struct Member {
     /// The value of the persistence cookie that names it: a hash of its id
     /// (the id itself stays inside).
     cookie: String,
+    /// With cookie persistence, the `Set-Cookie` value that names it, built
+    /// once per generation rather than per response.
+    set_cookie: Option<Rc<str>>,
 }
 
 /// The member chosen for a request, and whether the response must set the
@@ -41,7 +44,7 @@ pub(crate) struct Member {
 /// may not take it now).
 pub(crate) struct Choice {
     pub(crate) member: Rc<Member>,
-    pub(crate) set_cookie: Option<String>,
+    pub(crate) set_cookie: Option<Rc<str>>,
 }
 
 /// What the balancer was built from.
@@ -69,13 +72,21 @@ impl Backends {
             .members
             .iter()
             .map(|member| {
+                let cookie = cookie_value(&member.id);
+                let set_cookie = match &group.persistence {
+                    Some(Persistence::Cookie(name)) => {
+                        Some(Rc::from(format!("{name}={cookie}; Path=/; HttpOnly")))
+                    }
+                    Some(Persistence::AppCookie(_)) | None => None,
+                };
                 Rc::new(Member {
                     spec: member.clone(),
                     id: Arc::from(member.id.as_str()),
                     gauge: shared.counters.member_gauge(&member.id),
                     counters: counters.member(&member.id),
                     outcomes: shared.counters.member_outcomes(&member.id),
-                    cookie: cookie_value(&member.id),
+                    cookie,
+                    set_cookie,
                 })
             })
             .collect();
@@ -170,12 +181,7 @@ impl Backends {
     /// `new_session` (cookie persistence only).
     fn chosen(&self, n: usize, new_session: bool) -> Choice {
         let member = Rc::clone(&self.members[n]);
-        let set_cookie = match &self.group.persistence {
-            Some(Persistence::Cookie(name)) if new_session => {
-                Some(format!("{name}={}; Path=/; HttpOnly", member.cookie))
-            }
-            _ => None,
-        };
+        let set_cookie = member.set_cookie.clone().filter(|_| new_session);
         Choice { member, set_cookie }
     }
 

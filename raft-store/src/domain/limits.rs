@@ -144,7 +144,8 @@ pub const MAX_RESOURCES_PER_COMMAND: usize = u16::MAX as usize;
 /// Forwarding rules of one listener.
 pub const MAX_RULES_PER_LISTENER: usize = 100;
 
-/// Bytes of a forwarding rule's host, path, header value or redirect part.
+/// Bytes of a forwarding rule's header value (its paths are bounded as a
+/// health check's, by `MAX_HTTP_PATH_CHARS`).
 pub const MAX_RULE_TEXT_BYTES: usize = 1024;
 
 /// Bytes of a fixed response's body.

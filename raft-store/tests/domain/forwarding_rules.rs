@@ -300,3 +300,59 @@ fn entries_before_log_format_five_know_no_rules() {
     assert!(applied.answer.is_err(), "format 4 read no command");
     assert!(listener_of(log, &http).rules.is_empty());
 }
+
+#[test]
+fn each_rule_limit_holds_at_its_value_and_refuses_one_past_it() {
+    use fulcrum_raft_store::domain::limits::{
+        MAX_FIXED_RESPONSE_BODY_BYTES, MAX_HTTP_PATH_CHARS, MAX_RULES_PER_LISTENER,
+    };
+    let (mut fixture, api) = with_api_group();
+    let http = fixture.id("http");
+    let log = &mut fixture.log;
+    let rules = |count: usize| {
+        (0..count)
+            .map(|n| forward(&format!("r{n}"), "", "", &api))
+            .collect::<Vec<_>>()
+    };
+    log.ok(set_rules(&http, rules(MAX_RULES_PER_LISTENER)));
+    let over = log.refused(set_rules(&http, rules(MAX_RULES_PER_LISTENER + 1)));
+    assert_rejection(&over, RejectionKind::InvalidArgument, "rules");
+
+    let answering = |body: usize| {
+        vec![v1::ForwardingRule {
+            name: "fixed".to_owned(),
+            action: Some(Action::FixedResponse(v1::FixedResponseAction {
+                status: 200,
+                body: "x".repeat(body),
+                ..Default::default()
+            })),
+            ..Default::default()
+        }]
+    };
+    log.ok(set_rules(&http, answering(MAX_FIXED_RESPONSE_BODY_BYTES)));
+    let over = log.refused(set_rules(
+        &http,
+        answering(MAX_FIXED_RESPONSE_BODY_BYTES + 1),
+    ));
+    assert_rejection(
+        &over,
+        RejectionKind::InvalidArgument,
+        "rules[0].fixed_response.body",
+    );
+
+    let long_path = |length: usize| format!("/{}", "p".repeat(length - 1));
+    log.ok(set_rules(
+        &http,
+        vec![forward("long", "", &long_path(MAX_HTTP_PATH_CHARS), &api)],
+    ));
+    let over = log.refused(set_rules(
+        &http,
+        vec![forward(
+            "long",
+            "",
+            &long_path(MAX_HTTP_PATH_CHARS + 1),
+            &api,
+        )],
+    ));
+    assert_rejection(&over, RejectionKind::InvalidArgument, "rules[0].path");
+}

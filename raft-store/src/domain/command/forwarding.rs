@@ -108,13 +108,14 @@ fn host(field: &str, raw: &str) -> Result<Option<HostCondition>, Rejection> {
     }))
 }
 
-/// A path of a condition or a redirect: as a health check's, in ASCII.
+/// A path of a condition or a redirect: as a health check's (at most
+/// `MAX_HTTP_PATH_CHARS`), in ASCII.
 fn rule_path(field: &str, raw: &str) -> Result<String, Rejection> {
     let path = validate::http_path(field, raw)?;
-    if !path.is_ascii() || path.len() > MAX_RULE_TEXT_BYTES {
+    if !path.is_ascii() {
         return Err(Rejection::invalid(
             field,
-            format!("must be ASCII (percent-encode the rest), at most {MAX_RULE_TEXT_BYTES} bytes"),
+            "must be ASCII (percent-encode the rest)",
         ));
     }
     Ok(path)
