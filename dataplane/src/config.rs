@@ -278,11 +278,10 @@ pub struct Group {
     pub health_check: Option<HealthCheck>,
     /// The members, in the control plane's order.
     pub members: Vec<Member>,
-    /// TCP listeners: the PROXY protocol header each member is sent before
-    /// the client's bytes, so that it sees the client's address; `None`
-    /// sends none. An HTTP or HTTPS listener whose group asks for one is
-    /// not served (its member connections are shared by clients), and says
-    /// so in the forwarder's listener errors.
+    /// The PROXY protocol header each member is sent before the client's
+    /// bytes, so that it sees the client's address; `None` sends none. For
+    /// HTTP and HTTPS, each request then goes on a member connection of its
+    /// own, never pooled (a pooled one carries another client's header).
     pub proxy_protocol: Option<ProxyProtocol>,
     /// Members taken out by what the traffic says (failed connections, and
     /// 5xx answers for HTTP), between health probes; `None` for never.

@@ -27,7 +27,7 @@
 //! [listeners.group]
 //! id = "backends"
 //! algorithm = "weighted_round_robin"  # or weighted_least_connections, source_ip_hash
-//! proxy_protocol = "v2"               # optional, TCP listeners: v1 or v2 to each member
+//! proxy_protocol = "v2"               # optional: v1 or v2 to each member
 //! passive_health = { consecutive_failures = 5, ejection_s = 30, max_ejected_percent = 50 }  # optional
 //! persistence = { type = "cookie", cookie_name = "FULCRUM" }  # optional, HTTP: or app_cookie
 //! members = [
@@ -375,15 +375,6 @@ impl ListenerSection {
             FileProtocol::Http => Protocol::Http,
             FileProtocol::Https => Protocol::Https,
         };
-        if protocol != Protocol::Tcp && self.group.proxy_protocol.is_some() {
-            return Err((
-                None,
-                format!(
-                    "{}: only TCP listeners send the PROXY protocol",
-                    key("group.proxy_protocol")
-                ),
-            ));
-        }
         if (protocol == Protocol::Https) == self.certificates.is_empty() {
             return Err((
                 None,
@@ -694,23 +685,20 @@ unhealthy_threshold = 3
     }
 
     #[test]
-    fn the_proxy_protocol_is_for_tcp_listeners() {
+    fn the_proxy_protocol_is_read_for_any_listener() {
         let file = |protocol: &str| {
             format!(
                 "version = 1\n[[listeners]]\nid = \"l\"\naddress = \"127.0.0.1:1\"\n\
                  protocol = \"{protocol}\"\n[listeners.group]\nid = \"g\"\nproxy_protocol = \"v2\"\n"
             )
         };
-        let config = parse(&file("tcp"), Path::new(".")).unwrap();
-        assert_eq!(
-            config.listeners[0].group.proxy_protocol,
-            Some(ProxyProtocol::V2)
-        );
-        let error = parse(&file("http"), Path::new(".")).unwrap_err();
-        assert_eq!(
-            error.1,
-            "listeners[l].group.proxy_protocol: only TCP listeners send the PROXY protocol"
-        );
+        for protocol in ["tcp", "http"] {
+            let config = parse(&file(protocol), Path::new(".")).unwrap();
+            assert_eq!(
+                config.listeners[0].group.proxy_protocol,
+                Some(ProxyProtocol::V2)
+            );
+        }
     }
 
     #[test]

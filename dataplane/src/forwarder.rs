@@ -466,15 +466,6 @@ fn check(config: &Config) -> Result<(), ApplyError> {
 
 /// Why `listener` cannot be served as it is, if it cannot.
 fn unservable(listener: &Listener) -> Option<&'static str> {
-    if listener.protocol == Protocol::Tcp {
-        return (!listener.rules.is_empty())
-            .then_some("rules: only HTTP and HTTPS listeners have forwarding rules");
-    }
-    listener
-        .groups()
-        .any(|group| group.proxy_protocol.is_some())
-        .then_some(
-            "group.proxy_protocol: only TCP listeners send the PROXY protocol \
-             (an HTTP listener's member connections are shared by clients)",
-        )
+    (listener.protocol == Protocol::Tcp && !listener.rules.is_empty())
+        .then_some("rules: only HTTP and HTTPS listeners have forwarding rules")
 }

@@ -985,16 +985,56 @@ fn a_tcp_member_reads_the_clients_address_in_a_proxy_v2_header() {
 }
 
 #[test]
-fn an_http_listener_asking_for_the_proxy_protocol_is_not_served() {
-    let (a, b) = two_backends(Kind::Http);
-    let mut listener = http_over(&a, &b);
+fn an_http_member_reads_a_proxy_header_on_a_connection_of_each_request_its_own() {
+    let backend = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).unwrap();
+    let member = member_at("m", backend.local_addr().unwrap(), 1);
+    let mut listener = listener(Protocol::Http, Algorithm::WeightedRoundRobin, vec![member]);
     listener.group.proxy_protocol = Some(ProxyProtocol::V1);
-    let forwarder = start(config(1, vec![listener]));
-    let errors = forwarder.listener_errors();
-    assert!(
-        errors["lsn-1"].starts_with("group.proxy_protocol: only TCP listeners"),
-        "{errors:?}"
-    );
+    let address = listener.address;
+    let _forwarder = start(config(1, vec![listener]));
+    // The member reads the text header, then the request, and answers on a
+    // keep-alive connection: the proxy still takes a new one per request.
+    let heads = std::thread::spawn(move || {
+        (0..2)
+            .map(|_| {
+                let (stream, _) = backend.accept().unwrap();
+                stream
+                    .set_read_timeout(Some(Duration::from_secs(10)))
+                    .unwrap();
+                let mut reader = std::io::BufReader::new(stream.try_clone().unwrap());
+                let mut proxy_line = String::new();
+                std::io::BufRead::read_line(&mut reader, &mut proxy_line).unwrap();
+                let (head, _) = read_message(&mut reader).unwrap();
+                let mut writer = stream;
+                writer
+                    .write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+                    .unwrap();
+                // Held open until the test ends, as a keep-alive member would.
+                (proxy_line, head, writer)
+            })
+            .collect::<Vec<_>>()
+    });
+    let mut client = HttpClient::connect(address);
+    for _ in 0..2 {
+        assert_eq!(client.get("/").unwrap().status, 200);
+    }
+    let seen = heads.join().unwrap();
+    let SocketAddr::V4(from) = client.stream().local_addr().unwrap() else {
+        panic!("an IPv4 client")
+    };
+    for (proxy_line, head, _) in &seen {
+        assert_eq!(
+            *proxy_line,
+            format!(
+                "PROXY TCP4 {} {} {} {}\r\n",
+                from.ip(),
+                address.ip(),
+                from.port(),
+                address.port()
+            )
+        );
+        assert!(head.starts_with("GET / HTTP/1.1\r\n"), "{head}");
+    }
 }
 
 #[test]

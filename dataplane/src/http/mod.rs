@@ -54,6 +54,7 @@ use crate::backends::{Backends, Member};
 use crate::config;
 use crate::counters::{ErrorKind, ListenerCounters};
 use crate::io::{Conn, Duplex};
+use crate::proxy_protocol;
 use crate::tcp::{self, Tally};
 use crate::worker::{Service, ServiceSlot, Target, ThreadContext};
 
@@ -422,7 +423,10 @@ async fn exchange<S: Duplex>(
     let mut _open = member.gauge.acquire();
     member.counters.request();
     let idle = service.listener.idle_timeout;
-    let mut reuse_pooled = true;
+    // A member that reads a PROXY header gets a connection of this
+    // request's own: a pooled one was opened for another client.
+    let proxy_header = backends.group.proxy_protocol;
+    let mut reuse_pooled = proxy_header.is_none();
     // An idempotent request whose member refused the connection (nothing
     // was sent) goes once to another member.
     let mut may_try_another = request.idempotent;
@@ -438,7 +442,22 @@ async fn exchange<S: Duplex>(
             None => match tcp::connect(member.spec.address, service.http.connect_timeout).await {
                 Ok(stream) => {
                     member.counters.connection();
-                    Conn::new(stream, buffer_capacity(service))
+                    let mut backend = Conn::new(stream, buffer_capacity(service));
+                    if let Some(version) = proxy_header {
+                        let header =
+                            proxy_protocol::header(version, peer, service.listener.address);
+                        if backend.io.write_all(header).await.0.is_err() {
+                            return fail(
+                                service,
+                                &member,
+                                client,
+                                ErrorKind::MemberConnect,
+                                outcome,
+                            )
+                            .await;
+                        }
+                    }
+                    backend
                 }
                 Err(error) => {
                     tracing::debug!(member = %member.spec.id, %error, "connect failed");
@@ -457,7 +476,7 @@ async fn exchange<S: Duplex>(
                     _open = member.gauge.acquire();
                     member.counters.request();
                     outcome.member = Some(Rc::clone(&member));
-                    reuse_pooled = true;
+                    reuse_pooled = proxy_header.is_none();
                     continue;
                 }
             },
@@ -559,7 +578,7 @@ async fn exchange<S: Duplex>(
     {
         return Next::Close;
     }
-    if response.reusable && backend.buffered().is_empty() {
+    if response.reusable && backend.buffered().is_empty() && proxy_header.is_none() {
         thread
             .pool
             .put(member.spec.address, backend, service.http.pooled_per_member);

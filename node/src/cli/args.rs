@@ -605,7 +605,7 @@ pub enum GroupCommand {
         /// to one member) or none.
         #[arg(long)]
         persistence: Option<String>,
-        /// The PROXY protocol header each member gets (TCP listeners).
+        /// The PROXY protocol header each member gets.
         #[arg(long, value_enum)]
         proxy_protocol: Option<ProxyProtocolArg>,
         /// Passive health: FAILURES,EJECTION_S or FAILURES,EJECTION_S,MAX_PERCENT (5,30
@@ -662,7 +662,7 @@ pub enum GroupCommand {
         /// to one member) or none.
         #[arg(long)]
         persistence: Option<String>,
-        /// The PROXY protocol header each member gets (TCP listeners).
+        /// The PROXY protocol header each member gets.
         #[arg(long, value_enum)]
         proxy_protocol: Option<ProxyProtocolArg>,
         /// Passive health: FAILURES,EJECTION_S or FAILURES,EJECTION_S,MAX_PERCENT (5,30

@@ -183,7 +183,7 @@ impl State {
                     }
                     _ => {
                         return Err(format!(
-                            "listener {} names group {group_id} of another or no load balancer, or one whose PROXY protocol it cannot send",
+                            "listener {} names group {group_id} of another or no load balancer",
                             listener.id
                         ));
                     }

@@ -391,7 +391,8 @@ pub struct Group {
     pub members: Vec<Member>,
     /// HTTP and HTTPS listeners: what keeps a client on one member.
     pub persistence: Option<Persistence>,
-    /// TCP listeners only: the PROXY protocol header sent to each member.
+    /// The PROXY protocol header sent to each member (over HTTP, on a
+    /// member connection of each request's own).
     pub proxy_protocol: Option<ProxyProtocol>,
     /// Members taken out on what the traffic says, between health checks.
     pub passive_health: Option<PassiveHealth>,

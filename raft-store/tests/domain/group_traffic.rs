@@ -72,13 +72,13 @@ fn traffic_settings_are_set_shown_served_and_removed() {
     let served = entry.group.unwrap();
     assert!(served.persistence.is_some() && served.passive_health.is_some());
 
-    // A PROXY protocol header cannot go to a group an HTTP listener uses.
-    let rejection = log.refused(Kind::UpdateGroup(v1::UpdateGroupRequest {
+    // A PROXY protocol header goes to an HTTP listener's members too.
+    log.ok(Kind::UpdateGroup(v1::UpdateGroupRequest {
         id: id.clone(),
         proxy_protocol: Some(v1::ProxyProtocolVersion::V2 as i32),
         ..Default::default()
     }));
-    assert_rejection(&rejection, RejectionKind::InvalidArgument, "proxy_protocol");
+    assert_eq!(group_of(log, &id).proxy_protocol, Some(ProxyProtocol::V2));
 
     // Removed one by one; the rest stays.
     log.ok(Kind::UpdateGroup(v1::UpdateGroupRequest {
@@ -110,7 +110,7 @@ fn traffic_settings_are_set_shown_served_and_removed() {
 }
 
 #[test]
-fn a_tcp_group_sends_the_proxy_protocol_and_an_http_listener_cannot_take_it() {
+fn a_group_sends_the_proxy_protocol_to_tcp_and_http_listeners_alike() {
     let mut fixture = Fixture::new();
     let lb = fixture.id("lb");
     let log = &mut fixture.log;
@@ -118,17 +118,27 @@ fn a_tcp_group_sends_the_proxy_protocol_and_an_http_listener_cannot_take_it() {
     create.proxy_protocol = v1::ProxyProtocolVersion::V1 as i32;
     let id = log.ok(Kind::CreateGroup(create)).resource_id;
     assert_eq!(group_of(log, &id).proxy_protocol, Some(ProxyProtocol::V1));
-    let mut tcp = listener(&lb, "l4", v1::Protocol::Tcp, 9000);
-    tcp.default_group_id = id.clone();
-    log.ok(Kind::CreateListener(tcp));
-    let mut http = listener(&lb, "web", v1::Protocol::Http, 9001);
-    http.default_group_id = id.clone();
-    let rejection = log.refused(Kind::CreateListener(http));
-    assert_rejection(
-        &rejection,
-        RejectionKind::InvalidArgument,
-        "default_group_id",
-    );
+    for (name, protocol, port) in [
+        ("l4", v1::Protocol::Tcp, 9000),
+        ("web", v1::Protocol::Http, 9001),
+    ] {
+        let mut request = listener(&lb, name, protocol, port);
+        request.default_group_id = id.clone();
+        log.ok(Kind::CreateListener(request));
+    }
+    let served = log
+        .state
+        .data_plane_config()
+        .listeners
+        .into_iter()
+        .filter(|entry| {
+            entry
+                .group
+                .as_ref()
+                .is_some_and(|group| group.proxy_protocol == Some(ProxyProtocol::V1))
+        })
+        .count();
+    assert_eq!(served, 2);
     log.state.check_invariants().unwrap();
 }
 

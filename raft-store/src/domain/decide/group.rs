@@ -11,7 +11,7 @@ use super::{
 use crate::domain::catalog::Catalog;
 use crate::domain::command::{CreateGroup, DeleteTarget, MemberSpec, UpdateGroup};
 use crate::domain::event::Event;
-use crate::domain::ids::{GroupId, InstanceId, ListenerId, LoadBalancerId, MemberId};
+use crate::domain::ids::{GroupId, InstanceId, LoadBalancerId, MemberId};
 use crate::domain::limits::quota;
 use crate::domain::model::{Group, LoadBalancer, Member, RuleAction, Settings};
 use crate::domain::rejection::Rejection;
@@ -190,39 +190,12 @@ pub(super) fn update_group(
         group.persistence.clone_from(persistence);
     }
     if let Some(proxy_protocol) = update.proxy_protocol {
-        if proxy_protocol.is_some()
-            && let Some(listener) = catalog
-                .listeners_using_group(&group.id)
-                .find(|listener| listener.protocol.is_http())
-        {
-            return Err(proxy_protocol_misfit(
-                "proxy_protocol",
-                &group.id,
-                &listener.id,
-            ));
-        }
         group.proxy_protocol = proxy_protocol;
     }
     if let Some(passive_health) = update.passive_health {
         group.passive_health = passive_health;
     }
     Ok(vec![Event::GroupUpdated(group)])
-}
-
-/// The refusal of a PROXY protocol header for a group that an HTTP or
-/// HTTPS listener uses: its member connections carry many clients'
-/// requests, so no one client's address can go before them.
-pub(super) fn proxy_protocol_misfit(
-    field: &str,
-    group: &GroupId,
-    listener: &ListenerId,
-) -> Rejection {
-    Rejection::invalid(
-        field,
-        format!(
-            "group {group} is used by HTTP or HTTPS listener {listener}; only TCP listeners send the PROXY protocol (X-Forwarded-For names the client over HTTP)"
-        ),
-    )
 }
 
 pub(super) fn delete_group(

@@ -9,7 +9,7 @@ use crate::domain::command::{
 use crate::domain::event::Event;
 use crate::domain::ids::{GroupId, ListenerId, LoadBalancerId};
 use crate::domain::limits::quota;
-use crate::domain::model::{ForwardingRule, Listener, Protocol, RuleAction, Settings};
+use crate::domain::model::{ForwardingRule, Listener, RuleAction, Settings};
 use crate::domain::rejection::Rejection;
 
 fn check_listener_name_free(
@@ -24,13 +24,12 @@ fn check_listener_name_free(
     check_name_free_within("listener", load_balancer_id, name, except, siblings)
 }
 
-/// Checks that `field`'s group `group_id` exists, belongs to the Load
-/// Balancer and fits a listener of `protocol` (only TCP ones send the
-/// PROXY protocol).
+/// Checks that `field`'s group `group_id` exists and belongs to the Load
+/// Balancer.
 fn check_group_reference(
     catalog: &Catalog,
     field: &str,
-    (load_balancer_id, protocol): (&LoadBalancerId, Protocol),
+    load_balancer_id: &LoadBalancerId,
     group_id: Option<&GroupId>,
 ) -> Result<(), Rejection> {
     if let Some(group_id) = group_id {
@@ -41,15 +40,6 @@ fn check_group_reference(
                 format!(
                     "group {group_id} belongs to load balancer {}, not {load_balancer_id}",
                     group.load_balancer_id
-                ),
-            ));
-        }
-        if protocol.is_http() && group.proxy_protocol.is_some() {
-            return Err(Rejection::invalid(
-                field,
-                format!(
-                    "group {group_id} sends the PROXY protocol, which only TCP listeners use; this listener is {}",
-                    protocol.name()
                 ),
             ));
         }
@@ -83,7 +73,7 @@ pub(super) fn create_listener(
     check_group_reference(
         catalog,
         "default_group_id",
-        (&lb.id, create.protocol),
+        &lb.id,
         create.default_group_id.as_ref(),
     )?;
     if let Some(certificate_id) = &create.certificate_id {
@@ -156,7 +146,7 @@ pub(super) fn update_listener(
         check_group_reference(
             catalog,
             "default_group_id",
-            (&listener.load_balancer_id, listener.protocol),
+            &listener.load_balancer_id,
             group_id.as_ref(),
         )?;
         listener.default_group_id.clone_from(group_id);
@@ -213,7 +203,7 @@ pub(super) fn set_listener_rules(
             check_group_reference(
                 catalog,
                 &format!("rules[{n}].forward_group_id"),
-                (&listener.load_balancer_id, listener.protocol),
+                &listener.load_balancer_id,
                 Some(group_id),
             )?;
         }
