@@ -489,6 +489,12 @@ fn traffic_loop(
     })
 }
 
+/// Whether `status` stands for a broken connection rather than an answer.
+fn from_transport(status: &tonic::Status) -> bool {
+    std::error::Error::source(status)
+        .is_some_and(|source| source.downcast_ref::<tonic::transport::Error>().is_some())
+}
+
 /// Updates the Load Balancer `load_balancer_id` until `stop` through any
 /// of `endpoints`, each write under its own client token, retried (on
 /// another node when one is down) until it is acknowledged; answers the
@@ -528,16 +534,19 @@ fn writes_across_nodes(
                         acknowledged.fetch_add(1, Ordering::Relaxed);
                         break;
                     }
-                    // The outcome is unknown or the node is away: the same
-                    // token again, on the next node.
+                    // The outcome is unknown or the node is away (a node
+                    // going down may end the connection with GOAWAY under
+                    // the request, which tonic reports as an internal
+                    // transport error): the same token again, on the next node.
                     Err(status)
-                        if matches!(
+                        if (matches!(
                             status.code(),
                             tonic::Code::Unavailable
                                 | tonic::Code::DeadlineExceeded
                                 | tonic::Code::Unknown
                                 | tonic::Code::Cancelled
-                        ) && Instant::now() < deadline =>
+                        ) || from_transport(&status))
+                            && Instant::now() < deadline =>
                     {
                         next += 1;
                         tokio::time::sleep(std::time::Duration::from_millis(20)).await;
