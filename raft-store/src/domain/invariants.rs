@@ -177,10 +177,7 @@ impl State {
             }
             for group_id in listener.group_ids() {
                 match catalog.groups.get(group_id) {
-                    Some(group)
-                        if group.load_balancer_id == listener.load_balancer_id
-                            && !(listener.protocol.is_http() && group.proxy_protocol.is_some()) => {
-                    }
+                    Some(group) if group.load_balancer_id == listener.load_balancer_id => {}
                     _ => {
                         return Err(format!(
                             "listener {} names group {group_id} of another or no load balancer",

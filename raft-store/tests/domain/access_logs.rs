@@ -9,15 +9,6 @@ use v1::command::Kind;
 
 use crate::harness::*;
 
-fn listener_of<'a>(log: &'a Log, id: &str) -> &'a Listener {
-    log.state
-        .catalog()
-        .listeners()
-        .values()
-        .find(|listener| listener.id.as_str() == id)
-        .unwrap_or_else(|| panic!("no listener {id}"))
-}
-
 /// Whether the data plane's entry for listener `id` logs access.
 fn served_with_access_log(log: &Log, id: &str) -> bool {
     log.state

@@ -7,22 +7,13 @@
 use fulcrum_api::v1;
 use fulcrum_raft_store::domain::projection::dataplane::RuleTarget;
 use fulcrum_raft_store::domain::{
-    ForwardingRule, GroupId, HostCondition, Listener, ListenerId, PathCondition, RejectionKind,
-    RuleAction, State,
+    ForwardingRule, GroupId, HostCondition, ListenerId, PathCondition, RejectionKind, RuleAction,
+    State,
 };
 use v1::command::Kind;
 use v1::forwarding_rule::Action;
 
 use crate::harness::*;
-
-fn listener_of<'a>(log: &'a Log, id: &str) -> &'a Listener {
-    log.state
-        .catalog()
-        .listeners()
-        .values()
-        .find(|listener| listener.id.as_str() == id)
-        .unwrap_or_else(|| panic!("no listener {id}"))
-}
 
 fn set_rules(id: &str, rules: Vec<v1::ForwardingRule>) -> Kind {
     Kind::SetListenerRules(v1::SetListenerRulesRequest {

@@ -4,21 +4,10 @@
 //! unknown to entries before log format 5.
 
 use fulcrum_api::v1;
-use fulcrum_raft_store::domain::{
-    Group, PassiveHealth, Persistence, ProxyProtocol, RejectionKind, State,
-};
+use fulcrum_raft_store::domain::{PassiveHealth, Persistence, ProxyProtocol, RejectionKind, State};
 use v1::command::Kind;
 
 use crate::harness::*;
-
-fn group_of<'a>(log: &'a Log, id: &str) -> &'a Group {
-    log.state
-        .catalog()
-        .groups()
-        .values()
-        .find(|group| group.id.as_str() == id)
-        .unwrap_or_else(|| panic!("no group {id}"))
-}
 
 fn cookie(name: &str) -> v1::SessionPersistence {
     v1::SessionPersistence {

@@ -5,7 +5,9 @@ use std::collections::BTreeMap;
 
 use fulcrum_api::{LOG_FORMAT_VERSION, v1};
 use fulcrum_raft_store::domain::limits::Rules;
-use fulcrum_raft_store::domain::{Applied, Receipt, Rejection, RejectionKind, State};
+use fulcrum_raft_store::domain::{
+    Applied, Group, Listener, Receipt, Rejection, RejectionKind, State,
+};
 use v1::command::Kind;
 
 pub use crate::sealed_stand_in::sealed_stand_in;
@@ -357,4 +359,24 @@ impl Fixture {
             .unwrap_or_else(|| panic!("fixture has no {name}"))
             .clone()
     }
+}
+
+/// The listener of id `id` in the log's catalog.
+pub fn listener_of<'a>(log: &'a Log, id: &str) -> &'a Listener {
+    log.state
+        .catalog()
+        .listeners()
+        .values()
+        .find(|listener| listener.id.as_str() == id)
+        .unwrap_or_else(|| panic!("no listener {id}"))
+}
+
+/// The group of id `id` in the log's catalog.
+pub fn group_of<'a>(log: &'a Log, id: &str) -> &'a Group {
+    log.state
+        .catalog()
+        .groups()
+        .values()
+        .find(|group| group.id.as_str() == id)
+        .unwrap_or_else(|| panic!("no group {id}"))
 }
