@@ -430,8 +430,7 @@ pub fn check_path(path: &str) -> Result<(), String> {
 /// # Errors
 /// A message naming the rule the condition breaks.
 pub fn check_header_match(header: &HeaderMatch) -> Result<(), String> {
-    let token = |byte: u8| byte.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&byte);
-    if header.name.is_empty() || header.name.len() > 256 || !header.name.bytes().all(token) {
+    if header.name.is_empty() || header.name.len() > 256 || !is_token(&header.name) {
         return Err(format!("name {:?} is not a field name", header.name));
     }
     if ["host", "content-length", "transfer-encoding", "connection"]
@@ -506,13 +505,19 @@ pub fn check_fixed_response(fixed: &FixedResponse) -> Result<(), String> {
     Ok(())
 }
 
+/// Whether `text` is all token characters (RFC 9110, 5.6.2): a field name
+/// or a cookie name.
+fn is_token(text: &str) -> bool {
+    text.bytes()
+        .all(|byte| byte.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&byte))
+}
+
 /// A cookie's name: 1 to 64 token characters (RFC 6265).
 ///
 /// # Errors
 /// A message naming the rule the name breaks.
 pub fn check_cookie_name(name: &str) -> Result<(), String> {
-    let token = |byte: u8| byte.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&byte);
-    if name.is_empty() || name.len() > 64 || !name.bytes().all(token) {
+    if name.is_empty() || name.len() > 64 || !is_token(name) {
         return Err(format!(
             "{name:?} must be 1 to 64 letters, digits or !#$%&'*+-.^_`|~"
         ));

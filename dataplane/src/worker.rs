@@ -207,20 +207,14 @@ pub(crate) struct Service {
     /// The listener's own group: every connection (TCP), or the requests
     /// no rule takes.
     pub(crate) backends: Backends,
-    /// The listener's rules, in order.
-    pub(crate) rules: Vec<Route>,
+    /// What each of `listener.rules` does, in the same order (the rules'
+    /// conditions are read from the listener itself).
+    pub(crate) targets: Vec<Target>,
     pub(crate) shared: Arc<Shared>,
 }
 
-/// A forwarding rule as one thread serves it.
-pub(crate) struct Route {
-    /// Its conditions (and its action, as configured).
-    pub(crate) rule: config::Rule,
-    /// What it does, its group built when it forwards.
-    pub(crate) target: Target,
-}
-
-/// What a rule does with the requests it takes.
+/// What a rule does with the requests it takes, its group built when it
+/// forwards.
 pub(crate) enum Target {
     Forward(Box<Backends>),
     Redirect(config::Redirect),
@@ -235,18 +229,15 @@ impl Service {
         counters: &ThreadCounters,
     ) -> Self {
         shared.count_service_built();
-        let rules = listener
+        let targets = listener
             .rules
             .iter()
-            .map(|rule| Route {
-                target: match &rule.action {
-                    config::RuleAction::Forward(group) => {
-                        Target::Forward(Box::new(Backends::new(group, shared, counters)))
-                    }
-                    config::RuleAction::Redirect(redirect) => Target::Redirect(redirect.clone()),
-                    config::RuleAction::Respond(fixed) => Target::Respond(fixed.clone()),
-                },
-                rule: rule.clone(),
+            .map(|rule| match &rule.action {
+                config::RuleAction::Forward(group) => {
+                    Target::Forward(Box::new(Backends::new(group, shared, counters)))
+                }
+                config::RuleAction::Redirect(redirect) => Target::Redirect(redirect.clone()),
+                config::RuleAction::Respond(fixed) => Target::Respond(fixed.clone()),
             })
             .collect();
         Self {
@@ -257,7 +248,7 @@ impl Service {
             counters: counters.listener(&listener.id),
             tls: plan.tls.get(&listener.id).cloned(),
             backends: Backends::new(&listener.group, shared, counters),
-            rules,
+            targets,
             shared: Arc::clone(shared),
         }
     }

@@ -193,12 +193,10 @@ fn a_rule_change_under_keep_alive_load_fails_no_request() {
         } else if listener.rules.len() < 5 {
             listener.rules = routed(&default, &api, &assets).rules;
         }
-        forwarder
-            .apply(config(generation, vec![listener.clone()]))
-            .unwrap();
-        std::thread::sleep(Duration::from_millis(1));
+        // Each generation is served before the next: the clients' requests
+        // meet every one of them.
+        reconfigure(&forwarder, config(generation, vec![listener.clone()]));
     }
-    assert!(forwarder.wait_applied(301, Duration::from_secs(5)));
     running.store(false, Ordering::SeqCst);
     for client in clients {
         client.join().unwrap();
@@ -222,8 +220,9 @@ fn set_cookie(response: &Response) -> Option<String> {
         .map(|value| value.split(';').next().unwrap_or("").to_owned())
 }
 
-#[test]
-fn cookie_persistence_keeps_a_client_on_its_member_and_moves_it_when_drained_or_down() {
+/// HTTP backends "a", "b" and "c", and a round-robin listener over them,
+/// weights equal, whose group keeps sessions by `persistence`.
+fn three_members_with(persistence: Persistence) -> (Vec<Backend>, Listener) {
     let backends: Vec<Backend> = ["a", "b", "c"]
         .into_iter()
         .map(|name| Backend::start(name, Kind::Http))
@@ -233,7 +232,13 @@ fn cookie_persistence_keeps_a_client_on_its_member_and_moves_it_when_drained_or_
         Algorithm::WeightedRoundRobin,
         backends.iter().map(|backend| member(backend, 1)).collect(),
     );
-    listener.group.persistence = Some(Persistence::Cookie("FULCRUM".to_owned()));
+    listener.group.persistence = Some(persistence);
+    (backends, listener)
+}
+
+#[test]
+fn cookie_persistence_keeps_a_client_on_its_member_and_moves_it_when_drained_or_down() {
+    let (backends, mut listener) = three_members_with(Persistence::Cookie("FULCRUM".to_owned()));
     listener.group.health_check = Some(HealthCheck {
         kind: HealthCheckKind::Tcp,
         interval: Duration::from_secs(1),
@@ -306,16 +311,7 @@ fn cookie_persistence_keeps_a_client_on_its_member_and_moves_it_when_drained_or_
 
 #[test]
 fn an_application_cookie_keeps_its_value_on_one_member() {
-    let backends: Vec<Backend> = ["a", "b", "c"]
-        .into_iter()
-        .map(|name| Backend::start(name, Kind::Http))
-        .collect();
-    let mut listener = listener(
-        Protocol::Http,
-        Algorithm::WeightedRoundRobin,
-        backends.iter().map(|backend| member(backend, 1)).collect(),
-    );
-    listener.group.persistence = Some(Persistence::AppCookie("JSESSIONID".to_owned()));
+    let (_backends, listener) = three_members_with(Persistence::AppCookie("JSESSIONID".to_owned()));
     let address = listener.address;
     let _forwarder = start(config(1, vec![listener]));
     let mut client = HttpClient::connect(address);

@@ -333,10 +333,14 @@ fn route<'s>(
     scheme: &Scheme,
     keep_alive: bool,
 ) -> Routed<'s> {
-    let Some(chosen) = service.rules.iter().find(|route| head.matches(&route.rule)) else {
+    let rules = service.listener.rules.iter();
+    let Some((_, target)) = rules
+        .zip(&service.targets)
+        .find(|(rule, _)| head.matches(rule))
+    else {
         return Routed::Forward(&service.backends);
     };
-    match &chosen.target {
+    match target {
         Target::Forward(backends) => Routed::Forward(backends),
         Target::Redirect(redirect) => {
             let scheme = match scheme {
@@ -385,7 +389,7 @@ async fn exchange<S: Duplex>(
     thread: &ThreadContext,
     outcome: &mut Outcome,
 ) -> Next {
-    let backends = if service.rules.is_empty() {
+    let backends = if service.targets.is_empty() {
         &service.backends
     } else {
         let keep_alive = request.keep_alive && request.framing == Framing::Empty;

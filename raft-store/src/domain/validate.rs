@@ -232,11 +232,17 @@ pub fn bounded(
     }
 }
 
+/// Whether `text` is all token characters (RFC 9110, 5.6.2): a field name
+/// or a cookie name.
+pub fn is_token(text: &str) -> bool {
+    text.bytes()
+        .all(|byte| byte.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&byte))
+}
+
 /// A cookie's name: 1 to 64 token characters (RFC 6265, RFC 9110).
 pub fn cookie_name(field: &str, raw: &str) -> Result<String, Rejection> {
     const MAX_COOKIE_NAME_BYTES: usize = 64;
-    let token = |byte: u8| byte.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&byte);
-    if raw.is_empty() || raw.len() > MAX_COOKIE_NAME_BYTES || !raw.bytes().all(token) {
+    if raw.is_empty() || raw.len() > MAX_COOKIE_NAME_BYTES || !is_token(raw) {
         return Err(Rejection::invalid(
             field,
             format!(

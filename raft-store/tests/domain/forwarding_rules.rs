@@ -91,13 +91,7 @@ fn rules_are_set_in_order_and_served_with_their_groups() {
         "*.example.com",
         "the API shows a wildcard as it is written"
     );
-    let entry = log
-        .state
-        .data_plane_config()
-        .listeners
-        .into_iter()
-        .find(|entry| entry.listener_id.as_str() == http)
-        .unwrap();
+    let entry = served_entry(log, &http);
     assert_eq!(entry.rules.len(), 2);
     let RuleTarget::Forward(group) = &entry.rules[0].action else {
         panic!("the first rule forwards");

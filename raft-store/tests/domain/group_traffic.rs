@@ -51,13 +51,7 @@ fn traffic_settings_are_set_shown_served_and_removed() {
     let mut http = listener(&lb, "sticky", v1::Protocol::Http, 8080);
     http.default_group_id = id.clone();
     let http = log.ok(Kind::CreateListener(http)).resource_id;
-    let entry = log
-        .state
-        .data_plane_config()
-        .listeners
-        .into_iter()
-        .find(|entry| entry.listener_id.as_str() == http)
-        .unwrap();
+    let entry = served_entry(log, &http);
     let served = entry.group.unwrap();
     assert!(served.persistence.is_some() && served.passive_health.is_some());
 

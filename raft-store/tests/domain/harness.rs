@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 
 use fulcrum_api::{LOG_FORMAT_VERSION, v1};
 use fulcrum_raft_store::domain::limits::Rules;
+use fulcrum_raft_store::domain::projection::dataplane::ForwardingEntry;
 use fulcrum_raft_store::domain::{
     Applied, Group, Listener, Receipt, Rejection, RejectionKind, State,
 };
@@ -379,4 +380,14 @@ pub fn group_of<'a>(log: &'a Log, id: &str) -> &'a Group {
         .values()
         .find(|group| group.id.as_str() == id)
         .unwrap_or_else(|| panic!("no group {id}"))
+}
+
+/// The data plane's entry for listener `id`, which must be served.
+pub fn served_entry(log: &Log, id: &str) -> ForwardingEntry {
+    log.state
+        .data_plane_config()
+        .listeners
+        .into_iter()
+        .find(|entry| entry.listener_id.as_str() == id)
+        .unwrap_or_else(|| panic!("listener {id} is not served"))
 }

@@ -160,8 +160,7 @@ fn visible(field: &str, raw: &str, max: usize) -> Result<(), Rejection> {
 }
 
 fn header_condition(field: &str, raw: &v1::HeaderCondition) -> Result<HeaderCondition, Rejection> {
-    let token = |byte: u8| byte.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&byte);
-    if raw.name.is_empty() || raw.name.len() > 256 || !raw.name.bytes().all(token) {
+    if raw.name.is_empty() || raw.name.len() > 256 || !validate::is_token(&raw.name) {
         return Err(Rejection::invalid(
             &format!("{field}.name"),
             format!("{:?} is not a header field name", raw.name),
