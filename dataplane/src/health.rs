@@ -19,7 +19,7 @@ use std::time::Duration;
 use monoio::io::AsyncWriteRentExt;
 use monoio::net::TcpStream;
 
-use crate::config::{Config, Group, HealthCheck, HealthCheckKind};
+use crate::config::{Group, HealthCheck, HealthCheckKind, Listener};
 use crate::io::read_more;
 
 /// A member's health as its checks see it.
@@ -111,12 +111,10 @@ impl Board {
         }
     }
 
-    /// Forgets members that no longer have a check.
-    fn retain(&self, keep: impl Fn(&(String, String)) -> bool) {
+    /// Forgets a member that no longer has a check.
+    fn forget(&self, key: &(String, String)) {
         let mut members = self.members.lock().unwrap_or_else(PoisonError::into_inner);
-        let before = members.len();
-        members.retain(|key, _| keep(key));
-        if members.len() != before {
+        if members.remove(key).is_some() {
             self.epoch.fetch_add(1, Ordering::AcqRel);
         }
     }
@@ -162,53 +160,112 @@ impl HealthCheckKey {
     }
 }
 
-/// The probe tasks of one thread, started and stopped to match the configuration.
+/// The probe tasks of one thread, started and stopped as the listeners
+/// that ask for them come, change and go.
+///
+/// Invariant: each probe's count is the number of watched listeners'
+/// groups that ask for it, and each (group, member) key's count the number
+/// of running probes for it; a probe runs, and a key stays on the board,
+/// exactly while its count is above zero.
 #[derive(Default)]
 pub(crate) struct Checker {
-    running: HashMap<ProbeSpec, Rc<Cell<bool>>>,
+    /// The listeners whose members are checked, as last counted.
+    watched: HashMap<String, Arc<Listener>>,
+    running: HashMap<ProbeSpec, Probe>,
+    /// (group id, member id) → running probes for it.
+    keys: HashMap<(String, String), usize>,
+}
+
+/// A running probe task: how many groups ask for it, and its stop flag.
+struct Probe {
+    wanted_by: usize,
+    stop: Rc<Cell<bool>>,
 }
 
 impl Checker {
-    /// Starts the probes that `config` asks for and are not running, stops
-    /// those it no longer asks for.
-    pub(crate) fn reconcile(&mut self, config: &Config, board: &Arc<Board>) {
-        // Standby listeners' members too: a forwarder that starts serving
-        // them knows their health at once.
-        let wanted: HashMap<ProbeSpec, HealthCheck> = config
-            .every_listener()
-            .flat_map(|listener| listener.groups())
-            .flat_map(probes_of)
-            .collect();
-        self.running.retain(|spec, stop| {
-            let keep = wanted.contains_key(spec);
-            if !keep {
-                stop.set(true);
-            }
-            keep
-        });
-        for (spec, check) in wanted {
-            if self.running.contains_key(&spec) {
-                continue;
-            }
-            let stop = Rc::new(Cell::new(false));
-            self.running.insert(spec.clone(), Rc::clone(&stop));
-            monoio::spawn(probe_loop(spec, check, Arc::clone(board), stop));
+    /// Checks the members of `listener` (its groups' that have a health
+    /// check) as listener `id` from now on, in place of what it had, and
+    /// stops the probes no listener asks for any more. `None`: the
+    /// listener is gone.
+    pub(crate) fn watch(&mut self, id: &str, listener: Option<&Arc<Listener>>, board: &Arc<Board>) {
+        let before = match listener {
+            Some(listener) => self.watched.insert(id.to_owned(), Arc::clone(listener)),
+            None => self.watched.remove(id),
+        };
+        if let (Some(before), Some(listener)) = (&before, listener)
+            && Arc::ptr_eq(before, listener)
+        {
+            return;
         }
-        let running = &self.running;
-        board.retain(|(group, member)| {
-            running
-                .keys()
-                .any(|spec| &spec.group == group && &spec.member == member)
-        });
+        // Started before the old ones stop: a probe both ask for keeps
+        // running (and its member's verdict).
+        for (spec, check) in listener
+            .into_iter()
+            .flat_map(|listener| probes_of_listener(listener))
+        {
+            self.start(spec, check, board);
+        }
+        for (spec, _) in before
+            .iter()
+            .flat_map(|listener| probes_of_listener(listener))
+        {
+            self.stop(&spec, board);
+        }
+    }
+
+    fn start(&mut self, spec: ProbeSpec, check: HealthCheck, board: &Arc<Board>) {
+        if let Some(probe) = self.running.get_mut(&spec) {
+            probe.wanted_by += 1;
+            return;
+        }
+        *self
+            .keys
+            .entry((spec.group.clone(), spec.member.clone()))
+            .or_default() += 1;
+        let stop = Rc::new(Cell::new(false));
+        self.running.insert(
+            spec.clone(),
+            Probe {
+                wanted_by: 1,
+                stop: Rc::clone(&stop),
+            },
+        );
+        monoio::spawn(probe_loop(spec, check, Arc::clone(board), stop));
+    }
+
+    fn stop(&mut self, spec: &ProbeSpec, board: &Board) {
+        let Some(probe) = self.running.get_mut(spec) else {
+            return;
+        };
+        probe.wanted_by -= 1;
+        if probe.wanted_by > 0 {
+            return;
+        }
+        probe.stop.set(true);
+        self.running.remove(spec);
+        let key = (spec.group.clone(), spec.member.clone());
+        if let Some(count) = self.keys.get_mut(&key) {
+            *count -= 1;
+            if *count == 0 {
+                self.keys.remove(&key);
+                board.forget(&key);
+            }
+        }
     }
 
     /// Stops every probe.
     pub(crate) fn stop_all(&mut self) {
-        for stop in self.running.values() {
-            stop.set(true);
+        for probe in self.running.values() {
+            probe.stop.set(true);
         }
         self.running.clear();
+        self.keys.clear();
+        self.watched.clear();
     }
+}
+
+fn probes_of_listener(listener: &Listener) -> Vec<(ProbeSpec, HealthCheck)> {
+    listener.groups().flat_map(probes_of).collect()
 }
 
 fn probes_of(group: &Group) -> Vec<(ProbeSpec, HealthCheck)> {

@@ -14,7 +14,7 @@
 //! in flight.
 
 use std::cell::{Cell, RefCell};
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::io;
 use std::net::SocketAddr;
 use std::rc::Rc;
@@ -295,9 +295,21 @@ struct Worker {
     running: HashMap<String, Running>,
     /// Listeners that could not be bound, and when that was last tried.
     unbound: HashMap<String, Instant>,
+    /// The served listeners whose members' connections the pool keeps,
+    /// as counted into it.
+    pooled: HashMap<String, Arc<Listener>>,
     /// Health probes, on the first thread only.
     checker: Option<Checker>,
     applied: Option<Arc<Plan>>,
+}
+
+/// Whether `a` and `b` are the same listener allocation (or both none).
+fn same(a: Option<&Arc<Listener>>, b: Option<&Arc<Listener>>) -> bool {
+    match (a, b) {
+        (Some(a), Some(b)) => Arc::ptr_eq(a, b),
+        (None, None) => true,
+        _ => false,
+    }
 }
 
 impl Worker {
@@ -310,6 +322,7 @@ impl Worker {
             context: Rc::new(ThreadContext::new(queue)),
             running: HashMap::new(),
             unbound: HashMap::new(),
+            pooled: HashMap::new(),
             checker: (index == 0).then(Checker::default),
             applied: None,
         }
@@ -332,60 +345,89 @@ impl Worker {
         self.drain().await;
     }
 
-    /// Makes this thread serve `plan`.
+    /// Makes this thread serve `plan`: looks at the listeners the
+    /// generations since the one applied changed (at every listener when
+    /// that is not known, as on the first generation).
     fn apply(&mut self, plan: &Arc<Plan>) {
-        let wanted: HashMap<&str, &Arc<Listener>> = plan
-            .config
-            .listeners
-            .iter()
-            .filter(|listener| !plan.errors.contains_key(&listener.id))
-            .map(|listener| (listener.id.as_str(), listener))
-            .collect();
-        let retired: Vec<String> = self
-            .running
-            .iter()
-            .filter(|(id, running)| {
-                wanted.get(id.as_str()).is_none_or(|listener| {
-                    listener.address != running.address || listener.protocol != running.protocol
-                })
-            })
-            .map(|(id, _)| id.clone())
-            .collect();
-        for id in retired {
-            if let Some(running) = self.running.remove(&id) {
-                running.stop.cancel();
+        let changed = self
+            .applied
+            .as_ref()
+            .and_then(|applied| plan.changed_since(applied.config.generation));
+        let ids: Vec<String> = match changed {
+            Some(changed) => changed.into_iter().map(str::to_owned).collect(),
+            None => {
+                let mut every: HashSet<&str> = plan.ids().collect();
+                every.extend(self.running.keys().map(String::as_str));
+                every.extend(self.unbound.keys().map(String::as_str));
+                every.extend(self.pooled.keys().map(String::as_str));
+                every.into_iter().map(str::to_owned).collect()
             }
+        };
+        for id in &ids {
+            self.apply_listener(id, plan);
         }
-        self.unbound
-            .retain(|id, _| wanted.contains_key(id.as_str()));
-        self.shared
-            .forget_bind_errors(self.index, |id| wanted.contains_key(id));
-        for (id, listener) in &wanted {
-            if let Some(running) = self.running.get(*id) {
-                if !running.slot.current().serves(listener, plan) {
+        self.bind_missing(plan, true);
+        self.applied = Some(Arc::clone(plan));
+        self.shared.mark_applied(self.index, plan.config.generation);
+    }
+
+    /// Brings listener `id` to what `plan` says of it: its socket, its
+    /// service, the members its connections may be pooled for, and (on the
+    /// first thread) its members' health checks.
+    fn apply_listener(&mut self, id: &str, plan: &Plan) {
+        let wanted = plan.served(id);
+        let keeps_socket = self.running.get(id).map(|running| {
+            wanted.is_some_and(|listener| {
+                listener.address == running.address && listener.protocol == running.protocol
+            })
+        });
+        match (keeps_socket, wanted) {
+            (Some(true), Some(listener)) => {
+                if let Some(running) = self.running.get(id)
+                    && !running.slot.current().serves(listener, plan)
+                {
                     let service = Service::new(listener, plan, &self.shared, &self.counters);
                     *running.slot.0.borrow_mut() = Rc::new(service);
                 }
-            } else {
-                self.unbound
-                    .insert((*id).to_owned(), Instant::now() - REBIND_AFTER);
             }
+            (Some(_), _) => {
+                if let Some(running) = self.running.remove(id) {
+                    running.stop.cancel();
+                }
+                if wanted.is_some() {
+                    self.unbound
+                        .insert(id.to_owned(), Instant::now() - REBIND_AFTER);
+                }
+            }
+            (None, Some(_)) => {
+                self.unbound
+                    .insert(id.to_owned(), Instant::now() - REBIND_AFTER);
+            }
+            (None, None) => {}
         }
-        self.bind_missing(plan, true);
-        self.context.pool.keep_only(
-            plan.config
-                .listeners
-                .iter()
-                .flat_map(|listener| listener.groups())
-                .flat_map(|group| &group.members)
-                .map(|member| member.address)
-                .collect(),
-        );
+        if wanted.is_none() && self.unbound.remove(id).is_some() {
+            self.shared.report_bind(self.index, id, None);
+        }
+        // Connections to members are pooled for every served listener (an
+        // unservable one too: it serves again once mended).
+        let served = plan
+            .listener(id)
+            .and_then(|(listener, serving)| serving.then(|| Arc::clone(listener)));
+        let before = match &served {
+            Some(listener) => self.pooled.insert(id.to_owned(), Arc::clone(listener)),
+            None => self.pooled.remove(id),
+        };
+        if !same(before.as_ref(), served.as_ref()) {
+            self.context
+                .pool
+                .count(served.as_deref(), before.as_deref());
+        }
         if let Some(checker) = &mut self.checker {
-            checker.reconcile(&plan.config, &self.shared.health);
+            // Standby listeners' members too: a forwarder that starts
+            // serving them knows their health at once.
+            let watched = plan.listener(id).map(|(listener, _)| listener);
+            checker.watch(id, watched, &self.shared.health);
         }
-        self.applied = Some(Arc::clone(plan));
-        self.shared.mark_applied(self.index, plan.config.generation);
     }
 
     /// Tries to bind the listeners not bound yet (all of them when `now`,
@@ -397,17 +439,8 @@ impl Worker {
             .filter(|(_, tried)| now || tried.elapsed() >= REBIND_AFTER)
             .map(|(id, _)| id.clone())
             .collect();
-        if due.is_empty() {
-            return;
-        }
-        let by_id: HashMap<&str, &Arc<Listener>> = plan
-            .config
-            .listeners
-            .iter()
-            .map(|listener| (listener.id.as_str(), listener))
-            .collect();
         for id in due {
-            let Some(&listener) = by_id.get(id.as_str()) else {
+            let Some(listener) = plan.served(&id) else {
                 self.unbound.remove(&id);
                 continue;
             };

@@ -901,6 +901,52 @@ fn a_generation_rebuilds_only_the_services_whose_listener_changed() {
 }
 
 #[test]
+fn health_checks_follow_the_listeners_that_ask_for_them_across_generations() {
+    let (a, b) = two_backends(Kind::Http);
+    let mut first = http_over(&a, &b);
+    first.group.health_check = Some(HealthCheck {
+        kind: HealthCheckKind::Tcp,
+        interval: Duration::from_millis(50),
+        timeout: Duration::from_millis(100),
+        healthy_threshold: 1,
+        unhealthy_threshold: 1,
+    });
+    // A second listener on the same group: one probe per member serves both.
+    let mut second = first.clone();
+    second.id = "lsn-2".to_owned();
+    second.address = free_address();
+    let forwarder = start(config(1, vec![first.clone(), second.clone()]));
+    let probes = |member: &str| {
+        forwarder
+            .health()
+            .get(&("vsg-1".to_owned(), member.to_owned()))
+            .map(|health| health.probes)
+    };
+    assert!(eventually(Duration::from_secs(5), || probes("a")
+        .is_some_and(|n| n >= 2)
+        && probes("b").is_some_and(|n| n >= 2)));
+
+    // One of the two goes: its members stay checked, their tallies kept.
+    let before = probes("a").unwrap_or_default();
+    reconfigure(&forwarder, config(2, vec![second.clone()]));
+    assert!(eventually(Duration::from_secs(5), || probes("a")
+        .is_some_and(|n| n > before + 1)));
+
+    // A member leaves the group: its verdict leaves the board.
+    second.group.members.retain(|member| member.id != "b");
+    reconfigure(&forwarder, config(3, vec![second.clone()]));
+    assert!(eventually(Duration::from_secs(2), || probes("b").is_none()));
+    assert!(probes("a").is_some());
+
+    // The check is removed: nothing is checked.
+    second.group.health_check = None;
+    reconfigure(&forwarder, config(4, vec![second]));
+    assert!(eventually(Duration::from_secs(2), || forwarder
+        .health()
+        .is_empty()));
+}
+
+#[test]
 fn a_standby_listener_is_checked_but_not_bound_until_it_is_served() {
     let (a, b) = two_backends(Kind::Http);
     let mut listener = http_over(&a, &b);

@@ -4,13 +4,22 @@
 //! kept: a new generation closes the connections to members it removed.
 
 use std::cell::RefCell;
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use monoio::net::TcpStream;
 
+use crate::config::Listener;
 use crate::io::Conn;
+
+/// The address of every member of every group of `listener`.
+fn member_addresses(listener: &Listener) -> impl Iterator<Item = SocketAddr> + '_ {
+    listener
+        .groups()
+        .flat_map(|group| &group.members)
+        .map(|member| member.address)
+}
 
 /// A pooled connection idle longer than this is closed rather than reused:
 /// the member may be closing it at the same moment.
@@ -27,9 +36,9 @@ type Idle = (Instant, Conn<TcpStream>);
 #[derive(Default)]
 pub(crate) struct Pool {
     idle: RefCell<HashMap<SocketAddr, Vec<Idle>>>,
-    /// The addresses of the members of the configuration in place; only
-    /// connections to these are kept.
-    members: RefCell<HashSet<SocketAddr>>,
+    /// The addresses of the members of the served listeners' groups, each
+    /// with how many groups have it; only connections to these are kept.
+    members: RefCell<HashMap<SocketAddr, usize>>,
 }
 
 impl Pool {
@@ -50,7 +59,7 @@ impl Pool {
     /// idle ones. Only connections with nothing buffered come here.
     pub(crate) fn put(&self, address: SocketAddr, connection: Conn<TcpStream>, limit: usize) {
         debug_assert!(connection.buffered().is_empty());
-        if !self.members.borrow().contains(&address) {
+        if !self.members.borrow().contains_key(&address) {
             // An exchange that started before its member was removed.
             return;
         }
@@ -66,13 +75,25 @@ impl Pool {
         }
     }
 
-    /// Keeps connections to `members` from now on, and closes the idle
-    /// connections to any other address (when a new generation is applied).
-    pub(crate) fn keep_only(&self, members: HashSet<SocketAddr>) {
-        self.idle
-            .borrow_mut()
-            .retain(|address, _| members.contains(address));
-        *self.members.borrow_mut() = members;
+    /// Counts the members of `added`'s groups in, and those of
+    /// `removed`'s out (a served listener that came, changed or went);
+    /// closes the idle connections to members no served listener has any
+    /// more.
+    pub(crate) fn count(&self, added: Option<&Listener>, removed: Option<&Listener>) {
+        let mut members = self.members.borrow_mut();
+        for address in added.into_iter().flat_map(member_addresses) {
+            *members.entry(address).or_default() += 1;
+        }
+        let mut idle = self.idle.borrow_mut();
+        for address in removed.into_iter().flat_map(member_addresses) {
+            if let Some(count) = members.get_mut(&address) {
+                *count -= 1;
+                if *count == 0 {
+                    members.remove(&address);
+                    idle.remove(&address);
+                }
+            }
+        }
     }
 
     /// Closes every idle connection (at shutdown).

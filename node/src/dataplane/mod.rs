@@ -51,6 +51,32 @@ pub struct Followed {
     entries: BTreeMap<ListenerId, Arc<ForwardingEntry>>,
     /// How many serving listeners each EIP address has.
     listeners_at: BTreeMap<Ipv4Addr, usize>,
+    /// The listeners changed since the forwarder was last fed
+    /// ([`Followed::take_changed`]).
+    changed: Changed,
+}
+
+/// Which listeners changed since the forwarder was last fed.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Changed {
+    /// These (added, changed or gone).
+    Listeners(BTreeSet<ListenerId>),
+    /// Any of them: the copy was read afresh.
+    Everything,
+}
+
+impl Default for Changed {
+    /// A copy never fed has everything to give.
+    fn default() -> Self {
+        Self::Everything
+    }
+}
+
+impl Changed {
+    /// Whether nothing changed.
+    pub fn is_nothing(&self) -> bool {
+        matches!(self, Self::Listeners(ids) if ids.is_empty())
+    }
 }
 
 impl Followed {
@@ -62,15 +88,24 @@ impl Followed {
                 self.entries.clear();
                 self.listeners_at.clear();
                 entries.into_iter().for_each(|entry| self.insert(entry));
+                self.changed = Changed::Everything;
             }
             DataPlaneChanges::Since(changes) => {
                 for (id, entry) in changes {
                     self.remove(&id);
                     entry.into_iter().for_each(|entry| self.insert(entry));
+                    if let Changed::Listeners(ids) = &mut self.changed {
+                        ids.insert(id);
+                    }
                 }
             }
         }
         self.revision = state.revision();
+    }
+
+    /// The listeners changed since the last call (or since it was made).
+    pub fn take_changed(&mut self) -> Changed {
+        std::mem::replace(&mut self.changed, Changed::Listeners(BTreeSet::new()))
     }
 
     fn insert(&mut self, entry: Arc<ForwardingEntry>) {
@@ -163,15 +198,31 @@ impl NodeDataPlane {
 
     /// Serves `followed` on the `held` addresses, if either changed since
     /// the last call; `owner` says whether this node is the EIP owner.
-    pub fn feed(&self, followed: &Followed, held: &BTreeSet<Ipv4Addr>, owner: bool) {
+    ///
+    /// What it costs follows what changed: a revision that changed no
+    /// listener (a description, a tag, a resource of no listener) on the
+    /// same held addresses costs no pass over the catalog.
+    pub fn feed(&self, followed: &mut Followed, held: &BTreeSet<Ipv4Addr>, owner: bool) {
         let mut fed = self.state.lock().unwrap_or_else(PoisonError::into_inner);
         let fed = &mut *fed;
         fed.owner = owner;
-        if fed.revision == Some(followed.revision) && &fed.held == held {
+        let changed = followed.take_changed();
+        let data_keys = self.data_keys.current();
+        if fed.revision.is_some()
+            && changed.is_nothing()
+            && &fed.held == held
+            && fed.translations.opened_with(&data_keys)
+        {
+            // The generation in place serves this revision too.
+            if fed.revision != Some(followed.revision) {
+                fed.generations
+                    .insert(fed.next_generation - 1, followed.revision);
+                fed.revision = Some(followed.revision);
+            }
             return;
         }
         fed.translations
-            .update(&followed.entries, &self.data_keys.current());
+            .update(&followed.entries, &changed, &data_keys);
         let generation = fed.next_generation;
         let config = fed.translations.config(held, generation);
         fed.revision = Some(followed.revision);
@@ -342,5 +393,21 @@ fn member_counters(stats: &dataplane::MemberStats) -> v1::TrafficCounters {
             .then(|| ("failures".to_owned(), stats.failures))
             .into_iter()
             .collect(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_followed_copy_gives_everything_once_then_only_what_changed() {
+        let mut followed = Followed::default();
+        followed.catch_up(&State::default());
+        assert_eq!(followed.take_changed(), Changed::Everything);
+        assert!(followed.take_changed().is_nothing());
+        // Caught up again with nothing new: still nothing to give.
+        followed.catch_up(&State::default());
+        assert!(followed.take_changed().is_nothing());
     }
 }

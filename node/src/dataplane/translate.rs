@@ -17,6 +17,7 @@ use fulcrum_raft_store::domain::{
     PathCondition, Persistence, Protocol, ProxyProtocol, sealed,
 };
 
+use super::Changed;
 use crate::secrets::DataKeys;
 
 /// Each listener's forwarder configuration, with the projection entry it
@@ -35,24 +36,40 @@ struct Translated {
 }
 
 impl Translations {
-    /// Brings the translations to `entries`: the listeners gone are
-    /// forgotten, and only those whose entry changed are translated again
-    /// (all of them when the data keys changed).
+    /// Whether the certificate keys were opened with `data_keys`.
+    pub fn opened_with(&self, data_keys: &Arc<DataKeys>) -> bool {
+        self.data_keys
+            .as_ref()
+            .is_some_and(|used| Arc::ptr_eq(used, data_keys))
+    }
+
+    /// Brings the translations to `entries`, of which `changed` says which
+    /// changed since the last update: only those are looked at (every one
+    /// when the data keys changed too), the listeners gone are forgotten,
+    /// and a listener whose entry is the same allocation keeps its
+    /// translation.
     pub fn update(
         &mut self,
         entries: &BTreeMap<ListenerId, Arc<ForwardingEntry>>,
+        changed: &Changed,
         data_keys: &Arc<DataKeys>,
     ) {
-        if self
-            .data_keys
-            .as_ref()
-            .is_none_or(|used| !Arc::ptr_eq(used, data_keys))
-        {
-            self.listeners.clear();
-            self.data_keys = Some(Arc::clone(data_keys));
-        }
-        self.listeners.retain(|id, _| entries.contains_key(id));
-        for (id, entry) in entries {
+        let ids: Box<dyn Iterator<Item = &ListenerId>> = match changed {
+            Changed::Listeners(ids) if self.opened_with(data_keys) => Box::new(ids.iter()),
+            _ => {
+                if !self.opened_with(data_keys) {
+                    self.listeners.clear();
+                    self.data_keys = Some(Arc::clone(data_keys));
+                }
+                self.listeners.retain(|id, _| entries.contains_key(id));
+                Box::new(entries.keys())
+            }
+        };
+        for id in ids {
+            let Some(entry) = entries.get(id) else {
+                self.listeners.remove(id);
+                continue;
+            };
             let current = self
                 .listeners
                 .get(id)

@@ -101,7 +101,7 @@ pub async fn run(replica: Arc<Replica>, mut ownership: Ownership) {
                             bound = Some((addresses.clone(), renew_at));
                         }
                         last_error = None;
-                        ownership.data_plane.feed(&followed, &addresses, true);
+                        ownership.data_plane.feed(&mut followed, &addresses, true);
                         ownership.metrics.held(until);
                         let renewal = bound.as_ref().map_or(until, |(_, at)| *at);
                         // A renewal that gained nothing (no fresher quorum
@@ -119,7 +119,7 @@ pub async fn run(replica: Arc<Replica>, mut ownership: Ownership) {
                             last_error = Some(error);
                         }
                         bound = None;
-                        unbind(&ownership.data_plane, &ownership.binder, &followed).await;
+                        unbind(&ownership.data_plane, &ownership.binder, &mut followed).await;
                         ownership.metrics.not_held(Why::BinderFailed);
                         (false, until)
                     }
@@ -127,7 +127,7 @@ pub async fn run(replica: Arc<Replica>, mut ownership: Ownership) {
             }
             Decision::Release(why) => {
                 bound = None;
-                unbind(&ownership.data_plane, &ownership.binder, &followed).await;
+                unbind(&ownership.data_plane, &ownership.binder, &mut followed).await;
                 ownership.metrics.not_held(why);
                 let retry = if leadership.leading {
                     RETRY_WHILE_LEADING
@@ -169,7 +169,7 @@ async fn bind(
 }
 
 /// Stops serving the EIPs: the forwarder first, then the addresses.
-async fn unbind(data_plane: &NodeDataPlane, binder: &Arc<dyn Binder>, followed: &Followed) {
+async fn unbind(data_plane: &NodeDataPlane, binder: &Arc<dyn Binder>, followed: &mut Followed) {
     data_plane.feed(followed, &BTreeSet::new(), false);
     if binder.held().is_empty() {
         return;
