@@ -51,6 +51,9 @@ pub struct Followed {
     entries: BTreeMap<ListenerId, Arc<ForwardingEntry>>,
     /// How many serving listeners each EIP address has.
     listeners_at: BTreeMap<Ipv4Addr, usize>,
+    /// Increases whenever an address gains its first listener or loses its
+    /// last one: the set of addresses changed.
+    addresses_version: u64,
     /// The listeners changed since the forwarder was last fed
     /// ([`Followed::take_changed`]).
     changed: Changed,
@@ -87,6 +90,7 @@ impl Followed {
             DataPlaneChanges::Everything(entries) => {
                 self.entries.clear();
                 self.listeners_at.clear();
+                self.addresses_version += 1;
                 entries.into_iter().for_each(|entry| self.insert(entry));
                 self.changed = Changed::Everything;
             }
@@ -109,7 +113,11 @@ impl Followed {
     }
 
     fn insert(&mut self, entry: Arc<ForwardingEntry>) {
-        *self.listeners_at.entry(entry.address).or_default() += 1;
+        let count = self.listeners_at.entry(entry.address).or_default();
+        if *count == 0 {
+            self.addresses_version += 1;
+        }
+        *count += 1;
         self.entries.insert(entry.listener_id.clone(), entry);
     }
 
@@ -121,6 +129,7 @@ impl Followed {
             *count -= 1;
             if *count == 0 {
                 self.listeners_at.remove(&entry.address);
+                self.addresses_version += 1;
             }
         }
     }
@@ -128,6 +137,11 @@ impl Followed {
     /// The revision it was caught up at.
     pub fn revision(&self) -> Revision {
         self.revision
+    }
+
+    /// A number that changes whenever [`Followed::addresses`] does.
+    pub fn addresses_version(&self) -> u64 {
+        self.addresses_version
     }
 
     /// The EIP addresses with a serving listener: what the owner holds.

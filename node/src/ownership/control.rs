@@ -63,12 +63,12 @@ pub async fn run(replica: Arc<Replica>, mut ownership: Ownership) {
     let mut last_error = None;
     loop {
         let now = Instant::now();
-        let revision = followed.revision();
+        let addresses_version = followed.addresses_version();
         match replica.state() {
             Ok(state) => followed.catch_up(&state),
             Err(_) => return,
         }
-        if followed.revision() != revision {
+        if followed.addresses_version() != addresses_version {
             addresses = followed.addresses();
         }
         let current = replica.metrics();
