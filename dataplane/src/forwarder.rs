@@ -2,7 +2,7 @@
 //! in, and answers what the threads have applied, which listeners failed,
 //! how members' health checks go and what the counters say.
 
-use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
+use std::collections::BTreeMap;
 use std::io;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
@@ -10,13 +10,13 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use arc_swap::ArcSwap;
-use rustls::ServerConfig;
 
 use crate::access_log::{AccessLog, AccessLogSettings};
-use crate::config::{Config, Listener, Protocol};
+use crate::config::Config;
 use crate::counters::{Gauge, Registry, Snapshot};
 use crate::health::{Board, MemberHealth};
-use crate::{tls, worker};
+use crate::plan::{ListenerChange, Plan};
+use crate::worker;
 
 /// Client connections open at once in the whole forwarder (every thread and
 /// listener) at most, unless [`Settings::node_connection_limit`] says
@@ -97,183 +97,6 @@ pub enum ApplyError {
     DuplicateAddress(String, String, std::net::SocketAddr),
 }
 
-/// Generations a plan remembers the steps of: a thread that fell further
-/// behind than this (it never should: threads look every few milliseconds)
-/// looks at every listener once.
-const STEPS_KEPT: usize = 64;
-
-/// A configuration with what the threads need made once for all of them:
-/// the TLS configurations (of standby listeners too), the listeners that
-/// cannot be served, an index by listener id, and what the last
-/// generations changed, so that a thread's work on a new generation
-/// follows what changed, not the catalog's size.
-#[derive(Debug)]
-pub(crate) struct Plan {
-    pub(crate) config: Config,
-    /// By listener id.
-    pub(crate) tls: HashMap<String, Arc<ServerConfig>>,
-    /// Listener id → why it cannot be served (an unusable certificate);
-    /// served listeners only.
-    pub(crate) errors: BTreeMap<String, String>,
-    /// Listener id → where it is in `config`.
-    index: HashMap<String, Place>,
-    /// The last [`STEPS_KEPT`] generations' steps, oldest first, this
-    /// plan's last.
-    steps: VecDeque<Step>,
-}
-
-/// Where a listener is in a configuration.
-#[derive(Clone, Copy, Debug)]
-enum Place {
-    /// `listeners[i]`.
-    Served(usize),
-    /// `standby[i]`.
-    Standby(usize),
-}
-
-/// What one generation changed against the one before it.
-#[derive(Clone, Debug)]
-struct Step {
-    generation: u64,
-    previous: u64,
-    /// The listeners that appeared, went, changed, or moved between served
-    /// and standby; `None` when anything may have (the HTTP limits changed).
-    changed: Option<Arc<Vec<String>>>,
-}
-
-impl Plan {
-    fn new(config: Config, previous: Option<&Plan>) -> Self {
-        let mut tls_configs = HashMap::new();
-        let mut errors = BTreeMap::new();
-        let served = config.listeners.iter().map(|listener| (listener, true));
-        let standby = config.standby.iter().map(|listener| (listener, false));
-        for (listener, serving) in served.chain(standby) {
-            if let Some(error) = unservable(listener) {
-                if serving {
-                    errors.insert(listener.id.clone(), error.to_owned());
-                }
-                continue;
-            }
-            if listener.protocol != Protocol::Https {
-                continue;
-            }
-            // Unchanged certificates keep their TLS configuration (and its
-            // session cache) across generations, and from standby to served.
-            let unchanged = previous.and_then(|previous| {
-                let (before, _) = previous.listener(&listener.id)?;
-                (before.certificates == listener.certificates)
-                    .then(|| previous.tls.get(&listener.id).cloned())
-                    .flatten()
-            });
-            match unchanged.map_or_else(|| tls::server_config(&listener.certificates), Ok) {
-                Ok(server_config) => {
-                    tls_configs.insert(listener.id.clone(), server_config);
-                }
-                Err(reason) if serving => {
-                    errors.insert(listener.id.clone(), reason);
-                }
-                Err(_) => {}
-            }
-        }
-        let served = config.listeners.iter().enumerate();
-        let standby = config.standby.iter().enumerate();
-        let index = served
-            .map(|(i, listener)| (listener.id.clone(), Place::Served(i)))
-            .chain(standby.map(|(i, listener)| (listener.id.clone(), Place::Standby(i))))
-            .collect();
-        let mut plan = Self {
-            config,
-            tls: tls_configs,
-            errors,
-            index,
-            steps: VecDeque::new(),
-        };
-        if let Some(previous) = previous {
-            let step = Step {
-                generation: plan.config.generation,
-                previous: previous.config.generation,
-                changed: (plan.config.http == previous.config.http)
-                    .then(|| Arc::new(plan.changed_from(previous))),
-            };
-            plan.steps = previous.steps.clone();
-            if plan.steps.len() == STEPS_KEPT {
-                plan.steps.pop_front();
-            }
-            plan.steps.push_back(step);
-        }
-        plan
-    }
-
-    /// The listeners that differ between `previous` and this plan.
-    fn changed_from(&self, previous: &Plan) -> Vec<String> {
-        let differs = |id: &str, listener: &Arc<Listener>, serving: bool| {
-            previous.listener(id).is_none_or(|(before, was_serving)| {
-                !Arc::ptr_eq(before, listener) || was_serving != serving
-            })
-        };
-        let appeared_or_changed = self
-            .every_listener()
-            .filter(|(listener, serving)| differs(&listener.id, listener, *serving))
-            .map(|(listener, _)| listener.id.clone());
-        let gone = previous
-            .index
-            .keys()
-            .filter(|id| !self.index.contains_key(*id))
-            .cloned();
-        appeared_or_changed.chain(gone).collect()
-    }
-
-    /// Every listener, with whether it is served (else standby).
-    fn every_listener(&self) -> impl Iterator<Item = (&Arc<Listener>, bool)> {
-        let served = self
-            .config
-            .listeners
-            .iter()
-            .map(|listener| (listener, true));
-        served.chain(self.config.standby.iter().map(|listener| (listener, false)))
-    }
-
-    /// The listener `id` and whether it is served (else standby).
-    pub(crate) fn listener(&self, id: &str) -> Option<(&Arc<Listener>, bool)> {
-        Some(match *self.index.get(id)? {
-            Place::Served(i) => (&self.config.listeners[i], true),
-            Place::Standby(i) => (&self.config.standby[i], false),
-        })
-    }
-
-    /// The listener `id` if it is served and can be.
-    pub(crate) fn served(&self, id: &str) -> Option<&Arc<Listener>> {
-        match self.listener(id)? {
-            (listener, true) if !self.errors.contains_key(id) => Some(listener),
-            _ => None,
-        }
-    }
-
-    /// The ids of the listeners that may differ between the generation
-    /// `applied` and this plan's; `None` when that is not known (the
-    /// generation is too old, or the HTTP limits changed): then any may.
-    pub(crate) fn changed_since(&self, applied: u64) -> Option<HashSet<&str>> {
-        let mut changed = HashSet::new();
-        let mut at = self.config.generation;
-        for step in self.steps.iter().rev() {
-            if at == applied {
-                break;
-            }
-            if step.generation != at {
-                return None;
-            }
-            changed.extend(step.changed.as_ref()?.iter().map(String::as_str));
-            at = step.previous;
-        }
-        (at == applied).then_some(changed)
-    }
-
-    /// Every listener id of this plan.
-    pub(crate) fn ids(&self) -> impl Iterator<Item = &str> {
-        self.index.keys().map(String::as_str)
-    }
-}
-
 /// What the worker threads share with the handle.
 #[derive(Debug)]
 pub(crate) struct Shared {
@@ -348,7 +171,8 @@ impl Forwarder {
     /// # Errors
     /// When a thread's runtime cannot be built, or the configuration is invalid.
     pub fn start(settings: &Settings, config: Config) -> io::Result<Self> {
-        check(&config).map_err(|error| io::Error::new(io::ErrorKind::InvalidInput, error))?;
+        let plan = Plan::first(config)
+            .map_err(|error| io::Error::new(io::ErrorKind::InvalidInput, error))?;
         if settings.node_connection_limit == 0 {
             return Err(io::Error::new(
                 io::ErrorKind::InvalidInput,
@@ -356,10 +180,10 @@ impl Forwarder {
             ));
         }
         let threads = settings.threads.max(1);
-        let generation = config.generation;
+        let generation = plan.generation();
         let access_log = AccessLog::start(&settings.access_log)?;
         let shared = Arc::new(Shared {
-            plan: ArcSwap::from_pointee(Plan::new(config, None)),
+            plan: ArcSwap::from_pointee(plan),
             applied: (0..threads).map(|_| AtomicU64::new(u64::MAX)).collect(),
             stopping: AtomicBool::new(false),
             drain_deadline: Mutex::new(None),
@@ -412,38 +236,44 @@ impl Forwarder {
     }
 
     /// Swaps `config` in. Threads pick it up within milliseconds; see
-    /// [`Self::applied_generations`].
+    /// [`Self::applied_generations`]. What the threads do follows what
+    /// changed: the listeners that are the same allocations as in the
+    /// configuration in place are left as they are.
     ///
     /// # Errors
     /// A generation not above the current one, or an invalid configuration;
     /// the current configuration stays.
     pub fn apply(&self, config: Config) -> Result<(), ApplyError> {
-        check(&config)?;
         let current = self.shared.plan();
-        if config.generation <= current.config.generation {
-            return Err(ApplyError::StaleGeneration {
-                offered: config.generation,
-                current: current.config.generation,
-            });
-        }
-        self.shared
-            .plan
-            .store(Arc::new(Plan::new(config, Some(&current))));
+        let changes = current.changes_to(&config)?;
+        self.store(current.next(config.generation, config.http, &changes)?);
         Ok(())
     }
 
-    /// Whether `config` serves exactly what the configuration in place
-    /// serves (its generation aside): applying it would change nothing.
-    pub fn serves_same(&self, config: &Config) -> bool {
-        let current = &self.shared.plan().config;
-        current.listeners == config.listeners
-            && current.standby == config.standby
-            && current.http == config.http
+    /// Makes generation `generation` the configuration in place with
+    /// `changes`, and nothing else, changed: it costs what it changes,
+    /// however many listeners there are.
+    ///
+    /// # Errors
+    /// A generation not above the current one, a listener changed twice, or
+    /// two served listeners on one address; the current configuration stays.
+    pub fn apply_changes(
+        &self,
+        generation: u64,
+        changes: &[ListenerChange],
+    ) -> Result<(), ApplyError> {
+        let current = self.shared.plan();
+        self.store(current.next(generation, current.http().clone(), changes)?);
+        Ok(())
     }
 
-    /// The configuration in place (the last one given).
+    fn store(&self, plan: Plan) {
+        self.shared.plan.store(Arc::new(plan));
+    }
+
+    /// The configuration in place (listeners in id order).
     pub fn config(&self) -> Config {
-        self.shared.plan().config.clone()
+        self.shared.plan().config()
     }
 
     /// The generation each thread has applied, by thread.
@@ -477,7 +307,7 @@ impl Forwarder {
     /// with the reason: the OS error of binding the address, or an unusable
     /// certificate.
     pub fn listener_errors(&self) -> BTreeMap<String, String> {
-        let mut errors = self.shared.plan().errors.clone();
+        let mut errors = self.shared.plan().errors();
         let bind_errors = self
             .shared
             .bind_errors
@@ -544,156 +374,5 @@ impl Drop for Forwarder {
     /// Dropped without [`Forwarder::shutdown`]: stop at once.
     fn drop(&mut self) {
         self.shutdown(Duration::ZERO);
-    }
-}
-
-/// The rules a configuration must follow whatever filled it in.
-fn check(config: &Config) -> Result<(), ApplyError> {
-    let mut ids = std::collections::HashSet::new();
-    let mut addresses = HashMap::new();
-    for listener in &config.listeners {
-        if !ids.insert(listener.id.as_str()) {
-            return Err(ApplyError::DuplicateListener(listener.id.clone()));
-        }
-        if let Some(other) = addresses.insert(listener.address, listener.id.as_str()) {
-            return Err(ApplyError::DuplicateAddress(
-                other.to_owned(),
-                listener.id.clone(),
-                listener.address,
-            ));
-        }
-    }
-    // Standby listeners bind nothing, but share the id space (TLS
-    // configurations and health are keyed by listener id).
-    for listener in &config.standby {
-        if !ids.insert(listener.id.as_str()) {
-            return Err(ApplyError::DuplicateListener(listener.id.clone()));
-        }
-    }
-    Ok(())
-}
-
-/// Why `listener` cannot be served as it is, if it cannot.
-fn unservable(listener: &Listener) -> Option<&'static str> {
-    (listener.protocol == Protocol::Tcp && !listener.rules.is_empty())
-        .then_some("rules: only HTTP and HTTPS listeners have forwarding rules")
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use std::net::SocketAddr;
-
-    use crate::config::{Algorithm, Group, HttpLimits};
-
-    fn listener(id: &str, port: u16) -> Arc<Listener> {
-        Arc::new(Listener {
-            id: id.to_owned(),
-            address: SocketAddr::from(([127, 0, 0, 1], port)),
-            protocol: Protocol::Tcp,
-            connection_limit: None,
-            idle_timeout: Duration::from_secs(60),
-            insert_x_forwarded_for: false,
-            access_log: false,
-            certificates: Vec::new(),
-            group: Group {
-                id: format!("{id}-group"),
-                algorithm: Algorithm::WeightedRoundRobin,
-                health_check: None,
-                members: Vec::new(),
-                proxy_protocol: None,
-                passive_health: None,
-                persistence: None,
-            },
-            rules: Vec::new(),
-        })
-    }
-
-    fn config(generation: u64, listeners: &[&Arc<Listener>], standby: &[&Arc<Listener>]) -> Config {
-        Config {
-            generation,
-            listeners: listeners.iter().map(|l| Arc::clone(l)).collect(),
-            standby: standby.iter().map(|l| Arc::clone(l)).collect(),
-            http: HttpLimits::default(),
-        }
-    }
-
-    fn sorted(changed: Option<HashSet<&str>>) -> Option<Vec<&str>> {
-        changed.map(|ids| {
-            let mut ids: Vec<&str> = ids.into_iter().collect();
-            ids.sort_unstable();
-            ids
-        })
-    }
-
-    #[test]
-    fn a_plan_names_the_listeners_its_generations_changed_since_any_it_remembers() {
-        let (a, b, c) = (listener("a", 1), listener("b", 2), listener("c", 3));
-        let first = Plan::new(config(1, &[&a, &b], &[&c]), None);
-        assert_eq!(first.changed_since(1), Some(HashSet::new()));
-        assert_eq!(first.changed_since(0), None, "before the first: unknown");
-
-        // b changes, c moves from standby to served.
-        let b2 = listener("b", 2);
-        let second = Plan::new(config(2, &[&a, &b2, &c], &[]), Some(&first));
-        assert_eq!(sorted(second.changed_since(1)), Some(vec!["b", "c"]));
-        // a goes; generations need not be consecutive.
-        let third = Plan::new(config(5, &[&b2, &c], &[]), Some(&second));
-        assert_eq!(sorted(third.changed_since(2)), Some(vec!["a"]));
-        assert_eq!(sorted(third.changed_since(1)), Some(vec!["a", "b", "c"]));
-        assert_eq!(
-            third.changed_since(3),
-            None,
-            "a generation it never followed"
-        );
-        assert_eq!(third.changed_since(5), Some(HashSet::new()));
-
-        // New HTTP limits change every HTTP service: nothing is known.
-        let mut limits = config(6, &[&b2, &c], &[]);
-        limits.http.max_header_bytes += 1;
-        let fourth = Plan::new(limits.clone(), Some(&third));
-        assert_eq!(fourth.changed_since(5), None);
-        let fifth = Plan::new(
-            Config {
-                generation: 7,
-                ..limits
-            },
-            Some(&fourth),
-        );
-        assert_eq!(fifth.changed_since(6), Some(HashSet::new()));
-        assert_eq!(fifth.changed_since(5), None);
-    }
-
-    #[test]
-    fn a_plan_remembers_a_bounded_number_of_steps() {
-        let a = listener("a", 1);
-        let mut plan = Plan::new(config(1, &[&a], &[]), None);
-        for generation in 2..=(STEPS_KEPT as u64 + 2) {
-            plan = Plan::new(config(generation, &[&a], &[]), Some(&plan));
-            assert!(plan.steps.len() <= STEPS_KEPT);
-        }
-        let last = plan.config.generation;
-        assert_eq!(
-            plan.changed_since(last - STEPS_KEPT as u64),
-            Some(HashSet::new())
-        );
-        assert_eq!(plan.changed_since(last - STEPS_KEPT as u64 - 1), None);
-    }
-
-    #[test]
-    fn a_plan_finds_a_listener_by_id_and_knows_whether_it_is_served() {
-        let (a, b) = (listener("a", 1), listener("b", 2));
-        let plan = Plan::new(config(1, &[&a], &[&b]), None);
-        assert!(
-            plan.listener("a")
-                .is_some_and(|(l, served)| Arc::ptr_eq(l, &a) && served)
-        );
-        assert!(
-            plan.listener("b")
-                .is_some_and(|(l, served)| Arc::ptr_eq(l, &b) && !served)
-        );
-        assert!(plan.served("a").is_some());
-        assert!(plan.served("b").is_none(), "standby is not served");
-        assert!(plan.listener("c").is_none());
     }
 }

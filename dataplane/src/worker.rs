@@ -28,9 +28,10 @@ use crate::access_log::{Handshake, Queue};
 use crate::backends::Backends;
 use crate::config::{self, HttpLimits, Listener, Protocol};
 use crate::counters::{ErrorKind, Gauge, ListenerCounters, ThreadCounters};
-use crate::forwarder::{Driver, Plan, Shared};
+use crate::forwarder::{Driver, Shared};
 use crate::health::Checker;
 use crate::http::{self, Pool, Scheme};
+use crate::plan::Plan;
 use crate::{tcp, tls};
 
 /// How often a thread looks for a new plan or a stop request.
@@ -243,10 +244,12 @@ impl Service {
         Self {
             listener: Arc::clone(listener),
             id: Arc::from(listener.id.as_str()),
-            http: plan.config.http.clone(),
+            http: plan.http().clone(),
             gauge: shared.counters.listener_gauge(&listener.id),
             counters: counters.listener(&listener.id),
-            tls: plan.tls.get(&listener.id).cloned(),
+            tls: plan
+                .placed(&listener.id)
+                .and_then(|placed| placed.tls.clone()),
             backends: Backends::new(&listener.group, shared, counters),
             targets,
             shared: Arc::clone(shared),
@@ -255,11 +258,13 @@ impl Service {
 
     /// Whether this service serves what `plan` says for `listener`.
     fn serves(&self, listener: &Arc<Listener>, plan: &Plan) -> bool {
-        let tls = plan.tls.get(&listener.id);
+        let tls = plan
+            .placed(&listener.id)
+            .and_then(|placed| placed.tls.as_ref());
         // `Arc`'s equality compares the pointers first: a listener the
         // generation left as it was costs no field-by-field comparison.
         self.listener == *listener
-            && self.http == plan.config.http
+            && self.http == *plan.http()
             && match (&self.tls, tls) {
                 (None, None) => true,
                 (Some(ours), Some(theirs)) => Arc::ptr_eq(ours, theirs),
@@ -334,7 +339,7 @@ impl Worker {
             if self
                 .applied
                 .as_ref()
-                .is_none_or(|applied| applied.config.generation != plan.config.generation)
+                .is_none_or(|applied| applied.generation() != plan.generation())
             {
                 self.apply(&plan);
             } else if !self.unbound.is_empty() {
@@ -352,7 +357,7 @@ impl Worker {
         let changed = self
             .applied
             .as_ref()
-            .and_then(|applied| plan.changed_since(applied.config.generation));
+            .and_then(|applied| plan.changed_since(applied.generation()));
         let ids: Vec<String> = match changed {
             Some(changed) => changed.into_iter().map(str::to_owned).collect(),
             None => {
@@ -368,7 +373,7 @@ impl Worker {
         }
         self.bind_missing(plan, true);
         self.applied = Some(Arc::clone(plan));
-        self.shared.mark_applied(self.index, plan.config.generation);
+        self.shared.mark_applied(self.index, plan.generation());
     }
 
     /// Brings listener `id` to what `plan` says of it: its socket, its

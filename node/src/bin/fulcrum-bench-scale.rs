@@ -124,8 +124,48 @@ fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
         .position(|window| window == needle)
 }
 
-/// Reads one response on a keep-alive connection; true when it is a 200.
-async fn read_response(stream: &mut TcpStream, buffer: &mut Vec<u8>) -> bool {
+/// How one exchange on a keep-alive connection ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Exchange {
+    /// A 200.
+    Ok,
+    /// A whole response, not a 200.
+    NotOk,
+    /// The connection ended (or the response was too long) first.
+    Cut,
+}
+
+/// Failed exchanges by how they failed.
+#[derive(Clone, Copy, Debug, Default)]
+struct Failures {
+    /// The connection was refused or timed out.
+    connect: usize,
+    /// The connection was cut before a whole response.
+    cut: usize,
+    /// A response that was not a 200.
+    not_ok: usize,
+}
+
+impl Failures {
+    fn add(&mut self, other: Failures) {
+        self.connect += other.connect;
+        self.cut += other.cut;
+        self.not_ok += other.not_ok;
+    }
+}
+
+impl std::fmt::Display for Failures {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "failures: {} connect, {} cut, {} not 200",
+            self.connect, self.cut, self.not_ok
+        )
+    }
+}
+
+/// Reads one response on a keep-alive connection.
+async fn read_response(stream: &mut TcpStream, buffer: &mut Vec<u8>) -> Exchange {
     buffer.clear();
     let mut chunk = [0u8; 4096];
     loop {
@@ -138,17 +178,21 @@ async fn read_response(stream: &mut TcpStream, buffer: &mut Vec<u8>) -> bool {
                 .unwrap_or(0);
             while buffer.len() < end + 4 + length {
                 match stream.read(&mut chunk).await {
-                    Ok(0) | Err(_) => return false,
+                    Ok(0) | Err(_) => return Exchange::Cut,
                     Ok(n) => buffer.extend_from_slice(&chunk[..n]),
                 }
             }
-            return head.starts_with("http/1.1 200");
+            return if head.starts_with("http/1.1 200") {
+                Exchange::Ok
+            } else {
+                Exchange::NotOk
+            };
         }
         if buffer.len() > MAX_RESPONSE_BYTES {
-            return false;
+            return Exchange::Cut;
         }
         match stream.read(&mut chunk).await {
-            Ok(0) | Err(_) => return false,
+            Ok(0) | Err(_) => return Exchange::Cut,
             Ok(n) => buffer.extend_from_slice(&chunk[..n]),
         }
     }
@@ -173,7 +217,7 @@ async fn served(address: SocketAddr) -> bool {
         read_response(&mut stream, &mut buffer),
     )
     .await
-    .unwrap_or(false)
+        == Ok(Exchange::Ok)
 }
 
 /// Sends `request` through `write` until it is answered, retrying while the cluster has no
@@ -464,43 +508,50 @@ async fn snapshots(agents: &[cluster::Agent]) -> (f64, f64, f64) {
 }
 
 /// HTTP latencies through `address` for `seconds`, keep-alive clients.
-async fn forward(address: SocketAddr, seconds: u64) -> (Vec<Duration>, usize) {
+async fn forward(address: SocketAddr, seconds: u64) -> (Vec<Duration>, Failures) {
     let end = Instant::now() + Duration::from_secs(seconds);
     let mut clients = Vec::new();
     for _ in 0..HTTP_CLIENTS {
         clients.push(tokio::spawn(async move {
             let mut latencies = Vec::new();
-            let mut failures = 0;
+            let mut failures = Failures::default();
             let mut buffer = Vec::with_capacity(4096);
             'connections: while Instant::now() < end {
                 let Ok(mut stream) = TcpStream::connect(address).await else {
-                    failures += 1;
+                    failures.connect += 1;
                     continue;
                 };
                 let _ = stream.set_nodelay(true);
                 while Instant::now() < end {
                     let sent = Instant::now();
-                    if stream
+                    let exchange = if stream
                         .write_all(b"GET / HTTP/1.1\r\nHost: bench\r\n\r\n")
                         .await
                         .is_err()
-                        || !read_response(&mut stream, &mut buffer).await
                     {
-                        failures += 1;
-                        continue 'connections;
+                        Exchange::Cut
+                    } else {
+                        read_response(&mut stream, &mut buffer).await
+                    };
+                    match exchange {
+                        Exchange::Ok => latencies.push(sent.elapsed()),
+                        Exchange::NotOk => failures.not_ok += 1,
+                        Exchange::Cut => {
+                            failures.cut += 1;
+                            continue 'connections;
+                        }
                     }
-                    latencies.push(sent.elapsed());
                 }
             }
             (latencies, failures)
         }));
     }
     let mut latencies = Vec::new();
-    let mut failures = 0;
+    let mut failures = Failures::default();
     for client in clients {
         if let Ok((mine, failed)) = client.await {
             latencies.extend(mine);
-            failures += failed;
+            failures.add(failed);
         }
     }
     latencies.sort();
@@ -761,7 +812,7 @@ async fn main() {
         "forwarding at {} LBs: GET / through {address}, {HTTP_CLIENTS} keep-alive clients, {seconds} s per run, {rounds} rounds each way, medians",
         built.len()
     );
-    let mut figures: BTreeMap<bool, Vec<(f64, f64, f64, usize)>> = BTreeMap::new();
+    let mut figures: BTreeMap<bool, Vec<(f64, f64, f64, Failures)>> = BTreeMap::new();
     let mut committed = 0;
     for _ in 0..rounds {
         for churning in [false, true] {
@@ -788,7 +839,7 @@ async fn main() {
     }
     for (churning, runs) in &figures {
         println!(
-            "  {:<34} {:>9.0} req/s  p50 {:>6.3} ms  p99 {:>6.3} ms  failures {}",
+            "  {:<34} {:>9.0} req/s  p50 {:>6.3} ms  p99 {:>6.3} ms  {}",
             if *churning {
                 format!("{UPDATES_PER_SECOND} weight changes/s elsewhere")
             } else {
@@ -797,7 +848,10 @@ async fn main() {
             median(runs.iter().map(|run| run.0).collect()),
             median(runs.iter().map(|run| run.1).collect()),
             median(runs.iter().map(|run| run.2).collect()),
-            runs.iter().map(|run| run.3).sum::<usize>(),
+            runs.iter().fold(Failures::default(), |mut all, run| {
+                all.add(run.3);
+                all
+            }),
         );
     }
     println!(

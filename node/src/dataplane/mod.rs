@@ -172,7 +172,8 @@ struct Gathered {
 struct Fed {
     /// Whether this node serves the EIPs (it leads).
     owner: bool,
-    /// The revision of the projection it was fed, if any.
+    /// The revision of the projection it was fed; `None` before the first
+    /// and after the forwarder refused one (it is then given everything).
     revision: Option<Revision>,
     /// The addresses it serves.
     held: BTreeSet<Ipv4Addr>,
@@ -235,24 +236,36 @@ impl NodeDataPlane {
             }
             return;
         }
-        fed.translations
+        let mut ids = fed
+            .translations
             .update(&followed.entries, &changed, &data_keys);
+        for address in held.symmetric_difference(&fed.held) {
+            ids.extend(fed.translations.at(*address).cloned());
+        }
         let generation = fed.next_generation;
-        let config = fed.translations.config(held, generation);
+        let in_sync = fed.revision.is_some();
         fed.revision = Some(followed.revision);
-        if self.forwarder.serves_same(&config) {
-            // A revision that changed nothing the forwarder serves (a
-            // description, a tag, a resource of no listener): the generation
-            // in place serves it too, and no thread rebuilds anything.
+        fed.held = held.clone();
+        if in_sync && ids.is_empty() {
+            // A revision that changed nothing the forwarder serves: the
+            // generation in place serves it too, and no thread rebuilds
+            // anything.
             fed.generations.insert(generation - 1, followed.revision);
-            fed.held = held.clone();
             return;
         }
-        match self.forwarder.apply(config) {
+        // In step with the forwarder, it is given what changed; otherwise
+        // (the first time, or after it refused a change) all of it.
+        let applied = if in_sync {
+            let changes = fed.translations.changes(&ids, held);
+            self.forwarder.apply_changes(generation, &changes)
+        } else {
+            self.forwarder
+                .apply(fed.translations.config(held, generation))
+        };
+        match applied {
             Ok(()) => {
                 fed.next_generation += 1;
                 fed.generations.insert(generation, followed.revision);
-                fed.held = held.clone();
             }
             Err(error) => {
                 fed.revision = None;

@@ -1,7 +1,8 @@
 //! The forwarder's configuration, translated from the data-plane projection
 //! one listener at a time: a listener whose projection entry is the same
 //! allocation as last time keeps its translation (and its certificate key,
-//! opened once), so a new generation costs what changed.
+//! opened once), and the forwarder is given the listeners that changed, so
+//! a new generation costs what changed.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::{Ipv4Addr, SocketAddr};
@@ -25,6 +26,8 @@ use crate::secrets::DataKeys;
 #[derive(Default)]
 pub struct Translations {
     listeners: BTreeMap<ListenerId, Translated>,
+    /// Listener ids by the EIP address they listen on.
+    at: BTreeMap<Ipv4Addr, BTreeSet<ListenerId>>,
     /// The data keys the certificate keys were opened with.
     data_keys: Option<Arc<DataKeys>>,
 }
@@ -47,27 +50,37 @@ impl Translations {
     /// changed since the last update: only those are looked at (every one
     /// when the data keys changed too), the listeners gone are forgotten,
     /// and a listener whose entry is the same allocation keeps its
-    /// translation.
+    /// translation. Answers the ids whose translation changed or went.
     pub fn update(
         &mut self,
         entries: &BTreeMap<ListenerId, Arc<ForwardingEntry>>,
         changed: &Changed,
         data_keys: &Arc<DataKeys>,
-    ) {
+    ) -> BTreeSet<ListenerId> {
+        let mut translated = BTreeSet::new();
         let ids: Box<dyn Iterator<Item = &ListenerId>> = match changed {
             Changed::Listeners(ids) if self.opened_with(data_keys) => Box::new(ids.iter()),
             _ => {
-                if !self.opened_with(data_keys) {
-                    self.listeners.clear();
-                    self.data_keys = Some(Arc::clone(data_keys));
+                let keys_changed = !self.opened_with(data_keys);
+                let gone: Vec<ListenerId> = self
+                    .listeners
+                    .keys()
+                    .filter(|id| keys_changed || !entries.contains_key(*id))
+                    .cloned()
+                    .collect();
+                for id in gone {
+                    self.remove(&id);
+                    translated.insert(id);
                 }
-                self.listeners.retain(|id, _| entries.contains_key(id));
+                self.data_keys = Some(Arc::clone(data_keys));
                 Box::new(entries.keys())
             }
         };
         for id in ids {
             let Some(entry) = entries.get(id) else {
-                self.listeners.remove(id);
+                if self.remove(id) {
+                    translated.insert(id.clone());
+                }
                 continue;
             };
             let current = self
@@ -75,6 +88,8 @@ impl Translations {
                 .get(id)
                 .is_some_and(|translated| Arc::ptr_eq(&translated.entry, entry));
             if !current {
+                self.remove(id);
+                self.at.entry(entry.address).or_default().insert(id.clone());
                 self.listeners.insert(
                     id.clone(),
                     Translated {
@@ -83,8 +98,49 @@ impl Translations {
                         address: entry.address,
                     },
                 );
+                translated.insert(id.clone());
             }
         }
+        translated
+    }
+
+    /// Forgets listener `id`; answers whether it was there.
+    fn remove(&mut self, id: &ListenerId) -> bool {
+        let Some(gone) = self.listeners.remove(id) else {
+            return false;
+        };
+        if let Some(ids) = self.at.get_mut(&gone.address) {
+            ids.remove(id);
+            if ids.is_empty() {
+                self.at.remove(&gone.address);
+            }
+        }
+        true
+    }
+
+    /// The ids of the listeners on `address`.
+    pub fn at(&self, address: Ipv4Addr) -> impl Iterator<Item = &ListenerId> {
+        self.at.get(&address).into_iter().flatten()
+    }
+
+    /// The forwarder's changes for listeners `ids`: each served when its
+    /// address is `held`, on standby otherwise, or removed when gone.
+    pub fn changes<'a>(
+        &self,
+        ids: impl IntoIterator<Item = &'a ListenerId>,
+        held: &BTreeSet<Ipv4Addr>,
+    ) -> Vec<dataplane::ListenerChange> {
+        ids.into_iter()
+            .map(|id| match self.listeners.get(id) {
+                Some(translated) if held.contains(&translated.address) => {
+                    dataplane::ListenerChange::Serve(Arc::clone(&translated.listener))
+                }
+                Some(translated) => {
+                    dataplane::ListenerChange::Standby(Arc::clone(&translated.listener))
+                }
+                None => dataplane::ListenerChange::Remove(id.as_str().to_owned()),
+            })
+            .collect()
     }
 
     /// The forwarder configuration: the listeners on `held` addresses
