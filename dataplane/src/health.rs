@@ -213,6 +213,11 @@ impl Checker {
         }
     }
 
+    /// The ids of the listeners whose members are checked.
+    pub(crate) fn watched(&self) -> impl Iterator<Item = &str> {
+        self.watched.keys().map(String::as_str)
+    }
+
     fn start(&mut self, spec: ProbeSpec, check: HealthCheck, board: &Arc<Board>) {
         if let Some(probe) = self.running.get_mut(&spec) {
             probe.wanted_by += 1;

@@ -365,6 +365,9 @@ impl Worker {
                 every.extend(self.running.keys().map(String::as_str));
                 every.extend(self.unbound.keys().map(String::as_str));
                 every.extend(self.pooled.keys().map(String::as_str));
+                if let Some(checker) = &self.checker {
+                    every.extend(checker.watched());
+                }
                 every.into_iter().map(str::to_owned).collect()
             }
         };
