@@ -165,8 +165,8 @@ impl HealthCheckKey {
 ///
 /// Invariant: each probe's count is the number of watched listeners'
 /// groups that ask for it, and each (group, member) key's count the number
-/// of running probes for it; a probe runs, and a key stays on the board,
-/// exactly while its count is above zero.
+/// of running probes for it; between generations, a probe runs, and a key
+/// stays on the board, exactly while its count is above zero.
 #[derive(Default)]
 pub(crate) struct Checker {
     /// The listeners whose members are checked, as last counted.
@@ -174,6 +174,8 @@ pub(crate) struct Checker {
     running: HashMap<ProbeSpec, Probe>,
     /// (group id, member id) → running probes for it.
     keys: HashMap<(String, String), usize>,
+    /// Probes whose count fell to zero in this generation.
+    unwanted: Vec<ProbeSpec>,
 }
 
 /// A running probe task: how many groups ask for it, and its stop flag.
@@ -209,7 +211,7 @@ impl Checker {
             .iter()
             .flat_map(|listener| probes_of_listener(listener))
         {
-            self.stop(&spec, board);
+            self.stop(&spec);
         }
     }
 
@@ -238,22 +240,38 @@ impl Checker {
         monoio::spawn(probe_loop(spec, check, Arc::clone(board), stop));
     }
 
-    fn stop(&mut self, spec: &ProbeSpec, board: &Board) {
+    /// One asking group fewer for `spec`; a probe no group asks for any
+    /// more stops at [`Checker::settle`], so that one that another listener
+    /// takes up in the same generation keeps running (and its verdict).
+    fn stop(&mut self, spec: &ProbeSpec) {
         let Some(probe) = self.running.get_mut(spec) else {
             return;
         };
         probe.wanted_by -= 1;
-        if probe.wanted_by > 0 {
-            return;
+        if probe.wanted_by == 0 {
+            self.unwanted.push(spec.clone());
         }
-        probe.stop.set(true);
-        self.running.remove(spec);
-        let key = (spec.group.clone(), spec.member.clone());
-        if let Some(count) = self.keys.get_mut(&key) {
-            *count -= 1;
-            if *count == 0 {
-                self.keys.remove(&key);
-                board.forget(&key);
+    }
+
+    /// Stops the probes no listener asks for any more, and forgets the
+    /// verdicts of members no probe checks: at the end of a generation.
+    pub(crate) fn settle(&mut self, board: &Board) {
+        for spec in std::mem::take(&mut self.unwanted) {
+            let Some(probe) = self.running.get(&spec) else {
+                continue;
+            };
+            if probe.wanted_by > 0 {
+                continue;
+            }
+            probe.stop.set(true);
+            self.running.remove(&spec);
+            let key = (spec.group.clone(), spec.member.clone());
+            if let Some(count) = self.keys.get_mut(&key) {
+                *count -= 1;
+                if *count == 0 {
+                    self.keys.remove(&key);
+                    board.forget(&key);
+                }
             }
         }
     }
@@ -265,6 +283,7 @@ impl Checker {
         }
         self.running.clear();
         self.keys.clear();
+        self.unwanted.clear();
         self.watched.clear();
     }
 }

@@ -276,7 +276,8 @@ impl Plan {
         self.listeners.keys().map(String::as_str)
     }
 
-    /// Served listeners that cannot be served, with why.
+    /// Served listeners that cannot be served, with why (a pass over every
+    /// listener: for statuses, not for generations).
     pub(crate) fn errors(&self) -> BTreeMap<String, String> {
         self.listeners
             .iter()

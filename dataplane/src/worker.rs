@@ -374,6 +374,12 @@ impl Worker {
         for id in &ids {
             self.apply_listener(id, plan);
         }
+        // What a listener let go of and another took up in this generation
+        // stays; the rest goes now.
+        self.context.pool.settle();
+        if let Some(checker) = &mut self.checker {
+            checker.settle(&self.shared.health);
+        }
         self.bind_missing(plan, true);
         self.applied = Some(Arc::clone(plan));
         self.shared.mark_applied(self.index, plan.generation());
@@ -450,6 +456,7 @@ impl Worker {
         for id in due {
             let Some(listener) = plan.served(&id) else {
                 self.unbound.remove(&id);
+                self.shared.report_bind(self.index, &id, None);
                 continue;
             };
             match bind(listener.address) {

@@ -947,6 +947,51 @@ fn health_checks_follow_the_listeners_that_ask_for_them_across_generations() {
 }
 
 #[test]
+fn a_group_that_moves_to_another_listener_keeps_its_members_verdicts() {
+    let (a, b) = two_backends(Kind::Http);
+    let mut first = http_over(&a, &b);
+    first.group.health_check = Some(HealthCheck {
+        kind: HealthCheckKind::Tcp,
+        interval: Duration::from_millis(50),
+        timeout: Duration::from_millis(100),
+        healthy_threshold: 1,
+        unhealthy_threshold: 1,
+    });
+    let forwarder = start(config(1, vec![first.clone()]));
+    let probes = |member: &str| {
+        forwarder
+            .health()
+            .get(&("vsg-1".to_owned(), member.to_owned()))
+            .map(|health| health.probes)
+    };
+    b.stop();
+    assert!(eventually(Duration::from_secs(5), || forwarder
+        .health()
+        .get(&("vsg-1".to_owned(), "b".to_owned()))
+        .is_some_and(|health| !health.healthy)));
+
+    // Replaced, in one generation, by a listener of another id on the same
+    // group; several times, as a thread takes a generation's listeners in
+    // no set order.
+    let mut listener = first;
+    for generation in 2..=6 {
+        let before = probes("b").unwrap_or_default();
+        listener.id = format!("lsn-{generation}");
+        listener.address = free_address();
+        reconfigure(&forwarder, config(generation, vec![listener.clone()]));
+        assert!(
+            probes("b").is_some_and(|n| n >= before),
+            "the tally goes on: {:?} after {before}",
+            probes("b")
+        );
+        for _ in 0..5 {
+            let response = HttpClient::connect(listener.address).get("/").unwrap();
+            assert_eq!(response.body, "a", "b stays out");
+        }
+    }
+}
+
+#[test]
 fn a_standby_listener_is_checked_but_not_bound_until_it_is_served() {
     let (a, b) = two_backends(Kind::Http);
     let mut listener = http_over(&a, &b);

@@ -37,8 +37,11 @@ type Idle = (Instant, Conn<TcpStream>);
 pub(crate) struct Pool {
     idle: RefCell<HashMap<SocketAddr, Vec<Idle>>>,
     /// The addresses of the members of the served listeners' groups, each
-    /// with how many groups have it; only connections to these are kept.
+    /// with how many times those groups name it; only connections to these
+    /// are kept.
     members: RefCell<HashMap<SocketAddr, usize>>,
+    /// Addresses whose count fell to zero in this generation.
+    unnamed: RefCell<Vec<SocketAddr>>,
 }
 
 impl Pool {
@@ -76,22 +79,32 @@ impl Pool {
     }
 
     /// Counts the members of `added`'s groups in, and those of
-    /// `removed`'s out (a served listener that came, changed or went);
-    /// closes the idle connections to members no served listener has any
-    /// more.
+    /// `removed`'s out (a served listener that came, changed or went).
     pub(crate) fn count(&self, added: Option<&Listener>, removed: Option<&Listener>) {
         let mut members = self.members.borrow_mut();
         for address in added.into_iter().flat_map(member_addresses) {
             *members.entry(address).or_default() += 1;
         }
-        let mut idle = self.idle.borrow_mut();
         for address in removed.into_iter().flat_map(member_addresses) {
             if let Some(count) = members.get_mut(&address) {
                 *count -= 1;
                 if *count == 0 {
-                    members.remove(&address);
-                    idle.remove(&address);
+                    self.unnamed.borrow_mut().push(address);
                 }
+            }
+        }
+    }
+
+    /// Forgets the members no served listener names any more, closing their
+    /// idle connections: at the end of a generation, so that a member
+    /// another listener takes up in the same generation keeps them.
+    pub(crate) fn settle(&self) {
+        let mut members = self.members.borrow_mut();
+        let mut idle = self.idle.borrow_mut();
+        for address in self.unnamed.borrow_mut().drain(..) {
+            if members.get(&address) == Some(&0) {
+                members.remove(&address);
+                idle.remove(&address);
             }
         }
     }

@@ -245,12 +245,12 @@ impl NodeDataPlane {
         let generation = fed.next_generation;
         let in_sync = fed.revision.is_some();
         fed.revision = Some(followed.revision);
-        fed.held = held.clone();
         if in_sync && ids.is_empty() {
             // A revision that changed nothing the forwarder serves: the
             // generation in place serves it too, and no thread rebuilds
             // anything.
             fed.generations.insert(generation - 1, followed.revision);
+            fed.held = held.clone();
             return;
         }
         // In step with the forwarder, it is given what changed; otherwise
@@ -266,6 +266,7 @@ impl NodeDataPlane {
             Ok(()) => {
                 fed.next_generation += 1;
                 fed.generations.insert(generation, followed.revision);
+                fed.held = held.clone();
             }
             Err(error) => {
                 fed.revision = None;
