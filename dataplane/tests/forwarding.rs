@@ -11,7 +11,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use fulcrum_dataplane::config::{
-    Algorithm, HealthCheck, HealthCheckKind, PassiveHealth, Protocol, ProxyProtocol,
+    Algorithm, HealthCheck, HealthCheckKind, Listener, PassiveHealth, Protocol, ProxyProtocol,
 };
 use fulcrum_dataplane::{Driver, ErrorKind, Forwarder, Settings};
 use support::*;
@@ -900,28 +900,37 @@ fn a_generation_rebuilds_only_the_services_whose_listener_changed() {
     );
 }
 
-#[test]
-fn health_checks_follow_the_listeners_that_ask_for_them_across_generations() {
-    let (a, b) = two_backends(Kind::Http);
-    let mut first = http_over(&a, &b);
-    first.group.health_check = Some(HealthCheck {
+/// `listener` with a TCP check of its group's members every `interval`,
+/// one probe deciding either way.
+fn tcp_checked(mut listener: Listener, interval: Duration) -> Listener {
+    listener.group.health_check = Some(HealthCheck {
         kind: HealthCheckKind::Tcp,
-        interval: Duration::from_millis(50),
+        interval,
         timeout: Duration::from_millis(100),
         healthy_threshold: 1,
         unhealthy_threshold: 1,
     });
+    listener
+}
+
+/// The probes made of member `member` of group `vsg-1`, if it is checked.
+fn probes_of(forwarder: &Forwarder, member: &str) -> Option<u64> {
+    forwarder
+        .health()
+        .get(&("vsg-1".to_owned(), member.to_owned()))
+        .map(|health| health.probes)
+}
+
+#[test]
+fn health_checks_follow_the_listeners_that_ask_for_them_across_generations() {
+    let (a, b) = two_backends(Kind::Http);
+    let first = tcp_checked(http_over(&a, &b), Duration::from_millis(50));
     // A second listener on the same group: one probe per member serves both.
     let mut second = first.clone();
     second.id = "lsn-2".to_owned();
     second.address = free_address();
     let forwarder = start(config(1, vec![first.clone(), second.clone()]));
-    let probes = |member: &str| {
-        forwarder
-            .health()
-            .get(&("vsg-1".to_owned(), member.to_owned()))
-            .map(|health| health.probes)
-    };
+    let probes = |member: &str| probes_of(&forwarder, member);
     assert!(eventually(Duration::from_secs(5), || probes("a")
         .is_some_and(|n| n >= 2)
         && probes("b").is_some_and(|n| n >= 2)));
@@ -949,21 +958,9 @@ fn health_checks_follow_the_listeners_that_ask_for_them_across_generations() {
 #[test]
 fn a_group_that_moves_to_another_listener_keeps_its_members_verdicts() {
     let (a, b) = two_backends(Kind::Http);
-    let mut first = http_over(&a, &b);
-    first.group.health_check = Some(HealthCheck {
-        kind: HealthCheckKind::Tcp,
-        interval: Duration::from_millis(50),
-        timeout: Duration::from_millis(100),
-        healthy_threshold: 1,
-        unhealthy_threshold: 1,
-    });
+    let first = tcp_checked(http_over(&a, &b), Duration::from_millis(50));
     let forwarder = start(config(1, vec![first.clone()]));
-    let probes = |member: &str| {
-        forwarder
-            .health()
-            .get(&("vsg-1".to_owned(), member.to_owned()))
-            .map(|health| health.probes)
-    };
+    let probes = |member: &str| probes_of(&forwarder, member);
     b.stop();
     assert!(eventually(Duration::from_secs(5), || forwarder
         .health()
@@ -994,14 +991,7 @@ fn a_group_that_moves_to_another_listener_keeps_its_members_verdicts() {
 #[test]
 fn a_standby_listener_is_checked_but_not_bound_until_it_is_served() {
     let (a, b) = two_backends(Kind::Http);
-    let mut listener = http_over(&a, &b);
-    listener.group.health_check = Some(HealthCheck {
-        kind: HealthCheckKind::Tcp,
-        interval: Duration::from_millis(100),
-        timeout: Duration::from_millis(100),
-        healthy_threshold: 1,
-        unhealthy_threshold: 1,
-    });
+    let listener = tcp_checked(http_over(&a, &b), Duration::from_millis(100));
     let address = listener.address;
     let mut standby = config(1, Vec::new());
     standby.standby = vec![Arc::new(listener.clone())];

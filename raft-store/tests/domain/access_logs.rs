@@ -11,13 +11,7 @@ use crate::harness::*;
 
 /// Whether the data plane's entry for listener `id` logs access.
 fn served_with_access_log(log: &Log, id: &str) -> bool {
-    log.state
-        .data_plane_config()
-        .listeners
-        .iter()
-        .find(|entry| entry.listener_id.as_str() == id)
-        .unwrap_or_else(|| panic!("listener {id} is not served"))
-        .access_log
+    served_entry(log, id).access_log
 }
 
 fn set_access_log(id: &str, access_log: Option<bool>) -> Kind {
